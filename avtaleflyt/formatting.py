@@ -46,22 +46,22 @@ class InvalidValue(InvalidInput):
 
 
 def format_date(d: date) -> str:
-    """"17. mai 2026" — the form used in letters and reports."""
+    """As in "17. mai 2026": the form used in letters and reports."""
     return babel.dates.format_date(d, "d. MMMM y", locale=LOCALE)
 
 
 def format_date_short(d: date) -> str:
-    """"17.05.2026" — for tables and lists where width matters."""
+    """As in "17.05.2026": for tables and lists where width matters."""
     return babel.dates.format_date(d, "dd.MM.y", locale=LOCALE)
 
 
 def format_weekday_date(d: date) -> str:
-    """"søndag 17. mai 2026" — for meeting dates, where the weekday helps."""
+    """As in "søndag 17. mai 2026": for meeting dates, where the weekday helps."""
     return babel.dates.format_date(d, "EEEE d. MMMM y", locale=LOCALE)
 
 
 def format_amount(n: int | Decimal) -> str:
-    """"kr 120 000"; øre are shown only when there are any ("kr 1 234,50")."""
+    """As in "kr 120 000"; øre are shown only when there are any ("kr 1 234,50")."""
     value = _decimal(n).quantize(_ORE, rounding=ROUND_HALF_UP)
     pattern = "#,##0" if value == value.to_integral_value() else "#,##0.00"
     return f"kr {_number(value, pattern)}"
