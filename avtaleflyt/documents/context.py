@@ -1,0 +1,240 @@
+"""What each document needs, as plain frozen data.
+
+The database layer fills these in; the templates only read them. Nothing here touches a
+database, so documents can be rendered and tested from hand-written values. Vocabulary that
+already exists in the domain (stages, themes, parties, agreement terms, the default
+responsibility split) is reused from there rather than defined twice.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from avtaleflyt.domain.agreement import DEFAULT_SPLIT, ResponsibilityRow, Terms
+from avtaleflyt.domain.experience import StageSpan
+from avtaleflyt.domain.stages import CaseStatus, Stage, Theme
+from avtaleflyt.domain.stages import Party as Side
+
+__all__ = [
+    "AgreementContext", "ChecklistContext", "ChecklistItem", "ClosedCase", "DutyRecord",
+    "ExperienceNote", "ExperienceReportContext", "Party", "ResponsibilityRow",
+    "SaksframleggContext", "Side", "StageSpan", "StandardOffer", "Terms",
+    "YearlyReportContext", "default_responsibility_split",
+]
+
+# Systems the municipality opens to the remote library director (the pilot's
+# "systemtekniske løsninger"); the agreement lists them so IT is involved from the start.
+DEFAULT_SYSTEMS: tuple[str, ...] = (
+    "brukerkonto i kommunens nettverk",
+    "e-postadresse i kommunen",
+    "bibliotekssystemet",
+    "sak- og arkivsystemet",
+    "økonomi- og HR-systemet",
+)
+
+
+def _freeze(obj: Any, **values: Any) -> None:
+    """Store normalised values on a frozen dataclass (enums from strings, tuples from lists)."""
+    for name, value in values.items():
+        object.__setattr__(obj, name, value)
+
+
+def default_responsibility_split() -> list[ResponsibilityRow]:
+    """The typical grenseoppgang from the pilot; every saksframlegg and agreement starts here."""
+    return list(DEFAULT_SPLIT)
+
+
+@dataclass(frozen=True)
+class Party:
+    """One side of the agreement as it is named on paper."""
+
+    name: str
+    org_number: str | None = None
+    address: str | None = None
+    signatory_name: str | None = None
+    signatory_role: str | None = None
+
+
+@dataclass(frozen=True)
+class StandardOffer:
+    """The county library's published offer, shown in a saksframlegg before terms are set."""
+
+    yearly_price: int = 120_000
+    position_share: Decimal = Decimal("20")
+    site_visits_per_year: int = 4
+
+
+@dataclass(frozen=True)
+class ChecklistItem:
+    """One access or setup item for the system setup stage."""
+
+    title: str
+    responsible: Side
+    due: dt.date | None = None
+    done: dt.date | None = None
+    mandatory: bool = True
+    contact_name: str | None = None
+
+    def __post_init__(self) -> None:
+        _freeze(self, responsible=Side(self.responsible))
+
+
+@dataclass(frozen=True)
+class DutyRecord:
+    """A recurring duty in running operation (statistics, annual report, budget proposal ...)."""
+
+    title: str
+    due: dt.date
+    done: dt.date | None = None
+
+
+@dataclass(frozen=True)
+class ExperienceNote:
+    """Something learned, filed under one of the pilot's three themes (or «Annet»)."""
+
+    municipality: str
+    stage: Stage
+    theme: Theme
+    text: str
+    date: dt.date
+
+    def __post_init__(self) -> None:
+        _freeze(self, stage=Stage(self.stage), theme=Theme(self.theme))
+
+
+@dataclass(frozen=True)
+class ClosedCase:
+    """A case that ended without an agreement, with the reason given."""
+
+    municipality: str
+    status: CaseStatus
+    date: dt.date
+    reason: str
+
+    def __post_init__(self) -> None:
+        status = CaseStatus(self.status)
+        if status not in (CaseStatus.REJECTED, CaseStatus.WITHDRAWN):
+            raise ValueError(f"a closed case is rejected or withdrawn, not {status}")
+        _freeze(self, status=status)
+
+
+@dataclass(frozen=True)
+class SaksframleggContext:
+    """The case paper for the municipal council.
+
+    It is often drafted before terms are agreed; then `terms` is None and the document
+    presents `standard_terms`, the county library's standard offer.
+    """
+
+    county: Party
+    municipality: Party
+    today: dt.date
+    responsibilities: tuple[ResponsibilityRow, ...] = field(default=DEFAULT_SPLIT)
+    terms: Terms | None = None
+    standard_terms: StandardOffer = field(default_factory=StandardOffer)
+    situation: str | None = None
+    meeting_date: dt.date | None = None
+    reference: str | None = None
+
+    def __post_init__(self) -> None:
+        _freeze(self, responsibilities=tuple(self.responsibilities))
+
+    @property
+    def offer(self) -> Terms | StandardOffer:
+        """Price, share of a position and site visits: the agreed terms or the standard offer."""
+        return self.terms if self.terms is not None else self.standard_terms
+
+
+@dataclass(frozen=True)
+class AgreementContext:
+    """The cooperation agreement (samarbeidsavtale); its split comes with the terms."""
+
+    county: Party
+    municipality: Party
+    terms: Terms
+    today: dt.date
+    systems: tuple[str, ...] = DEFAULT_SYSTEMS
+    reference: str | None = None
+
+    def __post_init__(self) -> None:
+        _freeze(self, systems=tuple(self.systems))
+
+    @property
+    def responsibilities(self) -> tuple[ResponsibilityRow, ...]:
+        return self.terms.split
+
+
+@dataclass(frozen=True)
+class ChecklistContext:
+    """Access and setup items the municipality and county must complete before start."""
+
+    county: Party
+    municipality: Party
+    items: tuple[ChecklistItem, ...]
+    today: dt.date
+    start_date: dt.date | None = None
+
+    def __post_init__(self) -> None:
+        _freeze(self, items=tuple(self.items))
+
+    @property
+    def outstanding_mandatory(self) -> int:
+        return sum(1 for item in self.items if item.mandatory and item.done is None)
+
+
+@dataclass(frozen=True)
+class YearlyReportContext:
+    """A year of running operation for one municipality."""
+
+    county: Party
+    municipality: Party
+    year: int
+    duties: tuple[DutyRecord, ...]
+    site_visits_done: int
+    site_visits_planned: int
+    today: dt.date
+    notes: tuple[ExperienceNote, ...] = ()
+
+    def __post_init__(self) -> None:
+        _freeze(self, duties=tuple(self.duties), notes=tuple(self.notes))
+
+    @property
+    def duties_done(self) -> tuple[DutyRecord, ...]:
+        return tuple(d for d in self.duties if d.done is not None)
+
+    @property
+    def duties_missed(self) -> tuple[DutyRecord, ...]:
+        """Past due and not done as of `today`; duties not yet due are neither done nor missed."""
+        return tuple(d for d in self.duties if d.done is None and d.due < self.today)
+
+
+@dataclass(frozen=True)
+class ExperienceReportContext:
+    """Experience across all cases: time per stage, stalls, notes by theme, closed cases.
+
+    Statistics are not stored here; the renderer derives them from `spans` with
+    `avtaleflyt.domain.experience`, so the figures can never disagree with the spans.
+    """
+
+    county_name: str
+    generated: dt.date
+    spans: tuple[StageSpan, ...]
+    notes: tuple[ExperienceNote, ...] = ()
+    closed_cases: tuple[ClosedCase, ...] = ()
+    stall_threshold_days: int | None = None
+
+    def __post_init__(self) -> None:
+        _freeze(self, spans=tuple(self.spans), notes=tuple(self.notes),
+                closed_cases=tuple(self.closed_cases))
+
+    @property
+    def notes_by_theme(self) -> tuple[tuple[Theme, tuple[ExperienceNote, ...]], ...]:
+        """Every theme in fixed order, each with its notes oldest first (possibly none)."""
+        return tuple(
+            (theme, tuple(sorted((n for n in self.notes if n.theme is theme),
+                                 key=lambda n: n.date)))
+            for theme in Theme
+        )
