@@ -1,0 +1,269 @@
+"""`avtaleflyt case|task|note|contact …`: the coordinator's daily commands."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Optional
+
+import typer
+from rich.table import Table
+
+from .output import (
+    console,
+    fmt_iso,
+    print_json,
+    run_write,
+    stage_label,
+    status_label,
+    user_errors,
+)
+
+case_app = typer.Typer(help="Saker: åpne, registrere fakta, vise, sette på vent.",
+                       no_args_is_help=True)
+task_app = typer.Typer(help="Oppgaver i sjekklistene.", no_args_is_help=True)
+note_app = typer.Typer(help="Erfaringsnotater.", no_args_is_help=True)
+contact_app = typer.Typer(help="Kontaktpersoner i kommunene (personopplysninger).",
+                          no_args_is_help=True)
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Skriv JSON for skript.")]
+DateOpt = Annotated[Optional[str], typer.Option(
+    "--date", help="Datoen det skjedde (ÅÅÅÅ-MM-DD eller DD.MM.ÅÅÅÅ). Standard: i dag.")]
+Knr = Annotated[str, typer.Argument(help="Kommunenummer, fire siffer (f.eks. 1836).")]
+
+
+def _date(value: str | None, field: str = "--date"):
+    if value is None:
+        return None
+    from avtaleflyt.formatting import parse_date
+
+    return parse_date(value, field)
+
+
+def _flow(name: str, **params: Any) -> dict[str, Any]:
+    """Run one of the command flows as a Prefect flow run in this process."""
+    from avtaleflyt import runtime
+    from flows import commands
+
+    params.setdefault("today", runtime.today())
+    return runtime.run_flow(getattr(commands, name), **params)
+
+
+@case_app.command("open")
+def open_(knr: Knr, date: DateOpt = None, as_json: JsonOpt = False) -> None:
+    """Åpne en ny sak for en kommune (fasen Førstekontakt)."""
+    run_write(lambda: _flow("open_case", kommunenummer=knr, opened_on=_date(date)), as_json)
+
+
+@case_app.command("record")
+def record(
+    knr: Knr,
+    fact: Annotated[str, typer.Argument(
+        help="meeting-held, needs-assessed, intent-confirmed, council-decision, "
+        "county-decision, terms-set eller signed.")],
+    date: DateOpt = None,
+    outcome: Annotated[Optional[str], typer.Option(
+        help="Utfall av vedtak: approved, rejected eller postponed.")] = None,
+    ref: Annotated[Optional[str], typer.Option(help="Saksnummer eller referanse.")] = None,
+    party: Annotated[Optional[str], typer.Option(
+        help="Hvem som signerte: municipality eller county.")] = None,
+    start: Annotated[Optional[str], typer.Option(help="Avtalens startdato.")] = None,
+    years: Annotated[Optional[str], typer.Option(help="Avtalens varighet i år.")] = None,
+    notice_months: Annotated[Optional[str], typer.Option(
+        "--notice-months", help="Oppsigelsestid i måneder.")] = None,
+    price: Annotated[Optional[str], typer.Option(help="Pris per år i kroner.")] = None,
+    position_share: Annotated[Optional[str], typer.Option(
+        "--position-share", help="Andel av en stilling i prosent.")] = None,
+    site_visits: Annotated[Optional[str], typer.Option(
+        "--site-visits", help="Besøk i kommunen per år.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Registrer noe som har skjedd i saken. Saken går videre når fasen er fullført."""
+    def go() -> dict[str, Any]:
+        from avtaleflyt import runtime
+        from avtaleflyt.services.facts import build_fact
+
+        options = {"outcome": outcome, "reference": ref, "party": party, "start": start,
+                   "years": years, "notice_months": notice_months, "price": price,
+                   "position_share": position_share, "site_visits": site_visits}
+        options = {k: v for k, v in options.items() if v is not None}
+        on = _date(date)
+        # Validate the input before Prefect starts, so a typo fails in milliseconds.
+        build_fact(fact, on or runtime.today(), options, runtime.ctx())
+        return _flow("record_fact", kommunenummer=knr, fact=fact, occurred_on=on,
+                     options=options)
+
+    run_write(go, as_json)
+
+
+def _status_command(action: str, knr: str, date: str | None, reason: str | None,
+                    as_json: bool) -> None:
+    run_write(lambda: _flow("change_status", kommunenummer=knr, action=action, on=_date(date),
+                            reason=reason), as_json)
+
+
+ReasonOpt = Annotated[Optional[str], typer.Option("--reason", help="Begrunnelse.")]
+
+
+@case_app.command("hold")
+def hold(knr: Knr, date: DateOpt = None, reason: ReasonOpt = None,
+         as_json: JsonOpt = False) -> None:
+    """Sett saken på vent. Fristene stanser til saken gjenopptas."""
+    _status_command("hold", knr, date, reason, as_json)
+
+
+@case_app.command("resume")
+def resume(knr: Knr, date: DateOpt = None, as_json: JsonOpt = False) -> None:
+    """Gjenoppta en sak som er satt på vent; åpne frister flyttes like mange dager."""
+    _status_command("resume", knr, date, None, as_json)
+
+
+@case_app.command("withdraw")
+def withdraw(knr: Knr, date: DateOpt = None, reason: ReasonOpt = None,
+             as_json: JsonOpt = False) -> None:
+    """Trekk saken (kommunen eller fylket går ikke videre)."""
+    _status_command("withdraw", knr, date, reason, as_json)
+
+
+@case_app.command("show")
+def show(knr: Knr, as_json: JsonOpt = False) -> None:
+    """Vis saken: fase, status, oppgaver med id, historikk og avtalevilkår."""
+    from avtaleflyt import runtime
+    from avtaleflyt.services.queries import case_detail
+
+    with user_errors():
+        today = runtime.today()
+        with runtime.session() as s:
+            d = case_detail(s, knr, today)
+    if as_json:
+        print_json(d)
+        return
+    _print_case(d)
+
+
+def _print_case(d: dict[str, Any]) -> None:
+    from rich.markup import escape
+
+    console.print(f"[bold]{escape(d['municipality'])}[/] ({d['kommunenummer']}) – "
+                  f"fase [bold]{stage_label(d['stage'])}[/] siden {fmt_iso(d['stage_entered_on'])}"
+                  f", {status_label(d['status'])}", highlight=False)
+    if d["waiting_for"]:
+        console.print("Venter på: " + ", ".join(escape(w) for w in d["waiting_for"]),
+                      highlight=False)
+    tasks = Table(title="Oppgaver", title_justify="left")
+    for c in ("Id", "Fase", "Oppgave", "Ansvar", "Frist", "Gjort"):
+        tasks.add_column(c)
+    for t in d["tasks"]:
+        due = fmt_iso(t["due_on"])
+        tasks.add_row(str(t["id"]), stage_label(t["stage"]), escape(t["title"]),
+                      "Fylket" if t["responsible"] == "county" else "Kommunen",
+                      f"[red]{due}[/]" if t["overdue"] else due, fmt_iso(t["done_on"]))
+    console.print(tasks)
+    hist = Table(title="Historikk", title_justify="left")
+    for c in ("Dato", "Hendelse", "Registrert av"):
+        hist.add_column(c)
+    for e in d["history"]:
+        hist.add_row(fmt_iso(e["occurred_on"]), escape(e["label"]), escape(e["recorded_by"]))
+    console.print(hist)
+    if d["terms"]:
+        from avtaleflyt.formatting import format_amount, format_percent
+
+        t = d["terms"]
+        console.print(
+            f"Avtale: fra {fmt_iso(t['start_date'])} til {fmt_iso(t['end_date'])} "
+            f"({t['years']} år), oppsigelse {t['notice_months']} mnd (frist "
+            f"{fmt_iso(t['notice_deadline'])}), {format_amount(t['yearly_price'])} per år, "
+            f"{format_percent(t['position_share'])} stilling, {t['site_visits_per_year']} "
+            "besøk per år.", highlight=False)
+        split = Table(title="Grenseoppgang", title_justify="left")
+        split.add_column("Oppgave")
+        split.add_column("Ansvar")
+        for r in t["responsibility_split"]:
+            split.add_row(escape(r["task"]),
+                          "Fylkeskommunen" if r["responsible"] == "county" else "Kommunen")
+        console.print(split)
+    if d["notes"]:
+        console.print("[bold]Erfaringsnotater[/]")
+        for n in d["notes"]:
+            console.print(f"  {fmt_iso(n['noted_on'])} [{escape(n['theme_label'])}] "
+                          f"{escape(n['text'])}", highlight=False)
+    if d.get("contacts"):
+        console.print("[bold]Kontaktpersoner[/]")
+        for c in d["contacts"]:
+            star = " (primær)" if c["primary"] else ""
+            console.print(f"  {escape(c['name'])}, {escape(c['role'])} – {escape(c['email'])}"
+                          f"{' – ' + escape(c['phone']) if c['phone'] else ''}{star}",
+                          highlight=False)
+
+
+@task_app.command("done")
+def task_done(
+    task_id: Annotated[int, typer.Argument(help="Oppgavens id (se «case show»).")],
+    date: DateOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Marker en oppgave i sjekklisten som gjort."""
+    run_write(lambda: _flow("complete_task", task_id=task_id, done_on=_date(date)), as_json)
+
+
+@note_app.command("add")
+def note_add(
+    knr: Knr,
+    text: Annotated[str, typer.Argument(help="Hva dere erfarte.")],
+    theme: Annotated[str, typer.Option(
+        help="responsibility_split, technical_systems, engagement eller other.")] = "other",
+    date: DateOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Legg til et erfaringsnotat i kommunens sak."""
+    def go():
+        from avtaleflyt.services.facts import parse_theme
+
+        parse_theme(theme)
+        return _flow("add_note", kommunenummer=knr, theme=theme, text=text,
+                     noted_on=_date(date))
+
+    run_write(go, as_json)
+
+
+@contact_app.command("add")
+def contact_add(
+    knr: Knr,
+    name: Annotated[str, typer.Option("--name", help="Navn.")],
+    role: Annotated[str, typer.Option("--role", help="Rolle, f.eks. kommunedirektør.")],
+    email: Annotated[str, typer.Option("--email", help="E-postadresse.")],
+    phone: Annotated[Optional[str], typer.Option("--phone", help="Telefon.")] = None,
+    primary: Annotated[bool, typer.Option(
+        "--primary", help="Primærkontakt: får kommunens påminnelser.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Legg til en kontaktperson i kommunen."""
+    from avtaleflyt import runtime
+    from avtaleflyt.services.people import add_contact
+
+    def go():
+        with runtime.session() as s:
+            return add_contact(session=s, kommunenummer=knr, name=name, role=role, email=email,
+                               phone=phone, primary=primary, ctx=runtime.ctx()).as_dict()
+
+    run_write(go, as_json)
+
+
+@contact_app.command("list")
+def contact_list(knr: Knr, as_json: JsonOpt = False) -> None:
+    """Vis kommunens kontaktpersoner."""
+    from rich.markup import escape
+
+    from avtaleflyt import runtime
+    from avtaleflyt.services.queries import municipality_contacts
+
+    with user_errors(), runtime.session() as s:
+        rows = municipality_contacts(s, knr)
+    if as_json:
+        print_json(rows)
+        return
+    t = Table(title="Kontaktpersoner", title_justify="left")
+    for c in ("Id", "Navn", "Rolle", "E-post", "Telefon", "Primær"):
+        t.add_column(c)
+    for c in rows:
+        t.add_row(str(c["id"]), escape(c["name"]), escape(c["role"]), escape(c["email"]),
+                  escape(c["phone"] or ""), "ja" if c["primary"] else "")
+    console.print(t)

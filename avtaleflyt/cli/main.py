@@ -1,0 +1,140 @@
+"""The `avtaleflyt` command. Read-only commands never import Prefect; commands that change
+a case run as Prefect flow runs (imported only when such a command runs)."""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated, Optional
+
+import typer
+
+from .output import console, fail, print_json, status_table, user_errors
+
+app = typer.Typer(
+    name="avtaleflyt",
+    help="Avtaleflyt: følg kommunene fra førstekontakt til drift av bibliotekfaglig "
+    "fjernledelse.",
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+    pretty_exceptions_enable=False,
+)
+
+
+@app.callback()
+def _global(
+    db: Annotated[Optional[str], typer.Option(
+        "--db", help="Database-URL (sqlite:///sti eller postgresql://…). "
+        "Standard: AVTALEFLYT_DATABASE_URL, ellers SQLite i datamappen.")] = None,
+    today: Annotated[Optional[str], typer.Option(
+        "--today", help="Late som dagens dato er denne (ÅÅÅÅ-MM-DD), for simulering. "
+        "Standard: AVTALEFLYT_TODAY, ellers dagens dato i Norge.")] = None,
+    by: Annotated[Optional[str], typer.Option(
+        "--by", help="Hvem som registrerer (lagres i historikken). Standard: innlogget bruker."
+    )] = None,
+    config: Annotated[Optional[str], typer.Option(
+        "--config", help="TOML-fil med frister og standardvilkår (AVTALEFLYT_CONFIG).")] = None,
+    verbose: Annotated[bool, typer.Option(
+        "--verbose", "-v", help="Vis Prefects egne logglinjer i terminalen.")] = False,
+) -> None:
+    with user_errors():
+        if db:
+            from avtaleflyt.settings import normalise_database_url
+
+            try:
+                os.environ["AVTALEFLYT_DATABASE_URL"] = normalise_database_url(db)
+            except ValueError as e:
+                raise fail(f"«--db»: {e}", 2) from None
+        if today:
+            from avtaleflyt.formatting import parse_date
+
+            os.environ["AVTALEFLYT_TODAY"] = parse_date(today, "--today").isoformat()
+        if by:
+            os.environ["AVTALEFLYT_USER"] = by
+        if config:
+            os.environ["AVTALEFLYT_CONFIG"] = config
+        if verbose:
+            os.environ["PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL"] = "INFO"
+            os.environ["PREFECT_LOGGING_HANDLERS_CONSOLE_FLOW_RUNS_LEVEL"] = "INFO"
+            os.environ["PREFECT_LOGGING_HANDLERS_CONSOLE_TASK_RUNS_LEVEL"] = "INFO"
+        from avtaleflyt import runtime
+
+        s = runtime.settings()  # fail fast on malformed settings
+        if s.config is not None:
+            runtime.ctx()
+
+
+@app.command()
+def init() -> None:
+    """Opprett eller oppgrader databasen og last inn fylket og kommunene."""
+    from avtaleflyt import db, runtime
+    from avtaleflyt.services.reference import load_reference_data
+
+    with user_errors():
+        s = runtime.settings()
+        url = s.effective_database_url
+        db.upgrade(url)
+        with runtime.session() as session:
+            counties, munis = load_reference_data(session)
+    console.print(f"Databasen er klar: [bold]{_safe_url(url)}[/] (skjema {db.head_revision()}).",
+                  highlight=False)
+    if counties or munis:
+        console.print(f"La inn {counties} fylke og {munis} kommuner.", highlight=False)
+
+
+def _safe_url(url: str) -> str:
+    """Database URLs may carry a password; never print it."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+@app.command()
+def status(
+    as_json: Annotated[bool, typer.Option("--json", help="Skriv JSON for skript.")] = False,
+) -> None:
+    """Vis hvor hver kommune står: fase, status, neste frist og forfalte oppgaver."""
+    from avtaleflyt import runtime
+    from avtaleflyt.services.queries import status_rows
+
+    with user_errors():
+        today = runtime.today()
+        with runtime.session() as s:
+            rows = status_rows(s, today)
+    if as_json:
+        print_json([{k: r[k] for k in ("kommunenummer", "municipality", "stage", "status",
+                                        "next_deadline", "overdue_tasks")} for r in rows])
+        return
+    if not rows:
+        console.print("Ingen saker ennå. Åpne en med «avtaleflyt case open KNR».")
+        return
+    console.print(status_table(rows, today))
+
+
+@app.command()
+def demo(
+    keep_going: Annotated[bool, typer.Option(
+        "--reuse", help="Bruk databasen i --db/AVTALEFLYT_DATABASE_URL i stedet for en ny "
+        "demodatabase (den må være tom for saker).")] = False,
+) -> None:
+    """Kjør et realistisk år i Nordland gjennom de ekte flytene, og vis statusoversikten."""
+    from .demo import run_demo
+
+    with user_errors():
+        run_demo(reuse=keep_going)
+
+
+def _register() -> None:
+    from . import cases, municipalities
+
+    app.add_typer(municipalities.app, name="municipality")
+    app.add_typer(cases.case_app, name="case")
+    app.add_typer(cases.task_app, name="task")
+    app.add_typer(cases.note_app, name="note")
+    app.add_typer(cases.contact_app, name="contact")
+
+
+_register()
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,116 @@
+"""Printing for the CLI: Rich tables for people, JSON for scripts, errors on stderr."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import date
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from avtaleflyt.domain.errors import DomainError
+from avtaleflyt.domain.stages import CaseStatus, Stage
+
+console = Console()
+err = Console(stderr=True)
+
+STATUS_STYLE = {
+    "active": "green", "on_hold": "yellow", "withdrawn": "dim", "rejected": "red",
+    "completed": "blue",
+}
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    err.print(f"[bold red]Feil:[/] {message}", highlight=False, markup=True, soft_wrap=True)
+    return typer.Exit(code)
+
+
+@contextmanager
+def user_errors() -> Iterator[None]:
+    """Turn refusals into a message and a non-zero exit, never a traceback."""
+    from pydantic import ValidationError
+    from sqlalchemy.exc import OperationalError, ProgrammingError
+
+    try:
+        yield
+    except DomainError as e:
+        raise fail(_escape(e.message), 2 if e.__class__.__name__ in
+                   ("InvalidInput", "InvalidValue", "MeetingPlanInvalid") else 1) from None
+    except ValidationError as e:
+        first = e.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise fail(_escape(f"Ugyldig innstilling «{where}»: {first['msg']}"), 2) from None
+    except (OperationalError, ProgrammingError) as e:
+        text = str(e.orig)
+        if "no such table" in text or "does not exist" in text:
+            raise fail("Databasen er ikke klargjort. Kjør «avtaleflyt init» først.") from None
+        raise fail(_escape(f"Databasefeil: {text.splitlines()[0]}")) from None
+
+
+def _escape(s: str) -> str:
+    from rich.markup import escape
+
+    return escape(s)
+
+
+def stage_label(key: str | None) -> str:
+    return Stage(key).label if key else "–"
+
+
+def status_label(key: str | None) -> str:
+    if not key:
+        return "–"
+    return f"[{STATUS_STYLE.get(key, '')}]{CaseStatus(key).label}[/]"
+
+
+def fmt_iso(value: str | None) -> str:
+    if not value:
+        return "–"
+    from avtaleflyt.formatting import format_date_short
+
+    return format_date_short(date.fromisoformat(value))
+
+
+def status_table(rows: list[dict[str, Any]], today: date, title: str | None = None) -> Table:
+    from avtaleflyt.formatting import format_date
+
+    t = Table(title=title or f"Status per {format_date(today)}", title_justify="left")
+    t.add_column("Knr", style="bold")
+    t.add_column("Kommune")
+    for stage in Stage:
+        t.add_column(stage.label, justify="center")
+    t.add_column("Status")
+    t.add_column("Neste frist")
+    t.add_column("Forfalt", justify="right")
+    for r in rows:
+        cells = ["●" if r["stage"] == s.value else
+                 ("✓" if Stage(r["stage"]).index > s.index else "") for s in Stage]
+        overdue = r["overdue_tasks"]
+        t.add_row(r["kommunenummer"], r["municipality"], *cells, status_label(r["status"]),
+                  fmt_iso(r["next_deadline"]), f"[red]{overdue}[/]" if overdue else "0")
+    return t
+
+
+def outcome(result: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        print_json(result)
+        return
+    console.print(_escape(result["message"]), highlight=False)
+    for tr in result.get("transitions", []):
+        console.print(f"  → Ny fase: [bold]{stage_label(tr['to'])}[/] fra {fmt_iso(tr['on'])}",
+                      highlight=False)
+
+
+def run_write(fn: Callable[[], dict[str, Any]], as_json: bool = False) -> None:
+    with user_errors():
+        result = fn()
+    outcome(result, as_json)

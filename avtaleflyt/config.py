@@ -1,0 +1,117 @@
+"""The TOML configuration: documented defaults in `defaults.toml`, overridden by the user's file.
+
+Loading is strict: an unknown key or a value of the wrong type is an error that names it,
+because a silently ignored typo in a deadline is worse than a refusal to start.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from decimal import Decimal
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from .domain.errors import InvalidInput
+from .domain.stages import TASK_TEMPLATES
+
+DEFAULTS = Path(__file__).with_name("defaults.toml")
+
+
+@dataclass(frozen=True)
+class AgreementDefaults:
+    yearly_price: int = 120_000
+    position_share: Decimal = Decimal(20)
+    site_visits_per_year: int = 4
+
+
+@dataclass(frozen=True)
+class Config:
+    closed_days: tuple[tuple[int, int], ...] = ((12, 24),)
+    agreement: AgreementDefaults = field(default_factory=AgreementDefaults)
+    task_due: dict[str, int] = field(default_factory=dict)
+    raw: dict[str, Any] = field(default_factory=dict)  # sections other modules read
+
+    def section(self, name: str) -> dict[str, Any]:
+        return dict(self.raw.get(name, {}))
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for k, v in over.items():
+        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def _unknown(over: dict[str, Any], base: dict[str, Any], prefix: str, where: Path) -> None:
+    for k, v in over.items():
+        name = f"{prefix}{k}"
+        if k not in base:
+            raise InvalidInput(f"Ukjent innstilling «{name}» i {where}.", field=name)
+        if isinstance(base[k], dict):
+            if not isinstance(v, dict):
+                raise InvalidInput(f"«{name}» i {where} må være en tabell.", field=name)
+            _unknown(v, base[k], f"{name}.", where)
+
+
+def _int(raw: Any, name: str, lo: int, hi: int) -> int:
+    if isinstance(raw, bool) or not isinstance(raw, int) or not lo <= raw <= hi:
+        raise InvalidInput(f"«{name}» må være et heltall mellom {lo} og {hi}, ikke {raw!r}.",
+                           field=name)
+    return raw
+
+
+def _month_day(raw: Any, name: str) -> tuple[int, int]:
+    try:
+        m, d = (int(x) for x in str(raw).split("-"))
+        from datetime import date
+
+        date(2024, m, d)  # a leap year, so 02-29 is allowed
+        return m, d
+    except (ValueError, TypeError):
+        raise InvalidInput(f"«{name}»: «{raw}» er ikke en dato på formen MM-DD.",
+                           field=name) from None
+
+
+def load_config(path: Path | None) -> Config:
+    base = tomllib.loads(DEFAULTS.read_text(encoding="utf-8"))
+    data = base
+    if path is not None:
+        try:
+            over = tomllib.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise InvalidInput(f"Fant ikke konfigurasjonsfilen {path}.", field="config") from None
+        except tomllib.TOMLDecodeError as e:
+            raise InvalidInput(f"Konfigurasjonsfilen {path} er ikke gyldig TOML: {e}",
+                               field="config") from None
+        _unknown(over, base, "", path)
+        data = _merge(base, over)
+    cal = data["calendar"]
+    agr = data["agreement"]
+    due = data["tasks"]["due"]
+    share = agr["position_share"]
+    if isinstance(share, bool) or not isinstance(share, int | float) or not 0 < share <= 100:
+        raise InvalidInput("«agreement.position_share» må være en prosent over 0 og høyst 100.",
+                           field="agreement.position_share")
+    unknown_tasks = set(due) - set(TASK_TEMPLATES)
+    if unknown_tasks:
+        name = sorted(unknown_tasks)[0]
+        raise InvalidInput(f"Ukjent oppgave «tasks.due.{name}» i konfigurasjonen.",
+                           field=f"tasks.due.{name}")
+    return Config(
+        closed_days=tuple(_month_day(x, "calendar.closed_days") for x in cal["closed_days"]),
+        agreement=AgreementDefaults(
+            yearly_price=_int(agr["yearly_price"], "agreement.yearly_price", 0, 10_000_000),
+            position_share=Decimal(str(share)),
+            site_visits_per_year=_int(agr["site_visits_per_year"],
+                                      "agreement.site_visits_per_year", 0, 52),
+        ),
+        task_due={k: _int(v, f"tasks.due.{k}", 0, 730) for k, v in due.items()},
+        raw=data,
+    )
+
+
+@lru_cache(maxsize=4)
+def cached_config(path: str | None) -> Config:
+    return load_config(Path(path) if path else None)

@@ -1,0 +1,453 @@
+"""The onboarding state machine: pure functions over a snapshot of one case.
+
+Nothing here touches a database, Prefect or the clock: `today` is always an argument.
+Each function either returns what should change, or raises a `DomainError` whose message
+the user reads. Services apply the returned changes in one transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any, Protocol
+
+from .agreement import Terms
+from .errors import Conflict, InvalidInput
+from .stages import (
+    FACT_STAGE,
+    MILESTONE_LABELS,
+    STAGE_RULES,
+    CaseStatus,
+    DueBase,
+    FactKind,
+    Milestone,
+    Outcome,
+    Party,
+    Stage,
+    TaskTemplate,
+)
+
+
+class Calendar(Protocol):
+    def add_working_days(self, d: date, n: int) -> date: ...
+    def roll_forward(self, d: date) -> date: ...
+
+
+def fmt(d: date) -> str:
+    """Dates in messages: '17. mai 2026'."""
+    from avtaleflyt.formatting import format_date
+
+    return format_date(d)
+
+
+# --- snapshot -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RecordedFact:
+    kind: FactKind
+    occurred_on: date
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TaskView:
+    id: int | None
+    key: str
+    stage: Stage
+    title: str
+    mandatory: bool
+    milestone: Milestone | None
+    due_on: date | None
+    done_on: date | None
+
+
+@dataclass(frozen=True)
+class CaseState:
+    """What the machine needs to know about one case."""
+
+    municipality: str
+    stage: Stage
+    status: CaseStatus
+    opened_on: date
+    stage_entered_on: date
+    closed_on: date | None = None
+    on_hold_since: date | None = None
+    facts: tuple[RecordedFact, ...] = ()
+    terms: Terms | None = None
+    tasks: tuple[TaskView, ...] = ()
+
+
+# --- results --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    kind: str
+    occurred_on: date
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PlannedTask:
+    key: str
+    stage: Stage
+    title: str
+    responsible: Party
+    mandatory: bool
+    milestone: Milestone | None
+    due_on: date | None
+
+
+@dataclass(frozen=True)
+class FactOutcome:
+    """The result of recording a fact. `unchanged` means it was already recorded exactly so."""
+
+    events: tuple[NewEvent, ...] = ()
+    status: CaseStatus | None = None
+    closed_on: date | None = None
+    terms: Terms | None = None
+    milestone: Milestone | None = None
+    unchanged: bool = False
+
+
+@dataclass(frozen=True)
+class Transition:
+    from_stage: Stage
+    to_stage: Stage
+    on: date
+
+
+@dataclass(frozen=True)
+class FactInput:
+    kind: FactKind
+    occurred_on: date
+    outcome: Outcome | None = None
+    reference: str | None = None
+    party: Party | None = None
+    terms: Terms | None = None
+
+    def details(self) -> dict[str, Any]:
+        d: dict[str, Any] = {}
+        if self.outcome is not None:
+            d["outcome"] = self.outcome.value
+        if self.reference:
+            d["reference"] = self.reference
+        if self.party is not None:
+            d["party"] = self.party.value
+        if self.terms is not None:
+            t = self.terms
+            d["terms"] = {
+                "start_date": t.start_date.isoformat(),
+                "years": t.years,
+                "notice_months": t.notice_months,
+                "yearly_price": t.yearly_price,
+                "position_share": str(t.position_share),
+                "site_visits_per_year": t.site_visits_per_year,
+            }
+        return d
+
+
+# --- reading the snapshot -------------------------------------------------------------
+
+
+def milestones(state: CaseState, today: date) -> dict[Milestone, date]:
+    """Every milestone the case has reached, with the date it was reached."""
+    reached: dict[Milestone, date] = {}
+    for f in state.facts:
+        m = _fact_milestone(f.kind, f.details)
+        if m is not None and m not in reached:
+            reached[m] = f.occurred_on
+    setup = [t for t in state.tasks if t.stage is Stage.SYSTEM_SETUP and t.mandatory]
+    if setup and all(t.done_on is not None for t in setup):
+        reached[Milestone.SETUP_COMPLETE] = max(t.done_on for t in setup if t.done_on)
+    if state.terms is not None and today >= state.terms.start_date:
+        reached[Milestone.START_DATE_REACHED] = state.terms.start_date
+    return reached
+
+
+def missing_for_exit(state: CaseState, today: date) -> list[Milestone]:
+    """What the current stage still waits for, in the table's order."""
+    reached = milestones(state, today)
+    return [m for m in STAGE_RULES[state.stage].exit_requires if m not in reached]
+
+
+def _fact_milestone(kind: FactKind, details: Mapping[str, Any]) -> Milestone | None:
+    match kind:
+        case FactKind.MEETING_HELD:
+            return Milestone.MEETING_HELD
+        case FactKind.NEEDS_ASSESSED:
+            return Milestone.NEEDS_ASSESSED
+        case FactKind.INTENT_CONFIRMED:
+            return Milestone.INTENT_CONFIRMED
+        case FactKind.COUNCIL_DECISION if details.get("outcome") == Outcome.APPROVED:
+            return Milestone.COUNCIL_APPROVED
+        case FactKind.COUNTY_DECISION if details.get("outcome") == Outcome.APPROVED:
+            return Milestone.COUNTY_APPROVED
+        case FactKind.TERMS_SET:
+            return Milestone.TERMS_SET
+        case FactKind.SIGNED if details.get("party") == Party.MUNICIPALITY:
+            return Milestone.SIGNED_MUNICIPALITY
+        case FactKind.SIGNED if details.get("party") == Party.COUNTY:
+            return Milestone.SIGNED_COUNTY
+    return None
+
+
+# --- guards ---------------------------------------------------------------------------
+
+
+def check_not_future(on: date, today: date, what: str = "Datoen") -> None:
+    if on > today:
+        raise InvalidInput(
+            f"{what} {fmt(on)} er frem i tid; i dag er {fmt(today)}. "
+            "Registrer det som har skjedd, når det har skjedd.", field="date")
+
+
+def require_active(state: CaseState) -> None:
+    if state.status is CaseStatus.ON_HOLD:
+        since = f" siden {fmt(state.on_hold_since)}" if state.on_hold_since else ""
+        raise Conflict(
+            f"Saken for {state.municipality} er satt på vent{since}. "
+            "Gjenoppta den først (avtaleflyt case resume).")
+    if not state.status.is_open:
+        when = f" {fmt(state.closed_on)}" if state.closed_on else ""
+        raise Conflict(
+            f"Saken for {state.municipality} er avsluttet ({state.status.label.lower()}{when}). "
+            "Åpne en ny sak for å registrere mer.")
+
+
+def _check_in_stage(state: CaseState, on: date, today: date) -> None:
+    check_not_future(on, today)
+    if on < state.stage_entered_on:
+        raise Conflict(
+            f"Datoen {fmt(on)} er før fasen «{state.stage.label}» begynte "
+            f"({fmt(state.stage_entered_on)}).", field="date")
+
+
+# --- commands -------------------------------------------------------------------------
+
+
+def open_case(*, municipality: str, opened_on: date, today: date,
+              has_open_case: bool) -> tuple[NewEvent, ...]:
+    if has_open_case:
+        raise Conflict(f"{municipality} har allerede en åpen sak. Én kommune kan ha én åpen sak.")
+    check_not_future(opened_on, today, "Åpningsdatoen")
+    return (NewEvent("case_opened", opened_on, {"stage": Stage.FIRST_CONTACT.value}),)
+
+
+def record_fact(state: CaseState, fact: FactInput, today: date) -> FactOutcome:
+    """Check a recorded fact against the case and say what it changes."""
+    require_active(state)
+    fact_stage = FACT_STAGE[fact.kind]
+    if fact_stage.index > state.stage.index:
+        raise Conflict(
+            f"Kan ikke registrere «{fact.kind.label}» ennå: saken for {state.municipality} er i "
+            f"fasen «{state.stage.label}», og dette hører til fasen «{fact_stage.label}».")
+    if fact_stage.index < state.stage.index:
+        raise Conflict(
+            f"Kan ikke registrere «{fact.kind.label}»: fasen «{fact_stage.label}» er allerede "
+            f"fullført for {state.municipality}.")
+    _check_in_stage(state, fact.occurred_on, today)
+
+    details = fact.details()
+    for prior in state.facts:
+        if prior.kind is fact.kind and prior.occurred_on == fact.occurred_on \
+                and dict(prior.details) == details:
+            return FactOutcome(unchanged=True)
+
+    reached = milestones(state, today)
+    milestone = _fact_milestone(fact.kind, details)
+    if fact.kind in (FactKind.NEEDS_ASSESSED, FactKind.INTENT_CONFIRMED):
+        _require(reached, Milestone.MEETING_HELD, fact)
+        _not_before(reached[Milestone.MEETING_HELD], fact)
+    if fact.kind in (FactKind.COUNCIL_DECISION, FactKind.COUNTY_DECISION):
+        return _decision(state, fact, details, reached)
+    if fact.kind is FactKind.TERMS_SET:
+        return _terms(state, fact, details, reached)
+    if fact.kind is FactKind.SIGNED:
+        if fact.party is None:
+            raise InvalidInput("«--party» mangler: oppgi municipality eller county.", field="party")
+        _require(reached, Milestone.TERMS_SET, fact)
+        _not_before(reached[Milestone.TERMS_SET], fact)
+    if milestone in reached:
+        raise Conflict(
+            f"«{fact.kind.label}»{_party_suffix(fact)} er allerede registrert "
+            f"({fmt(reached[milestone])}).")
+    return FactOutcome(events=(NewEvent(fact.kind.value, fact.occurred_on, details),),
+                       milestone=milestone)
+
+
+def _party_suffix(fact: FactInput) -> str:
+    return f" av {fact.party.label.lower()}" if fact.party else ""
+
+
+def _require(reached: Mapping[Milestone, date], m: Milestone, fact: FactInput) -> None:
+    if m not in reached:
+        raise Conflict(f"Kan ikke registrere «{fact.kind.label}» før {MILESTONE_LABELS[m]} "
+                       "er registrert.")
+
+
+def _not_before(earliest: date, fact: FactInput) -> None:
+    if fact.occurred_on < earliest:
+        raise Conflict(f"«{fact.kind.label}» ({fmt(fact.occurred_on)}) kan ikke være før "
+                       f"{fmt(earliest)}, da forrige steg ble registrert.", field="date")
+
+
+def _decision(state: CaseState, fact: FactInput, details: dict[str, Any],
+              reached: Mapping[Milestone, date]) -> FactOutcome:
+    if fact.outcome is None:
+        raise InvalidInput("«--outcome» mangler: oppgi approved, rejected eller postponed.",
+                           field="outcome")
+    approved = (Milestone.COUNCIL_APPROVED if fact.kind is FactKind.COUNCIL_DECISION
+                else Milestone.COUNTY_APPROVED)
+    if approved in reached:
+        raise Conflict(f"«{fact.kind.label}» er allerede vedtatt ({fmt(reached[approved])}); "
+                       "et nytt vedtak kan ikke registreres i samme sak.")
+    event = NewEvent(fact.kind.value, fact.occurred_on, details)
+    if fact.outcome is Outcome.REJECTED:
+        body = "kommunestyret" if fact.kind is FactKind.COUNCIL_DECISION else "fylkeskommunen"
+        ended = NewEvent("case_rejected", fact.occurred_on,
+                         {"by": body, **({"reference": fact.reference} if fact.reference else {})})
+        return FactOutcome(events=(event, ended), status=CaseStatus.REJECTED,
+                           closed_on=fact.occurred_on)
+    milestone = approved if fact.outcome is Outcome.APPROVED else None
+    return FactOutcome(events=(event,), milestone=milestone)
+
+
+def _terms(state: CaseState, fact: FactInput, details: dict[str, Any],
+           reached: Mapping[Milestone, date]) -> FactOutcome:
+    if fact.terms is None:
+        raise InvalidInput("Avtalevilkårene mangler.", field="terms")
+    for signed, who in ((Milestone.SIGNED_MUNICIPALITY, "kommunen"),
+                        (Milestone.SIGNED_COUNTY, "fylkeskommunen")):
+        if signed in reached:
+            raise Conflict(f"Avtalen er allerede signert av {who} ({fmt(reached[signed])}); "
+                           "vilkårene kan ikke endres etter signering.")
+    fact.terms.validate(set_on=fact.occurred_on)
+    return FactOutcome(events=(NewEvent(fact.kind.value, fact.occurred_on, details),),
+                       terms=fact.terms, milestone=Milestone.TERMS_SET)
+
+
+def next_transition(state: CaseState, today: date) -> Transition | None:
+    """The next stage change the gates allow, or None. Call again after applying it."""
+    if state.status is not CaseStatus.ACTIVE:
+        return None
+    target = state.stage.next
+    if target is None:
+        return None
+    rule = STAGE_RULES[state.stage]
+    reached = milestones(state, today)
+    if any(m not in reached for m in rule.exit_requires):
+        return None
+    on = max([state.stage_entered_on, *(reached[m] for m in rule.exit_requires)])
+    return Transition(state.stage, target, on)
+
+
+def agreement_ended(state: CaseState, today: date) -> NewEvent | None:
+    """A running agreement past its end date ends the case (renewal opens a new one)."""
+    if (state.status is CaseStatus.ACTIVE and state.stage is Stage.RUNNING_OPERATION
+            and state.terms is not None and today > state.terms.end_date):
+        return NewEvent("agreement_ended", state.terms.end_date,
+                        {"end_date": state.terms.end_date.isoformat()})
+    return None
+
+
+def plan_stage_tasks(stage: Stage, entered_on: date, terms: Terms | None, calendar: Calendar,
+                     due_overrides: Mapping[str, int] | None = None) -> list[PlannedTask]:
+    """The entry actions of a stage: its checklist with due dates on working days."""
+    overrides = due_overrides or {}
+    return [
+        PlannedTask(t.key, stage, t.title, t.responsible, t.mandatory, t.milestone,
+                    _due(t, entered_on, terms, calendar, overrides.get(t.key, t.due_amount)))
+        for t in STAGE_RULES[stage].tasks
+    ]
+
+
+def _due(t: TaskTemplate, entered_on: date, terms: Terms | None, cal: Calendar,
+         amount: int) -> date | None:
+    match t.due_base:
+        case DueBase.STAGE_ENTRY:
+            return cal.roll_forward(entered_on + timedelta(days=amount))
+        case DueBase.STAGE_ENTRY_WORKING:
+            return cal.add_working_days(entered_on, amount)
+        case DueBase.BEFORE_START:
+            if terms is None:
+                return None
+            # Setup that starts late still gets a due date no earlier than its own start.
+            return max(cal.add_working_days(terms.start_date, -amount),
+                       cal.roll_forward(entered_on))
+    return None
+
+
+def complete_task(state: CaseState, task: TaskView, on: date, today: date) -> NewEvent | None:
+    """Mark a checklist item done. None means it was already done on that date."""
+    require_active(state)
+    check_not_future(on, today)
+    if task.milestone is not None:
+        raise Conflict(
+            f"Oppgaven «{task.title}» lukkes når faktumet registreres "
+            f"(avtaleflyt case record … {_fact_for(task.milestone)}).")
+    if task.done_on is not None:
+        if task.done_on == on:
+            return None
+        raise Conflict(f"Oppgaven «{task.title}» er allerede gjort ({fmt(task.done_on)}).")
+    if task.stage is not state.stage:
+        raise Conflict(f"Oppgaven «{task.title}» hører til fasen «{task.stage.label}», "
+                       f"men saken er i fasen «{state.stage.label}».")
+    if on < state.stage_entered_on:
+        raise Conflict(f"Datoen {fmt(on)} er før fasen «{state.stage.label}» begynte "
+                       f"({fmt(state.stage_entered_on)}).", field="date")
+    return NewEvent("task_done", on, {"task_id": task.id, "key": task.key, "title": task.title})
+
+
+def _fact_for(m: Milestone) -> str:
+    for kind in FactKind:
+        if _fact_milestone(kind, {"outcome": "approved", "party": "municipality"}) is m or \
+                _fact_milestone(kind, {"outcome": "approved", "party": "county"}) is m:
+            return kind.cli_name
+    return m.value
+
+
+def hold(state: CaseState, on: date, today: date, reason: str | None) -> NewEvent:
+    if state.status is CaseStatus.ON_HOLD:
+        raise Conflict(f"Saken for {state.municipality} er allerede satt på vent.")
+    require_active(state)
+    _check_in_stage(state, on, today)
+    return NewEvent("case_on_hold", on, {"reason": reason} if reason else {})
+
+
+def resume(state: CaseState, on: date, today: date) -> tuple[NewEvent, int]:
+    """Resume a held case. Returns the event and how many days open deadlines move."""
+    if state.status is not CaseStatus.ON_HOLD:
+        require_active(state)
+        raise Conflict(f"Saken for {state.municipality} er ikke satt på vent.")
+    check_not_future(on, today)
+    since = state.on_hold_since or on
+    if on < since:
+        raise Conflict(f"Datoen {fmt(on)} er før saken ble satt på vent ({fmt(since)}).",
+                       field="date")
+    days = (on - since).days
+    return NewEvent("case_resumed", on, {"days_on_hold": days}), days
+
+
+def withdraw(state: CaseState, on: date, today: date, reason: str | None) -> NewEvent:
+    if not state.status.is_open:
+        require_active(state)
+    check_not_future(on, today)
+    if on < state.stage_entered_on:
+        raise Conflict(f"Datoen {fmt(on)} er før fasen «{state.stage.label}» begynte "
+                       f"({fmt(state.stage_entered_on)}).", field="date")
+    return NewEvent("case_withdrawn", on, {"reason": reason} if reason else {})
+
+
+def shift_due(due: date | None, days: int, calendar: Calendar) -> date | None:
+    """Move a deadline by the time a case was on hold, landing on a working day."""
+    if due is None or days <= 0:
+        return due
+    return calendar.roll_forward(due + timedelta(days=days))
+
+
+def describe_waiting(state: CaseState, today: date) -> Sequence[str]:
+    """Human-readable list of what the current stage waits for."""
+    return [MILESTONE_LABELS[m] for m in missing_for_exit(state, today)]

@@ -1,0 +1,229 @@
+"""Use cases that change a case: load, ask the domain, commit. One transaction each."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+from sqlmodel import Session, select
+
+from avtaleflyt.domain import machine
+from avtaleflyt.domain.agreement import Terms
+from avtaleflyt.domain.errors import Conflict, NotFound
+from avtaleflyt.domain.machine import FactInput, NewEvent
+from avtaleflyt.domain.stages import CaseStatus, Stage
+from models import AgreementTerms, OnboardingCase, ResponsibilityItem, Task
+
+from .context import Ctx
+from .store import (
+    add_events,
+    add_tasks,
+    close_milestone_tasks,
+    commit_case,
+    get_case,
+    get_municipality,
+    latest_case,
+    load_terms,
+    snapshot,
+    to_view,
+)
+
+
+@dataclass
+class Outcome:
+    """What a command did, for the CLI and the flow run's result."""
+
+    kommunenummer: str
+    municipality: str
+    message: str
+    changed: bool = True
+    stage: str | None = None
+    status: str | None = None
+    transitions: list[dict] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+def _outcome(m, case: OnboardingCase, message: str, changed: bool = True) -> Outcome:
+    return Outcome(m.kommunenummer, m.name, message, changed, case.stage, case.status)
+
+
+def open_case(*, session: Session, kommunenummer: str, opened_on: date, ctx: Ctx) -> Outcome:
+    m = get_municipality(session, kommunenummer)
+    current = latest_case(session, m)
+    has_open = current is not None and CaseStatus(current.status).is_open
+    events = machine.open_case(municipality=m.name, opened_on=opened_on, today=ctx.today,
+                               has_open_case=has_open)
+    case = OnboardingCase(municipality_id=m.id, stage=Stage.FIRST_CONTACT.value,
+                          status=CaseStatus.ACTIVE.value, opened_on=opened_on,
+                          stage_entered_on=opened_on)
+    session.add(case)
+    session.flush()
+    add_events(session, m, case, events, ctx)
+    add_tasks(session, case, machine.plan_stage_tasks(
+        Stage.FIRST_CONTACT, opened_on, None, ctx.calendar, ctx.config.task_due))
+    commit_case(session, case)
+    return _outcome(m, case, f"Sak åpnet for {m.name} ({m.kommunenummer}).")
+
+
+def record_fact(*, session: Session, kommunenummer: str, fact: FactInput, ctx: Ctx) -> Outcome:
+    m, case = get_case(session, kommunenummer)
+    state = snapshot(session, m, case)
+    result = machine.record_fact(state, fact, ctx.today)
+    if result.unchanged:
+        return _outcome(m, case, f"«{fact.kind.label}» var allerede registrert; ingen endring.",
+                        changed=False)
+    add_events(session, m, case, result.events, ctx)
+    if result.terms is not None:
+        _store_terms(session, case, result.terms, fact.occurred_on)
+    if result.milestone is not None:
+        close_milestone_tasks(session, case, result.milestone, fact.occurred_on)
+    if result.status is not None:
+        case.status = result.status.value
+        case.closed_on = result.closed_on
+    commit_case(session, case)
+    msg = f"Registrert: {fact.kind.label} for {m.name}."
+    if result.status is CaseStatus.REJECTED:
+        msg += " Saken er avsluttet som avslått."
+    return _outcome(m, case, msg)
+
+
+def _store_terms(session: Session, case: OnboardingCase, terms: Terms, set_on: date) -> None:
+    row, _ = load_terms(session, case.id)
+    if row is not None:
+        for item in session.exec(select(ResponsibilityItem)
+                                 .where(ResponsibilityItem.terms_id == row.id)).all():
+            session.delete(item)
+        session.flush()
+    else:
+        row = AgreementTerms(case_id=case.id, set_on=set_on, start_date=terms.start_date,
+                             years=0, notice_months=0, yearly_price=0,
+                             position_share=terms.position_share, site_visits_per_year=0)
+    row.set_on = set_on
+    row.start_date = terms.start_date
+    row.years = terms.years
+    row.notice_months = terms.notice_months
+    row.yearly_price = terms.yearly_price
+    row.position_share = terms.position_share
+    row.site_visits_per_year = terms.site_visits_per_year
+    session.add(row)
+    session.flush()
+    for i, r in enumerate(terms.split):
+        session.add(ResponsibilityItem(terms_id=row.id, position=i, task=r.task,
+                                       responsible=r.responsible.value))
+
+
+def current_stage(*, session: Session, kommunenummer: str) -> Stage:
+    return Stage(get_case(session, kommunenummer)[1].stage)
+
+
+@dataclass
+class StageRun:
+    kommunenummer: str
+    stage: str
+    status: str
+    advanced: bool
+    tasks_created: int
+    transition: dict | None = None
+
+
+def run_stage(*, session: Session, kommunenummer: str, stage: Stage, ctx: Ctx) -> StageRun:
+    """A stage's work: make sure its entry actions exist, then check its exit gate.
+
+    Safe to repeat: entry tasks are created by key, and a transition happens only when the
+    case is still in `stage` and its gate is open.
+    """
+    m, case = get_case(session, kommunenummer)
+    if case.stage != stage.value or case.status != CaseStatus.ACTIVE.value:
+        return StageRun(m.kommunenummer, case.stage, case.status, False, 0)
+    state = snapshot(session, m, case)
+    created = add_tasks(session, case, machine.plan_stage_tasks(
+        stage, case.stage_entered_on, state.terms, ctx.calendar, ctx.config.task_due))
+    ended = machine.agreement_ended(state, ctx.today)
+    if ended is not None:
+        add_events(session, m, case, [ended], ctx)
+        case.status = CaseStatus.COMPLETED.value
+        case.closed_on = ended.occurred_on
+        commit_case(session, case)
+        return StageRun(m.kommunenummer, case.stage, case.status, False, created)
+    if created:
+        session.flush()
+        state = snapshot(session, m, case)
+    step = machine.next_transition(state, ctx.today)
+    if step is None:
+        if created:
+            commit_case(session, case)
+        return StageRun(m.kommunenummer, case.stage, case.status, False, created)
+    add_events(session, m, case, [NewEvent("stage_entered", step.on, {
+        "from": step.from_stage.value, "to": step.to_stage.value})], ctx)
+    case.stage = step.to_stage.value
+    case.stage_entered_on = step.on
+    created += add_tasks(session, case, machine.plan_stage_tasks(
+        step.to_stage, step.on, state.terms, ctx.calendar, ctx.config.task_due))
+    commit_case(session, case)
+    return StageRun(m.kommunenummer, case.stage, case.status, True, created,
+                    {"from": step.from_stage.value, "to": step.to_stage.value,
+                     "on": step.on.isoformat()})
+
+
+def complete_task(*, session: Session, task_id: int, on: date, ctx: Ctx) -> Outcome:
+    task = session.get(Task, task_id)
+    if task is None:
+        raise NotFound(f"Fant ingen oppgave med id {task_id}. "
+                       "Se oppgavene med «avtaleflyt case show KNR».", field="task_id")
+    case = session.get(OnboardingCase, task.case_id)
+    from models import Municipality
+
+    m = session.get(Municipality, case.municipality_id)
+    latest = latest_case(session, m)
+    if latest is None or latest.id != case.id:
+        raise Conflict(f"Oppgave {task_id} hører til en tidligere, avsluttet sak for {m.name}.")
+    state = snapshot(session, m, case)
+    event = machine.complete_task(state, to_view(task), on, ctx.today)
+    if event is None:
+        return _outcome(m, case, f"Oppgaven «{task.title}» var allerede gjort; ingen endring.",
+                        changed=False)
+    task.done_on = on
+    session.add(task)
+    add_events(session, m, case, [event], ctx)
+    commit_case(session, case)
+    return _outcome(m, case, f"Oppgaven «{task.title}» er gjort ({m.name}).")
+
+
+def hold(*, session: Session, kommunenummer: str, on: date, reason: str | None,
+         ctx: Ctx) -> Outcome:
+    m, case = get_case(session, kommunenummer)
+    event = machine.hold(snapshot(session, m, case), on, ctx.today, reason)
+    add_events(session, m, case, [event], ctx)
+    case.status = CaseStatus.ON_HOLD.value
+    case.on_hold_since = on
+    commit_case(session, case)
+    return _outcome(m, case, f"Saken for {m.name} er satt på vent.")
+
+
+def resume(*, session: Session, kommunenummer: str, on: date, ctx: Ctx) -> Outcome:
+    m, case = get_case(session, kommunenummer)
+    event, days = machine.resume(snapshot(session, m, case), on, ctx.today)
+    for t in session.exec(select(Task).where(Task.case_id == case.id,
+                                             Task.done_on.is_(None))).all():  # type: ignore[union-attr]
+        t.due_on = machine.shift_due(t.due_on, days, ctx.calendar)
+        session.add(t)
+    add_events(session, m, case, [event], ctx)
+    case.status = CaseStatus.ACTIVE.value
+    case.on_hold_since = None
+    commit_case(session, case)
+    moved = f" Åpne frister er flyttet {days} dager." if days else ""
+    return _outcome(m, case, f"Saken for {m.name} er gjenopptatt.{moved}")
+
+
+def withdraw(*, session: Session, kommunenummer: str, on: date, reason: str | None,
+             ctx: Ctx) -> Outcome:
+    m, case = get_case(session, kommunenummer)
+    event = machine.withdraw(snapshot(session, m, case), on, ctx.today, reason)
+    add_events(session, m, case, [event], ctx)
+    case.status = CaseStatus.WITHDRAWN.value
+    case.closed_on = on
+    case.on_hold_since = None
+    commit_case(session, case)
+    return _outcome(m, case, f"Saken for {m.name} er trukket.")

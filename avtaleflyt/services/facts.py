@@ -1,0 +1,87 @@
+"""Turning what a user typed into the domain's inputs, with messages that name the field."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from avtaleflyt.domain.agreement import Terms
+from avtaleflyt.domain.errors import InvalidInput
+from avtaleflyt.domain.machine import FactInput
+from avtaleflyt.domain.stages import FactKind, Outcome, Party, Theme
+from avtaleflyt.formatting import parse_amount, parse_date, parse_int, parse_percent
+
+from .context import Ctx
+
+
+def _choice(enum, value: Any, field: str):
+    try:
+        return enum(str(value).strip().lower().replace("-", "_"))
+    except ValueError:
+        allowed = ", ".join(e.value for e in enum)
+        raise InvalidInput(f"«--{field}»: «{value}» er ikke et gyldig valg. Velg en av: "
+                           f"{allowed}.", field=field) from None
+
+
+def parse_fact_kind(value: str) -> FactKind:
+    try:
+        return FactKind(value.strip().lower().replace("-", "_"))
+    except ValueError:
+        allowed = ", ".join(k.cli_name for k in FactKind)
+        raise InvalidInput(f"Ukjent faktum «{value}». Velg en av: {allowed}.",
+                           field="fact") from None
+
+
+def parse_theme(value: str) -> Theme:
+    return _choice(Theme, value, "theme")
+
+
+def _as_date(value: Any, field: str) -> date:
+    return value if isinstance(value, date) else parse_date(str(value), field=f"--{field}")
+
+
+def _required(options: dict[str, Any], name: str, fact: FactKind) -> Any:
+    value = options.get(name)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        raise InvalidInput(f"«{fact.cli_name}» krever «--{name.replace('_', '-')}».",
+                           field=name)
+    return value
+
+
+def build_fact(kind: str, occurred_on: date, options: dict[str, Any], ctx: Ctx) -> FactInput:
+    """Options are the CLI's/form's raw values (strings allowed); all are validated here."""
+    fact = parse_fact_kind(kind)
+    reference = options.get("reference")
+    if reference is not None:
+        reference = str(reference).strip() or None
+        if reference and len(reference) > 100:
+            raise InvalidInput("«--ref» er for lang (høyst 100 tegn).", field="reference")
+    match fact:
+        case FactKind.COUNCIL_DECISION | FactKind.COUNTY_DECISION:
+            outcome = _choice(Outcome, _required(options, "outcome", fact), "outcome")
+            return FactInput(fact, occurred_on, outcome=outcome, reference=reference)
+        case FactKind.SIGNED:
+            party = _choice(Party, _required(options, "party", fact), "party")
+            return FactInput(fact, occurred_on, party=party)
+        case FactKind.TERMS_SET:
+            return FactInput(fact, occurred_on, terms=_terms(options, ctx))
+    return FactInput(fact, occurred_on, reference=reference)
+
+
+def _terms(options: dict[str, Any], ctx: Ctx) -> Terms:
+    d = ctx.config.agreement
+    f = FactKind.TERMS_SET
+    price = options.get("price")
+    share = options.get("position_share")
+    visits = options.get("site_visits")
+    return Terms(
+        start_date=_as_date(_required(options, "start", f), "start"),
+        years=parse_int(str(_required(options, "years", f)), "--years"),
+        notice_months=parse_int(str(_required(options, "notice_months", f)), "--notice-months"),
+        yearly_price=d.yearly_price if price is None else parse_amount(str(price), "--price"),
+        position_share=d.position_share if share is None
+        else Decimal(parse_percent(str(share), "--position-share")),
+        site_visits_per_year=d.site_visits_per_year if visits is None
+        else parse_int(str(visits), "--site-visits"),
+    )

@@ -1,0 +1,85 @@
+"""Contact persons and experience notes: facts about a municipality that are not stage facts."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+
+from sqlmodel import Session, select
+
+from avtaleflyt.domain import machine
+from avtaleflyt.domain.errors import Conflict, InvalidInput
+from avtaleflyt.domain.machine import NewEvent
+from avtaleflyt.domain.stages import Theme
+from models import ContactPerson, ExperienceNote
+
+from .cases import Outcome, _outcome
+from .context import Ctx
+from .store import add_events, commit_case, get_case, get_municipality
+
+_EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
+_PHONE = re.compile(r"^\+?[0-9 ]{5,20}$")
+
+
+def _text(value: str | None, field: str, limit: int, *, required: bool = True) -> str | None:
+    value = (value or "").strip()
+    if not value:
+        if required:
+            raise InvalidInput(f"«--{field}» kan ikke være tom.", field=field)
+        return None
+    if len(value) > limit:
+        raise InvalidInput(f"«--{field}» er for lang (høyst {limit} tegn).", field=field)
+    return value
+
+
+def add_contact(*, session: Session, kommunenummer: str, name: str, role: str, email: str,
+                phone: str | None, primary: bool, ctx: Ctx) -> Outcome:
+    m = get_municipality(session, kommunenummer)
+    name = _text(name, "name", 200)
+    role = _text(role, "role", 200)
+    email = _text(email, "email", 254)
+    if not _EMAIL.match(email):
+        raise InvalidInput(f"«--email»: «{email}» er ikke en gyldig e-postadresse.", field="email")
+    phone = _text(phone, "phone", 40, required=False)
+    if phone and not _PHONE.match(phone):
+        raise InvalidInput(f"«--phone»: «{phone}» er ikke et gyldig telefonnummer.",
+                           field="phone")
+    existing = session.exec(select(ContactPerson).where(
+        ContactPerson.municipality_id == m.id)).all()
+    if any(c.email.lower() == email.lower() for c in existing):
+        raise Conflict(f"{m.name} har allerede en kontaktperson med e-post {email}.",
+                       field="email")
+    if primary:
+        for c in existing:
+            if c.is_primary:
+                c.is_primary = False
+                session.add(c)
+    contact = ContactPerson(municipality_id=m.id, name=name, role=role, email=email,
+                            phone=phone, is_primary=primary or not existing)
+    session.add(contact)
+    session.flush()
+    # The event names the contact by id only: personal data stays in one place.
+    add_events(session, m, None, [NewEvent("contact_added", ctx.today,
+                                           {"contact_id": contact.id,
+                                            "primary": contact.is_primary})], ctx)
+    session.commit()
+    out = Outcome(m.kommunenummer, m.name, f"Kontaktperson lagt til for {m.name}.")
+    return out
+
+
+def add_note(*, session: Session, kommunenummer: str, theme: Theme, text: str, on: date,
+             ctx: Ctx) -> Outcome:
+    m, case = get_case(session, kommunenummer)
+    text = _text(text, "text", 5000)
+    machine.check_not_future(on, ctx.today)
+    if on < case.opened_on:
+        raise InvalidInput(f"Datoen {machine.fmt(on)} er før saken ble åpnet "
+                           f"({machine.fmt(case.opened_on)}).", field="date")
+    note = ExperienceNote(case_id=case.id, stage=case.stage, theme=theme.value, text=text,
+                          noted_on=on, recorded_by=ctx.actor)
+    session.add(note)
+    session.flush()
+    add_events(session, m, case, [NewEvent("note_added", on, {"note_id": note.id,
+                                                              "theme": theme.value})], ctx)
+    commit_case(session, case)
+    return _outcome(m, case, f"Erfaringsnotat lagt til for {m.name} ({theme.label}).")

@@ -1,0 +1,205 @@
+"""Read models for the CLI, the dashboard and reports. Set-based: a fixed number of queries
+however many cases there are. Nothing here writes, and nothing here imports Prefect."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from sqlalchemy import and_, case as sa_case, func
+from sqlmodel import Session, col, select
+
+from avtaleflyt.domain import machine
+from avtaleflyt.domain.stages import (
+    FACT_LABELS,
+    CaseStatus,
+    FactKind,
+    Party,
+    Stage,
+    Theme,
+)
+from models import (
+    ContactPerson,
+    County,
+    Event,
+    ExperienceNote,
+    Municipality,
+    OnboardingCase,
+    Task,
+)
+
+from .store import case_tasks, get_case, get_municipality, load_terms, snapshot
+
+
+def _latest_case_ids():
+    return (select(func.max(OnboardingCase.id).label("id"))
+            .group_by(col(OnboardingCase.municipality_id)).subquery())
+
+
+def task_summary(session: Session, today: date, case_ids: list[int] | None = None
+                 ) -> dict[int, tuple[date | None, int]]:
+    """For each case: (next open due date, number of open overdue tasks)."""
+    open_ = col(Task.done_on).is_(None)
+    q = (select(Task.case_id,
+                func.min(sa_case((open_, Task.due_on), else_=None)),
+                func.sum(sa_case((and_(open_, col(Task.due_on) < today), 1), else_=0)))
+         .group_by(col(Task.case_id)))
+    if case_ids is not None:
+        q = q.where(col(Task.case_id).in_(case_ids))
+    return {cid: (nxt, int(n or 0)) for cid, nxt, n in session.exec(q).all()}
+
+
+def status_rows(session: Session, today: date) -> list[dict[str, Any]]:
+    latest = _latest_case_ids()
+    rows = session.exec(
+        select(OnboardingCase, Municipality)
+        .join(latest, latest.c.id == OnboardingCase.id)
+        .join(Municipality, col(Municipality.id) == OnboardingCase.municipality_id)
+        .order_by(col(Municipality.kommunenummer))
+    ).all()
+    summary = task_summary(session, today)
+    out = []
+    for case, m in rows:
+        active = case.status == CaseStatus.ACTIVE.value
+        nxt, overdue = summary.get(case.id, (None, 0)) if active else (None, 0)
+        out.append({
+            "kommunenummer": m.kommunenummer,
+            "municipality": m.name,
+            "stage": case.stage,
+            "status": case.status,
+            "next_deadline": nxt.isoformat() if nxt else None,
+            "overdue_tasks": overdue,
+            "stage_entered_on": case.stage_entered_on.isoformat(),
+            "opened_on": case.opened_on.isoformat(),
+        })
+    return out
+
+
+def municipality_rows(session: Session) -> list[dict[str, Any]]:
+    latest = _latest_case_ids()
+    rows = session.exec(
+        select(Municipality, County, OnboardingCase)
+        .join(County, col(County.id) == Municipality.county_id)
+        .outerjoin(OnboardingCase, and_(
+            col(OnboardingCase.municipality_id) == Municipality.id,
+            col(OnboardingCase.id).in_(select(latest.c.id))))
+        .order_by(col(Municipality.kommunenummer))
+    ).all()
+    return [{
+        "kommunenummer": m.kommunenummer,
+        "name": m.name,
+        "county": c.name,
+        "stage": case.stage if case else None,
+        "status": case.status if case else None,
+    } for m, c, case in rows]
+
+
+def case_detail(session: Session, kommunenummer: str, today: date, *,
+                with_personal_data: bool = True) -> dict[str, Any]:
+    m, case = get_case(session, kommunenummer)
+    state = snapshot(session, m, case)
+    terms_row, terms = load_terms(session, case.id)
+    events = session.exec(select(Event).where(Event.case_id == case.id)
+                          .order_by(col(Event.occurred_on), col(Event.id))).all()
+    notes = session.exec(select(ExperienceNote).where(ExperienceNote.case_id == case.id)
+                         .order_by(col(ExperienceNote.noted_on), col(ExperienceNote.id))).all()
+    tasks = case_tasks(session, case.id)
+    detail: dict[str, Any] = {
+        "kommunenummer": m.kommunenummer,
+        "municipality": m.name,
+        "case_id": case.id,
+        "stage": case.stage,
+        "stage_label": Stage(case.stage).label,
+        "status": case.status,
+        "status_label": CaseStatus(case.status).label,
+        "opened_on": case.opened_on.isoformat(),
+        "stage_entered_on": case.stage_entered_on.isoformat(),
+        "closed_on": case.closed_on.isoformat() if case.closed_on else None,
+        "on_hold_since": case.on_hold_since.isoformat() if case.on_hold_since else None,
+        "version": case.version,
+        "waiting_for": list(machine.describe_waiting(state, today))
+        if case.status == CaseStatus.ACTIVE.value else [],
+        "tasks": [{
+            "id": t.id, "stage": t.stage, "key": t.key, "title": t.title,
+            "responsible": t.responsible, "mandatory": t.mandatory,
+            "due_on": t.due_on.isoformat() if t.due_on else None,
+            "done_on": t.done_on.isoformat() if t.done_on else None,
+            "overdue": bool(t.done_on is None and t.due_on and t.due_on < today
+                            and case.status == CaseStatus.ACTIVE.value),
+            "closes_with_fact": t.milestone is not None,
+        } for t in tasks],
+        "history": [{
+            "id": e.id, "kind": e.kind, "label": event_label(e.kind, e.details),
+            "occurred_on": e.occurred_on.isoformat(),
+            "recorded_at": e.recorded_at.isoformat(), "recorded_by": e.recorded_by,
+            "details": e.details,
+        } for e in events],
+        "terms": None if terms is None else {
+            "set_on": terms_row.set_on.isoformat(),
+            "start_date": terms.start_date.isoformat(),
+            "end_date": terms.end_date.isoformat(),
+            "years": terms.years,
+            "notice_months": terms.notice_months,
+            "notice_deadline": terms.notice_deadline.isoformat(),
+            "yearly_price": terms.yearly_price,
+            "position_share": float(terms.position_share),
+            "site_visits_per_year": terms.site_visits_per_year,
+            "responsibility_split": [{"task": r.task, "responsible": r.responsible.value}
+                                     for r in terms.split],
+        },
+        "notes": [{"id": n.id, "stage": n.stage, "theme": n.theme,
+                   "theme_label": Theme(n.theme).label, "text": n.text,
+                   "noted_on": n.noted_on.isoformat()} for n in notes],
+    }
+    if with_personal_data:
+        detail["contacts"] = contacts(session, m.id)
+    return detail
+
+
+def contacts(session: Session, municipality_id: int) -> list[dict[str, Any]]:
+    rows = session.exec(select(ContactPerson).where(ContactPerson.municipality_id ==
+                                                    municipality_id)
+                        .order_by(col(ContactPerson.is_primary).desc(),
+                                  col(ContactPerson.id))).all()
+    return [{"id": c.id, "name": c.name, "role": c.role, "email": c.email, "phone": c.phone,
+             "primary": c.is_primary} for c in rows]
+
+
+def municipality_contacts(session: Session, kommunenummer: str) -> list[dict[str, Any]]:
+    return contacts(session, get_municipality(session, kommunenummer).id)
+
+
+_EVENT_LABELS = {
+    "case_opened": "Sak åpnet",
+    "stage_entered": "Ny fase",
+    "task_done": "Oppgave gjort",
+    "case_on_hold": "Satt på vent",
+    "case_resumed": "Gjenopptatt",
+    "case_withdrawn": "Trukket",
+    "case_rejected": "Avslått",
+    "agreement_ended": "Avtalen utløpt",
+    "note_added": "Erfaringsnotat",
+    "contact_added": "Kontaktperson lagt til",
+}
+
+
+def event_label(kind: str, details: dict[str, Any]) -> str:
+    """One line of history in Norwegian."""
+    if kind in FactKind._value2member_map_:
+        label = FACT_LABELS[FactKind(kind)]
+        if "outcome" in details:
+            from avtaleflyt.domain.stages import Outcome
+
+            label += f": {Outcome(details['outcome']).label}"
+        if "party" in details:
+            label += f" ({Party(details['party']).label.lower()})"
+        if details.get("reference"):
+            label += f", sak {details['reference']}"
+        return label
+    if kind == "stage_entered":
+        return f"Ny fase: {Stage(details['to']).label}"
+    if kind == "task_done":
+        return f"Oppgave gjort: {details.get('title', '')}"
+    if kind == "case_rejected":
+        return f"Avslått av {details.get('by', '')}"
+    return _EVENT_LABELS.get(kind, kind)

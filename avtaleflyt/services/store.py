@@ -1,0 +1,159 @@
+"""Loading a case into the domain's snapshot, and committing what the domain decided.
+
+Every write goes through `commit_case`, which appends the events and bumps the case's
+version in one transaction; a stale version means someone else wrote first.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
+from sqlmodel import Session, col, select
+
+from avtaleflyt.domain.agreement import ResponsibilityRow, Terms
+from avtaleflyt.domain.errors import Conflict, InvalidInput, NotFound
+from avtaleflyt.domain.machine import CaseState, NewEvent, PlannedTask, RecordedFact, TaskView
+from avtaleflyt.domain.stages import CaseStatus, FactKind, Milestone, Party, Stage
+from models import (
+    AgreementTerms,
+    Event,
+    Municipality,
+    OnboardingCase,
+    ResponsibilityItem,
+    Task,
+    utcnow,
+)
+
+from .context import Ctx
+
+_KNR = re.compile(r"^\d{4}$")
+_FACT_KINDS = [k.value for k in FactKind]
+
+CONFLICT_MESSAGE = ("Saken ble endret av noen andre samtidig. Ingenting ble lagret; "
+                    "se på saken igjen og prøv på nytt.")
+
+
+def check_kommunenummer(knr: str) -> str:
+    knr = knr.strip()
+    if not _KNR.match(knr):
+        raise InvalidInput(f"Kommunenummer må være fire siffer (for eksempel 1836), ikke «{knr}».",
+                           field="kommunenummer")
+    return knr
+
+
+def get_municipality(session: Session, knr: str) -> Municipality:
+    knr = check_kommunenummer(knr)
+    m = session.exec(select(Municipality).where(Municipality.kommunenummer == knr)).first()
+    if m is None:
+        raise NotFound(f"Fant ingen kommune med kommunenummer {knr}. "
+                       "Se listen med «avtaleflyt municipality list».", field="kommunenummer")
+    return m
+
+
+def latest_case(session: Session, municipality: Municipality) -> OnboardingCase | None:
+    return session.exec(
+        select(OnboardingCase)
+        .where(OnboardingCase.municipality_id == municipality.id)
+        .order_by(col(OnboardingCase.id).desc())
+    ).first()
+
+
+def get_case(session: Session, knr: str) -> tuple[Municipality, OnboardingCase]:
+    m = get_municipality(session, knr)
+    case = latest_case(session, m)
+    if case is None:
+        raise NotFound(f"{m.name} ({m.kommunenummer}) har ingen sak. "
+                       f"Åpne en med «avtaleflyt case open {m.kommunenummer}».")
+    return m, case
+
+
+def load_terms(session: Session, case_id: int) -> tuple[AgreementTerms | None, Terms | None]:
+    row = session.exec(select(AgreementTerms).where(AgreementTerms.case_id == case_id)).first()
+    if row is None:
+        return None, None
+    items = session.exec(select(ResponsibilityItem).where(ResponsibilityItem.terms_id == row.id)
+                         .order_by(col(ResponsibilityItem.position))).all()
+    return row, Terms(
+        start_date=row.start_date, years=row.years, notice_months=row.notice_months,
+        yearly_price=row.yearly_price, position_share=Decimal(row.position_share),
+        site_visits_per_year=row.site_visits_per_year,
+        split=tuple(ResponsibilityRow(i.task, Party(i.responsible)) for i in items),
+    )
+
+
+def case_tasks(session: Session, case_id: int) -> list[Task]:
+    return list(session.exec(select(Task).where(Task.case_id == case_id)
+                             .order_by(col(Task.due_on), col(Task.id))).all())
+
+
+def to_view(t: Task) -> TaskView:
+    return TaskView(t.id, t.key, Stage(t.stage), t.title, t.mandatory,
+                    Milestone(t.milestone) if t.milestone else None, t.due_on, t.done_on)
+
+
+def snapshot(session: Session, municipality: Municipality, case: OnboardingCase) -> CaseState:
+    events = session.exec(
+        select(Event).where(Event.case_id == case.id, col(Event.kind).in_(_FACT_KINDS))
+        .order_by(col(Event.occurred_on), col(Event.id))
+    ).all()
+    _, terms = load_terms(session, case.id)
+    return CaseState(
+        municipality=municipality.name,
+        stage=Stage(case.stage),
+        status=CaseStatus(case.status),
+        opened_on=case.opened_on,
+        stage_entered_on=case.stage_entered_on,
+        closed_on=case.closed_on,
+        on_hold_since=case.on_hold_since,
+        facts=tuple(RecordedFact(FactKind(e.kind), e.occurred_on, e.details) for e in events),
+        terms=terms,
+        tasks=tuple(to_view(t) for t in case_tasks(session, case.id)),
+    )
+
+
+def add_events(session: Session, municipality: Municipality, case: OnboardingCase | None,
+               events: tuple[NewEvent, ...] | list[NewEvent], ctx: Ctx) -> None:
+    for e in events:
+        session.add(Event(municipality_id=municipality.id, case_id=case.id if case else None,
+                          kind=e.kind, occurred_on=e.occurred_on, recorded_by=ctx.actor,
+                          details=e.details))
+
+
+def add_tasks(session: Session, case: OnboardingCase, planned: list[PlannedTask]) -> int:
+    """Create planned tasks that do not exist yet (by key), so entry actions are idempotent."""
+    existing = set(session.exec(select(Task.key).where(Task.case_id == case.id)).all())
+    new = [p for p in planned if p.key not in existing]
+    for p in new:
+        session.add(Task(case_id=case.id, stage=p.stage.value, key=p.key, title=p.title,
+                         responsible=p.responsible.value, mandatory=p.mandatory,
+                         milestone=p.milestone.value if p.milestone else None, due_on=p.due_on))
+    return len(new)
+
+
+def close_milestone_tasks(session: Session, case: OnboardingCase, milestone: Milestone,
+                          on) -> None:
+    for t in session.exec(select(Task).where(Task.case_id == case.id,
+                                             Task.milestone == milestone.value,
+                                             col(Task.done_on).is_(None))).all():
+        t.done_on = on
+        session.add(t)
+
+
+def commit_case(session: Session, case: OnboardingCase) -> None:
+    """Commit with the case's version bumped; refuse if someone else wrote first."""
+    case.updated_at = utcnow()
+    session.add(case)
+    try:
+        session.commit()
+    except StaleDataError:
+        session.rollback()
+        raise Conflict(CONFLICT_MESSAGE) from None
+    except IntegrityError as e:
+        session.rollback()
+        if "one_open" in str(e.orig) or "onboarding_case.municipality_id" in str(e.orig):
+            raise Conflict("Kommunen har allerede en åpen sak. Én kommune kan ha én åpen sak."
+                           ) from None
+        raise

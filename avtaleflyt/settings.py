@@ -1,0 +1,61 @@
+"""Runtime settings from the environment (prefix AVTALEFLYT_). Malformed values fail fast."""
+
+from __future__ import annotations
+
+import getpass
+from datetime import date
+from functools import lru_cache
+from pathlib import Path
+
+import platformdirs
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="AVTALEFLYT_", extra="ignore")
+
+    data_dir: Path = Field(default_factory=lambda: platformdirs.user_data_path("avtaleflyt"))
+    database_url: str | None = None
+    today: date | None = None
+    user: str = Field(default_factory=lambda: _login_name())
+    config: Path | None = None
+    template_dir: Path | None = None
+    notify_urls: str | None = None
+    apprise_config: Path | None = None
+    smtp_url: str | None = None
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_backend(cls, v: str | None) -> str | None:
+        if v is None or v == "":
+            return None
+        return normalise_database_url(v)
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'avtaleflyt.db'}"
+
+
+def normalise_database_url(url: str) -> str:
+    """Accept the URLs people paste, and pick the psycopg 3 driver for PostgreSQL."""
+    if url.startswith(("postgres://", "postgresql://")):
+        return "postgresql+psycopg://" + url.split("://", 1)[1]
+    if url.startswith(("postgresql+psycopg://", "sqlite://")):
+        return url
+    raise ValueError(
+        "AVTALEFLYT_DATABASE_URL/--db må begynne med sqlite:/// eller postgresql://")
+
+
+def _login_name() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # no login name in some containers
+        return "ukjent"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,74 @@
+"""The pipeline: one flow per stage, and `onboarding`, which advances a case as far as its
+gates allow. Each flow only calls services; running one twice changes nothing the second time.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from prefect import flow
+
+from avtaleflyt import runtime
+from avtaleflyt.domain.stages import Stage
+from avtaleflyt.services import cases
+
+
+def _run_stage(stage: Stage, kommunenummer: str, today: date | None,
+               actor: str | None) -> dict:
+    ctx = runtime.ctx(today, actor)
+    with runtime.session() as s:
+        return cases.run_stage(session=s, kommunenummer=kommunenummer, stage=stage,
+                               ctx=ctx).__dict__
+
+
+@flow(name="first-contact")
+def first_contact(kommunenummer: str, today: date | None = None, actor: str | None = None):
+    """Førstekontakt: first meeting, needs assessment, the municipality's go-ahead."""
+    return _run_stage(Stage.FIRST_CONTACT, kommunenummer, today, actor)
+
+
+@flow(name="political-approval")
+def political_approval(kommunenummer: str, today: date | None = None, actor: str | None = None):
+    """Politisk behandling: the municipal council and the county both approve."""
+    return _run_stage(Stage.POLITICAL_APPROVAL, kommunenummer, today, actor)
+
+
+@flow(name="contract-signing")
+def contract_signing(kommunenummer: str, today: date | None = None, actor: str | None = None):
+    """Avtaleinngåelse: terms set, signed by both parties."""
+    return _run_stage(Stage.CONTRACT_SIGNING, kommunenummer, today, actor)
+
+
+@flow(name="system-setup")
+def system_setup(kommunenummer: str, today: date | None = None, actor: str | None = None):
+    """Systemoppsett: every mandatory access item done; operation starts on the start date."""
+    return _run_stage(Stage.SYSTEM_SETUP, kommunenummer, today, actor)
+
+
+@flow(name="running-operation")
+def running_operation(kommunenummer: str, today: date | None = None, actor: str | None = None):
+    """Drift: the agreement runs until its end date."""
+    return _run_stage(Stage.RUNNING_OPERATION, kommunenummer, today, actor)
+
+
+STAGE_FLOWS = {
+    Stage.FIRST_CONTACT: first_contact,
+    Stage.POLITICAL_APPROVAL: political_approval,
+    Stage.CONTRACT_SIGNING: contract_signing,
+    Stage.SYSTEM_SETUP: system_setup,
+    Stage.RUNNING_OPERATION: running_operation,
+}
+
+
+@flow(name="onboarding")
+def onboarding(kommunenummer: str, today: date | None = None, actor: str | None = None) -> dict:
+    """Run the case's current stage; while it advances, run the next one."""
+    transitions = []
+    for _ in Stage:  # at most one step per stage: never loops forever
+        with runtime.session() as s:
+            stage = cases.current_stage(session=s, kommunenummer=kommunenummer)
+        result = STAGE_FLOWS[stage](kommunenummer, today=today, actor=actor)
+        if not result["advanced"]:
+            return {**result, "transitions": transitions}
+        transitions.append(result["transition"])
+    return {**result, "transitions": transitions}

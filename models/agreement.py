@@ -1,0 +1,36 @@
+"""The agreed terms of a case and its responsibility split (grenseoppgang)."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+from sqlalchemy import Column, Numeric, String, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+class AgreementTerms(SQLModel, table=True):
+    __tablename__ = "agreement_terms"
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="onboarding_case.id", unique=True)
+    set_on: date
+    start_date: date
+    years: int
+    notice_months: int
+    yearly_price: int  # whole kroner
+    position_share: Decimal = Field(sa_column=Column(Numeric(5, 2), nullable=False))
+    site_visits_per_year: int
+
+
+class ResponsibilityItem(SQLModel, table=True):
+    """One row of the responsibility split: a task and who owns it."""
+
+    __tablename__ = "responsibility_item"
+    __table_args__ = (UniqueConstraint("terms_id", "position", name="uq_responsibility_order"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    terms_id: int = Field(foreign_key="agreement_terms.id", index=True)
+    position: int
+    task: str = Field(max_length=300)
+    responsible: str = Field(sa_column=Column(String(16), nullable=False))

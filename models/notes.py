@@ -1,0 +1,24 @@
+"""Experience notes: what the project exists to gather and share."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import Column, String, Text
+from sqlmodel import Field, SQLModel
+
+from .types import UTCDateTime, utcnow
+
+
+class ExperienceNote(SQLModel, table=True):
+    __tablename__ = "experience_note"
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="onboarding_case.id", index=True)
+    stage: str = Field(sa_column=Column(String(32), nullable=False))
+    theme: str = Field(sa_column=Column(String(32), nullable=False, index=True))
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    noted_on: date
+    recorded_by: str = Field(max_length=120)
+    created_at: datetime = Field(default_factory=utcnow,
+                                 sa_column=Column(UTCDateTime(), nullable=False))
