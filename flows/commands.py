@@ -84,4 +84,4 @@ def add_note(kommunenummer: str, theme: str, text: str, noted_on: date | None = 
         out = people.add_note(session=s, kommunenummer=kommunenummer,
                               theme=facts.parse_theme(theme), text=text,
                               on=noted_on or ctx.today, ctx=ctx)
-    return out.as_dict()
+    return _finish(out, ctx.today, ctx.actor)

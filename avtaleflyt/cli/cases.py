@@ -123,6 +123,23 @@ def withdraw(knr: Knr, date: DateOpt = None, reason: ReasonOpt = None,
     _status_command("withdraw", knr, date, reason, as_json)
 
 
+@case_app.command("advance")
+def advance(knr: Knr, as_json: JsonOpt = False) -> None:
+    """Kjør onboarding-flyten for saken nå: flytt den så langt portene tillater
+    (f.eks. til Drift når startdatoen er nådd). Den daglige kjøringen gjør dette for alle."""
+    def go() -> dict[str, Any]:
+        from avtaleflyt import runtime
+        from flows.onboarding import onboarding
+
+        result = runtime.run_flow(onboarding, kommunenummer=knr, today=runtime.today())
+        moved = len(result["transitions"])
+        result["message"] = (f"Saken gikk videre {moved} fase(r)." if moved
+                             else "Ingen endring: saken venter fortsatt.")
+        return result
+
+    run_write(go, as_json)
+
+
 @case_app.command("show")
 def show(knr: Knr, as_json: JsonOpt = False) -> None:
     """Vis saken: fase, status, oppgaver med id, historikk og avtalevilkår."""

@@ -80,22 +80,28 @@ def fmt_iso(value: str | None) -> str:
     return format_date_short(date.fromisoformat(value))
 
 
+def progress_bar(stage: str, status: str) -> str:
+    """Five blocks, one per stage: filled up to the current one."""
+    i = Stage(stage).index
+    colour = STATUS_STYLE.get(status, "")
+    return f"[{colour}]{'■' * (i + 1)}[/][dim]{'□' * (len(Stage) - i - 1)}[/]"
+
+
 def status_table(rows: list[dict[str, Any]], today: date, title: str | None = None) -> Table:
     from avtaleflyt.formatting import format_date
 
     t = Table(title=title or f"Status per {format_date(today)}", title_justify="left")
-    t.add_column("Knr", style="bold")
+    t.add_column("Knr", style="bold", no_wrap=True)
     t.add_column("Kommune")
-    for stage in Stage:
-        t.add_column(stage.label, justify="center")
-    t.add_column("Status")
-    t.add_column("Neste frist")
+    t.add_column("Fase")
+    t.add_column("", no_wrap=True)
+    t.add_column("Status", no_wrap=True)
+    t.add_column("Neste frist", no_wrap=True)
     t.add_column("Forfalt", justify="right")
     for r in rows:
-        cells = ["●" if r["stage"] == s.value else
-                 ("✓" if Stage(r["stage"]).index > s.index else "") for s in Stage]
         overdue = r["overdue_tasks"]
-        t.add_row(r["kommunenummer"], r["municipality"], *cells, status_label(r["status"]),
+        t.add_row(r["kommunenummer"], r["municipality"], stage_label(r["stage"]),
+                  progress_bar(r["stage"], r["status"]), status_label(r["status"]),
                   fmt_iso(r["next_deadline"]), f"[red]{overdue}[/]" if overdue else "0")
     return t
 

@@ -1,0 +1,221 @@
+"""`avtaleflyt demo`: a realistic Nordland year, driven through the real flows.
+
+The year ends today (or on --today). Every step runs with the clock set to the day it
+happens, exactly as a coordinator who recorded things as they happened would have done it.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from .output import console, status_table
+
+YEAR = 330  # days the demo spans, ending on its "today"
+
+
+@dataclass(frozen=True)
+class Step:
+    offset: int  # days after the demo's first day
+    knr: str
+    action: str  # open, record, task, hold, withdraw, note, contact, advance
+    args: dict[str, Any] = field(default_factory=dict)
+
+
+def _first_of_month_after(d: date) -> date:
+    return (d.replace(day=1) + timedelta(days=32)).replace(day=1)
+
+
+def scenario(start: date) -> list[Step]:
+    """Ten municipalities, each stopping somewhere different on the way."""
+    rodoy_start = _first_of_month_after(start + timedelta(days=170))
+    meloy_start = _first_of_month_after(start + timedelta(days=318))
+    s: list[Step] = []
+
+    def path(knr, opened, meeting, needs, intent):
+        s.extend([Step(opened, knr, "open"), Step(meeting, knr, "record", {"fact": "meeting-held"}),
+                  Step(needs, knr, "record", {"fact": "needs-assessed"}),
+                  Step(intent, knr, "record", {"fact": "intent-confirmed"})])
+
+    def decision(offset, knr, who, outcome, ref=None):
+        s.append(Step(offset, knr, "record", {"fact": f"{who}-decision", "outcome": outcome,
+                                              **({"reference": ref} if ref else {})}))
+
+    def terms(offset, knr, start_date):
+        s.append(Step(offset, knr, "record", {
+            "fact": "terms-set", "start": start_date.isoformat(), "years": "3",
+            "notice_months": "6", "price": "120000", "position_share": "20"}))
+
+    def sign(offset, knr, party):
+        s.append(Step(offset, knr, "record", {"fact": "signed", "party": party}))
+
+    # Rødøy: the pilot municipality, all the way to running operation.
+    path("1836", 0, 8, 8, 15)
+    s.append(Step(20, "1836", "note", {"theme": "engagement", "text":
+        "Kommunedirektøren og ordføreren var med fra første møte; det gjorde politisk "
+        "behandling enkel."}))
+    decision(60, "1836", "council", "approved", "PS 21/20")
+    decision(74, "1836", "county", "approved", "FT 45/21")
+    terms(80, "1836", rodoy_start)
+    sign(88, "1836", "municipality")
+    sign(90, "1836", "county")
+    s.append(Step(95, "1836", "note", {"theme": "responsibility_split", "text":
+        "Uklart hvem som godkjenner innkjøp under 5 000 kr; avklart i avtalens grenseoppgang."}))
+    for i, offset in enumerate((100, 105, 110, 120, 130, 140, 150)):
+        s.append(Step(offset, "1836", "task", {"stage": "system_setup", "index": i}))
+    s.append(Step(125, "1836", "note", {"theme": "technical_systems", "text":
+        "Tilgang til bibliotekssystemet tok tre uker fordi IT-avdelingen ikke var med fra "
+        "start."}))
+    s.append(Step((rodoy_start - start).days, "1836", "advance"))
+
+    # Meløy: in system setup, some items done, the rest overdue.
+    path("1837", 30, 40, 45, 52)
+    decision(110, "1837", "council", "approved", "PS 33/21")
+    decision(120, "1837", "county", "approved")
+    terms(135, "1837", meloy_start)
+    sign(150, "1837", "municipality")
+    sign(155, "1837", "county")
+    for i, offset in enumerate((170, 200, 240)):
+        s.append(Step(offset, "1837", "task", {"stage": "system_setup", "index": i}))
+
+    # Steigen: agreement signed by the municipality, waiting for the county.
+    path("1848", 60, 70, 72, 85)
+    decision(200, "1848", "council", "approved", "PS 12/21")
+    decision(215, "1848", "county", "approved")
+    terms(240, "1848", _first_of_month_after(start + timedelta(days=360)))
+    sign(260, "1848", "municipality")
+
+    # Lurøy: the council postponed the case to a later meeting.
+    path("1834", 90, 100, 100, 110)
+    decision(200, "1834", "council", "postponed", "PS 40/21")
+
+    # Værøy: just entered political approval.
+    path("1857", 200, 205, 205, 215)
+
+    # Træna: first meeting held, needs not yet assessed.
+    s.extend([Step(280, "1835", "open"), Step(290, "1835", "record", {"fact": "meeting-held"})])
+
+    # Vevelstad: opened, nothing since; its first deadline has passed.
+    s.append(Step(250, "1816", "open"))
+
+    # Beiarn: the council said no.
+    path("1839", 40, 50, 55, 60)
+    decision(140, "1839", "council", "rejected", "PS 18/21")
+    s.append(Step(141, "1839", "note", {"theme": "engagement", "text":
+        "Politisk ledelse ønsket å lyse ut egen stilling først; ta kontakt igjen om ett år."}))
+
+    # Røst: on hold while the municipality recruits a new chief executive.
+    path("1856", 70, 80, 85, 95)
+    s.append(Step(150, "1856", "hold", {"reason": "Venter på ny kommunedirektør."}))
+
+    # Hábmer–Hamarøy: withdrawn after hiring its own qualified director.
+    s.extend([Step(120, "1875", "open"), Step(130, "1875", "record", {"fact": "meeting-held"}),
+              Step(180, "1875", "withdraw", {"reason": "Kommunen ansatte egen fagutdannet "
+                                                       "biblioteksjef."})])
+
+    contacts = {
+        "1836": ("Kari Nordmann", "kommunedirektør"), "1837": ("Ola Nordmann", "kultursjef"),
+        "1848": ("Ingrid Hansen", "kommunalsjef"), "1834": ("Per Olsen", "rådgiver"),
+        "1857": ("Anne Johansen", "kommunedirektør"), "1835": ("Nils Berg", "kultursjef"),
+        "1816": ("Liv Larsen", "kommunedirektør"), "1839": ("Tor Pedersen", "ordfører"),
+        "1856": ("Marit Karlsen", "konstituert kommunedirektør"),
+        "1875": ("Jon Eriksen", "kultursjef"),
+    }
+    for knr, (name, role) in contacts.items():
+        opened = min(st.offset for st in s if st.knr == knr and st.action == "open")
+        local = name.split()[0].lower()
+        s.append(Step(opened, knr, "contact", {"name": name, "role": role,
+                                               "email": f"{local}.{knr}@example.org"}))
+    return sorted(s, key=lambda st: st.offset)  # stable: same-day steps keep their order
+
+
+def run_demo(*, reuse: bool) -> None:
+    from avtaleflyt import db, runtime
+    from avtaleflyt.services.reference import load_reference_data
+
+    settings = runtime.settings()
+    if not reuse:
+        path = settings.data_dir / "demo.db"
+        for suffix in ("", "-wal", "-shm"):
+            p = path.with_name(path.name + suffix)
+            if p.exists():
+                p.unlink()
+        os.environ["AVTALEFLYT_DATABASE_URL"] = f"sqlite:///{path}"
+    url = runtime.settings().effective_database_url
+    db.upgrade(url)
+    with runtime.session() as s:
+        load_reference_data(s)
+        from avtaleflyt.services.queries import status_rows
+
+        if reuse and status_rows(s, runtime.today()):
+            from avtaleflyt.domain.errors import Conflict
+
+            raise Conflict("Databasen har allerede saker; demoen trenger en tom database.")
+    end = runtime.today()
+    start = end - timedelta(days=YEAR)
+    steps = scenario(start)
+    console.print(f"Demo: et år i Nordland, {start:%d.%m.%Y}–{end:%d.%m.%Y}, "
+                  f"{len(steps)} hendelser gjennom Prefect-flytene.", highlight=False)
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=console, transient=True) as progress:
+        bar = progress.add_task("Starter Prefect …", total=len(steps))
+        for step in steps:
+            day = start + timedelta(days=step.offset)
+            progress.update(bar, description=f"{day:%d.%m.%Y} {step.knr} {step.action}")
+            _perform(step, day)
+            progress.advance(bar)
+    with runtime.session() as s:
+        from avtaleflyt.services.queries import status_rows
+
+        console.print(status_table(status_rows(s, end), end))
+    if not reuse:
+        console.print(f"\nDemodatabasen ligger i {url.removeprefix('sqlite:///')}. Utforsk den, "
+                      f"for eksempel:\n  avtaleflyt --db {url} case show 1836", highlight=False)
+
+
+def _perform(step: Step, day: date) -> None:
+    from avtaleflyt import runtime
+    from flows import commands, onboarding
+
+    common = {"today": day, "actor": "demo"}
+    a = step.args
+    match step.action:
+        case "open":
+            runtime.run_flow(commands.open_case, kommunenummer=step.knr, opened_on=day, **common)
+        case "record":
+            options = {k: v for k, v in a.items() if k != "fact"}
+            runtime.run_flow(commands.record_fact, kommunenummer=step.knr, fact=a["fact"],
+                             occurred_on=day, options=options, **common)
+        case "task":
+            runtime.run_flow(commands.complete_task, task_id=_task_id(step.knr, a), done_on=day,
+                             **common)
+        case "hold" | "withdraw":
+            runtime.run_flow(commands.change_status, kommunenummer=step.knr, action=step.action,
+                             on=day, reason=a.get("reason"), **common)
+        case "note":
+            runtime.run_flow(commands.add_note, kommunenummer=step.knr, theme=a["theme"],
+                             text=a["text"], noted_on=day, **common)
+        case "advance":
+            runtime.run_flow(onboarding.onboarding, kommunenummer=step.knr, **common)
+        case "contact":
+            from avtaleflyt.services.people import add_contact
+
+            with runtime.session() as s:
+                add_contact(session=s, kommunenummer=step.knr, phone=None, primary=True,
+                            ctx=runtime.ctx(day, "demo"), **a)
+        case _:
+            raise ValueError(step.action)
+
+
+def _task_id(knr: str, args: dict[str, Any]) -> int:
+    from avtaleflyt import runtime
+    from avtaleflyt.services.queries import case_detail
+
+    with runtime.session() as s:
+        tasks = [t for t in case_detail(s, knr, runtime.today(), with_personal_data=False)["tasks"]
+                 if t["stage"] == args["stage"]]
+    return tasks[args["index"]]["id"]
