@@ -136,3 +136,15 @@ def prefect_server() -> Iterator[None]:
     with temporary_settings(updates={"flows.heartbeat_frequency": None}):
         with prefect_test_harness(server_startup_timeout=60):
             yield
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Under CI a skipped test is a failure: a skip there means a part did not really run."""
+    if not IN_CI or exitstatus != 0:
+        return
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    skipped = reporter.stats.get("skipped", []) if reporter else []
+    if skipped:
+        reporter.write_line(f"CI=true: {len(skipped)} test(s) skipped; failing the run.",
+                            red=True)
+        session.exitstatus = 1

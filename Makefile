@@ -1,0 +1,45 @@
+# The two commands of the README. Both create .venv on first use and reuse it afterwards.
+#   make demo   install avtaleflyt and run the demo year on the embedded default (SQLite)
+#   make test   install what the tests need (Python extras, Debian's Chromium) and run them all
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: demo test install install-test chromium postgres bench
+
+demo: install
+	$(BIN)/avtaleflyt demo
+
+test: install-test chromium postgres
+	$(BIN)/python -m pytest
+
+bench: install
+	$(BIN)/python bench/run.py
+
+install: $(VENV)/.installed
+install-test: $(VENV)/.installed-test
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@
+
+# Browser tests drive Debian's Chromium through Playwright; Playwright's own browser
+# download cannot work on machines without internet access, so it is never used.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  $(SUDO) apt-get update -qq && \
+	  $(SUDO) apt-get install -y -qq --no-install-recommends chromium >/dev/null; }
+
+# PostgreSQL tests need the machine's server on 127.0.0.1:5432; start it if it stopped.
+postgres:
+	@pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null || \
+	  { command -v pg_ctlcluster >/dev/null && \
+	    $(SUDO) pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql) main start; } || true
