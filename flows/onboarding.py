@@ -10,15 +10,18 @@ from prefect import flow
 
 from avtaleflyt import runtime
 from avtaleflyt.domain.stages import Stage
-from avtaleflyt.services import cases
+from avtaleflyt.services import cases, documents
 
 
 def _run_stage(stage: Stage, kommunenummer: str, today: date | None,
                actor: str | None) -> dict:
     ctx = runtime.ctx(today, actor)
     with runtime.session() as s:
-        return cases.run_stage(session=s, kommunenummer=kommunenummer, stage=stage,
-                               ctx=ctx).__dict__
+        result = dict(cases.run_stage(session=s, kommunenummer=kommunenummer, stage=stage,
+                                      ctx=ctx).__dict__)
+        result["documents"] = documents.ensure_stage_documents(
+            session=s, kommunenummer=kommunenummer, ctx=ctx)
+        return result
 
 
 @flow(name="first-contact")

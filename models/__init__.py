@@ -2,6 +2,7 @@
 
 from .agreement import AgreementTerms, ResponsibilityItem
 from .case import Event, OnboardingCase, Task
+from .document import Document
 from .notes import ExperienceNote
 from .reference import ContactPerson, ContactPersonBase, County, Municipality
 from .types import UTCDateTime, utcnow
@@ -9,4 +10,5 @@ from .types import UTCDateTime, utcnow
 __all__ = [
     "AgreementTerms", "ContactPerson", "ContactPersonBase", "County", "Event", "ExperienceNote",
     "Municipality", "OnboardingCase", "ResponsibilityItem", "Task", "UTCDateTime", "utcnow",
+    "Document",
 ]

@@ -131,6 +131,10 @@ def _register() -> None:
     app.add_typer(cases.task_app, name="task")
     app.add_typer(cases.note_app, name="note")
     app.add_typer(cases.contact_app, name="contact")
+    from . import documents
+
+    app.add_typer(documents.doc_app, name="doc")
+    app.add_typer(documents.report_app, name="report")
 
 
 _register()

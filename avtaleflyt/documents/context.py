@@ -150,21 +150,31 @@ class SaksframleggContext:
 
 @dataclass(frozen=True)
 class AgreementContext:
-    """The cooperation agreement (samarbeidsavtale); its split comes with the terms."""
+    """The cooperation agreement (samarbeidsavtale); its split comes with the terms.
+
+    The draft made when a case enters contract signing usually comes before the terms are
+    set; then `terms` is None, the document is marked as a draft, prices come from
+    `standard_terms` and the period is left open for the parties to fill in.
+    """
 
     county: Party
     municipality: Party
-    terms: Terms
+    terms: Terms | None
     today: dt.date
     systems: tuple[str, ...] = DEFAULT_SYSTEMS
     reference: str | None = None
+    standard_terms: StandardOffer = field(default_factory=StandardOffer)
 
     def __post_init__(self) -> None:
         _freeze(self, systems=tuple(self.systems))
 
     @property
     def responsibilities(self) -> tuple[ResponsibilityRow, ...]:
-        return self.terms.split
+        return self.terms.split if self.terms is not None else DEFAULT_SPLIT
+
+    @property
+    def offer(self) -> Terms | StandardOffer:
+        return self.terms if self.terms is not None else self.standard_terms
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,131 @@
+"""`avtaleflyt doc …` and `report experience` as a user runs them, and the stage flow's hook."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from datetime import date
+from pathlib import Path
+
+import docx
+import pytest
+from sqlmodel import select
+from typer.testing import CliRunner
+
+from avtaleflyt import db, runtime
+from avtaleflyt.cli.main import app
+from avtaleflyt.services import documents
+from models import Document
+
+from .test_document_store import to_political_approval
+
+runner = CliRunner()
+
+
+def cli(*args: str, today: str = "2026-03-20"):
+    return runner.invoke(app, ["--today", today, *args], catch_exceptions=False)
+
+
+def stored(db_url) -> list[Document]:
+    with db.session_scope(db_url) as s:
+        return list(s.exec(select(Document).order_by(Document.id)).all())
+
+
+def test_render_list_and_report(session, db_url, tmp_path):
+    to_political_approval(session)
+
+    result = cli("doc", "render", "1836", "agreement", "--format", "docx")
+    assert result.exit_code == 0, result.output
+    path = Path(result.stdout.strip())
+    assert path == documents.documents_root() / "1836" / "agreement-v1.docx"
+    assert docx.Document(str(path)).paragraphs[0].text.startswith("Samarbeidsavtale")
+
+    out = tmp_path / "ut" / "saksframlegg.html"
+    out.parent.mkdir()
+    before = len(stored(db_url))
+    result = cli("doc", "render", "1836", "saksframlegg", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    assert "Saksframlegg" in out.read_text(encoding="utf-8")
+    assert len(stored(db_url)) == before  # --out writes a file, it stores no version
+
+    listing = json.loads(cli("doc", "list", "1836", "--json").stdout)
+    assert [(d["kind"], d["format"], d["version"]) for d in listing] == [
+        ("agreement", "docx", 1), ("saksframlegg", "docx", 1), ("saksframlegg", "html", 1)]
+    for d in listing:
+        data = Path(d["file"]).read_bytes()
+        assert hashlib.sha256(data).hexdigest() == d["sha256"]
+    table = cli("doc", "list", "1836")
+    assert "agreement-v1.docx" in table.stdout and "saksframlegg-v1.html" in table.stdout
+
+    figures = json.loads(cli("report", "experience", "--json").stdout)
+    fc = next(s for s in figures["stages"] if s["stage"] == "first_contact")
+    assert (fc["entered"], fc["completed"], fc["median_days"]) == (1, 1, 17)  # 2 → 19 March
+
+    result = cli("report", "experience", "--format", "docx")
+    assert result.exit_code == 0, result.output
+    assert Path(result.stdout.strip()).name == "experience_report-v1.docx"
+
+
+def test_refusals_exit_non_zero_and_write_nothing(session, db_url):
+    to_political_approval(session)
+    before = len(stored(db_url))
+    for args, code, words in (
+            (("doc", "render", "1836", "kontrakt"), 2, "Ukjent dokumenttype «kontrakt»"),
+            (("doc", "render", "1836", "agreement", "--format", "pdf"), 2, "«--format»"),
+            (("doc", "render", "1836", "yearly_report", "--year", "2026"), 1, "ikke i drift"),
+            (("doc", "render", "1839", "agreement"), 1, "har ingen sak"),
+            (("doc", "list", "18x6"), 2, "fire siffer")):
+        result = cli(*args)
+        assert result.exit_code == code, (args, result.output)
+        assert words in result.stderr, (args, result.stderr)
+    assert len(stored(db_url)) == before
+
+
+def test_document_commands_never_import_prefect(db_url, tmp_path):
+    env = {**os.environ, "AVTALEFLYT_DATABASE_URL": db_url, "AVTALEFLYT_TODAY": "2026-03-20"}
+    out = tmp_path / "erfaring.html"
+    code = f"""
+import sys
+from avtaleflyt.cli.main import app
+for argv in (["doc", "list", "1836", "--json"], ["doc", "list", "1836"],
+             ["report", "experience", "--json"], ["report", "experience", "--out", {str(out)!r}],
+             ["report", "experience", "--format", "docx"]):
+    try:
+        app(argv)
+    except SystemExit as e:
+        assert e.code in (0, None), (argv, e.code)
+print("PREFECT_LOADED" if any(m == "prefect" or m.startswith("prefect.") for m in sys.modules)
+      else "PREFECT_ABSENT")
+"""
+    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                            text=True, check=True)
+    assert result.stdout.strip().endswith("PREFECT_ABSENT")
+    assert out.exists()
+
+
+@pytest.mark.prefect
+def test_record_fact_flow_stores_the_saksframlegg(db_url, prefect_server):
+    from flows import commands
+
+    today = date(2026, 3, 19)
+    runtime.run_flow(commands.open_case, kommunenummer="1836", opened_on=date(2026, 3, 2),
+                     today=today)
+    for fact, on in (("meeting-held", date(2026, 3, 10)), ("needs-assessed", date(2026, 3, 12))):
+        runtime.run_flow(commands.record_fact, kommunenummer="1836", fact=fact, occurred_on=on,
+                         today=today)
+    assert stored(db_url) == []
+    result = runtime.run_flow(commands.record_fact, kommunenummer="1836",
+                              fact="intent-confirmed", occurred_on=today, today=today)
+    assert result["stage"] == "political_approval"
+
+    rows = stored(db_url)
+    assert [(r.kind, r.format, r.version, r.created_on) for r in rows] == [
+        ("saksframlegg", "html", 1, today), ("saksframlegg", "docx", 1, today)]
+    for r in rows:
+        data = (documents.documents_root() / r.path).read_bytes()
+        assert hashlib.sha256(data).hexdigest() == r.sha256
+    html = (documents.documents_root() / rows[0].path).read_text(encoding="utf-8")
+    assert "Rødøy kommune" in html and "kr 120 000" in html and "19. mars 2026" in html
