@@ -192,3 +192,25 @@ def test_demo_drives_a_year_and_prints_the_status(tmp_path):
     assert reached == {"first_contact", "political_approval", "contract_signing",
                        "system_setup", "running_operation"}
     assert "Rødøy" in result.stdout and "Drift" in result.stdout
+
+
+def test_a_refused_command_never_starts_prefect(db_url):
+    """Preflight checks the domain's rules before a flow starts, so a mistake is refused
+    at once instead of after Prefect's start-up."""
+    env = {**os.environ, "AVTALEFLYT_DATABASE_URL": db_url, "AVTALEFLYT_TODAY": "2026-03-20"}
+    code = """
+import sys
+from avtaleflyt.cli.main import app
+for argv in (["case", "record", "1836", "meeting-held"],
+             ["case", "open", "9999"],
+             ["case", "hold", "1836"]):
+    try:
+        app(argv)
+    except SystemExit as e:
+        assert e.code not in (0, None), argv
+print("PREFECT_LOADED" if "prefect" in sys.modules else "PREFECT_ABSENT")
+"""
+    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                            text=True, check=True)
+    assert result.stdout.strip().endswith("PREFECT_ABSENT")
+    assert "har ingen sak" in result.stderr and "9999" in result.stderr

@@ -47,10 +47,27 @@ def _flow(name: str, **params: Any) -> dict[str, Any]:
     return runtime.run_flow(getattr(commands, name), **params)
 
 
+def _preflight(check, **params: Any) -> None:
+    """Refuse bad input before Prefect starts (see services/preflight.py)."""
+    from avtaleflyt import runtime
+
+    ctx = runtime.ctx()
+    with runtime.session() as s:
+        check(session=s, ctx=ctx, **params)
+
+
 @case_app.command("open")
 def open_(knr: Knr, date: DateOpt = None, as_json: JsonOpt = False) -> None:
     """Åpne en ny sak for en kommune (fasen Førstekontakt)."""
-    run_write(lambda: _flow("open_case", kommunenummer=knr, opened_on=_date(date)), as_json)
+    def go() -> dict[str, Any]:
+        from avtaleflyt import runtime
+        from avtaleflyt.services import preflight
+
+        on = _date(date)
+        _preflight(preflight.check_open, kommunenummer=knr, opened_on=on or runtime.today())
+        return _flow("open_case", kommunenummer=knr, opened_on=on)
+
+    run_write(go, as_json)
 
 
 @case_app.command("record")
@@ -85,9 +102,11 @@ def record(
                    "years": years, "notice_months": notice_months, "price": price,
                    "position_share": position_share, "site_visits": site_visits}
         options = {k: v for k, v in options.items() if v is not None}
+        from avtaleflyt.services import preflight
+
         on = _date(date)
-        # Validate the input before Prefect starts, so a typo fails in milliseconds.
-        build_fact(fact, on or runtime.today(), options, runtime.ctx())
+        fact_input = build_fact(fact, on or runtime.today(), options, runtime.ctx())
+        _preflight(preflight.check_fact, kommunenummer=knr, fact=fact_input)
         return _flow("record_fact", kommunenummer=knr, fact=fact, occurred_on=on,
                      options=options)
 
@@ -96,8 +115,16 @@ def record(
 
 def _status_command(action: str, knr: str, date: str | None, reason: str | None,
                     as_json: bool) -> None:
-    run_write(lambda: _flow("change_status", kommunenummer=knr, action=action, on=_date(date),
-                            reason=reason), as_json)
+    def go() -> dict[str, Any]:
+        from avtaleflyt import runtime
+        from avtaleflyt.services import preflight
+
+        on = _date(date)
+        _preflight(preflight.check_status_change, kommunenummer=knr, action=action,
+                   on=on or runtime.today())
+        return _flow("change_status", kommunenummer=knr, action=action, on=on, reason=reason)
+
+    run_write(go, as_json)
 
 
 ReasonOpt = Annotated[Optional[str], typer.Option("--reason", help="Begrunnelse.")]

@@ -1,0 +1,44 @@
+"""Read-only checks that run the domain's rules before a flow starts.
+
+Starting Prefect (a temporary server) takes seconds; a typo or an out-of-order fact should be
+refused in milliseconds. These functions load the case, ask the domain exactly what the
+service will ask, and write nothing. The flow repeats the check inside its transaction, so a
+change made in between is still caught there.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlmodel import Session
+
+from avtaleflyt.domain import machine
+from avtaleflyt.domain.machine import FactInput
+from avtaleflyt.domain.stages import CaseStatus
+
+from .context import Ctx
+from .store import get_case, get_municipality, latest_case, snapshot
+
+
+def check_open(*, session: Session, kommunenummer: str, opened_on: date, ctx: Ctx) -> None:
+    m = get_municipality(session, kommunenummer)
+    current = latest_case(session, m)
+    machine.open_case(municipality=m.name, opened_on=opened_on, today=ctx.today,
+                      has_open_case=current is not None and CaseStatus(current.status).is_open)
+
+
+def check_fact(*, session: Session, kommunenummer: str, fact: FactInput, ctx: Ctx) -> None:
+    m, case = get_case(session, kommunenummer)
+    machine.record_fact(snapshot(session, m, case), fact, ctx.today)
+
+
+def check_status_change(*, session: Session, kommunenummer: str, action: str, on: date,
+                        ctx: Ctx) -> None:
+    m, case = get_case(session, kommunenummer)
+    state = snapshot(session, m, case)
+    if action == "hold":
+        machine.hold(state, on, ctx.today, None)
+    elif action == "resume":
+        machine.resume(state, on, ctx.today)
+    elif action == "withdraw":
+        machine.withdraw(state, on, ctx.today, None)
