@@ -85,3 +85,13 @@ def add_note(kommunenummer: str, theme: str, text: str, noted_on: date | None = 
                               theme=facts.parse_theme(theme), text=text,
                               on=noted_on or ctx.today, ctx=ctx)
     return _finish(out, ctx.today, ctx.actor)
+
+
+@flow(name="assign-task")
+def assign_task(task_id: int, contact_id: int | None = None, today: date | None = None,
+                actor: str | None = None) -> dict[str, Any]:
+    """Only ids cross the flow boundary: the contact's name stays in the database."""
+    ctx = runtime.ctx(today, actor)
+    with runtime.session() as s:
+        out = people.assign_task(session=s, task_id=task_id, contact_id=contact_id, ctx=ctx)
+    return out.as_dict()

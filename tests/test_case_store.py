@@ -249,3 +249,23 @@ def test_status_is_set_based(session, db_url):
         sa.event.remove(engine, "before_cursor_execute", counter)
     assert len(rows) == 4 and count["n"] == 2
     assert all(r["overdue_tasks"] == 1 for r in rows)  # the first meeting was due 23 March
+
+
+def test_a_municipality_task_can_be_given_a_named_contact(session, db_url):
+    ctx = ctx_for(date(2026, 3, 2))
+    cases.open_case(session=session, kommunenummer=KNR, opened_on=date(2026, 3, 2), ctx=ctx)
+    people.add_contact(session=session, kommunenummer=KNR, name="Kari Nordmann", role="rådgiver",
+                       email="kari@example.org", phone=None, primary=True, ctx=ctx)
+    contact_id = queries.municipality_contacts(session, KNR)[0]["id"]
+    tasks = {t["key"]: t["id"] for t in snapshot_json(session, date(2026, 3, 2))["tasks"]}
+    people.assign_task(session=session, task_id=tasks["first_contact.intent"],
+                       contact_id=contact_id, ctx=ctx)
+    assert session.get(Task, tasks["first_contact.intent"]).contact_id == contact_id
+    with pytest.raises(InvalidInput, match="fylkets ansvar"):  # a county task
+        people.assign_task(session=session, task_id=tasks["first_contact.meeting"],
+                           contact_id=contact_id, ctx=ctx)
+    with pytest.raises(InvalidInput, match="ingen kontaktperson med id 999"):
+        people.assign_task(session=session, task_id=tasks["first_contact.intent"],
+                           contact_id=999, ctx=ctx)
+    history = [e["kind"] for e in snapshot_json(session, date(2026, 3, 2))["history"]]
+    assert history.count("task_assigned") == 1

@@ -248,6 +248,18 @@ def task_done(
     run_write(lambda: _flow("complete_task", task_id=task_id, done_on=_date(date)), as_json)
 
 
+@task_app.command("assign")
+def task_assign(
+    task_id: Annotated[int, typer.Argument(help="Oppgavens id (se «case show»).")],
+    contact: Annotated[Optional[int], typer.Option(
+        "--contact", help="Kontaktpersonens id (se «contact list KNR»). Uten: tilbake til "
+        "kommunens primærkontakt.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Gi en av kommunens oppgaver en navngitt ansvarlig (får påminnelsene)."""
+    run_write(lambda: _flow("assign_task", task_id=task_id, contact_id=contact), as_json)
+
+
 @note_app.command("add")
 def note_add(
     knr: Knr,

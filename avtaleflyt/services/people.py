@@ -8,9 +8,9 @@ from datetime import date
 from sqlmodel import Session, select
 
 from avtaleflyt.domain import machine
-from avtaleflyt.domain.errors import Conflict, InvalidInput
+from avtaleflyt.domain.errors import Conflict, InvalidInput, NotFound
 from avtaleflyt.domain.machine import NewEvent
-from avtaleflyt.domain.stages import Theme
+from avtaleflyt.domain.stages import CaseStatus, Theme
 from models import ContactPerson, ExperienceNote
 
 from .cases import Outcome, _outcome
@@ -83,3 +83,42 @@ def add_note(*, session: Session, kommunenummer: str, theme: Theme, text: str, o
                                                               "theme": theme.value})], ctx)
     commit_case(session, case)
     return _outcome(m, case, f"Erfaringsnotat lagt til for {m.name} ({theme.label}).")
+
+
+def assign_task(*, session: Session, task_id: int, contact_id: int | None, ctx: Ctx) -> Outcome:
+    """Name the contact person who owns a municipality's task (None: back to the default,
+    the municipality's primary contact)."""
+    from models import Municipality, OnboardingCase, Task
+
+    from .store import latest_case
+
+    task = session.get(Task, task_id)
+    if task is None:
+        raise NotFound(f"Fant ingen oppgave med id {task_id}.", field="task_id")
+    case = session.get(OnboardingCase, task.case_id)
+    m = session.get(Municipality, case.municipality_id)
+    latest = latest_case(session, m)
+    if latest is None or latest.id != case.id or not CaseStatus(case.status).is_open:
+        raise Conflict(f"Oppgave {task_id} hører til en avsluttet sak for {m.name}.")
+    if task.done_on is not None:
+        raise Conflict(f"Oppgaven «{task.title}» er allerede gjort.")
+    if contact_id is not None:
+        contact = session.get(ContactPerson, contact_id)
+        if contact is None or contact.municipality_id != m.id:
+            raise InvalidInput(f"«--contact»: {m.name} har ingen kontaktperson med id "
+                               f"{contact_id}. Se «avtaleflyt contact list "
+                               f"{m.kommunenummer}».", field="contact")
+        if task.responsible != "municipality":
+            raise InvalidInput(f"«--contact»: oppgaven «{task.title}» er fylkets ansvar; bare "
+                               "kommunens oppgaver kan knyttes til en kontaktperson i kommunen.",
+                               field="contact")
+    if task.contact_id == contact_id:
+        return _outcome(m, case, "Oppgaven hadde allerede denne ansvarlige; ingen endring.",
+                        changed=False)
+    task.contact_id = contact_id
+    session.add(task)
+    add_events(session, m, case, [NewEvent("task_assigned", ctx.today,
+                                           {"task_id": task.id, "title": task.title,
+                                            "contact_id": contact_id})], ctx)
+    commit_case(session, case)
+    return _outcome(m, case, f"Oppgaven «{task.title}» har fått ny ansvarlig.")
