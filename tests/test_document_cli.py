@@ -69,19 +69,25 @@ def test_render_list_and_report(session, db_url, tmp_path):
     assert Path(result.stdout.strip()).name == "experience_report-v1.docx"
 
 
-def test_refusals_exit_non_zero_and_write_nothing(session, db_url):
+def test_refusals_exit_non_zero_and_write_nothing(session, db_url, tmp_path):
     to_political_approval(session)
     before = len(stored(db_url))
+    folder = tmp_path / "ut"
+    folder.mkdir()
     for args, code, words in (
             (("doc", "render", "1836", "kontrakt"), 2, "Ukjent dokumenttype «kontrakt»"),
             (("doc", "render", "1836", "agreement", "--format", "pdf"), 2, "«--format»"),
             (("doc", "render", "1836", "yearly_report", "--year", "2026"), 1, "ikke i drift"),
             (("doc", "render", "1839", "agreement"), 1, "har ingen sak"),
-            (("doc", "list", "18x6"), 2, "fire siffer")):
+            (("doc", "list", "18x6"), 2, "fire siffer"),
+            (("doc", "render", "1836", "agreement", "--out", str(folder)), 2, "er en mappe")):
         result = cli(*args)
         assert result.exit_code == code, (args, result.output)
         assert words in result.stderr, (args, result.stderr)
     assert len(stored(db_url)) == before
+    assert list(folder.iterdir()) == []
+    assert sorted(p.name for p in documents.documents_root().rglob("*.*")) == [
+        "saksframlegg-v1.docx", "saksframlegg-v1.html"]
 
 
 def test_document_commands_never_import_prefect(db_url, tmp_path):

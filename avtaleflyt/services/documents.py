@@ -398,8 +398,14 @@ def documents_root(settings: Settings | None = None) -> Path:
 
 def write_atomically(path: Path, data: bytes) -> None:
     """Write a file a reader never sees half-written (for `--out`, which may replace)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _temp_copy(path, data)
+    if path.is_dir():
+        raise InvalidInput(f"«--out»: «{path}» er en mappe; oppgi et filnavn.", field="out")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = _temp_copy(path, data)
+    except OSError:
+        raise InvalidInput(f"«--out»: kan ikke skrive «{path}» (mappen finnes ikke eller "
+                           "er skrivebeskyttet).", field="out") from None
     try:
         os.replace(tmp, path)
     except BaseException:
