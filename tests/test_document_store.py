@@ -275,8 +275,10 @@ def test_broken_override_template_names_file_and_line_and_writes_nothing(
     # The stage hook reads AVTALEFLYT_TEMPLATE_DIR, and fails the same way.
     monkeypatch.setenv("AVTALEFLYT_TEMPLATE_DIR", str(overrides))
     record(session, "council-decision", date(2026, 4, 23), outcome="approved")
-    with pytest.raises(DocumentError, match="agreement.html.j2"):
+    with pytest.raises(DocumentError, match="agreement.html.j2") as e:
         record(session, "county-decision", date(2026, 5, 5), outcome="approved")
+    assert "avtaleflyt case advance 1836" in e.value.message
+    assert cases.current_stage(session=session, kommunenummer=KNR) is Stage.CONTRACT_SIGNING
 
     assert {p for p in root().rglob("*")} == before
     assert len(rows(session)) == count

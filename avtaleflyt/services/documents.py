@@ -40,7 +40,7 @@ from avtaleflyt.documents.context import (
     StandardOffer,
     YearlyReportContext,
 )
-from avtaleflyt.documents.render import DocumentRenderer
+from avtaleflyt.documents.render import DocumentError, DocumentRenderer
 from avtaleflyt.domain import machine
 from avtaleflyt.domain.agreement import DEFAULT_SPLIT
 from avtaleflyt.domain.errors import Conflict, InvalidInput, NotFound
@@ -514,8 +514,15 @@ def ensure_stage_documents(*, session: Session, kommunenummer: str, ctx: Ctx,
                                                     Document.kind == kind)).first()
     if exists is not None:
         return []
-    rows = store_document(session=session, kind=kind, ctx=ctx, kommunenummer=kommunenummer,
-                          formats=FORMATS, settings=settings)
+    try:
+        rows = store_document(session=session, kind=kind, ctx=ctx, kommunenummer=kommunenummer,
+                              formats=FORMATS, settings=settings)
+    except DocumentError as e:
+        # The case change before this is committed; say so, and how the draft gets made.
+        raise DocumentError(
+            f"{e.message} Saken er oppdatert, men utkastet «{KIND_LABELS[kind]}» ble ikke "
+            f"laget. Rett malen og kjør «avtaleflyt case advance {kommunenummer}».",
+            field=e.field) from e
     return [r.path for r in rows]
 
 
