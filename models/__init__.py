@@ -6,9 +6,11 @@ from .document import Document
 from .notes import ExperienceNote
 from .reference import ContactPerson, ContactPersonBase, County, Municipality
 from .types import UTCDateTime, utcnow
+from .user import FeedToken, User
 
 __all__ = [
     "AgreementTerms", "ContactPerson", "ContactPersonBase", "County", "Event", "ExperienceNote",
     "Municipality", "OnboardingCase", "ResponsibilityItem", "Task", "UTCDateTime", "utcnow",
     "Document",
+    "FeedToken", "User",
 ]

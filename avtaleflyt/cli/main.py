@@ -124,13 +124,15 @@ def demo(
 
 
 def _register() -> None:
-    from . import cases, municipalities
+    from . import cases, municipalities, serve, users
 
     app.add_typer(municipalities.app, name="municipality")
     app.add_typer(cases.case_app, name="case")
     app.add_typer(cases.task_app, name="task")
     app.add_typer(cases.note_app, name="note")
     app.add_typer(cases.contact_app, name="contact")
+    app.add_typer(users.user_app, name="user")
+    app.command("serve")(serve.serve)
     from . import documents
 
     app.add_typer(documents.doc_app, name="doc")

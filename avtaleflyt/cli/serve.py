@@ -1,0 +1,172 @@
+"""`avtaleflyt serve`: a local Prefect server, the scheduler for prefect.yaml's deployments,
+and the dashboard — one command for a single office.
+
+The Prefect server and the scheduler run as child processes in their own process group;
+the dashboard runs here under uvicorn. Ctrl-C or SIGTERM stops uvicorn, then the scheduler
+(it does not pause its schedules on the way out), then the server. Nothing is left running.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from .output import console, fail, user_errors
+
+STOP_TIMEOUT = 20.0
+HEALTH_TIMEOUT = 120.0
+
+
+def serve(
+    port: Annotated[int, typer.Option("--port", help="Porten nettsiden lytter på.")] = 8080,
+    host: Annotated[str, typer.Option(
+        "--host", help="Adressen nettsiden lytter på. Standard: bare denne maskinen.")
+    ] = "127.0.0.1",
+    prefect_port: Annotated[int, typer.Option(
+        "--prefect-port", help="Porten den lokale Prefect-serveren lytter på.")] = 4200,
+) -> None:
+    """Start nettsiden, planleggeren og en lokal Prefect-server (stopp med Ctrl-C)."""
+    from avtaleflyt import db, runtime
+
+    with user_errors():
+        s = runtime.settings()
+        url = s.effective_database_url
+        if db.current_revision(url) != db.head_revision():
+            raise fail("Databasen er ikke klargjort eller er utdatert. Kjør «avtaleflyt init».")
+        from avtaleflyt.services.users import list_users
+
+        with runtime.session() as session:
+            if not list_users(session=session):
+                console.print("[yellow]Ingen brukere ennå.[/] Opprett en med "
+                              "«avtaleflyt user add BRUKERNAVN» for å kunne logge inn.")
+    Supervisor(s.data_dir, host, port, prefect_port).run()
+
+
+class Supervisor:
+    def __init__(self, data_dir: Path, host: str, port: int, prefect_port: int) -> None:
+        self.data_dir = data_dir
+        self.host, self.port, self.prefect_port = host, port, prefect_port
+        self.children: list[tuple[str, subprocess.Popen]] = []
+        self.server = None
+
+    def _env(self) -> dict[str, str]:
+        prefect_home = self.data_dir / "prefect"
+        prefect_home.mkdir(parents=True, exist_ok=True)
+        env = dict(os.environ)
+        env.setdefault("PREFECT_HOME", str(prefect_home))
+        env["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
+        env.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+        return env
+
+    def _start(self, name: str, cmd: list[str], env: dict[str, str], log: Path) -> None:
+        out = log.open("ab")
+        # A session of their own: the terminal's Ctrl-C reaches only us, and we stop the
+        # children in order; killpg then also reaches anything they started.
+        proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, start_new_session=True)
+        out.close()
+        self.children.append((name, proc))
+
+    def run(self) -> None:
+        from avtaleflyt.runtime import quiet_prefect_env
+
+        env = self._env()
+        logs = Path(env["PREFECT_HOME"])
+        try:
+            if os.environ.get("PREFECT_API_URL"):
+                api = os.environ["PREFECT_API_URL"].rstrip("/")
+            else:
+                api = f"http://127.0.0.1:{self.prefect_port}/api"
+                self._start("prefect-server", [
+                    sys.executable, "-m", "prefect", "server", "start",
+                    "--host", "127.0.0.1", "--port", str(self.prefect_port)],
+                    env, logs / "server.log")
+                env["PREFECT_API_URL"] = api
+                console.print(f"Starter Prefect-serveren (logg: {logs / 'server.log'}) …")
+                self._wait_healthy(api)
+            os.environ.update({k: env[k] for k in ("PREFECT_API_URL", "PREFECT_HOME")})
+            quiet_prefect_env()
+            from avtaleflyt.web import scheduler
+
+            names = scheduler.deployment_names()
+            if names:
+                self._start("scheduler", [sys.executable, "-m", "avtaleflyt.web.scheduler"],
+                            env, logs / "scheduler.log")
+            self._serve_dashboard(api, names)
+        finally:
+            self.stop()
+
+    def _wait_healthy(self, api: str) -> None:
+        import httpx
+
+        deadline = time.monotonic() + HEALTH_TIMEOUT
+        while time.monotonic() < deadline:
+            for name, proc in self.children:
+                if proc.poll() is not None:
+                    raise fail(f"{name} stoppet under oppstart (kode {proc.returncode}); "
+                               "se loggen.")
+            try:
+                if httpx.get(f"{api}/health", timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.5)
+        raise fail(f"Prefect-serveren svarte ikke innen {HEALTH_TIMEOUT:.0f} sekunder.")
+
+    def _serve_dashboard(self, api: str, deployments: list[str]) -> None:
+        import uvicorn
+
+        from avtaleflyt.web.app import create_app
+
+        config = uvicorn.Config(create_app(), host=self.host, port=self.port,
+                                log_level="warning", access_log=False)
+        self.server = uvicorn.Server(config)
+        ui = api.removesuffix("/api")
+        console.print(f"Nettsiden:     [bold]http://{self.host}:{self.port}/[/]", highlight=False)
+        console.print(f"Prefect-UI:    [bold]{ui}/[/]", highlight=False)
+        if deployments:
+            console.print("Planlagte kjøringer: " + ", ".join(deployments), highlight=False)
+        console.print("Stopp med Ctrl-C.")
+        threading.Thread(target=self._watch_children, daemon=True).start()
+        self.server.run()
+
+    def _watch_children(self) -> None:
+        """If the server or the scheduler dies, stop the dashboard too, rather than serve
+        forms whose flows cannot run."""
+        while self.server is not None and not self.server.should_exit:
+            for name, proc in self.children:
+                if proc.poll() is not None:
+                    console.print(f"[red]{name} stoppet uventet (kode {proc.returncode}).[/]")
+                    self.server.should_exit = True
+                    return
+            time.sleep(1)
+
+    def stop(self) -> None:
+        """Scheduler first (so it stops taking runs), then the server; TERM, then KILL."""
+        for name, proc in reversed(self.children):
+            if proc.poll() is None:
+                _signal_group(proc, signal.SIGTERM)
+            try:
+                proc.wait(STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                _signal_group(proc, signal.SIGKILL)
+                proc.wait()
+            _signal_group(proc, signal.SIGKILL)  # anything the child left behind
+        if self.children:
+            console.print("Alt er stoppet.")
+        self.children.clear()
+
+
+def _signal_group(proc: subprocess.Popen, sig: int) -> None:
+    try:
+        os.killpg(proc.pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass

@@ -1,0 +1,99 @@
+"""`avtaleflyt user …`: who may log in to the dashboard, and their calendar feed addresses."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from .output import console, fail, print_json, user_errors
+
+user_app = typer.Typer(help="Brukere av nettsiden (avtaleflyt serve) og kalenderabonnement.",
+                       no_args_is_help=True)
+
+Username = Annotated[str, typer.Argument(help="Brukernavn.")]
+
+
+@user_app.command("add")
+def add(
+    username: Username,
+    password_stdin: Annotated[bool, typer.Option(
+        "--password-stdin", help="Les passordet fra standard inn (for skript).")] = False,
+) -> None:
+    """Opprett en bruker. Passordet spørres om skjult, to ganger."""
+    from avtaleflyt import runtime
+    from avtaleflyt.services.users import check_username, create_user
+
+    with user_errors():
+        check_username(username)
+        if password_stdin:
+            password = sys.stdin.readline().rstrip("\r\n")
+        else:
+            password = typer.prompt("Passord", hide_input=True,
+                                    confirmation_prompt="Gjenta passordet")
+        with runtime.session() as s:
+            user = create_user(session=s, username=username, password=password)
+    console.print(f"Brukeren «{escape(user.username)}» er opprettet.", highlight=False)
+
+
+@user_app.command("list")
+def list_(as_json: Annotated[bool, typer.Option("--json", help="Skriv JSON.")] = False) -> None:
+    """Vis brukerne."""
+    from avtaleflyt import runtime
+    from avtaleflyt.formatting import format_date_short
+    from avtaleflyt.services.users import list_users
+
+    with user_errors(), runtime.session() as s:
+        users = list_users(session=s)
+    if as_json:
+        print_json([{"username": u.username, "active": u.active,
+                     "created_at": u.created_at.isoformat(), "calendar_feed": u.has_feed}
+                    for u in users])
+        return
+    if not users:
+        console.print("Ingen brukere ennå. Opprett en med «avtaleflyt user add BRUKERNAVN».")
+        return
+    t = Table(title="Brukere", title_justify="left")
+    for c in ("Brukernavn", "Aktiv", "Opprettet", "Kalenderabonnement"):
+        t.add_column(c)
+    for u in users:
+        t.add_row(escape(u.username), "ja" if u.active else "nei",
+                  format_date_short(u.created_at.date()), "ja" if u.has_feed else "")
+    console.print(t)
+
+
+@user_app.command("feed-token")
+def feed_token(
+    username: Username,
+    base_url: Annotated[str, typer.Option(
+        "--base-url", help="Adressen nettsiden nås på.")] = "http://127.0.0.1:8080",
+) -> None:
+    """Lag en ny hemmelig kalenderadresse for brukeren (vises bare én gang).
+    Tidligere adresser slutter å virke."""
+    from avtaleflyt import runtime
+    from avtaleflyt.services.users import issue_feed_token
+
+    with user_errors(), runtime.session() as s:
+        token = issue_feed_token(session=s, username=username)
+    base = base_url.rstrip("/")
+    console.print("Kalenderadressen (vises bare nå – behandle den som et passord):")
+    # Plain print: the URL must be copyable without Rich's wrapping.
+    print(f"{base}/kalender/{token}.ics?ansvar=all")
+    console.print("Bytt «ansvar=all» med «county» eller «municipality» for å se bare fylkets "
+                  "eller kommunenes frister.")
+
+
+@user_app.command("revoke-feed")
+def revoke_feed(username: Username) -> None:
+    """Slå av brukerens kalenderadresse."""
+    from avtaleflyt import runtime
+    from avtaleflyt.services.users import revoke_feed_tokens
+
+    with user_errors(), runtime.session() as s:
+        n = revoke_feed_tokens(session=s, username=username)
+    if n == 0:
+        raise fail(f"«{escape(username)}» hadde ingen aktiv kalenderadresse.")
+    console.print(f"Kalenderadressen til «{escape(username)}» virker ikke lenger.")

@@ -1,0 +1,47 @@
+"""When an active case can be expected to reach running operation.
+
+Pure: the caller passes the observed median days per stage (from `experience`), the case's
+position and, when known, dates that bound the answer from below (the next reachable council
+meeting, the agreement's start date).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from .stages import STAGE_ORDER, Stage
+
+
+@dataclass(frozen=True)
+class Forecast:
+    expected: date | None  # None: no completed case yet for some stage on the way
+    missing_stage: Stage | None = None  # the first stage without observed durations
+
+
+def forecast_running(*, stage: Stage, entered: date, today: date,
+                     medians: Mapping[Stage, float | None],
+                     council_meeting: date | None = None,
+                     start_date: date | None = None) -> Forecast:
+    """Expected date of entering running operation.
+
+    The current stage is expected to take its median, but never ends before today. A known
+    council meeting ends the political stage no earlier than that meeting; a known start
+    date is the earliest day operation can begin.
+    """
+    if stage is Stage.RUNNING_OPERATION:
+        return Forecast(entered)
+    at = entered
+    for s in STAGE_ORDER[stage.index:STAGE_ORDER.index(Stage.RUNNING_OPERATION)]:
+        median = medians.get(s)
+        if median is None:
+            return Forecast(None, s)
+        at = at + timedelta(days=round(median))
+        if s is stage:
+            at = max(at, today)
+        if s is Stage.POLITICAL_APPROVAL and council_meeting is not None:
+            at = max(at, council_meeting)
+    if start_date is not None:
+        at = max(at, start_date)
+    return Forecast(at)

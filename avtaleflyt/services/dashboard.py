@@ -1,0 +1,215 @@
+"""Read models for the dashboard, the calendar feed and the sweep's Prefect artifact.
+
+Set-based: each function runs a fixed number of queries however many cases there are.
+Nothing here writes, and nothing here imports Prefect.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from avtaleflyt.domain import experience
+from avtaleflyt.domain.forecast import forecast_running
+from avtaleflyt.domain.stages import STAGE_ORDER, CaseStatus, Party, Stage
+from models import AgreementTerms, Event, Municipality, OnboardingCase, Task
+
+SOON_DAYS = 7
+
+
+class DeadlineState:
+    OVERDUE = "overdue"
+    SOON = "soon"
+    ON_TRACK = "on_track"
+    NONE = "none"
+
+    LABELS = {"overdue": "Forfalt", "soon": "Frist innen 7 dager", "on_track": "I rute",
+              "none": "Ingen frist"}
+
+
+@dataclass
+class Card:
+    kommunenummer: str
+    municipality: str
+    stage: str
+    status: str
+    next_deadline: date | None
+    next_task: str | None
+    owner: str | None  # Party value of the next deadline's task
+    overdue: int
+    state: str
+
+
+@dataclass
+class TaskRow:
+    id: int
+    kommunenummer: str
+    municipality: str
+    stage: str
+    title: str
+    responsible: str
+    due_on: date
+    days: int  # days overdue (positive) or days left
+    case_version: int = 1
+    case_updated_at: datetime | None = None
+
+
+@dataclass
+class Statistics:
+    funnel: list[tuple[Stage, int]]
+    stages: tuple[experience.StageStatistics, ...]
+    forecasts: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _latest_case_ids():
+    return (select(func.max(OnboardingCase.id).label("id"))
+            .group_by(col(OnboardingCase.municipality_id)).subquery())
+
+
+def _open_tasks(session: Session):
+    """Open tasks with a due date of every municipality's latest case while it is active."""
+    latest = _latest_case_ids()
+    return session.exec(
+        select(Task, OnboardingCase, Municipality)
+        .join(OnboardingCase, col(OnboardingCase.id) == Task.case_id)
+        .join(latest, latest.c.id == OnboardingCase.id)
+        .join(Municipality, col(Municipality.id) == OnboardingCase.municipality_id)
+        .where(col(Task.done_on).is_(None), col(Task.due_on).is_not(None),
+               OnboardingCase.status == CaseStatus.ACTIVE.value)
+        .order_by(col(Task.due_on), col(Municipality.kommunenummer), col(Task.id))
+    ).all()
+
+
+def _task_row(t: Task, c: OnboardingCase, m: Municipality, today: date) -> TaskRow:
+    return TaskRow(t.id, m.kommunenummer, m.name, t.stage, t.title, t.responsible, t.due_on,
+                   abs((today - t.due_on).days), c.version, c.updated_at)
+
+
+def deadline_state(next_deadline: date | None, overdue: int, today: date) -> str:
+    if overdue:
+        return DeadlineState.OVERDUE
+    if next_deadline is None:
+        return DeadlineState.NONE
+    if next_deadline <= today + timedelta(days=SOON_DAYS):
+        return DeadlineState.SOON
+    return DeadlineState.ON_TRACK
+
+
+def board(session: Session, today: date, *, status: str | None = None,
+          owner: str | None = None) -> dict[Stage, list[Card]]:
+    """One column per stage; one card per municipality with a case. Two queries."""
+    latest = _latest_case_ids()
+    cases = session.exec(
+        select(OnboardingCase, Municipality)
+        .join(latest, latest.c.id == OnboardingCase.id)
+        .join(Municipality, col(Municipality.id) == OnboardingCase.municipality_id)
+        .order_by(col(Municipality.kommunenummer))).all()
+    first: dict[int, Task] = {}
+    overdue: dict[int, int] = {}
+    for t, c, _m in _open_tasks(session):
+        first.setdefault(c.id, t)
+        if t.due_on < today:
+            overdue[c.id] = overdue.get(c.id, 0) + 1
+    columns: dict[Stage, list[Card]] = {s: [] for s in STAGE_ORDER}
+    for c, m in cases:
+        t = first.get(c.id)
+        card = Card(m.kommunenummer, m.name, c.stage, c.status,
+                    t.due_on if t else None, t.title if t else None,
+                    t.responsible if t else None, overdue.get(c.id, 0),
+                    deadline_state(t.due_on if t else None, overdue.get(c.id, 0), today))
+        if status and card.status != status:
+            continue
+        if owner and card.owner != owner:
+            continue
+        columns[Stage(c.stage)].append(card)
+    return columns
+
+
+def overdue_tasks(session: Session, today: date) -> dict[str, list[TaskRow]]:
+    """Every overdue open task by responsible party, oldest first."""
+    out: dict[str, list[TaskRow]] = {p.value: [] for p in Party}
+    for t, c, m in _open_tasks(session):
+        if t.due_on < today:
+            out.setdefault(t.responsible, []).append(_task_row(t, c, m, today))
+    return out
+
+
+def upcoming_tasks(session: Session, today: date, days: int = 30) -> list[TaskRow]:
+    end = today + timedelta(days=days)
+    return [_task_row(t, c, m, today) for t, c, m in _open_tasks(session)
+            if today <= t.due_on <= end]
+
+
+def feed_tasks(session: Session, today: date, responsible: str | None) -> list[TaskRow]:
+    """Open deadlines for the calendar feed; `responsible` None means all parties."""
+    return [_task_row(t, c, m, today) for t, c, m in _open_tasks(session)
+            if responsible is None or t.responsible == responsible]
+
+
+def stage_spans(session: Session) -> list[experience.StageSpan]:
+    """Every case's time in each stage, from the case rows and their stage_entered events."""
+    rows = session.exec(
+        select(OnboardingCase, Municipality)
+        .join(Municipality, col(Municipality.id) == OnboardingCase.municipality_id)
+        .order_by(col(OnboardingCase.id))).all()
+    moves: dict[int, list[Event]] = {}
+    for e in session.exec(select(Event).where(Event.kind == "stage_entered")
+                          .order_by(col(Event.occurred_on), col(Event.id))).all():
+        moves.setdefault(e.case_id, []).append(e)
+    spans = []
+    for c, m in rows:
+        stage, entered = Stage.FIRST_CONTACT, c.opened_on
+        for e in moves.get(c.id, []):
+            spans.append(experience.StageSpan(m.kommunenummer, m.name, stage, entered,
+                                              e.occurred_on))
+            stage, entered = Stage(e.details["to"]), e.occurred_on
+        spans.append(experience.StageSpan(m.kommunenummer, m.name, stage, entered, None))
+    return spans
+
+
+def statistics(session: Session, today: date) -> Statistics:
+    spans = stage_spans(session)
+    stats = experience.stage_statistics(spans)
+    funnel = [(s, len({sp.kommunenummer for sp in spans if sp.stage is s})) for s in STAGE_ORDER]
+    medians = {s.stage: s.median_days for s in stats}
+    latest = _latest_case_ids()
+    active = session.exec(
+        select(OnboardingCase, Municipality, AgreementTerms.start_date)
+        .join(latest, latest.c.id == OnboardingCase.id)
+        .join(Municipality, col(Municipality.id) == OnboardingCase.municipality_id)
+        .outerjoin(AgreementTerms, col(AgreementTerms.case_id) == OnboardingCase.id)
+        .where(OnboardingCase.status == CaseStatus.ACTIVE.value,
+               OnboardingCase.stage != Stage.RUNNING_OPERATION.value)
+        .order_by(col(Municipality.kommunenummer))).all()
+    forecasts = []
+    for c, m, start in active:
+        f = forecast_running(stage=Stage(c.stage), entered=c.stage_entered_on, today=today,
+                             medians=medians, start_date=start)
+        forecasts.append({"kommunenummer": m.kommunenummer, "municipality": m.name,
+                          "stage": c.stage, "expected": f.expected,
+                          "missing_stage": f.missing_stage, "start_date": start})
+    return Statistics(funnel, stats, forecasts)
+
+
+def sweep_artifact_rows(session: Session, today: date) -> list[dict[str, str]]:
+    """Rows for the table artifact after each deadline sweep: every case's stage and
+    next deadline, in Norwegian, for reading in Prefect's UI."""
+    from avtaleflyt.formatting import format_date_short
+
+    rows = []
+    for stage, cards in board(session, today).items():
+        for card in cards:
+            rows.append({
+                "Kommune": f"{card.municipality} ({card.kommunenummer})",
+                "Fase": stage.label,
+                "Status": CaseStatus(card.status).label,
+                "Neste frist": format_date_short(card.next_deadline)
+                if card.next_deadline else "–",
+                "Forfalte oppgaver": str(card.overdue),
+            })
+    rows.sort(key=lambda r: r["Kommune"].rsplit("(", 1)[-1])
+    return rows

@@ -1,0 +1,134 @@
+"""Dashboard users and calendar feed tokens: create, authenticate, issue and revoke.
+
+Passwords are stored as Argon2 hashes (pwdlib); feed tokens as SHA-256 digests, so a copy
+of the database gives away neither. Nothing here imports Prefect.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+
+from pwdlib import PasswordHash
+from sqlmodel import Session, col, select
+
+from avtaleflyt.domain.errors import Conflict, InvalidInput, NotFound
+from models import FeedToken, User, utcnow
+
+_USERNAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9._@-]{1,79}$")
+MIN_PASSWORD = 10
+_hasher = PasswordHash.recommended()
+# Verifying against this when the user does not exist keeps the time of a failed login
+# the same whether or not the name is known.
+_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+
+@dataclass(frozen=True)
+class UserView:
+    id: int
+    username: str
+    active: bool
+    created_at: datetime
+    has_feed: bool = False
+
+
+def check_username(username: str) -> str:
+    username = (username or "").strip()
+    if not _USERNAME.match(username):
+        raise InvalidInput("«brukernavn» må være 2–80 tegn: bokstaver a–z, sifre og . _ @ -, "
+                           f"ikke «{username}».", field="username")
+    return username
+
+
+def create_user(*, session: Session, username: str, password: str) -> UserView:
+    username = check_username(username)
+    if len(password or "") < MIN_PASSWORD:
+        raise InvalidInput(f"«passord» må ha minst {MIN_PASSWORD} tegn.", field="password")
+    if session.exec(select(User).where(User.username == username)).first() is not None:
+        raise Conflict(f"Brukeren «{username}» finnes allerede.", field="username")
+    user = User(username=username, password_hash=_hasher.hash(password))
+    session.add(user)
+    session.commit()
+    return _view(user)
+
+
+def authenticate(*, session: Session, username: str, password: str) -> UserView | None:
+    """The user if the name and password match an active user, else None."""
+    user = session.exec(select(User).where(User.username == (username or "").strip())).first()
+    if user is None:
+        _hasher.verify(password or "", _DUMMY_HASH)
+        return None
+    ok, new_hash = _hasher.verify_and_update(password or "", user.password_hash)
+    if not ok or not user.active:
+        return None
+    if new_hash is not None:  # parameters got stronger since the hash was made
+        user.password_hash = new_hash
+        session.add(user)
+        session.commit()
+    return _view(user)
+
+
+def active_user(*, session: Session, user_id: int) -> UserView | None:
+    user = session.get(User, user_id)
+    return _view(user) if user is not None and user.active else None
+
+
+def list_users(*, session: Session) -> list[UserView]:
+    with_feed = set(session.exec(select(FeedToken.user_id)
+                                 .where(col(FeedToken.revoked_at).is_(None))).all())
+    users = session.exec(select(User).order_by(col(User.username))).all()
+    return [_view(u, u.id in with_feed) for u in users]
+
+
+def _hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _get(session: Session, username: str) -> User:
+    user = session.exec(select(User).where(User.username == username.strip())).first()
+    if user is None:
+        raise NotFound(f"Fant ingen bruker «{username}». Se «avtaleflyt user list».",
+                       field="username")
+    return user
+
+
+def _revoke_all(session: Session, user: User) -> int:
+    tokens = session.exec(select(FeedToken).where(FeedToken.user_id == user.id,
+                                                  col(FeedToken.revoked_at).is_(None))).all()
+    now = utcnow()
+    for t in tokens:
+        t.revoked_at = now
+        session.add(t)
+    return len(tokens)
+
+
+def issue_feed_token(*, session: Session, username: str) -> str:
+    """A new secret feed token for the user; earlier ones stop working. Shown once."""
+    user = _get(session, username)
+    _revoke_all(session, user)
+    token = secrets.token_urlsafe(32)
+    session.add(FeedToken(user_id=user.id, token_hash=_hash_token(token)))
+    session.commit()
+    return token
+
+
+def revoke_feed_tokens(*, session: Session, username: str) -> int:
+    user = _get(session, username)
+    n = _revoke_all(session, user)
+    session.commit()
+    return n
+
+
+def user_for_feed_token(*, session: Session, token: str) -> UserView | None:
+    row = session.exec(
+        select(User).join(FeedToken, col(FeedToken.user_id) == User.id)
+        .where(FeedToken.token_hash == _hash_token(token or ""),
+               col(FeedToken.revoked_at).is_(None), col(User.active).is_(True))).first()
+    return _view(row) if row is not None else None
+
+
+def _view(u: User, has_feed: bool = False) -> UserView:
+    return UserView(u.id, u.username, u.active, u.created_at, has_feed)

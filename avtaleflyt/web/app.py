@@ -1,0 +1,113 @@
+"""The dashboard application factory.
+
+Forms run the same Prefect flows as the CLI, in this process, against the API in
+PREFECT_API_URL (`avtaleflyt serve` points it at its own server). That keeps a form's answer
+synchronous — a refusal from the domain comes back on the same form — and every action is
+still a flow run in Prefect's UI. Only the daily sweep is a deployment run by the scheduler.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+from avtaleflyt import runtime
+from avtaleflyt.domain.stages import (
+    FACT_LABELS, STAGE_ORDER, CaseStatus, FactKind, Outcome, Party, Stage, Theme)
+from avtaleflyt.formatting import (
+    format_amount, format_date, format_date_short, format_days, format_percent)
+from avtaleflyt.settings import REPO_ROOT, Settings
+
+from . import auth
+
+TEMPLATES = REPO_ROOT / "templates" / "web"
+STATIC = Path(__file__).with_name("static")
+
+
+def _date(value: Any, short: bool = False) -> str:
+    if not value:
+        return "–"
+    d = value if isinstance(value, date) else date.fromisoformat(str(value))
+    return format_date_short(d) if short else format_date(d)
+
+
+def make_env() -> Environment:
+    env = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=True,
+                      undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    env.filters.update(date=_date, short=lambda v: _date(v, True), amount=format_amount,
+                       percent=format_percent, days=format_days,
+                       stage=lambda k: Stage(k).label if k else "–",
+                       status=lambda k: CaseStatus(k).label if k else "–",
+                       party=lambda k: Party(k).label if k else "–")
+    env.globals.update(STAGES=STAGE_ORDER, FACTS=[(k.cli_name, FACT_LABELS[k]) for k in FactKind],
+                       OUTCOMES=list(Outcome), PARTIES=list(Party), THEMES=list(Theme),
+                       STATUSES=list(CaseStatus))
+    return env
+
+
+class Pages:
+    """Renders a template with what every page needs: the user, the CSRF token, flashes."""
+
+    def __init__(self, env: Environment) -> None:
+        self.env = env
+
+    def render(self, request: Request, name: str, status_code: int = 200,
+               **context: Any) -> HTMLResponse:
+        context.setdefault("user", None)
+        context.setdefault("errors", {})
+        context.setdefault("form", None)
+        context.setdefault("values", {})
+        html = self.env.get_template(name).render(
+            request=request, path=request.url.path, csrf=auth.csrf_token(request),
+            flashes=auth.pop_flashes(request), today=runtime.today(), **context)
+        return HTMLResponse(html, status_code=status_code,
+                            headers={"Cache-Control": "no-store"})
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or runtime.settings()
+    app = FastAPI(title="Avtaleflyt", docs_url=None, redoc_url=None, openapi_url=None)
+    pages = Pages(make_env())
+    app.state.pages = pages
+
+    @app.exception_handler(auth.LoginRequired)
+    async def _login(request: Request, exc: auth.LoginRequired) -> Response:
+        if request.method == "GET":
+            return RedirectResponse(auth.login_url(exc.next_path), status_code=303)
+        return pages.render(request, "error.html.j2", 401, title="Ikke innlogget",
+                            message="Du må logge inn før du kan gjøre endringer.")
+
+    @app.exception_handler(auth.CsrfFailed)
+    async def _csrf(request: Request, exc: auth.CsrfFailed) -> Response:
+        return pages.render(request, "error.html.j2", 403, title="Skjemaet ble avvist",
+                            message="Skjemaet manglet en gyldig sikkerhetskode (det kan være "
+                            "utløpt). Ingenting ble lagret. Gå tilbake, last siden på nytt og "
+                            "prøv igjen.")
+
+    @app.middleware("http")
+    async def _headers(request: Request, call_next):
+        response = await call_next(request)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; img-src 'self' data:; style-src 'self'; "
+            "script-src 'self'; form-action 'self'; frame-ancestors 'none'")
+        return response
+
+    from .routes import board, case, feed, login, stats
+
+    for module in (login, board, case, stats, feed):
+        app.include_router(module.router)
+    app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
+    # Added last so it runs first: every handler sees the session.
+    app.add_middleware(auth.SchemeAwareSessions,
+                       secret_key=auth.session_secret(settings.data_dir))
+    return app

@@ -1,0 +1,202 @@
+"""Sak: one municipality's case, and the forms that change it.
+
+Each form is validated with the same functions the CLI uses before any flow starts; a
+refusal — from the validation or from the domain inside the flow — comes back on the same
+form with the field marked, and nothing is written. Success is post/redirect/get.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import FileResponse, RedirectResponse
+
+from avtaleflyt import runtime
+from avtaleflyt.domain.errors import Conflict, DomainError, InvalidInput, NotFound
+from avtaleflyt.formatting import format_date_short, parse_date
+from avtaleflyt.services.documents import documents_root, list_documents
+from avtaleflyt.services.facts import build_fact, parse_theme
+from avtaleflyt.services.queries import case_detail
+from avtaleflyt.services.users import UserView
+
+from .. import charts
+from ..auth import check_csrf, current_user, flash
+
+router = APIRouter()
+User = Annotated[UserView, Depends(current_user)]
+F = Annotated[str, Form()]
+
+_FIELD_ALIASES = {"ref": "reference", "dato": "date", "kommunenummer": "_", "task_id": "_"}
+
+
+def _field(e: DomainError) -> str:
+    name = (e.field or "_").removeprefix("--").replace("-", "_")
+    return _FIELD_ALIASES.get(name, name)
+
+
+def _status(e: DomainError) -> int:
+    if isinstance(e, NotFound):
+        return 404
+    return 409 if isinstance(e, Conflict) else 422
+
+
+def _page(request: Request, user: UserView, knr: str, status_code: int = 200, **extra: Any):
+    try:
+        with runtime.session() as s:
+            detail = case_detail(s, knr, runtime.today(), with_personal_data=True)
+            documents = list_documents(session=s, kommunenummer=knr)
+        # Open tasks first (by due date), then what is done.
+        detail["tasks"].sort(key=lambda t: (t["done_on"] is not None, t["due_on"] or "9999",
+                                            "" if t["done_on"] is None else t["done_on"]))
+    except DomainError as e:
+        return request.app.state.pages.render(request, "error.html.j2", _status(e),
+                                              title="Fant ikke saken", message=e.message,
+                                              user=user)
+    return request.app.state.pages.render(
+        request, "case.html.j2", status_code, title=detail["municipality"], user=user, d=detail,
+        timeline=charts.case_timeline(detail), documents=documents, **extra)
+
+
+def _refused(request, user, knr, form: str, e: DomainError, values: dict[str, Any]):
+    return _page(request, user, knr, _status(e), form=form, values=values,
+                 errors={_field(e): e.message})
+
+
+def _date_or_none(value: str, field: str = "dato"):
+    return parse_date(value, field) if value and value.strip() else None
+
+
+def _run(user: UserView, name: str, **params: Any) -> dict[str, Any]:
+    from flows import commands
+
+    return runtime.run_flow(getattr(commands, name), today=runtime.today(),
+                            actor=user.username, **params)
+
+
+def _done(request: Request, knr: str, result: dict[str, Any]):
+    message = result["message"]
+    for t in result.get("transitions", []):
+        from avtaleflyt.domain.stages import Stage
+        from datetime import date
+
+        message += (f" Ny fase: {Stage(t['to']).label} fra "
+                    f"{format_date_short(date.fromisoformat(t['on']))}.")
+    flash(request, message)
+    return RedirectResponse(f"/sak/{knr}", status_code=303)
+
+
+@router.get("/sak/{knr}")
+def case_page(request: Request, user: User, knr: str):
+    return _page(request, user, knr)
+
+
+@router.get("/sak/{knr}/dokument/{kind}/{version}.{fmt}")
+def document(request: Request, user: User, knr: str, kind: str, version: int, fmt: str):
+    """A stored document of the municipality, looked up in the database (never a path
+    taken from the URL)."""
+    with runtime.session() as s:
+        try:
+            docs = list_documents(session=s, kommunenummer=knr)
+        except DomainError as e:
+            return request.app.state.pages.render(request, "error.html.j2", _status(e),
+                                                  title="Fant ikke dokumentet",
+                                                  message=e.message, user=user)
+    doc = next((d for d in docs if (d["kind"], d["version"], d["format"]) ==
+                (kind, version, fmt)), None)
+    root = documents_root().resolve()
+    path = Path(doc["file"]).resolve() if doc else None
+    if path is None or not path.is_relative_to(root) or not path.is_file():
+        return request.app.state.pages.render(request, "error.html.j2", 404,
+                                              title="Fant ikke dokumentet",
+                                              message="Dokumentet finnes ikke.", user=user)
+    media = {"html": "text/html; charset=utf-8", "docx": "application/vnd.openxmlformats-"
+             "officedocument.wordprocessingml.document"}.get(fmt, "application/octet-stream")
+    # HTML documents are downloaded rather than shown, so they never run in our origin.
+    return FileResponse(path, media_type=media, filename=path.name,
+                        content_disposition_type="attachment")
+
+
+@router.post("/sak/{knr}/fakta")
+def record_fact(request: Request, user: User, knr: str, csrf_token: F = "", fact: F = "",
+                date: F = "", outcome: F = "", reference: F = "", party: F = "",
+                start: F = "", years: F = "", notice_months: F = "", price: F = "",
+                position_share: F = "", site_visits: F = ""):
+    check_csrf(request, csrf_token)
+    values = {"fact": fact, "date": date, "outcome": outcome, "reference": reference,
+              "party": party, "start": start, "years": years, "notice_months": notice_months,
+              "price": price, "position_share": position_share, "site_visits": site_visits}
+    options = {k: v for k, v in values.items()
+               if k not in ("fact", "date") and v.strip()}
+    try:
+        on = _date_or_none(date)
+        build_fact(fact, on or runtime.today(), options, runtime.ctx(actor=user.username))
+        result = _run(user, "record_fact", kommunenummer=knr, fact=fact, occurred_on=on,
+                      options=options)
+    except DomainError as e:
+        return _refused(request, user, knr, "fact", e, values)
+    return _done(request, knr, result)
+
+
+@router.post("/sak/{knr}/oppgave")
+def complete_task(request: Request, user: User, knr: str, csrf_token: F = "",
+                  task_id: F = "", date: F = ""):
+    check_csrf(request, csrf_token)
+    values = {"task_id": task_id, "date": date}
+    try:
+        on = _date_or_none(date)
+        if not task_id.isdigit():
+            raise NotFound("Velg en oppgave fra listen.", field="task_id")
+        result = _run(user, "complete_task", task_id=int(task_id), done_on=on)
+    except DomainError as e:
+        # The task's row may have no form (done since), so the message goes to the top;
+        # the row's date field is still marked when the date was the problem.
+        errors = {"_": e.message}
+        if _field(e) == "date":
+            errors["date"] = e.message
+        return _page(request, user, knr, _status(e), form=f"task-{task_id}", values=values,
+                     errors=errors)
+    return _done(request, knr, result)
+
+
+@router.post("/sak/{knr}/notat")
+def add_note(request: Request, user: User, knr: str, csrf_token: F = "", theme: F = "other",
+             text: F = "", date: F = ""):
+    check_csrf(request, csrf_token)
+    values = {"theme": theme, "text": text, "date": date}
+    try:
+        on = _date_or_none(date)
+        parse_theme(theme)
+        if not text.strip():
+            raise InvalidInput("«tekst» kan ikke være tom.", field="text")
+        result = _run(user, "add_note", kommunenummer=knr, theme=theme, text=text,
+                      noted_on=on)
+    except DomainError as e:
+        return _refused(request, user, knr, "note", e, values)
+    return _done(request, knr, result)
+
+
+@router.post("/sak/{knr}/vent")
+def hold(request: Request, user: User, knr: str, csrf_token: F = "", date: F = "",
+         reason: F = ""):
+    return _status_action(request, user, knr, "hold", csrf_token, date, reason)
+
+
+@router.post("/sak/{knr}/gjenoppta")
+def resume(request: Request, user: User, knr: str, csrf_token: F = "", date: F = ""):
+    return _status_action(request, user, knr, "resume", csrf_token, date, "")
+
+
+def _status_action(request, user, knr, action, csrf_token, date, reason):
+    check_csrf(request, csrf_token)
+    values = {"date": date, "reason": reason}
+    try:
+        on = _date_or_none(date)
+        if len(reason) > 500:
+            raise InvalidInput("«begrunnelse» er for lang (høyst 500 tegn).", field="reason")
+        result = _run(user, "change_status", kommunenummer=knr, action=action, on=on,
+                      reason=reason.strip() or None)
+    except DomainError as e:
+        return _refused(request, user, knr, action, e, values)
+    return _done(request, knr, result)

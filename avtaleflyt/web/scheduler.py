@@ -1,0 +1,74 @@
+"""The scheduler `avtaleflyt serve` runs as a child process: it serves the deployments of
+prefect.yaml, each on the schedule written there (prefect.yaml is the one place a schedule
+is set), and runs their flow runs when they fall due.
+
+`python -m avtaleflyt.web.scheduler` runs it; `deployment_names()` tells `serve` whether
+there is anything to schedule without importing Prefect.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from avtaleflyt.settings import REPO_ROOT
+
+PREFECT_YAML = REPO_ROOT / "prefect.yaml"
+
+
+def _module_of(entrypoint: str) -> tuple[str, str]:
+    """'flows/sweep.py:deadline_sweep' → ('flows.sweep', 'deadline_sweep')."""
+    path, _, attr = entrypoint.partition(":")
+    return Path(path).with_suffix("").as_posix().replace("/", "."), attr
+
+
+def deployments(path: Path = PREFECT_YAML) -> list[dict[str, Any]]:
+    """prefect.yaml's deployments whose flow module exists in this installation."""
+    if not path.exists():
+        return []
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    out = []
+    for d in data.get("deployments") or []:
+        module, _ = _module_of(d.get("entrypoint", ""))
+        if module and importlib.util.find_spec(module) is not None:
+            out.append(d)
+    return out
+
+
+def deployment_names(path: Path = PREFECT_YAML) -> list[str]:
+    return [d["name"] for d in deployments(path)]
+
+
+def runner_deployments(path: Path = PREFECT_YAML) -> list:
+    from prefect.cli.deploy._schedules import _schedule_config_to_deployment_schedule
+    from prefect.deployments.runner import EntrypointType
+
+    out = []
+    for d in deployments(path):
+        module, attr = _module_of(d["entrypoint"])
+        flow = getattr(importlib.import_module(module), attr)
+        # Prefect's own reading of a `schedules:` entry, as `prefect deploy` does it.
+        schedules = [_schedule_config_to_deployment_schedule(s) for s in d.get("schedules") or []]
+        out.append(flow.to_deployment(
+            name=d["name"], schedules=schedules, parameters=d.get("parameters") or {},
+            description=d.get("description"), tags=d.get("tags") or [],
+            entrypoint_type=EntrypointType.MODULE_PATH))
+    return out
+
+
+def main() -> None:
+    from prefect import serve
+
+    from avtaleflyt.runtime import quiet_prefect_env
+
+    quiet_prefect_env()
+    # Schedules stay active when the scheduler stops: the next `serve` picks them up, and
+    # nobody has to find a paused schedule in the UI.
+    serve(*runner_deployments(), pause_on_shutdown=False, print_starting_message=False)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,101 @@
+"""Users and calendar feed tokens: services on both backends, and the `user` commands."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import sys
+
+import pytest
+from sqlmodel import select
+from typer.testing import CliRunner
+
+from avtaleflyt.cli.main import app
+from avtaleflyt.domain.errors import Conflict, InvalidInput, NotFound
+from avtaleflyt.services import users
+from models import FeedToken, User
+
+runner = CliRunner()
+
+
+def test_password_is_hashed_and_checked(session):
+    users.create_user(session=session, username="kari", password="et langt passord")
+    row = session.exec(select(User)).one()
+    assert "et langt passord" not in row.password_hash
+    assert row.password_hash.startswith("$argon2")
+    assert users.authenticate(session=session, username="kari", password="et langt passord")
+    assert users.authenticate(session=session, username="kari", password="feil passord!") is None
+    assert users.authenticate(session=session, username="ola", password="et langt passord") is None
+
+
+def test_inactive_user_cannot_log_in(session):
+    u = users.create_user(session=session, username="kari", password="et langt passord")
+    row = session.get(User, u.id)
+    row.active = False
+    session.add(row)
+    session.commit()
+    assert users.authenticate(session=session, username="kari", password="et langt passord") is None
+    assert users.active_user(session=session, user_id=u.id) is None
+
+
+@pytest.mark.parametrize("name,password,field", [
+    ("k", "et langt passord", "username"),
+    ("kari <script>", "et langt passord", "username"),
+    ("kari", "kort", "password"),
+])
+def test_bad_user_input_is_refused_and_nothing_written(session, name, password, field):
+    with pytest.raises(InvalidInput) as e:
+        users.create_user(session=session, username=name, password=password)
+    assert e.value.field == field
+    assert session.exec(select(User)).all() == []
+
+
+def test_duplicate_username_is_a_conflict(session):
+    users.create_user(session=session, username="kari", password="et langt passord")
+    with pytest.raises(Conflict):
+        users.create_user(session=session, username="kari", password="et annet passord")
+
+
+def test_feed_token_stored_as_hash_and_revocable(session):
+    users.create_user(session=session, username="kari", password="et langt passord")
+    token = users.issue_feed_token(session=session, username="kari")
+    stored = session.exec(select(FeedToken)).one()
+    assert stored.token_hash == hashlib.sha256(token.encode()).hexdigest()
+    assert token not in stored.token_hash
+    assert users.user_for_feed_token(session=session, token=token).username == "kari"
+    second = users.issue_feed_token(session=session, username="kari")
+    assert users.user_for_feed_token(session=session, token=token) is None  # replaced
+    assert users.user_for_feed_token(session=session, token=second) is not None
+    assert users.revoke_feed_tokens(session=session, username="kari") == 1
+    assert users.user_for_feed_token(session=session, token=second) is None
+    with pytest.raises(NotFound):
+        users.issue_feed_token(session=session, username="ola")
+
+
+def test_user_commands(db_url):
+    r = runner.invoke(app, ["user", "add", "kari", "--password-stdin"],
+                      input="et langt passord\n")
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(app, ["user", "add", "kari", "--password-stdin"], input="et langt passord\n")
+    assert r.exit_code != 0 and "finnes allerede" in r.output
+    r = runner.invoke(app, ["user", "add", "ola"], input="hemmelig-passord\nhemmelig-passord\n")
+    assert r.exit_code == 0, r.output
+    assert "hemmelig-passord" not in r.output  # the prompt hides it
+    r = runner.invoke(app, ["user", "feed-token", "kari"])
+    assert r.exit_code == 0
+    url = next(line for line in r.output.splitlines() if "/kalender/" in line)
+    assert url.startswith("http://127.0.0.1:8080/kalender/") and url.endswith(".ics?ansvar=all")
+    listed = json.loads(runner.invoke(app, ["user", "list", "--json"]).stdout)
+    assert [(u["username"], u["calendar_feed"]) for u in listed] == [("kari", True),
+                                                                    ("ola", False)]
+    assert runner.invoke(app, ["user", "revoke-feed", "kari"]).exit_code == 0
+    assert runner.invoke(app, ["user", "revoke-feed", "kari"]).exit_code != 0
+
+
+def test_user_list_does_not_import_prefect(sqlite_url):
+    code = ("import sys; from avtaleflyt.cli.main import main; sys.argv=['avtaleflyt','user',"
+            "'list']\ntry:\n main()\nexcept SystemExit: pass\n"
+            "assert not any(m == 'prefect' or m.startswith('prefect.') for m in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
