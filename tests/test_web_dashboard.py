@@ -1,0 +1,108 @@
+"""The dashboard's read models and the forecast: set-based queries, states, statistics."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from avtaleflyt import db
+from avtaleflyt.domain.forecast import forecast_running
+from avtaleflyt.domain.stages import Stage
+from avtaleflyt.services import dashboard
+
+from .web_support import open_case, record, to_political
+
+TODAY = date(2026, 3, 20)
+MEDIANS = {Stage.FIRST_CONTACT: 20, Stage.POLITICAL_APPROVAL: 60,
+           Stage.CONTRACT_SIGNING: 25, Stage.SYSTEM_SETUP: 90, Stage.RUNNING_OPERATION: None}
+
+
+def test_forecast_adds_the_remaining_medians():
+    f = forecast_running(stage=Stage.FIRST_CONTACT, entered=date(2026, 3, 1), today=TODAY,
+                         medians=MEDIANS)
+    # 1 March + 20 days = 21 March (not before today), then 60 + 25 + 90 days.
+    assert f.expected == date(2026, 3, 21) + timedelta(days=175)
+
+
+def test_forecast_never_before_today_the_meeting_or_the_start_date():
+    late = forecast_running(stage=Stage.SYSTEM_SETUP, entered=date(2025, 1, 1), today=TODAY,
+                            medians=MEDIANS)
+    assert late.expected == TODAY  # overdue stage: expected now, not in the past
+    meeting = forecast_running(stage=Stage.POLITICAL_APPROVAL, entered=TODAY, today=TODAY,
+                               medians=MEDIANS, council_meeting=date(2026, 6, 18))
+    # The political stage would end 19 May by its median, but the council meets 18 June.
+    assert meeting.expected == date(2026, 6, 18) + timedelta(days=25 + 90)
+    start = forecast_running(stage=Stage.CONTRACT_SIGNING, entered=TODAY, today=TODAY,
+                             medians=MEDIANS, start_date=date(2027, 1, 1))
+    assert start.expected == date(2027, 1, 1)
+
+
+def test_forecast_unknown_without_observed_durations():
+    f = forecast_running(stage=Stage.FIRST_CONTACT, entered=TODAY, today=TODAY,
+                         medians={**MEDIANS, Stage.CONTRACT_SIGNING: None})
+    assert f.expected is None and f.missing_stage is Stage.CONTRACT_SIGNING
+
+
+def test_deadline_states():
+    assert dashboard.deadline_state(None, 0, TODAY) == "none"
+    assert dashboard.deadline_state(date(2026, 3, 27), 0, TODAY) == "soon"
+    assert dashboard.deadline_state(date(2026, 3, 28), 0, TODAY) == "on_track"
+    assert dashboard.deadline_state(date(2026, 3, 19), 1, TODAY) == "overdue"
+
+
+def _count_queries(url: str, fn) -> int:
+    engine = db.get_engine(url)
+    seen: list[str] = []
+
+    def listener(conn, cursor, statement, *args):
+        seen.append(statement)
+
+    sa.event.listen(engine, "before_cursor_execute", listener)
+    try:
+        with db.session_scope(url) as s:
+            fn(s)
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", listener)
+    return len(seen)
+
+
+def _all_read_models(s):
+    dashboard.board(s, TODAY)
+    dashboard.overdue_tasks(s, TODAY)
+    dashboard.upcoming_tasks(s, TODAY)
+    dashboard.statistics(s, TODAY)
+    dashboard.sweep_artifact_rows(s, TODAY)
+
+
+def test_read_models_are_set_based(db_url):
+    open_case(db_url, "1836", date(2026, 1, 5))
+    one = _count_queries(db_url, _all_read_models)
+    for knr in ("1837", "1838", "1839", "1840"):
+        to_political(db_url, knr, date(2026, 3, 2))
+    assert _count_queries(db_url, _all_read_models) == one
+
+
+def test_statistics_funnel_and_stage_times(db_url):
+    to_political(db_url, "1836", date(2026, 3, 2))
+    open_case(db_url, "1837", date(2026, 3, 10))
+    with db.session_scope(db_url) as s:
+        st = dashboard.statistics(s, TODAY)
+    assert dict(st.funnel)[Stage.FIRST_CONTACT] == 2
+    assert dict(st.funnel)[Stage.POLITICAL_APPROVAL] == 1
+    first = st.stages[0]
+    assert (first.completed, first.median_days) == (1, 0)
+    assert {f["kommunenummer"]: f["expected"] for f in st.forecasts} == {"1836": None,
+                                                                         "1837": None}
+
+
+def test_sweep_artifact_rows(db_url):
+    open_case(db_url, "1836", date(2026, 1, 5))
+    to_political(db_url, "1837", date(2026, 3, 2))
+    with db.session_scope(db_url) as s:
+        rows = dashboard.sweep_artifact_rows(s, TODAY)
+    assert [r["Kommune"] for r in rows] == ["Rødøy (1836)", "Meløy (1837)"]
+    assert rows[0]["Fase"] == "Førstekontakt" and rows[0]["Forfalte oppgaver"] == "3"
+    assert rows[0]["Neste frist"] == "26.01.2026"
+    assert rows[1]["Fase"] == "Politisk behandling"
