@@ -47,7 +47,10 @@ def serve(
             if not list_users(session=session):
                 console.print("[yellow]Ingen brukere ennå.[/] Opprett en med "
                               "«avtaleflyt user add BRUKERNAVN» for å kunne logge inn.")
-    Supervisor(s.data_dir, host, port, prefect_port).run()
+    try:
+        Supervisor(s.data_dir, host, port, prefect_port).run()
+    except (Stopped, KeyboardInterrupt):
+        pass  # stopped as asked; everything is already shut down
 
 
 class Supervisor:
@@ -136,6 +139,11 @@ class Supervisor:
             console.print("Planlagte kjøringer: " + ", ".join(deployments), highlight=False)
         console.print("Stopp med Ctrl-C.")
         threading.Thread(target=self._watch_children, daemon=True).start()
+        # uvicorn handles SIGINT/SIGTERM itself, then restores these handlers and raises
+        # the signal again once it has shut down: this turns that into a normal exit, so
+        # `stop()` always runs (the default SIGTERM action would kill us before it).
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, _stopped)
         self.server.run()
 
     def _watch_children(self) -> None:
@@ -163,6 +171,14 @@ class Supervisor:
         if self.children:
             console.print("Alt er stoppet.")
         self.children.clear()
+
+
+class Stopped(Exception):
+    """Ctrl-C or SIGTERM: the user asked us to stop."""
+
+
+def _stopped(signum, frame) -> None:
+    raise Stopped()
 
 
 def _signal_group(proc: subprocess.Popen, sig: int) -> None:
