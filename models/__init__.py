@@ -2,15 +2,18 @@
 
 from .agreement import AgreementTerms, ResponsibilityItem
 from .case import Event, OnboardingCase, Task
+from .meeting import Meeting
 from .document import Document
 from .notes import ExperienceNote
+from .outbox import Delivery, Digest, Reminder
 from .reference import ContactPerson, ContactPersonBase, County, Municipality
 from .types import UTCDateTime, utcnow
 from .user import FeedToken, User
 
 __all__ = [
-    "AgreementTerms", "ContactPerson", "ContactPersonBase", "County", "Event", "ExperienceNote",
-    "Municipality", "OnboardingCase", "ResponsibilityItem", "Task", "UTCDateTime", "utcnow",
+    "AgreementTerms", "ContactPerson", "ContactPersonBase", "County", "Delivery", "Digest", "Event",
+    "ExperienceNote", "Meeting", "Municipality", "OnboardingCase", "Reminder",
+    "ResponsibilityItem", "Task", "UTCDateTime", "utcnow",
     "Document",
     "FeedToken", "User",
 ]
