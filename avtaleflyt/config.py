@@ -7,6 +7,7 @@ because a silently ignored typo in a deadline is worse than a refusal to start.
 from __future__ import annotations
 
 import tomllib
+from datetime import date
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import lru_cache
@@ -17,6 +18,8 @@ from .domain.errors import InvalidInput
 from .domain.stages import TASK_TEMPLATES
 
 DEFAULTS = Path(__file__).with_name("defaults.toml")
+# Tables whose keys the user chooses (one per year), so they are not checked against defaults.
+_OPEN_TABLES = frozenset({"statistics.deadlines"})
 
 
 @dataclass(frozen=True)
@@ -27,10 +30,26 @@ class AgreementDefaults:
 
 
 @dataclass(frozen=True)
+class ReminderRules:
+    upcoming_working_days: tuple[int, ...] = (7, 1)
+    escalate_after_working_days: int = 5
+    renewal_days_before: tuple[int, ...] = (90, 30, 7)
+    max_attempts: int = 6
+    claim_lease_minutes: int = 15
+    horizon_months: int = 12
+    plan_and_budget_due: tuple[int, int] = (10, 1)
+    statistics_default: tuple[int, int] = (3, 1)
+    statistics_deadlines: dict[int, date] = field(default_factory=dict)
+    coordinator_label: str = "koordinator"
+    leader_label: str = "leder"
+
+
+@dataclass(frozen=True)
 class Config:
     closed_days: tuple[tuple[int, int], ...] = ((12, 24),)
     agreement: AgreementDefaults = field(default_factory=AgreementDefaults)
     task_due: dict[str, int] = field(default_factory=dict)
+    reminders: ReminderRules = field(default_factory=ReminderRules)
     raw: dict[str, Any] = field(default_factory=dict)  # sections other modules read
 
     def section(self, name: str) -> dict[str, Any]:
@@ -52,7 +71,8 @@ def _unknown(over: dict[str, Any], base: dict[str, Any], prefix: str, where: Pat
         if isinstance(base[k], dict):
             if not isinstance(v, dict):
                 raise InvalidInput(f"«{name}» i {where} må være en tabell.", field=name)
-            _unknown(v, base[k], f"{name}.", where)
+            if name not in _OPEN_TABLES:
+                _unknown(v, base[k], f"{name}.", where)
 
 
 def _int(raw: Any, name: str, lo: int, hi: int) -> int:
@@ -108,7 +128,55 @@ def load_config(path: Path | None) -> Config:
                                       "agreement.site_visits_per_year", 0, 52),
         ),
         task_due={k: _int(v, f"tasks.due.{k}", 0, 730) for k, v in due.items()},
+        reminders=_reminder_rules(data),
         raw=data,
+    )
+
+
+def _int_list(raw: Any, name: str, lo: int, hi: int) -> tuple[int, ...]:
+    if not isinstance(raw, list):
+        raise InvalidInput(f"«{name}» må være en liste med heltall, ikke {raw!r}.", field=name)
+    return tuple(sorted({_int(x, name, lo, hi) for x in raw}, reverse=True))
+
+
+def _label(raw: Any, name: str) -> str:
+    if not isinstance(raw, str) or not raw.strip() or len(raw) > 60:
+        raise InvalidInput(f"«{name}» må være en tekst på 1–60 tegn.", field=name)
+    return raw.strip()
+
+
+def _reminder_rules(data: dict[str, Any]) -> ReminderRules:
+    rem, duties, stats, notify = (data["reminders"], data["duties"], data["statistics"],
+                                  data["notify"])
+    deadlines: dict[int, date] = {}
+    for year, value in stats.get("deadlines", {}).items():
+        name = f"statistics.deadlines.{year}"
+        try:
+            y = int(year)
+            d = value if isinstance(value, date) else date.fromisoformat(str(value))
+        except (TypeError, ValueError):
+            raise InvalidInput(f"«{name}» må være en dato ÅÅÅÅ-MM-DD under et årstall, "
+                               f"ikke {value!r}.", field=name) from None
+        if d.year != y:
+            raise InvalidInput(f"«{name}»: fristen {d.isoformat()} er ikke i {y}.", field=name)
+        deadlines[y] = d
+    return ReminderRules(
+        upcoming_working_days=_int_list(rem["upcoming_working_days"],
+                                        "reminders.upcoming_working_days", 1, 60),
+        escalate_after_working_days=_int(rem["escalate_after_working_days"],
+                                         "reminders.escalate_after_working_days", 1, 60),
+        renewal_days_before=_int_list(rem["renewal_days_before"],
+                                      "reminders.renewal_days_before", 1, 365),
+        max_attempts=_int(rem["max_attempts"], "reminders.max_attempts", 1, 50),
+        claim_lease_minutes=_int(rem["claim_lease_minutes"], "reminders.claim_lease_minutes",
+                                 1, 1440),
+        horizon_months=_int(duties["horizon_months"], "duties.horizon_months", 1, 60),
+        plan_and_budget_due=_month_day(duties["plan_and_budget_due"],
+                                       "duties.plan_and_budget_due"),
+        statistics_default=_month_day(stats["default_deadline"], "statistics.default_deadline"),
+        statistics_deadlines=deadlines,
+        coordinator_label=_label(notify["coordinator_label"], "notify.coordinator_label"),
+        leader_label=_label(notify["leader_label"], "notify.leader_label"),
     )
 
 

@@ -26,6 +26,7 @@ class Settings(BaseSettings):
     notify_urls: str | None = None
     apprise_config: Path | None = None
     smtp_url: str | None = None
+    leader_urls: str | None = None  # escalations; or entries tagged "leader" in apprise_config
 
     @field_validator("database_url")
     @classmethod

@@ -138,6 +138,13 @@ def _register() -> None:
     app.add_typer(documents.doc_app, name="doc")
     app.add_typer(documents.report_app, name="report")
 
+    from . import deadlines, meetings
+
+    app.command("sweep")(deadlines.sweep)
+    app.command("deadlines")(deadlines.deadlines_cmd)
+    app.add_typer(deadlines.reminders_app, name="reminders")
+    app.add_typer(meetings.app, name="meeting")
+
 
 _register()
 

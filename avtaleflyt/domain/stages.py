@@ -173,6 +173,9 @@ class DueBase(StrEnum):
     STAGE_ENTRY = "stage_entry"  # N calendar days after the stage began
     STAGE_ENTRY_WORKING = "stage_entry_working"  # N working days after the stage began
     BEFORE_START = "before_start"  # N working days before the agreement's start date
+    # Political tasks follow the meeting plan (avtaleflyt.domain.deadlines), never a guess:
+    MEETING = "meeting"  # on the date of the body's next reachable meeting
+    BEFORE_MEETING = "before_meeting"  # N working days before that meeting
 
 
 @dataclass(frozen=True)
@@ -191,6 +194,7 @@ class TaskTemplate:
     due_amount: int
     mandatory: bool = True
     milestone: Milestone | None = None
+    body: str | None = None  # the deciding body whose meetings set MEETING/BEFORE_MEETING dates
 
 
 @dataclass(frozen=True)
@@ -200,12 +204,14 @@ class StageRule:
     tasks: tuple[TaskTemplate, ...]
 
 
-def _t(key, title, responsible, base, amount, *, mandatory=True, milestone=None) -> TaskTemplate:
-    return TaskTemplate(key, title, responsible, base, amount, mandatory, milestone)
+def _t(key, title, responsible, base, amount, *, mandatory=True, milestone=None,
+       body=None) -> TaskTemplate:
+    return TaskTemplate(key, title, responsible, base, amount, mandatory, milestone, body)
 
 
 C, M = Party.COUNTY, Party.MUNICIPALITY
 E, EW, BS = DueBase.STAGE_ENTRY, DueBase.STAGE_ENTRY_WORKING, DueBase.BEFORE_START
+MT, BM = DueBase.MEETING, DueBase.BEFORE_MEETING
 
 # The one table of the pipeline. Due amounts here are the documented defaults; the TOML
 # configuration (`avtaleflyt.config`) may override any of them by task key.
@@ -226,10 +232,12 @@ STAGE_RULES: dict[Stage, StageRule] = {
         Stage.POLITICAL_APPROVAL,
         exit_requires=(Milestone.COUNCIL_APPROVED, Milestone.COUNTY_APPROVED),
         tasks=(
-            _t("political.council", "Vedtak i kommunestyret", M, E, 90,
-               milestone=Milestone.COUNCIL_APPROVED),
-            _t("political.county", "Vedtak i fylkeskommunen", C, E, 90,
-               milestone=Milestone.COUNTY_APPROVED),
+            _t("political.saksframlegg", "Lever saksframlegg til kommunedirektøren", C, BM, 15,
+               body="kommunestyre"),
+            _t("political.council", "Vedtak i kommunestyret", M, MT, 0,
+               milestone=Milestone.COUNCIL_APPROVED, body="kommunestyre"),
+            _t("political.county", "Vedtak i fylkeskommunen", C, MT, 0,
+               milestone=Milestone.COUNTY_APPROVED, body="county"),
         ),
     ),
     Stage.CONTRACT_SIGNING: StageRule(

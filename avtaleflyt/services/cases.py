@@ -11,7 +11,8 @@ from avtaleflyt.domain import machine
 from avtaleflyt.domain.agreement import Terms
 from avtaleflyt.domain.errors import Conflict, NotFound
 from avtaleflyt.domain.machine import FactInput, NewEvent
-from avtaleflyt.domain.stages import CaseStatus, Stage
+from avtaleflyt.domain.stages import CaseStatus, FactKind, Stage
+from avtaleflyt.domain.stages import Outcome as Outcome_
 from models import AgreementTerms, OnboardingCase, ResponsibilityItem, Task
 
 from .context import Ctx
@@ -79,9 +80,19 @@ def record_fact(*, session: Session, kommunenummer: str, fact: FactInput, ctx: C
         _store_terms(session, case, result.terms, fact.occurred_on)
     if result.milestone is not None:
         close_milestone_tasks(session, case, result.milestone, fact.occurred_on)
+    if fact.kind is FactKind.COUNCIL_DECISION:
+        from .deadlines import close_saksframlegg
+
+        close_saksframlegg(session, m, case, fact.occurred_on, ctx)
     if result.status is not None:
         case.status = result.status.value
         case.closed_on = result.closed_on
+    elif fact.outcome is Outcome_.POSTPONED:
+        # A postponed decision waits for the body's next meeting: move the task there.
+        session.flush()
+        from .deadlines import schedule_political_cases
+
+        schedule_political_cases(session=session, ctx=ctx, case_ids=[case.id], commit=False)
     commit_case(session, case)
     msg = f"Registrert: {fact.kind.label} for {m.name}."
     if result.status is CaseStatus.REJECTED:
@@ -161,10 +172,25 @@ def run_stage(*, session: Session, kommunenummer: str, stage: Stage, ctx: Ctx) -
     case.stage_entered_on = step.on
     created += add_tasks(session, case, machine.plan_stage_tasks(
         step.to_stage, step.on, state.terms, ctx.calendar, ctx.config.task_due))
+    _stage_deadlines(session, case, step.to_stage, ctx)
     commit_case(session, case)
     return StageRun(m.kommunenummer, case.stage, case.status, True, created,
                     {"from": step.from_stage.value, "to": step.to_stage.value,
                      "on": step.on.isoformat()})
+
+
+def _stage_deadlines(session: Session, case: OnboardingCase, stage: Stage, ctx: Ctx) -> None:
+    """Deadlines that need more than the stage table: the meeting plan for political
+    approval, the recurring duties of running operation."""
+    from . import deadlines
+
+    if stage is Stage.POLITICAL_APPROVAL:
+        session.flush()
+        deadlines.schedule_political_cases(session=session, ctx=ctx, case_ids=[case.id],
+                                           commit=False)
+    elif stage is Stage.RUNNING_OPERATION:
+        session.flush()
+        deadlines.generate_duties(session=session, ctx=ctx, case_ids=[case.id], commit=False)
 
 
 def complete_task(*, session: Session, task_id: int, on: date, ctx: Ctx) -> Outcome:

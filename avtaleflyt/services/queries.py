@@ -117,7 +117,8 @@ def case_detail(session: Session, kommunenummer: str, today: date, *,
         "closed_on": case.closed_on.isoformat() if case.closed_on else None,
         "on_hold_since": case.on_hold_since.isoformat() if case.on_hold_since else None,
         "version": case.version,
-        "waiting_for": list(machine.describe_waiting(state, today))
+        "waiting_for": [*machine.describe_waiting(state, today),
+                        *_missing_plan(session, case)]
         if case.status == CaseStatus.ACTIVE.value else [],
         "tasks": [{
             "id": t.id, "stage": t.stage, "key": t.key, "title": t.title,
@@ -154,6 +155,14 @@ def case_detail(session: Session, kommunenummer: str, today: date, *,
     if with_personal_data:
         detail["contacts"] = contacts(session, m.id)
     return detail
+
+
+def _missing_plan(session: Session, case: OnboardingCase) -> list[str]:
+    if case.stage != Stage.POLITICAL_APPROVAL.value:
+        return []
+    from .deadlines import missing_meeting_plan
+
+    return missing_meeting_plan(session, case.id)
 
 
 def contacts(session: Session, municipality_id: int) -> list[dict[str, Any]]:

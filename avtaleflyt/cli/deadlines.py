@@ -1,0 +1,147 @@
+"""`avtaleflyt sweep | deadlines | reminders list`: the daily sweep and what is due."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from .output import console, fmt_iso, print_json, user_errors
+
+reminders_app = typer.Typer(help="Påminnelser i utboksen (hva som er sendt til hvem).",
+                            no_args_is_help=True)
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Skriv JSON for skript.")]
+
+KIND_LABELS = {"upcoming": "Nærmer seg", "due": "I dag", "overdue": "Passert",
+               "escalation": "Eskalert", "moved": "Flyttet", "no_plan": "Møteplan mangler"}
+STATUS_LABELS = {"pending": "venter", "sending": "sendes", "sent": "sendt",
+                 "failed": "feilet (prøver igjen)", "gave_up": "gitt opp", "venter": "venter",
+                 "would_send": "ville blitt sendt"}
+
+
+def sweep(
+    dry_run: Annotated[bool, typer.Option(
+        "--dry-run", help="Vis nøyaktig hva som ville blitt sendt, og til hvem, uten å endre "
+        "eller sende noe.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Kjør fristsveipet: flytt saker, hold fristene i takt med møteplanene, lag faste
+    oppgaver og send dagens oppsummering til hver mottaker (--today gjelder)."""
+    from avtaleflyt import runtime
+
+    with user_errors():
+        if dry_run:
+            result = _dry_run(runtime)
+        else:
+            from flows.sweep import deadline_sweep
+
+            with console.status("Kjører fristsveipet …"):
+                result = runtime.run_flow(deadline_sweep, today=runtime.today())
+    if as_json:
+        print_json(result)
+        return
+    _print_sweep(result)
+
+
+def _dry_run(runtime) -> dict[str, Any]:
+    from avtaleflyt.services.sweep import dry_run_session, run_sweep
+    from notifications.channels import TargetBook
+
+    ctx = runtime.ctx(None, "deadline-sweep")
+    targets = TargetBook.from_settings(runtime.settings())
+    with dry_run_session(runtime.settings().effective_database_url) as s:
+        return run_sweep(session=s, ctx=ctx, targets=targets, dry_run=True).as_dict()
+
+
+def _print_sweep(r: dict[str, Any]) -> None:
+    prefix = "Prøvekjøring – ingenting er endret eller sendt. " if r["dry_run"] else ""
+    console.print(
+        f"{prefix}Fristsveip for {fmt_iso(r['today'])}: {len(r['advanced'])} saker flyttet, "
+        f"{r['tasks_rescheduled']} politiske frister satt eller flyttet, "
+        f"{r['duties_created']} faste oppgaver laget, {r['reminders_new']} nye påminnelser, "
+        f"{r['overdue_tasks']} oppgaver på overtid.", highlight=False)
+    if not r["sent"]:
+        console.print("Ingen oppsummeringer å sende.")
+        return
+    if r["dry_run"]:
+        for d in r["sent"]:
+            targets = ", ".join(t["target"] for t in d["targets"]) or "(ingen mottakeradresse)"
+            console.rule(f"Til {escape(d['recipient'])}: {escape(targets)}")
+            console.print(f"[bold]{escape(d['title'])}[/]", highlight=False)
+            console.print(escape(d["text"]), highlight=False)
+        return
+    t = Table(title="Sendt", title_justify="left")
+    for c in ("Mottaker", "Status", "Punkter", "Mål", "Feil"):
+        t.add_column(c)
+    for d in r["sent"]:
+        t.add_row(escape(d["recipient"]), STATUS_LABELS.get(d["status"], d["status"]),
+                  str(d["items"]), escape(", ".join(x["target"] for x in d["targets"]) or "–"),
+                  escape("; ".join(x["error"] for x in d["targets"] if x.get("error"))))
+    console.print(t)
+    console.print(f"{r['sent_count']} sendt, {r['failed_count']} feilet.", highlight=False)
+
+
+def deadlines_cmd(
+    days: Annotated[int, typer.Option("--days", min=0, max=3650,
+                                      help="Vis frister de neste N dagene.")] = 14,
+    as_json: JsonOpt = False,
+) -> None:
+    """Vis åpne oppgaver med frist de neste N dagene, og dem som alt er passert."""
+    from avtaleflyt import runtime
+    from avtaleflyt.services.deadlines import deadline_rows
+
+    with user_errors():
+        today = runtime.today()
+        with runtime.session() as s:
+            rows = deadline_rows(s, today, days)
+    if as_json:
+        print_json(rows)
+        return
+    if not rows:
+        console.print(f"Ingen åpne frister de neste {days} dagene.")
+        return
+    t = Table(title=f"Frister til og med {days} dager frem", title_justify="left")
+    for c in ("Frist", "Knr", "Kommune", "Oppgave", "Id", "Ansvar", "Dager"):
+        t.add_column(c)
+    for r in rows:
+        left = r["days_left"]
+        when = f"[red]{-left} på overtid[/]" if left < 0 else ("i dag" if left == 0 else str(left))
+        t.add_row(fmt_iso(r["due_on"]), r["kommunenummer"], escape(r["municipality"]),
+                  escape(r["title"]), str(r["task_id"]),
+                  "Kommunen" if r["responsible"] == "municipality" else "Fylket", when)
+    console.print(t)
+
+
+@reminders_app.command("list")
+def reminders_list(
+    days: Annotated[int, typer.Option("--days", min=1, max=3650,
+                                      help="Påminnelser laget de siste N dagene.")] = 30,
+    as_json: JsonOpt = False,
+) -> None:
+    """Vis påminnelsene i utboksen: hva, til hvem, og om oppsummeringen er sendt."""
+    from datetime import timedelta
+
+    from avtaleflyt import runtime
+    from avtaleflyt.services.reminders import reminder_rows
+
+    with user_errors():
+        today = runtime.today()
+        with runtime.session() as s:
+            rows = reminder_rows(s, since=today - timedelta(days=days))
+    if as_json:
+        print_json(rows)
+        return
+    if not rows:
+        console.print(f"Ingen påminnelser de siste {days} dagene.")
+        return
+    t = Table(title="Påminnelser", title_justify="left")
+    for c in ("Laget", "Type", "Mottaker", "Kommune", "Oppgave", "Frist", "Status"):
+        t.add_column(c)
+    for r in rows:
+        t.add_row(fmt_iso(r["created_on"]), KIND_LABELS.get(r["kind"], r["kind"]),
+                  escape(r["recipient"]), escape(r["municipality"]), escape(r["task"]),
+                  fmt_iso(r["due_on"]), STATUS_LABELS.get(r["status"], r["status"]))
+    console.print(t)

@@ -1,0 +1,119 @@
+"""`avtaleflyt meeting add|list|import`: council meeting plans (møteplaner)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Optional
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from .output import console, fmt_iso, print_json, run_write, user_errors
+
+app = typer.Typer(help="Møteplaner for kommunestyre, formannskap og fylkeskommunens organ.",
+                  no_args_is_help=True)
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Skriv JSON for skript.")]
+BodyOpt = Annotated[str, typer.Option(
+    "--body", help="Organ: kommunestyre, formannskap eller county (fylkeskommunens organ).")]
+
+
+def _flow(name: str, **params: Any) -> dict[str, Any]:
+    from avtaleflyt import runtime
+    from flows import meetings
+
+    params.setdefault("today", runtime.today())
+    return runtime.run_flow(getattr(meetings, name), **params)
+
+
+@app.command("add")
+def add(
+    knr: Annotated[str, typer.Argument(
+        help="Kommunenummer (f.eks. 1836), eller «county» for fylkeskommunens organ.")],
+    body: BodyOpt,
+    date: Annotated[str, typer.Option("--date", help="Møtedato (ÅÅÅÅ-MM-DD eller DD.MM.ÅÅÅÅ).")],
+    title: Annotated[Optional[str], typer.Option("--title", help="Møtets navn.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Legg inn ett møte. Saker i politisk behandling får frister etter det."""
+    def go() -> dict[str, Any]:
+        from avtaleflyt import runtime
+        from avtaleflyt.formatting import parse_date
+        from avtaleflyt.services import meetings
+
+        on = parse_date(date, "--date")
+        b = meetings._body(body)
+        kommune = None if knr.strip().lower() == "county" else knr
+        if b != "county" and kommune is None:
+            from avtaleflyt.domain.errors import InvalidInput
+
+            raise InvalidInput(f"«KNR» mangler: {b} hører til en kommune (f.eks. 1836).",
+                               field="kommunenummer")
+        if on < runtime.today():  # checked again inside the flow; fail fast here
+            from avtaleflyt.domain.errors import InvalidInput
+            from avtaleflyt.formatting import format_date
+
+            raise InvalidInput(f"«--date»: møtet {format_date(on)} er før i dag "
+                               f"({format_date(runtime.today())}); legg inn kommende møter.",
+                               field="date")
+        return _flow("add_meeting", body=b, meeting_date=on, kommunenummer=kommune,
+                     title=title)
+
+    run_write(go, as_json)
+
+
+@app.command("import")
+def import_(
+    file: Annotated[str, typer.Argument(help="CSV-fil (kommunenummer;organ;dato;tittel) "
+                                        "eller iCalendar-fil (.ics).")],
+    kommunenummer: Annotated[Optional[str], typer.Option(
+        "--kommunenummer", help="For .ics: kommunen møtene gjelder, når filen ikke sier det."
+    )] = None,
+    body: Annotated[Optional[str], typer.Option(
+        "--body", help="For .ics: organet, når møtenavnet ikke sier det.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Importer en møteplan. Alt eller ingenting: én feil i filen stopper hele importen."""
+    from pathlib import Path
+
+    def go() -> dict[str, Any]:
+        path = Path(file).resolve()
+        if not path.is_file():
+            from avtaleflyt.domain.errors import InvalidInput
+
+            raise InvalidInput(f"Fant ikke filen {file}.", field="file")
+        return _flow("import_meetings", path=str(path), kommunenummer=kommunenummer,
+                     body=body)
+
+    run_write(go, as_json)
+
+
+@app.command("list")
+def list_(
+    knr: Annotated[Optional[str], typer.Argument(
+        help="Kommunenummer (viser også fylkeskommunens møter), eller «county».")] = None,
+    all_: Annotated[bool, typer.Option("--all", help="Ta med møter som er holdt.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Vis kommende møter (alle, én kommunes, eller fylkeskommunens)."""
+    from avtaleflyt import runtime
+    from avtaleflyt.services.meetings import list_meetings
+
+    with user_errors():
+        today = runtime.today()
+        with runtime.session() as s:
+            rows = list_meetings(s, knr, None if all_ else today)
+    if as_json:
+        print_json(rows)
+        return
+    if not rows:
+        console.print("Ingen møter. Legg inn med «avtaleflyt meeting add» eller "
+                      "«avtaleflyt meeting import».")
+        return
+    t = Table(title="Møteplan", title_justify="left")
+    for c in ("Dato", "Organ", "Kommune", "Tittel"):
+        t.add_column(c)
+    for r in rows:
+        where = f"{r['kommunenummer']} {r['municipality']}" if r["kommunenummer"] else "–"
+        t.add_row(fmt_iso(r["date"]), r["body_label"], escape(where), escape(r["title"] or ""))
+    console.print(t)

@@ -1,0 +1,178 @@
+"""Deadlines that follow the council's meeting plan, and which reminders are due today.
+
+Pure: meetings, tasks and `today` are passed in as plain data. A political decision can only
+happen at a meeting, so the political tasks get their dates from the next meeting that can
+still be reached: one whose case-document deadline (N working days before it) has not passed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from .calendar import WorkingCalendar
+from .stages import TASK_TEMPLATES, DueBase
+
+SAKSFRAMLEGG = "political.saksframlegg"
+COUNCIL = "political.council"
+COUNTY = "political.county"
+RENEWAL_PREFIX = "duty.renewal."
+
+
+@dataclass(frozen=True)
+class OpenTask:
+    """What scheduling needs of a political task."""
+
+    key: str
+    due_on: date | None
+    done_on: date | None
+
+
+@dataclass(frozen=True)
+class DueChange:
+    """Set task `key` due on `due_on`. reason: planned | moved | postponed | unplanned."""
+
+    key: str
+    due_on: date | None
+    reason: str
+    meeting: date | None = None
+
+
+def delivery_deadline(meeting: date, lead_working_days: int, cal: WorkingCalendar) -> date:
+    return cal.add_working_days(meeting, -lead_working_days)
+
+
+def next_reachable(meetings: Iterable[date], today: date, lead_working_days: int,
+                   cal: WorkingCalendar, *, after: date | None = None
+                   ) -> tuple[date, date] | None:
+    """(meeting, delivery deadline) of the first meeting whose deadline is today or later."""
+    for m in sorted(meetings):
+        if after is not None and m <= after:
+            continue
+        deadline = delivery_deadline(m, lead_working_days, cal)
+        if deadline >= today:
+            return m, deadline
+    return None
+
+
+def next_meeting(meetings: Iterable[date], *, on_or_after: date) -> date | None:
+    return min((m for m in meetings if m >= on_or_after), default=None)
+
+
+def schedule_political(*, tasks: Mapping[str, OpenTask], council_meetings: Sequence[date],
+                       county_meetings: Sequence[date], postponed: Mapping[str, date],
+                       today: date, lead_working_days: int, cal: WorkingCalendar
+                       ) -> list[DueChange]:
+    """What to change so the political tasks point at the right meetings.
+
+    - Not yet planned: the next reachable meeting (no meeting plan → nothing, no guess).
+    - Case document not delivered by its deadline: the next reachable meeting after the
+      current one; both deadlines move.
+    - A decision postponed at a meeting: the next meeting after the postponement.
+    `postponed` maps COUNCIL/COUNTY to the date of the latest postponed decision.
+    """
+    changes: list[DueChange] = []
+    saks, council, county = tasks.get(SAKSFRAMLEGG), tasks.get(COUNCIL), tasks.get(COUNTY)
+
+    def change(t: OpenTask, due: date | None, reason: str, meeting: date | None) -> None:
+        if t.due_on != due:
+            changes.append(DueChange(t.key, due, reason, meeting))
+
+    if council is not None and council.done_on is None:
+        delivered = saks is None or saks.done_on is not None
+        if not delivered:
+            if saks.due_on is None or council.due_on is None:
+                pick = next_reachable(council_meetings, today, lead_working_days, cal)
+                reason = "planned"
+            elif today > saks.due_on:
+                pick = next_reachable(council_meetings, today, lead_working_days, cal,
+                                      after=council.due_on)
+                reason = "moved"
+            else:
+                pick, reason = (council.due_on, saks.due_on), "keep"
+            if pick is None:
+                if reason == "moved":
+                    change(saks, None, "unplanned", None)
+                    change(council, None, "unplanned", None)
+            elif reason != "keep":
+                change(saks, pick[1], reason, pick[0])
+                change(council, pick[0], reason, pick[0])
+        else:
+            after = postponed.get(COUNCIL)
+            if after is not None and council.due_on is not None and council.due_on <= after:
+                m = next_meeting(council_meetings, on_or_after=after + timedelta(days=1))
+                change(council, m, "postponed" if m else "unplanned", m)
+            elif council.due_on is None:
+                start = max(today, (saks.done_on if saks and saks.done_on else today))
+                m = next_meeting(council_meetings, on_or_after=start)
+                if m is not None:
+                    change(council, m, "planned", m)
+
+    if county is not None and county.done_on is None:
+        after = postponed.get(COUNTY)
+        if after is not None and county.due_on is not None and county.due_on <= after:
+            m = next_meeting(county_meetings, on_or_after=after + timedelta(days=1))
+            change(county, m, "postponed" if m else "unplanned", m)
+        elif county.due_on is None:
+            pick = next_reachable(county_meetings, today, lead_working_days, cal)
+            if pick is not None:
+                change(county, pick[0], "planned", pick[0])
+    return changes
+
+
+def meeting_based(key: str) -> bool:
+    t = TASK_TEMPLATES.get(key)
+    return t is not None and t.due_base in (DueBase.MEETING, DueBase.BEFORE_MEETING)
+
+
+# --- which reminders are due ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DueTask:
+    task_id: int
+    key: str
+    due_on: date
+
+
+@dataclass(frozen=True)
+class ReminderDue:
+    task_id: int
+    kind: str  # upcoming | due | overdue | escalation
+    due_on: date
+    step: int
+
+
+def reminders_due(task: DueTask, today: date, cal: WorkingCalendar, *,
+                  upcoming_working_days: Sequence[int], escalate_after_working_days: int,
+                  renewal_days_before: Sequence[int]) -> list[ReminderDue]:
+    """The reminders a task is owed on `today`. Each is keyed so that writing it again
+    changes nothing; a sweep that missed days still sends each kind at most once, and of
+    the "upcoming" steps only the nearest one that has begun (never 7 after 1)."""
+    due = task.due_on
+    out: list[ReminderDue] = []
+    if today < due:
+        if task.key.startswith(RENEWAL_PREFIX):
+            begun = [n for n in renewal_days_before if due - timedelta(days=n) <= today]
+        else:
+            begun = [n for n in upcoming_working_days
+                     if cal.add_working_days(due, -n) <= today]
+        if begun:
+            out.append(ReminderDue(task.task_id, "upcoming", due, min(begun)))
+        return out
+    if today == due:
+        return [ReminderDue(task.task_id, "due", due, 0)]
+    late = cal.working_days_between(due, today)
+    if late >= 1:
+        out.append(ReminderDue(task.task_id, "overdue", due, 0))
+    if late >= escalate_after_working_days:
+        out.append(ReminderDue(task.task_id, "escalation", due, escalate_after_working_days))
+    return out
+
+
+def lookahead_days(upcoming_working_days: Sequence[int], renewal_days_before: Sequence[int]
+                   ) -> int:
+    """Calendar days ahead that can hold a deadline owed an upcoming reminder today. A
+    working day is at most ~2 calendar days (Easter: 5 days off around a weekend)."""
+    return max([*(n * 2 + 7 for n in upcoming_working_days), *renewal_days_before, 0]) + 1

@@ -1,0 +1,309 @@
+"""Deadlines the sweep maintains: political tasks on the meeting plan, recurring duties,
+and the reminders owed today, written to the outbox.
+
+Every function here is set-based: a fixed number of queries however many cases there are.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date, timedelta
+from typing import Any
+
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from avtaleflyt.domain import deadlines as dl
+from avtaleflyt.domain.duties import DutyRules, plan_duties
+from avtaleflyt.domain.machine import NewEvent
+from avtaleflyt.domain.stages import CaseStatus, FactKind, Outcome, Party, Stage
+from avtaleflyt.formatting import format_date
+from models import (
+    AgreementTerms,
+    ContactPerson,
+    Event,
+    Municipality,
+    OnboardingCase,
+    Reminder,
+    Task,
+    utcnow,
+)
+from notifications.channels import COORDINATOR, LEADER, TargetBook, contact_key
+
+from .context import Ctx
+from .store import add_events, add_tasks, load_terms
+
+POLITICAL_KEYS = (dl.SAKSFRAMLEGG, dl.COUNCIL, dl.COUNTY)
+_DECISION_KEY = {FactKind.COUNCIL_DECISION.value: dl.COUNCIL,
+                 FactKind.COUNTY_DECISION.value: dl.COUNTY}
+
+
+def _active_cases(session: Session, stage: Stage, case_ids: list[int] | None = None):
+    q = (select(OnboardingCase, Municipality)
+         .join(Municipality, col(Municipality.id) == OnboardingCase.municipality_id)
+         .where(OnboardingCase.stage == stage.value,
+                OnboardingCase.status == CaseStatus.ACTIVE.value))
+    if case_ids is not None:
+        q = q.where(col(OnboardingCase.id).in_(case_ids))
+    return session.exec(q).all()
+
+
+def _touch(session: Session, case: OnboardingCase) -> None:
+    """A change to a case's tasks bumps its version, so a stale concurrent write fails."""
+    case.updated_at = utcnow()
+    session.add(case)
+
+
+def _insert_reminders(session: Session, rows: list[dict[str, Any]]) -> int:
+    """INSERT … ON CONFLICT DO NOTHING on the reminder's unique key, on both backends."""
+    if not rows:
+        return 0
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    now = utcnow()
+    inserted = 0
+    for i in range(0, len(rows), 500):
+        chunk = [{**r, "created_at": now} for r in rows[i:i + 500]]
+        stmt = insert(Reminder).values(chunk).on_conflict_do_nothing(
+            index_elements=["task_id", "kind", "due_on", "step", "recipient"])
+        # RETURNING counts what was new; rowcount is -1 for this statement on psycopg.
+        inserted += len(session.execute(stmt.returning(Reminder.id)).all())
+    return inserted
+
+
+# --- political approval on the meeting plan ------------------------------------------------
+
+
+def schedule_political_cases(*, session: Session, ctx: Ctx, case_ids: list[int] | None = None,
+                             commit: bool = True) -> int:
+    """Point every political case's tasks at the right meetings. Returns how many tasks
+    changed. Moves append a "meeting_moved" event and tell the coordinator; a case without
+    a meeting plan gets a "no_plan" notice for the coordinator (once per stage entry)."""
+    from .meetings import meetings_by_scope
+
+    cases = _active_cases(session, Stage.POLITICAL_APPROVAL, case_ids)
+    if not cases:
+        return 0
+    ids = [c.id for c, _ in cases]
+    tasks: dict[int, dict[str, Task]] = defaultdict(dict)
+    for t in session.exec(select(Task).where(col(Task.case_id).in_(ids),
+                                             col(Task.key).in_(POLITICAL_KEYS))).all():
+        tasks[t.case_id][t.key] = t
+    postponed: dict[int, dict[str, date]] = defaultdict(dict)
+    for e in session.exec(select(Event).where(col(Event.case_id).in_(ids),
+                                              col(Event.kind).in_(list(_DECISION_KEY)))).all():
+        if e.details.get("outcome") == Outcome.POSTPONED.value:
+            key = _DECISION_KEY[e.kind]
+            postponed[e.case_id][key] = max(e.occurred_on,
+                                            postponed[e.case_id].get(key, e.occurred_on))
+    earliest = min(c.stage_entered_on for c, _ in cases)
+    council_m, county_m = meetings_by_scope(session, {m.id for _, m in cases}, earliest)
+    lead = ctx.config.task_due.get(dl.SAKSFRAMLEGG, 15)
+    changed = 0
+    notices: list[dict[str, Any]] = []
+    for case, m in cases:
+        mine = tasks.get(case.id, {})
+        views = {k: dl.OpenTask(k, t.due_on, t.done_on) for k, t in mine.items()}
+        changes = dl.schedule_political(
+            tasks=views, council_meetings=council_m.get(m.id, []),
+            county_meetings=county_m.get(m.county_id, []), postponed=postponed[case.id],
+            today=ctx.today, lead_working_days=lead, cal=ctx.calendar)
+        events = []
+        for ch in changes:
+            t = mine[ch.key]
+            before = t.due_on
+            t.due_on = ch.due_on
+            session.add(t)
+            changed += 1
+            kind = "meeting_planned" if ch.reason == "planned" else "meeting_moved"
+            events.append(NewEvent(kind, ctx.today, {
+                "task_id": t.id, "key": t.key, "reason": ch.reason,
+                "from": before.isoformat() if before else None,
+                "to": ch.due_on.isoformat() if ch.due_on else None,
+                "meeting": ch.meeting.isoformat() if ch.meeting else None}))
+            if ch.reason in ("moved", "postponed") and ch.due_on is not None \
+                    and ch.key != dl.SAKSFRAMLEGG:
+                notices.append({"task_id": t.id, "case_id": case.id, "kind": "moved",
+                                "due_on": ch.due_on, "step": 0, "recipient": COORDINATOR,
+                                "created_on": ctx.today})
+        if events:
+            add_events(session, m, case, events, ctx)
+            _touch(session, case)
+        council = mine.get(dl.COUNCIL)
+        county = mine.get(dl.COUNTY)
+        for t in (council, county):
+            if t is not None and t.done_on is None and t.due_on is None:
+                notices.append({"task_id": t.id, "case_id": case.id, "kind": "no_plan",
+                                "due_on": case.stage_entered_on, "step": 0,
+                                "recipient": COORDINATOR, "created_on": ctx.today})
+    session.flush()
+    _insert_reminders(session, notices)
+    if commit:
+        session.commit()
+    return changed
+
+
+def close_saksframlegg(session: Session, municipality: Municipality, case: OnboardingCase,
+                       on: date, ctx: Ctx) -> None:
+    """A council decision means the case document reached the council: close its task."""
+    task = session.exec(select(Task).where(Task.case_id == case.id,
+                                           Task.key == dl.SAKSFRAMLEGG,
+                                           col(Task.done_on).is_(None))).first()
+    if task is None:
+        return
+    task.done_on = on
+    session.add(task)
+    add_events(session, municipality, case, [NewEvent("task_done", on, {
+        "task_id": task.id, "key": task.key, "title": task.title,
+        "reason": "council_decision"})], ctx)
+
+
+def missing_meeting_plan(session: Session, case_id: int) -> list[str]:
+    """What the case's "waiting for" should add: the bodies whose meeting plan is missing."""
+    rows = session.exec(select(Task.key).where(
+        Task.case_id == case_id, col(Task.key).in_((dl.COUNCIL, dl.COUNTY)),
+        col(Task.done_on).is_(None), col(Task.due_on).is_(None))).all()
+    out = []
+    if dl.COUNCIL in rows:
+        out.append("møteplan for kommunestyret (avtaleflyt meeting add KNR --body "
+                   "kommunestyre --date …)")
+    if dl.COUNTY in rows:
+        out.append("møteplan for fylkeskommunens organ (avtaleflyt meeting add county "
+                   "--body county --date …)")
+    return out
+
+
+# --- recurring duties --------------------------------------------------------------------------
+
+
+def _duty_rules(ctx: Ctx) -> DutyRules:
+    r = ctx.config.reminders
+    return DutyRules(horizon_months=r.horizon_months, plan_and_budget_due=r.plan_and_budget_due,
+                     statistics_default=r.statistics_default,
+                     statistics_deadlines=r.statistics_deadlines)
+
+
+def generate_duties(*, session: Session, ctx: Ctx, case_ids: list[int] | None = None,
+                    commit: bool = True) -> int:
+    """Create the recurring duties of every running case up to the horizon. Idempotent."""
+    cases = _active_cases(session, Stage.RUNNING_OPERATION, case_ids)
+    if not cases:
+        return 0
+    ids = [c.id for c, _ in cases]
+    with_terms = set(session.exec(select(AgreementTerms.case_id)
+                                  .where(col(AgreementTerms.case_id).in_(ids))).all())
+    existing: dict[int, set[str]] = defaultdict(set)
+    for cid, key in session.exec(select(Task.case_id, Task.key).where(
+            col(Task.case_id).in_(ids), col(Task.key).like("duty.%"))).all():
+        existing[cid].add(key)
+    rules = _duty_rules(ctx)
+    created = 0
+    for case, m in cases:
+        if case.id not in with_terms:
+            continue
+        _, terms = load_terms(session, case.id)
+        planned = [p for p in plan_duties(terms, entered_on=case.stage_entered_on,
+                                          today=ctx.today, rules=rules, cal=ctx.calendar)
+                   if p.key not in existing[case.id]]
+        if not planned:
+            continue
+        n = add_tasks(session, case, planned)
+        created += n
+        add_events(session, m, case, [NewEvent("duties_planned", ctx.today, {
+            "count": n, "until": max(p.due_on for p in planned).isoformat()})], ctx)
+        _touch(session, case)
+    if commit:
+        session.commit()
+    return created
+
+
+# --- what is owed today ------------------------------------------------------------------------
+
+
+def _open_tasks_until(session: Session, until: date):
+    return session.exec(
+        select(Task, OnboardingCase, Municipality)
+        .join(OnboardingCase, col(OnboardingCase.id) == Task.case_id)
+        .join(Municipality, col(Municipality.id) == OnboardingCase.municipality_id)
+        .where(OnboardingCase.status == CaseStatus.ACTIVE.value,
+               col(Task.done_on).is_(None), col(Task.due_on).is_not(None),
+               col(Task.due_on) <= until)
+        .order_by(col(Task.due_on), col(Task.id))).all()
+
+
+def primary_contacts(session: Session, municipality_ids: set[int]) -> dict[int, ContactPerson]:
+    """The primary contact of each municipality (one query)."""
+    if not municipality_ids:
+        return {}
+    rows = session.exec(select(ContactPerson).where(
+        col(ContactPerson.municipality_id).in_(municipality_ids),
+        col(ContactPerson.is_primary).is_(True)).order_by(col(ContactPerson.id))).all()
+    out: dict[int, ContactPerson] = {}
+    for c in rows:
+        out.setdefault(c.municipality_id, c)
+    return out
+
+
+def owed_reminders(session: Session, ctx: Ctx, targets: TargetBook) -> list[dict[str, Any]]:
+    """The outbox rows owed today (whether or not they exist already). Two queries."""
+    r = ctx.config.reminders
+    until = ctx.today + timedelta(days=dl.lookahead_days(r.upcoming_working_days,
+                                                         r.renewal_days_before))
+    rows = _open_tasks_until(session, until)
+    contacts = primary_contacts(session, {m.id for _, _, m in rows}) if targets.has_smtp else {}
+    out: list[dict[str, Any]] = []
+    for task, case, m in rows:
+        for rem in dl.reminders_due(
+                dl.DueTask(task.id, task.key, task.due_on), ctx.today, ctx.calendar,
+                upcoming_working_days=r.upcoming_working_days,
+                escalate_after_working_days=r.escalate_after_working_days,
+                renewal_days_before=r.renewal_days_before):
+            base = {"task_id": task.id, "case_id": case.id, "kind": rem.kind,
+                    "due_on": rem.due_on, "step": rem.step, "created_on": ctx.today}
+            for who in _recipients(rem.kind, task, contacts.get(m.id), targets):
+                out.append({**base, "recipient": who})
+    return out
+
+
+def _recipients(kind: str, task: Task, contact: ContactPerson | None,
+                targets: TargetBook) -> list[str]:
+    if kind == "escalation":
+        return [LEADER if targets.has_leader else COORDINATOR]
+    if task.responsible == Party.MUNICIPALITY.value and contact is not None:
+        who = [contact_key(contact.id)]
+        if kind == "overdue":
+            who.append(COORDINATOR)  # the coordinator chases what the municipality owes
+        return who
+    return [COORDINATOR]
+
+
+def collect_reminders(*, session: Session, ctx: Ctx, targets: TargetBook,
+                      commit: bool = True) -> int:
+    """Write today's owed reminders to the outbox. Returns how many were new."""
+    n = _insert_reminders(session, owed_reminders(session, ctx, targets))
+    if commit:
+        session.commit()
+    return n
+
+
+def deadline_rows(session: Session, today: date, days: int) -> list[dict[str, Any]]:
+    """Open tasks of active cases due within `days` days, overdue ones included."""
+    out = []
+    for task, case, m in _open_tasks_until(session, today + timedelta(days=days)):
+        left = (task.due_on - today).days
+        out.append({
+            "kommunenummer": m.kommunenummer, "municipality": m.name, "task_id": task.id,
+            "key": task.key, "title": task.title, "stage": task.stage,
+            "responsible": task.responsible, "due_on": task.due_on.isoformat(),
+            "due_label": format_date(task.due_on), "days_left": left, "overdue": left < 0,
+        })
+    return out
+
+
+def reminder_counts(session: Session, since: date) -> dict[str, int]:
+    rows = session.exec(select(Reminder.kind, func.count()).where(
+        col(Reminder.created_on) >= since).group_by(col(Reminder.kind))).all()
+    return {k: int(n) for k, n in rows}

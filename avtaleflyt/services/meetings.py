@@ -1,0 +1,206 @@
+"""Council meeting plans: add, import (all or nothing), list, and load for scheduling."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import and_, or_
+from sqlmodel import Session, col, select
+
+from avtaleflyt.domain.errors import Conflict, InvalidInput
+from avtaleflyt.domain.meetingplan import BODIES, COUNTY, MeetingRow, parse_csv, parse_ics
+from avtaleflyt.formatting import format_date
+from models import County, Meeting, Municipality
+
+from .context import Ctx
+from .store import get_municipality
+
+BODY_LABELS = {"kommunestyre": "Kommunestyret", "formannskap": "Formannskapet",
+               "county": "Fylkeskommunen"}
+
+
+def _body(value: str) -> str:
+    body = (value or "").strip().lower()
+    if body not in BODIES:
+        raise InvalidInput(f"«--body»: «{value}» er ikke et gyldig organ. Velg en av: "
+                           f"{', '.join(BODIES)}.", field="body")
+    return body
+
+
+def _county(session: Session) -> County:
+    county = session.exec(select(County).order_by(col(County.id))).first()
+    if county is None:
+        raise Conflict("Databasen har ingen fylkeskommune. Kjør «avtaleflyt init» først.")
+    return county
+
+
+@dataclass
+class MeetingResult:
+    message: str
+    added: int
+    skipped: int
+    rescheduled: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def _resolve(session: Session, rows: list[MeetingRow]) -> list[Meeting]:
+    """Turn parsed rows into Meeting objects, refusing the whole list on any unknown
+    municipality or a body that does not match the scope."""
+    county = _county(session)
+    knrs = {r.kommunenummer for r in rows if r.kommunenummer}
+    by_knr = {m.kommunenummer: m for m in session.exec(
+        select(Municipality).where(col(Municipality.kommunenummer).in_(knrs))).all()} if knrs \
+        else {}
+    problems = []
+    out = []
+    for r in rows:
+        where = f"linje {r.line}: " if r.line else ""
+        if r.body == COUNTY:
+            out.append(Meeting(county_id=county.id, municipality_id=None, body=COUNTY,
+                               date=r.date, title=r.title))
+            continue
+        if not r.kommunenummer:
+            problems.append(f"{where}kommunenummer mangler for {r.body}.")
+            continue
+        m = by_knr.get(r.kommunenummer)
+        if m is None:
+            problems.append(f"{where}fant ingen kommune med kommunenummer {r.kommunenummer}.")
+            continue
+        out.append(Meeting(county_id=m.county_id, municipality_id=m.id, body=r.body,
+                           date=r.date, title=r.title))
+    if problems:
+        from avtaleflyt.domain.meetingplan import MeetingPlanInvalid
+
+        raise MeetingPlanInvalid(problems)
+    return out
+
+
+def _store(session: Session, meetings: list[Meeting]) -> tuple[int, int]:
+    """Insert the meetings that are not there yet (same body, same day). Returns
+    (added, skipped)."""
+    if not meetings:
+        return 0, 0
+    existing = set()
+    muni_ids = {m.municipality_id for m in meetings if m.municipality_id is not None}
+    county_ids = {m.county_id for m in meetings if m.municipality_id is None}
+    conds = []
+    if muni_ids:
+        conds.append(col(Meeting.municipality_id).in_(muni_ids))
+    if county_ids:
+        conds.append(and_(col(Meeting.municipality_id).is_(None),
+                          col(Meeting.county_id).in_(county_ids)))
+    for row in session.exec(select(Meeting).where(or_(*conds))).all():
+        existing.add((row.municipality_id, row.county_id if row.municipality_id is None
+                      else None, row.body, row.date))
+    added = 0
+    for m in meetings:
+        key = (m.municipality_id, m.county_id if m.municipality_id is None else None, m.body,
+               m.date)
+        if key in existing:
+            continue
+        existing.add(key)
+        session.add(m)
+        added += 1
+    return added, len(meetings) - added
+
+
+def add_meeting(*, session: Session, kommunenummer: str | None, body: str, on: date,
+                title: str | None, ctx: Ctx) -> MeetingResult:
+    body = _body(body)
+    if body == COUNTY:
+        knr = None
+    else:
+        if not kommunenummer or kommunenummer.strip().lower() == COUNTY:
+            raise InvalidInput(f"«KNR» mangler: {body} hører til en kommune (f.eks. 1836).",
+                               field="kommunenummer")
+        knr = get_municipality(session, kommunenummer).kommunenummer
+    if on < ctx.today:
+        raise InvalidInput(f"«--date»: møtet {format_date(on)} er før i dag "
+                           f"({format_date(ctx.today)}); legg inn kommende møter.", field="date")
+    if title is not None and len(title) > 200:
+        raise InvalidInput("«--title» er for lang (høyst 200 tegn).", field="title")
+    meetings = _resolve(session, [MeetingRow(kommunenummer=knr, body=body, date=on,
+                                             title=title, line=None)])
+    added, skipped = _store(session, meetings)
+    from .deadlines import schedule_political_cases
+
+    moved = schedule_political_cases(session=session, ctx=ctx, commit=False)
+    session.commit()
+    who = BODY_LABELS[body] + ("" if knr is None else f" i {knr}")
+    if not added:
+        return MeetingResult(f"{who} har allerede møte {format_date(on)}; ingen endring.",
+                             0, 1)
+    return MeetingResult(f"Møte lagt inn: {who} {format_date(on)}.", added, skipped, moved)
+
+
+def import_meetings(*, session: Session, path: Path, kommunenummer: str | None,
+                    body: str | None, ctx: Ctx) -> MeetingResult:
+    if not path.is_file():
+        raise InvalidInput(f"Fant ikke filen {path}.", field="file")
+    data = path.read_bytes()
+    if path.suffix.lower() in (".ics", ".ical", ".ifb"):
+        rows = parse_ics(data, default_kommunenummer=kommunenummer, default_body=body)
+    else:
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            text = data.decode("cp1252")
+        rows = parse_csv(text)
+    added, skipped = _store(session, _resolve(session, rows))
+    from .deadlines import schedule_political_cases
+
+    moved = schedule_political_cases(session=session, ctx=ctx, commit=False)
+    session.commit()
+    return MeetingResult(f"Importerte {added} møter fra {path.name}"
+                         + (f" ({skipped} fantes fra før)." if skipped else "."),
+                         added, skipped, moved)
+
+
+def list_meetings(session: Session, kommunenummer: str | None = None,
+                  since: date | None = None) -> list[dict[str, Any]]:
+    q = (select(Meeting, Municipality)
+         .outerjoin(Municipality, col(Municipality.id) == Meeting.municipality_id)
+         .order_by(col(Meeting.date), col(Meeting.id)))
+    if kommunenummer and kommunenummer.strip().lower() == COUNTY:
+        q = q.where(col(Meeting.municipality_id).is_(None))
+    elif kommunenummer:
+        m = get_municipality(session, kommunenummer)
+        q = q.where(or_(col(Meeting.municipality_id) == m.id,
+                        col(Meeting.municipality_id).is_(None)))
+    if since is not None:
+        q = q.where(col(Meeting.date) >= since)
+    return [{
+        "date": mt.date.isoformat(),
+        "body": mt.body,
+        "body_label": BODY_LABELS[mt.body],
+        "kommunenummer": m.kommunenummer if m else None,
+        "municipality": m.name if m else None,
+        "title": mt.title,
+    } for mt, m in session.exec(q).all()]
+
+
+def meetings_by_scope(session: Session, municipality_ids: set[int], since: date
+                      ) -> tuple[dict[int, list[date]], dict[int, list[date]]]:
+    """One query: kommunestyre dates per municipality id, and county-body dates per county."""
+    council: dict[int, list[date]] = defaultdict(list)
+    county: dict[int, list[date]] = defaultdict(list)
+    if not municipality_ids:
+        return council, county
+    rows = session.exec(select(Meeting).where(
+        col(Meeting.date) >= since,
+        or_(and_(col(Meeting.municipality_id).in_(municipality_ids),
+                 Meeting.body == "kommunestyre"),
+            and_(col(Meeting.municipality_id).is_(None), Meeting.body == COUNTY)))
+        .order_by(col(Meeting.date))).all()
+    for r in rows:
+        if r.municipality_id is None:
+            county[r.county_id].append(r.date)
+        else:
+            council[r.municipality_id].append(r.date)
+    return council, county

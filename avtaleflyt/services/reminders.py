@@ -1,0 +1,293 @@
+"""The outbox's second half: one digest per recipient per day, sent through Apprise.
+
+Claiming a digest is a compare-and-swap UPDATE that acts only when exactly one row changed,
+so two sweeps (or a rerun) never send the same digest twice. A sweep that dies after
+claiming leaves the digest in "sending"; after the lease it is taken over and sent — the
+only case in which one digest can go out twice is a death between sending and recording.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, or_, update
+from sqlmodel import Session, col, select
+
+from avtaleflyt.formatting import format_date
+from models import (
+    ContactPerson,
+    Delivery,
+    Digest,
+    Municipality,
+    OnboardingCase,
+    Reminder,
+    Task,
+    utcnow,
+)
+from notifications.channels import (
+    CONTACT_PREFIX,
+    COORDINATOR,
+    LEADER,
+    Deliver,
+    SendResult,
+    TargetBook,
+    deliver as apprise_deliver,
+)
+from notifications.digest import DigestContent, Item, render, when_text
+
+from .context import Ctx
+
+PENDING, SENDING, SENT, FAILED, GAVE_UP = "pending", "sending", "sent", "failed", "gave_up"
+
+
+def recipient_label(recipient: str, ctx: Ctx) -> str:
+    if recipient == COORDINATOR:
+        return ctx.config.reminders.coordinator_label
+    if recipient == LEADER:
+        return ctx.config.reminders.leader_label
+    return "primærkontakt " + recipient.removeprefix(CONTACT_PREFIX)
+
+
+def _action(kind: str, task: Task, m: Municipality, to_contact: bool, ctx: Ctx) -> str:
+    knr = m.kommunenummer
+    if kind == "no_plan":
+        body = "county --body county" if task.key == "political.county" else \
+            f"{knr} --body kommunestyre"
+        return (f"Legg inn møteplanen: «avtaleflyt meeting add {body} --date ÅÅÅÅ-MM-DD» "
+                "eller «avtaleflyt meeting import FIL».")
+    if kind == "moved":
+        return (f"Saken er flyttet til neste møte. Se de nye fristene med "
+                f"«avtaleflyt case show {knr}».")
+    if kind == "escalation":
+        return (f"Oppgaven har vært på overtid i minst "
+                f"{ctx.config.reminders.escalate_after_working_days} arbeidsdager. "
+                f"Følg opp med den ansvarlige ({_owner(task)}).")
+    if to_contact:
+        return "Gjør oppgaven innen fristen og gi beskjed til fylkesbiblioteket når den er gjort."
+    if task.key == "political.saksframlegg":
+        what = "Lever saksframlegget til kommunedirektøren"
+        done = f"og marker det som gjort med «avtaleflyt task done {task.id}»"
+    elif task.milestone:
+        what = "Sørg for at dette skjer"
+        done = f"og registrer det med «avtaleflyt case record {knr} …»"
+    else:
+        what = "Gjør oppgaven"
+        done = f"og marker den som gjort med «avtaleflyt task done {task.id}»"
+    late = " Fristen er passert." if kind == "overdue" else ""
+    return f"{what} {done}.{late}"
+
+
+def _owner(task: Task) -> str:
+    return "kommunen" if task.responsible == "municipality" else "fylkeskommunen"
+
+
+@dataclass
+class BuiltDigest:
+    id: int | None
+    recipient: str
+    title: str
+    text: str
+    html: str
+    items: int
+
+
+def build_digests(*, session: Session, ctx: Ctx, commit: bool = True) -> list[BuiltDigest]:
+    """Gather each recipient's undigested reminders (plus, for the coordinator, delivery
+    failures not yet reported) into today's digest. A recipient who already has a digest
+    today keeps the new items for tomorrow's: one digest per recipient per day."""
+    rows = session.exec(
+        select(Reminder, Task, Municipality)
+        .join(Task, col(Task.id) == Reminder.task_id)
+        .join(OnboardingCase, col(OnboardingCase.id) == Reminder.case_id)
+        .join(Municipality, col(Municipality.id) == OnboardingCase.municipality_id)
+        .where(col(Reminder.digest_id).is_(None))
+        .order_by(col(Reminder.due_on), col(Municipality.kommunenummer), col(Reminder.id))
+    ).all()
+    failures = session.exec(
+        select(Delivery, Digest).join(Digest, col(Digest.id) == Delivery.digest_id)
+        .where(Delivery.status == FAILED, col(Delivery.reported_on).is_(None))
+        .order_by(col(Delivery.id))).all()
+    recipients = {r.recipient for r, _, _ in rows} | ({COORDINATOR} if failures else set())
+    if not recipients:
+        return []
+    taken = set(session.exec(select(Digest.recipient).where(
+        Digest.sweep_on == ctx.today, col(Digest.recipient).in_(recipients))).all())
+    by_recipient: dict[str, list[tuple[Reminder, Task, Municipality]]] = defaultdict(list)
+    for r, t, m in rows:
+        by_recipient[r.recipient].append((r, t, m))
+    built: list[BuiltDigest] = []
+    for recipient in sorted(recipients - taken):
+        content = DigestContent(greeting=recipient_label(recipient, ctx))
+        to_contact = recipient.startswith(CONTACT_PREFIX)
+        for r, t, m in by_recipient.get(recipient, []):
+            wd = ctx.calendar.working_days_between(ctx.today, r.due_on)
+            content.items.append(Item(
+                kind=r.kind, municipality=m.name, kommunenummer=m.kommunenummer,
+                title=t.title,
+                deadline=format_date(t.due_on) if t.due_on else "ikke satt",
+                when=when_text(r.kind, r.due_on, ctx.today, wd),
+                action=_action(r.kind, t, m, to_contact, ctx)))
+        reported: list[Delivery] = []
+        if recipient == COORDINATOR:
+            for d, g in failures:
+                again = (f"nytt forsøk {format_date(g.next_attempt_on)}"
+                         if g.status == FAILED and g.next_attempt_on else
+                         "gitt opp etter siste forsøk" if g.status == GAVE_UP else "sendt senere")
+                content.failures.append(
+                    f"Oppsummeringen til {recipient_label(g.recipient, ctx)} for "
+                    f"{format_date(g.sweep_on)} kom ikke fram via {d.target} "
+                    f"(forsøk {d.attempt}): {d.error or 'ukjent feil'} – {again}.")
+                reported.append(d)
+        if not content.items and not content.failures:
+            continue
+        out = render(content, ctx.today)
+        digest = Digest(recipient=recipient, sweep_on=ctx.today, status=PENDING, attempts=0,
+                        next_attempt_on=ctx.today, title=out.title, body_text=out.text,
+                        body_html=out.html, item_count=out.items)
+        session.add(digest)
+        session.flush()
+        ids = [r.id for r, _, _ in by_recipient.get(recipient, [])]
+        if ids:
+            session.execute(update(Reminder).where(col(Reminder.id).in_(ids))
+                            .values(digest_id=digest.id))
+        for d in reported:
+            d.reported_on = ctx.today
+            session.add(d)
+        built.append(BuiltDigest(digest.id, recipient, out.title, out.text, out.html, out.items))
+    if commit:
+        session.commit()
+    return built
+
+
+@dataclass
+class SendReport:
+    digest_id: int
+    recipient: str
+    status: str
+    items: int
+    targets: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _sendable(ctx: Ctx, now: datetime):
+    stale = now - timedelta(minutes=ctx.config.reminders.claim_lease_minutes)
+    return or_(
+        and_(col(Digest.status).in_((PENDING, FAILED)), col(Digest.next_attempt_on) <= ctx.today),
+        and_(Digest.status == SENDING, col(Digest.claimed_at) < stale))
+
+
+def claim(session: Session, digest_id: int, ctx: Ctx, now: datetime) -> bool:
+    """Compare-and-swap: take the digest for sending only if nobody else has it."""
+    result = session.execute(
+        update(Digest).where(Digest.id == digest_id, _sendable(ctx, now))
+        .values(status=SENDING, claimed_at=now, attempts=Digest.attempts + 1))
+    session.commit()
+    return result.rowcount == 1
+
+
+def _contact_emails(session: Session, recipients: list[str]) -> dict[str, str]:
+    ids = [int(r.removeprefix(CONTACT_PREFIX)) for r in recipients
+           if r.startswith(CONTACT_PREFIX)]
+    if not ids:
+        return {}
+    return {f"{CONTACT_PREFIX}{c.id}": c.email for c in session.exec(
+        select(ContactPerson).where(col(ContactPerson.id).in_(ids))).all()}
+
+
+def send_due_digests(*, session: Session, ctx: Ctx, targets: TargetBook,
+                     now: datetime | None = None, deliver: Deliver = apprise_deliver
+                     ) -> list[SendReport]:
+    """Send every digest that is due (new, or a failed one whose retry day has come)."""
+    now = now or utcnow()
+    due = session.exec(select(Digest).where(_sendable(ctx, now))
+                       .order_by(col(Digest.sweep_on), col(Digest.id))).all()
+    emails = _contact_emails(session, [d.recipient for d in due])
+    reports = []
+    for digest in due:
+        if not claim(session, digest.id, ctx, now):
+            continue  # another sweep has it
+        session.refresh(digest)
+        reports.append(_send_one(session, digest, ctx, targets, emails.get(digest.recipient),
+                                 deliver))
+    return reports
+
+
+def _send_one(session: Session, digest: Digest, ctx: Ctx, targets: TargetBook,
+              email: str | None, deliver: Deliver) -> SendReport:
+    report = SendReport(digest.id, digest.recipient, SENDING, digest.item_count)
+    done = set(session.exec(select(Delivery.target).where(
+        Delivery.digest_id == digest.id, Delivery.status == SENT)).all())
+    errors = []
+    chosen = targets.targets_for(digest.recipient, email)
+    if not chosen:
+        errors.append(_no_target(digest.recipient))
+    for target in chosen:
+        if target.masked in done:
+            continue  # delivered on an earlier attempt: retry only what failed
+        result: SendResult = deliver(target, digest.title, digest.body_text, digest.body_html)
+        session.add(Delivery(digest_id=digest.id, target=target.masked,
+                             status=SENT if result.ok else FAILED, attempt=digest.attempts,
+                             error=result.error, at=utcnow()))
+        report.targets.append({"target": target.masked, "ok": result.ok,
+                               "error": result.error})
+        if not result.ok:
+            errors.append(f"{target.masked}: {result.error}")
+    if not errors:
+        digest.status, digest.sent_at, digest.last_error = SENT, utcnow(), None
+        digest.next_attempt_on = None
+    else:
+        digest.last_error = "; ".join(errors)[:1000]
+        if digest.attempts >= ctx.config.reminders.max_attempts:
+            digest.status, digest.next_attempt_on = GAVE_UP, None
+        else:
+            digest.status = FAILED
+            digest.next_attempt_on = ctx.today + timedelta(
+                days=min(2 ** (digest.attempts - 1), 7))
+        if not chosen:
+            session.add(Delivery(digest_id=digest.id, target="(ingen)", status=FAILED,
+                                 attempt=digest.attempts, error=errors[0], at=utcnow()))
+    session.add(digest)
+    session.commit()
+    report.status = digest.status
+    return report
+
+
+def _no_target(recipient: str) -> str:
+    if recipient == COORDINATOR:
+        return "Ingen mottaker er satt opp (AVTALEFLYT_NOTIFY_URLS eller AVTALEFLYT_APPRISE_CONFIG)."
+    if recipient == LEADER:
+        return "Ingen leder er satt opp (AVTALEFLYT_LEADER_URLS eller tag «leader»)."
+    return "Ingen e-post å sende til (AVTALEFLYT_SMTP_URL eller kontaktens adresse mangler)."
+
+
+def reminder_rows(session: Session, since: date | None = None, limit: int = 500
+                  ) -> list[dict[str, Any]]:
+    q = (select(Reminder, Task, Municipality, Digest)
+         .join(Task, col(Task.id) == Reminder.task_id)
+         .join(OnboardingCase, col(OnboardingCase.id) == Reminder.case_id)
+         .join(Municipality, col(Municipality.id) == OnboardingCase.municipality_id)
+         .outerjoin(Digest, col(Digest.id) == Reminder.digest_id)
+         .order_by(col(Reminder.created_on).desc(), col(Reminder.id).desc()).limit(limit))
+    if since is not None:
+        q = q.where(col(Reminder.created_on) >= since)
+    return [{
+        "id": r.id, "created_on": r.created_on.isoformat(), "kind": r.kind,
+        "recipient": r.recipient, "kommunenummer": m.kommunenummer, "municipality": m.name,
+        "task_id": t.id, "task": t.title, "due_on": r.due_on.isoformat(),
+        "digest_id": r.digest_id, "status": d.status if d else "venter",
+        "attempts": d.attempts if d else 0,
+    } for r, t, m, d in session.exec(q).all()]
+
+
+def overdue_count(session: Session, today: date) -> int:
+    from sqlalchemy import func
+
+    return int(session.exec(select(func.count()).select_from(Task)
+                            .join(OnboardingCase, col(OnboardingCase.id) == Task.case_id)
+                            .where(OnboardingCase.status == "active",
+                                   col(Task.done_on).is_(None), col(Task.due_on) < today)
+                            ).one())
+
+

@@ -1,0 +1,173 @@
+"""The daily sweep: advance what dates opened, keep deadlines on the meeting plan, generate
+duties, write today's reminders to the outbox, and send one digest per recipient.
+
+Each step is its own transaction, and each is idempotent, so a sweep that dies anywhere can
+simply be run again. `dry_run_session` gives a session whose every commit is undone at the
+end: a dry run goes through the very same steps and then throws them away.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from avtaleflyt.domain.stages import CaseStatus, Stage
+from models import AgreementTerms, Digest, Municipality, OnboardingCase, utcnow
+from notifications.channels import Deliver, TargetBook
+from notifications.channels import deliver as apprise_deliver
+
+from . import cases, deadlines, reminders
+from .context import Ctx
+
+Progress = Callable[[str], None]
+
+
+@dataclass
+class SweepResult:
+    today: str
+    dry_run: bool
+    advanced: list[dict[str, Any]] = field(default_factory=list)
+    tasks_rescheduled: int = 0
+    duties_created: int = 0
+    reminders_new: int = 0
+    digests_built: int = 0
+    sent: list[dict[str, Any]] = field(default_factory=list)  # masked targets only
+    overdue_tasks: int = 0
+
+    @property
+    def sent_count(self) -> int:
+        return sum(1 for s in self.sent if s["status"] == reminders.SENT)
+
+    @property
+    def failed_count(self) -> int:
+        return sum(1 for s in self.sent if s["status"] in (reminders.FAILED, reminders.GAVE_UP))
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "sent_count": self.sent_count, "failed_count": self.failed_count}
+
+    def table(self) -> list[dict[str, Any]]:
+        """The artifact's rows: one per digest, with masked targets. No secrets."""
+        return [{"mottaker": s["recipient"], "status": s["status"], "punkter": s["items"],
+                 "mål": ", ".join(t["target"] for t in s["targets"]) or "–",
+                 "feil": "; ".join(t["error"] for t in s["targets"] if t.get("error")) or ""}
+                for s in self.sent]
+
+
+def advance_cases(*, session: Session, ctx: Ctx) -> list[dict[str, Any]]:
+    """Run the stage of every active case whose gate a date can open: setup waiting for its
+    start date, and running agreements past their end. One query finds them."""
+    rows = session.exec(
+        select(OnboardingCase, Municipality, AgreementTerms)
+        .join(Municipality, col(Municipality.id) == OnboardingCase.municipality_id)
+        .join(AgreementTerms, col(AgreementTerms.case_id) == OnboardingCase.id)
+        .where(OnboardingCase.status == CaseStatus.ACTIVE.value,
+               col(OnboardingCase.stage).in_((Stage.SYSTEM_SETUP.value,
+                                              Stage.RUNNING_OPERATION.value)),
+               col(AgreementTerms.start_date) <= ctx.today)).all()
+    out = []
+    for case, m, terms in rows:
+        if case.stage == Stage.RUNNING_OPERATION.value and ctx.today <= _end(terms):
+            continue
+        for _step in Stage:  # at most one step per stage
+            run = cases.run_stage(session=session, kommunenummer=m.kommunenummer,
+                                  stage=Stage(case.stage), ctx=ctx)
+            session.refresh(case)
+            if run.transition is None:
+                if run.status != CaseStatus.ACTIVE.value:
+                    out.append({"kommunenummer": m.kommunenummer, "status": run.status})
+                break
+            out.append({"kommunenummer": m.kommunenummer, **run.transition})
+    return out
+
+
+def _end(terms: AgreementTerms):
+    from dateutil.relativedelta import relativedelta
+
+    return terms.start_date + relativedelta(years=terms.years, days=-1)
+
+
+def run_sweep(*, session: Session, ctx: Ctx, targets: TargetBook, dry_run: bool = False,
+              now: datetime | None = None, deliver: Deliver = apprise_deliver,
+              progress: Progress | None = None) -> SweepResult:
+    """The whole sweep. With dry_run the caller's session must be a `dry_run_session`:
+    nothing is sent, and what would be sent is returned instead."""
+    say = progress or (lambda _msg: None)
+    result = SweepResult(ctx.today.isoformat(), dry_run)
+    say("Flytter saker der en dato har åpnet porten …")
+    result.advanced = advance_cases(session=session, ctx=ctx)
+    say("Holder fristene i politisk behandling i takt med møteplanene …")
+    result.tasks_rescheduled = deadlines.schedule_political_cases(session=session, ctx=ctx)
+    say("Lager faste oppgaver i drift …")
+    result.duties_created = deadlines.generate_duties(session=session, ctx=ctx)
+    say("Finner frister og skriver påminnelser …")
+    result.reminders_new = deadlines.collect_reminders(session=session, ctx=ctx,
+                                                       targets=targets)
+    say("Lager én oppsummering per mottaker …")
+    result.digests_built = len(reminders.build_digests(session=session, ctx=ctx))
+    result.overdue_tasks = reminders.overdue_count(session, ctx.today)
+    if dry_run:
+        result.sent = preview(session=session, ctx=ctx, targets=targets, now=now)
+        return result
+    say("Sender …")
+    result.sent = [asdict(r) for r in reminders.send_due_digests(
+        session=session, ctx=ctx, targets=targets, now=now, deliver=deliver)]
+    return result
+
+
+def preview(*, session: Session, ctx: Ctx, targets: TargetBook,
+            now: datetime | None = None) -> list[dict[str, Any]]:
+    """What a sweep would send now, to whom (masked), with the full text. Writes nothing."""
+    now = now or utcnow()
+    due = session.exec(select(Digest).where(reminders._sendable(ctx, now))
+                       .order_by(col(Digest.sweep_on), col(Digest.id))).all()
+    emails = reminders._contact_emails(session, [d.recipient for d in due])
+    return [{
+        "digest_id": d.id, "recipient": d.recipient, "status": "would_send",
+        "items": d.item_count, "title": d.title, "text": d.body_text,
+        "targets": [{"target": t.masked, "ok": None, "error": None}
+                    for t in targets.targets_for(d.recipient, emails.get(d.recipient))],
+    } for d in due]
+
+
+@contextmanager
+def dry_run_session(url: str) -> Iterator[Session]:
+    """A session whose commits become savepoints inside one outer transaction that is
+    rolled back at the end, so everything the sweep wrote disappears. SQLite's driver needs
+    to be told to leave transactions to SQLAlchemy for savepoints to work."""
+    import sqlalchemy as sa
+    from sqlalchemy import event
+
+    from avtaleflyt.settings import normalise_database_url
+
+    url = normalise_database_url(url)
+    if url.startswith("sqlite"):
+        engine = sa.create_engine(url, connect_args={"check_same_thread": False,
+                                                     "timeout": 30}, poolclass=sa.NullPool)
+
+        @event.listens_for(engine, "connect")
+        def _connect(dbapi_conn, _rec):
+            dbapi_conn.isolation_level = None
+            dbapi_conn.execute("PRAGMA foreign_keys=ON")
+
+        @event.listens_for(engine, "begin")
+        def _begin(conn):
+            conn.exec_driver_sql("BEGIN")
+    else:
+        engine = sa.create_engine(url, poolclass=sa.NullPool)
+    try:
+        with engine.connect() as conn:
+            outer = conn.begin()
+            session = Session(bind=conn, join_transaction_mode="create_savepoint",
+                              expire_on_commit=False)
+            try:
+                yield session
+            finally:
+                session.close()
+                outer.rollback()
+    finally:
+        engine.dispose()

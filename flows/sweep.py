@@ -1,0 +1,53 @@
+"""The daily deadline sweep as a Prefect flow (deployment `deadline-sweep` in prefect.yaml).
+
+Thin: every step is a service call, each its own transaction and safe to repeat, so a rerun
+the same day — or after a crash — sends nothing twice.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from prefect import flow, get_run_logger
+
+from avtaleflyt import runtime
+from avtaleflyt.services import sweep as sweep_service
+from notifications.channels import TargetBook
+
+
+@flow(name="deadline-sweep", log_prints=False)
+def deadline_sweep(today: date | None = None, dry_run: bool = False) -> dict[str, Any]:
+    """Advance dated gates, keep deadlines on the meeting plan, generate duties, write the
+    reminders owed today to the outbox and send one digest per recipient through Apprise."""
+    logger = get_run_logger()
+    ctx = runtime.ctx(today, "deadline-sweep")
+    targets = TargetBook.from_settings(runtime.settings())
+    if dry_run:
+        with sweep_service.dry_run_session(runtime.settings().effective_database_url) as s:
+            result = sweep_service.run_sweep(session=s, ctx=ctx, targets=targets, dry_run=True,
+                                             progress=logger.info)
+    else:
+        with runtime.session() as s:
+            result = sweep_service.run_sweep(session=s, ctx=ctx, targets=targets,
+                                             progress=logger.info)
+    _artifact(result)
+    return result.as_dict()
+
+
+def _artifact(result: sweep_service.SweepResult) -> None:
+    from prefect.artifacts import create_table_artifact
+
+    from avtaleflyt.formatting import format_date
+
+    rows = result.table() or [{"mottaker": "–", "status": "ingenting å sende", "punkter": 0,
+                               "mål": "–", "feil": ""}]
+    create_table_artifact(
+        key="deadline-sweep",
+        table=rows,
+        description=(f"Fristsveip {format_date(date.fromisoformat(result.today))}"
+                     f"{' (prøvekjøring)' if result.dry_run else ''}: "
+                     f"{result.sent_count} sendt, {result.failed_count} feilet, "
+                     f"{result.overdue_tasks} oppgaver på overtid, "
+                     f"{result.reminders_new} nye påminnelser."),
+    )
