@@ -290,3 +290,51 @@ def test_broken_override_template_names_file_and_line_and_writes_nothing(
                                                   "1836/agreement-v1.docx"]
     html = (root() / "1836/agreement-v1.html").read_text(encoding="utf-8")
     assert "<h1>Rødøy kommune</h1>" in html
+
+
+def test_yearly_report_from_the_running_stage(session, db_url):
+    from avtaleflyt.domain.errors import InvalidInput
+    from avtaleflyt.domain.stages import Theme
+    from avtaleflyt.services import people
+
+    to_system_setup(session)
+    _, case = get_case(session, KNR)
+    for t in session.exec(select(Task).where(Task.case_id == case.id,
+                                             Task.stage == "system_setup")).all():
+        cases.complete_task(session=session, task_id=t.id, on=date(2026, 8, 14),
+                            ctx=ctx_for(date(2026, 8, 14)))
+    advance(session, date(2026, 9, 1))
+    assert cases.current_stage(session=session, kommunenummer=KNR) is Stage.RUNNING_OPERATION
+    # Two duties of the running stage as they would be recorded, besides any generated ones.
+    session.add(Task(case_id=case.id, stage="running_operation", key="test.plan",
+                     title="Bibliotekplan <utkast> & budsjett", responsible="county",
+                     due_on=date(2026, 10, 1), done_on=date(2026, 9, 28)))
+    session.add(Task(case_id=case.id, stage="running_operation", key="test.visit.1",
+                     title="Besøk i kommunen", responsible="county",
+                     due_on=date(2026, 11, 16), done_on=date(2026, 11, 12)))
+    session.commit()
+    people.add_note(session=session, kommunenummer=KNR, theme=Theme.TECHNICAL_SYSTEMS,
+                    text="IT var med fra start.", on=date(2026, 10, 2),
+                    ctx=ctx_for(date(2026, 10, 2)))
+
+    today = ctx_for(date(2027, 1, 15))
+    [row] = documents.store_document(session=session, kind="yearly_report", kommunenummer=KNR,
+                                     year=2026, ctx=today)
+    assert row.path == "1836/yearly_report-v1.html"
+    assert_intact(row)
+    soup = BeautifulSoup((root() / row.path).read_text(encoding="utf-8"), "html.parser")
+    duties = {tr.find_all("td")[0].get_text(): tr.find_all("td")[2].get_text()
+              for tr in soup.find("table", class_="duties").tbody.find_all("tr")}
+    assert duties["Bibliotekplan <utkast> & budsjett"] == "Utført 28.09.2026"
+    assert "Besøk i kommunen" not in duties  # visits are counted, not listed as duties
+    running = session.exec(select(Task).where(Task.case_id == case.id,
+                                              Task.stage == "running_operation")).all()
+    visits = [t for t in running if "visit" in t.key and t.due_on.year == 2026]
+    done = sum(1 for t in visits if t.done_on)
+    assert f"Gjennomført {done} av {len(visits)} planlagte besøk." in soup.get_text()
+    assert "IT var med fra start." in soup.get_text()
+
+    with pytest.raises(InvalidInput, match="«--year»: 2025"):
+        documents.store_document(session=session, kind="yearly_report", kommunenummer=KNR,
+                                 year=2025, ctx=today)
+    assert len(rows(session, "yearly_report")) == 1
