@@ -177,10 +177,11 @@ def saksframlegg_context(session: Session, scope: Scope, ctx: Ctx) -> Saksframle
 
 def agreement_context(session: Session, scope: Scope, ctx: Ctx) -> AgreementContext:
     _, terms = load_terms(session, scope.case.id)
+    # No `reference`: the agreement prints it as the county's own ("Vår referanse"), and the
+    # store knows only the municipal council's case number.
     return AgreementContext(
         _county_party(scope.county), _municipality_party(scope.municipality), terms,
-        today=ctx.today, reference=_reference(session, scope.case),
-        standard_terms=_standard_offer(ctx))
+        today=ctx.today, standard_terms=_standard_offer(ctx))
 
 
 def checklist_context(session: Session, scope: Scope, ctx: Ctx) -> ChecklistContext:
