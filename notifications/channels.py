@@ -41,8 +41,9 @@ class Target:
 class TargetBook:
     """The configured targets. Build with `from_settings`."""
 
-    coordinator: tuple[str, ...] = ()
-    leader: tuple[str, ...] = ()
+    # Full URLs with their secrets: kept out of repr so a log line or traceback never shows them.
+    coordinator: tuple[str, ...] = field(default=(), repr=False)
+    leader: tuple[str, ...] = field(default=(), repr=False)
     smtp_url: str | None = field(default=None, repr=False)
 
     @classmethod

@@ -28,8 +28,13 @@ def sweep(
         "eller sende noe.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Kjør fristsveipet: flytt saker, hold fristene i takt med møteplanene, lag faste
-    oppgaver og send dagens oppsummering til hver mottaker (--today gjelder)."""
+    """Kjør fristsveipet og send dagens oppsummering til hver mottaker (--today gjelder).
+
+    Sveipet flytter saker der en dato har åpnet porten, holder fristene i politisk
+    behandling i takt med møteplanene, lager faste oppgaver i drift og skriver påminnelser.
+    Mottakere: AVTALEFLYT_NOTIFY_URLS / AVTALEFLYT_APPRISE_CONFIG (koordinator),
+    AVTALEFLYT_LEADER_URLS (eskalering) og AVTALEFLYT_SMTP_URL (e-post til kommunene).
+    """
     from avtaleflyt import runtime
 
     with user_errors():

@@ -59,8 +59,10 @@ def _action(kind: str, task: Task, m: Municipality, to_contact: bool, ctx: Ctx) 
         return (f"Legg inn møteplanen: «avtaleflyt meeting add {body} --date ÅÅÅÅ-MM-DD» "
                 "eller «avtaleflyt meeting import FIL».")
     if kind == "moved":
-        return (f"Saken er flyttet til neste møte. Se de nye fristene med "
-                f"«avtaleflyt case show {knr}».")
+        return (f"{task.title} er flyttet til møtet {format_date(task.due_on)}"
+                if task.due_on else f"{task.title} venter på neste møte") + (
+            " fordi saksframlegget ikke ble levert i tide eller vedtaket ble utsatt. "
+            f"Se de nye fristene med «avtaleflyt case show {knr}».")
     if kind == "escalation":
         return (f"Oppgaven har vært på overtid i minst "
                 f"{ctx.config.reminders.escalate_after_working_days} arbeidsdager. "
