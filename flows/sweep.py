@@ -32,6 +32,7 @@ def deadline_sweep(today: date | None = None, dry_run: bool = False) -> dict[str
             result = sweep_service.run_sweep(session=s, ctx=ctx, targets=targets,
                                              progress=logger.info)
     _artifact(result)
+    _case_artifact(ctx.today)
     return result.as_dict()
 
 
@@ -50,4 +51,21 @@ def _artifact(result: sweep_service.SweepResult) -> None:
                      f"{result.sent_count} sendt, {result.failed_count} feilet, "
                      f"{result.overdue_tasks} oppgaver på overtid, "
                      f"{result.reminders_new} nye påminnelser."),
+    )
+
+
+def _case_artifact(today: date) -> None:
+    """Every case's stage and next deadline, readable in Prefect's UI after each sweep."""
+    from prefect.artifacts import create_table_artifact
+
+    from avtaleflyt.formatting import format_date
+    from avtaleflyt.services.dashboard import sweep_artifact_rows
+
+    with runtime.session() as s:
+        rows = sweep_artifact_rows(s, today)
+    create_table_artifact(
+        key="sakstatus",
+        table=rows or [{"Kommune": "–", "Fase": "ingen saker", "Status": "–",
+                        "Neste frist": "–", "Forfalte oppgaver": "0"}],
+        description=f"Sakene per {format_date(today)}: fase, status og neste frist.",
     )
