@@ -8,7 +8,8 @@ Four municipalities, driven through the services on SQLite and PostgreSQL:
                23 Mar (30 days in political approval, then closed).
   Træna  1835  opened 10 Jan; first contact done 1 Mar (50 days); withdrawn 20 Mar
                (19 days in political approval, then closed).
-  Værøy  1857  opened 1 Mar; still in first contact on 1 May (61 days: a stall).
+  Værøy  1857  opened 1 Mar; put on hold 1 Apr (with a reason); still in first contact
+               on 1 May (61 days: a stall, shown with the reason it waits).
 
 First contact: 4 entered, 3 completed (20, 30, 50) -> median 30, quickest Røst, slowest Træna.
 Political approval: 3 entered, 3 completed (19, 30, 70) -> median 30. Rødøy left it; the
@@ -56,6 +57,8 @@ def history(session):
 
     cases.open_case(session=session, kommunenummer="1857", opened_on=date(2026, 3, 1),
                     ctx=ctx_for(date(2026, 3, 1)))
+    cases.hold(session=session, kommunenummer="1857", on=date(2026, 4, 1),
+               reason="Venter på ny kommunedirektør", ctx=ctx_for(date(2026, 4, 1)))
     for knr, theme, text, on in (
             ("1836", Theme.RESPONSIBILITY_SPLIT, "Statistikken ble fylkets ansvar.",
              date(2026, 2, 10)),
@@ -84,8 +87,10 @@ def test_figures_match_the_recorded_history(session, db_url):
     assert (cs["entered"], cs["completed"], cs["median_days"]) == (1, 0, None)
 
     # Only Værøy has stalled; the closed cases are over, not stuck.
-    assert [(s["municipality"], s["stage"], s["days_so_far"], s["limit_days"])
-            for s in f["stalls"]] == [("Værøy", "first_contact", 61, 30.0)]
+    assert [(s["municipality"], s["stage"], s["days_so_far"], s["limit_days"],
+             s["waiting_reason"]) for s in f["stalls"]] == [
+        ("Værøy", "first_contact", 61, 30.0,
+         "Satt på vent 01.04.2026: Venter på ny kommunedirektør")]
 
     assert [(c["municipality"], c["status"], c["date"], c["reason"]) for c in f["closed_cases"]] \
         == [("Træna", "withdrawn", "2026-03-20", HOSTILE),
@@ -113,6 +118,9 @@ def test_stored_report_shows_the_same_figures_and_the_notes_literally(session, d
                                             "Rødøy (70 dager)"]
     stalls = soup.find("table", class_="stalls").tbody.find_all("tr")
     assert [tr.find("td").get_text() for tr in stalls] == ["Værøy"]
+    assert stalls[0].find_all("td")[-1].get_text() == (
+        "Lengre enn medianen for stadiet (30 dager). "
+        "Satt på vent 01.04.2026: Venter på ny kommunedirektør")
     assert soup.find("em", string="dette") is None
     assert HOSTILE in soup.get_text()
 

@@ -9,6 +9,7 @@ responsibility split) is reused from there rather than defined twice.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -235,6 +236,9 @@ class ExperienceReportContext:
     notes: tuple[ExperienceNote, ...] = ()
     closed_cases: tuple[ClosedCase, ...] = ()
     stall_threshold_days: int | None = None
+    # Why an open case is waiting, when someone said so (a case put on hold with a reason),
+    # by kommunenummer; shown next to the case if it has stalled.
+    waiting_reasons: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         _freeze(self, spans=tuple(self.spans), notes=tuple(self.notes),

@@ -46,6 +46,7 @@ from avtaleflyt.domain.agreement import DEFAULT_SPLIT
 from avtaleflyt.domain.errors import Conflict, InvalidInput, NotFound
 from avtaleflyt.domain.experience import summarise
 from avtaleflyt.domain.stages import CaseStatus, FactKind, Stage
+from avtaleflyt.formatting import format_date_short
 from avtaleflyt.settings import Settings
 from models import (
     ContactPerson,
@@ -80,8 +81,8 @@ STAGE_DOCUMENTS: dict[Stage, str] = {
     Stage.SYSTEM_SETUP: "setup_checklist",
 }
 
-_SPAN_EVENTS = ("case_opened", "stage_entered", "case_rejected", "case_withdrawn",
-                "agreement_ended")
+_SPAN_ENDS = ("case_rejected", "case_withdrawn", "agreement_ended")
+_SPAN_EVENTS = ("case_opened", "stage_entered", *_SPAN_ENDS, "case_on_hold")
 _ATTEMPTS = 5
 
 
@@ -264,10 +265,18 @@ def experience_context(session: Session, county: County, ctx: Ctx) -> Experience
             closed.append(ClosedCase(m.name, case.status, case.closed_on or case.stage_entered_on,
                                      _closing_reason(by_case[case.id])))
     closed.sort(key=lambda c: (c.date, c.municipality))
+    waiting = {}
+    for case, m in cases:
+        if case.status == CaseStatus.ON_HOLD.value:
+            held = [e for e in by_case[case.id] if e.kind == "case_on_hold"]
+            reason = held[-1].details.get("reason") if held else None
+            since = format_date_short(case.on_hold_since) if case.on_hold_since else None
+            waiting[m.kommunenummer] = (f"Satt på vent{f' {since}' if since else ''}"
+                                        f"{f': {reason}' if reason else ''}")
     return ExperienceReportContext(
         county_name=county.library_name or county.name, generated=ctx.today, spans=spans,
         notes=[NoteView(name, n.stage, n.theme, n.text, n.noted_on) for n, name in notes],
-        closed_cases=closed)
+        closed_cases=closed, waiting_reasons=waiting)
 
 
 def case_spans(case: OnboardingCase, m: Municipality, events: list[Event]) -> list[StageSpan]:
@@ -293,7 +302,7 @@ def case_spans(case: OnboardingCase, m: Municipality, events: list[Event]) -> li
         elif e.kind == "stage_entered":
             close(e.occurred_on)
             stage, entered = Stage(e.details["to"]), e.occurred_on
-        else:  # rejected, withdrawn, agreement ended
+        elif e.kind in _SPAN_ENDS:
             close(e.occurred_on)
     if stage is not None:
         if case.closed_on is not None and not CaseStatus(case.status).is_open:
@@ -337,7 +346,9 @@ def experience_figures(*, session: Session, ctx: Ctx, county: str | None = None
         "stalls": [{"kommunenummer": s.kommunenummer, "municipality": s.municipality,
                     "stage": s.stage.value, "entered": s.entered.isoformat(),
                     "days_so_far": s.days_so_far, "limit_days": s.limit_days,
-                    "basis": s.basis.value} for s in summary.stalls],
+                    "basis": s.basis.value,
+                    "waiting_reason": context.waiting_reasons.get(s.kommunenummer)}
+                   for s in summary.stalls],
         "closed_cases": [{"municipality": c.municipality, "status": c.status.value,
                           "date": c.date.isoformat(), "reason": c.reason}
                          for c in context.closed_cases],
