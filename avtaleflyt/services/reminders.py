@@ -14,6 +14,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, or_, update
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from avtaleflyt.formatting import format_date
@@ -48,7 +49,7 @@ def recipient_label(recipient: str, ctx: Ctx) -> str:
         return ctx.config.reminders.coordinator_label
     if recipient == LEADER:
         return ctx.config.reminders.leader_label
-    return "primærkontakt " + recipient.removeprefix(CONTACT_PREFIX)
+    return f"kontaktpersonen ({recipient})"
 
 
 def _action(kind: str, task: Task, m: Municipality, to_contact: bool, ctx: Ctx) -> str:
@@ -122,7 +123,11 @@ def build_digests(*, session: Session, ctx: Ctx, commit: bool = True) -> list[Bu
         by_recipient[r.recipient].append((r, t, m))
     built: list[BuiltDigest] = []
     for recipient in sorted(recipients - taken):
-        content = DigestContent(greeting=recipient_label(recipient, ctx))
+        mine = by_recipient.get(recipient, [])
+        greeting = (f"kontaktperson i {mine[0][2].name} kommune"
+                    if recipient.startswith(CONTACT_PREFIX) and mine
+                    else recipient_label(recipient, ctx))
+        content = DigestContent(greeting=greeting)
         to_contact = recipient.startswith(CONTACT_PREFIX)
         for r, t, m in by_recipient.get(recipient, []):
             wd = ctx.calendar.working_days_between(ctx.today, r.due_on)
@@ -150,7 +155,12 @@ def build_digests(*, session: Session, ctx: Ctx, commit: bool = True) -> list[Bu
                         next_attempt_on=ctx.today, title=out.title, body_text=out.text,
                         body_html=out.html, item_count=out.items)
         session.add(digest)
-        session.flush()
+        try:
+            session.flush()
+        except IntegrityError:
+            # A concurrent sweep built today's digests first; its digests hold these items.
+            session.rollback()
+            return []
         ids = [r.id for r, _, _ in by_recipient.get(recipient, [])]
         if ids:
             session.execute(update(Reminder).where(col(Reminder.id).in_(ids))
