@@ -228,3 +228,29 @@ def test_no_secret_reaches_the_database_results_or_logs(db_url, session, hook, s
     assert "****" in dump
     for s in secrets:
         assert s not in dump
+
+
+def test_two_sweeps_at_once_send_each_digest_once(db_url, session, hook, smtp):
+    """Two sweeps racing on the same day, each with its own connection: the outbox's unique
+    key, the one-digest-per-day key and the claim let exactly one of them send each digest."""
+    import threading
+
+    _setup(session)
+    targets = _book(hook, smtp)
+    errors: list[BaseException] = []
+
+    def one():
+        try:
+            with db.session_scope(db_url) as s:
+                run_sweep(session=s, ctx=ctx_for(SWEEP), targets=targets)
+        except BaseException as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=one) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert errors == []
+    assert _received(hook, smtp) == {"coordinator": 1, "leader": 1, "contact": 1}
+    assert sorted(session.exec(select(Digest.status)).all()) == ["sent", "sent", "sent"]

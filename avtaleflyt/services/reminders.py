@@ -38,6 +38,7 @@ from notifications.channels import (
     deliver as apprise_deliver,
 )
 from notifications.digest import DigestContent, Item, render, when_text
+from notifications.masking import scrub
 
 from .context import Ctx
 
@@ -239,6 +240,9 @@ def _send_one(session: Session, digest: Digest, ctx: Ctx, targets: TargetBook,
         if target.masked in done:
             continue  # delivered on an earlier attempt: retry only what failed
         result: SendResult = deliver(target, digest.title, digest.body_text, digest.body_html)
+        if result.error and email:
+            # A contact's address is personal data: it stays out of deliveries and artifacts.
+            result = SendResult(result.ok, scrub(result.error, {email}))
         session.add(Delivery(digest_id=digest.id, target=target.masked,
                              status=SENT if result.ok else FAILED, attempt=digest.attempts,
                              error=result.error, at=utcnow()))
