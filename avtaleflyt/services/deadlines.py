@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import date, timedelta
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from avtaleflyt.domain import deadlines as dl
+from avtaleflyt.domain.agreement import Terms
 from avtaleflyt.domain.duties import DutyRules, plan_duties
 from avtaleflyt.domain.machine import NewEvent
 from avtaleflyt.domain.stages import CaseStatus, FactKind, Outcome, Party, Stage
@@ -31,7 +33,7 @@ from models import (
 from notifications.channels import COORDINATOR, LEADER, TargetBook, contact_key
 
 from .context import Ctx
-from .store import add_events, add_tasks, load_terms
+from .store import add_events, add_tasks
 
 POLITICAL_KEYS = (dl.SAKSFRAMLEGG, dl.COUNCIL, dl.COUNTY)
 _DECISION_KEY = {FactKind.COUNCIL_DECISION.value: dl.COUNCIL,
@@ -193,8 +195,13 @@ def generate_duties(*, session: Session, ctx: Ctx, case_ids: list[int] | None = 
     if not cases:
         return 0
     ids = [c.id for c, _ in cases]
-    with_terms = set(session.exec(select(AgreementTerms.case_id)
-                                  .where(col(AgreementTerms.case_id).in_(ids))).all())
+    # Duties need the dates and counts of the terms, not the responsibility split.
+    terms_by_case = {row.case_id: Terms(
+        start_date=row.start_date, years=row.years, notice_months=row.notice_months,
+        yearly_price=row.yearly_price, position_share=Decimal(row.position_share),
+        site_visits_per_year=row.site_visits_per_year, split=())
+        for row in session.exec(select(AgreementTerms)
+                                .where(col(AgreementTerms.case_id).in_(ids))).all()}
     existing: dict[int, set[str]] = defaultdict(set)
     for cid, key in session.exec(select(Task.case_id, Task.key).where(
             col(Task.case_id).in_(ids), col(Task.key).like("duty.%"))).all():
@@ -202,9 +209,9 @@ def generate_duties(*, session: Session, ctx: Ctx, case_ids: list[int] | None = 
     rules = _duty_rules(ctx)
     created = 0
     for case, m in cases:
-        if case.id not in with_terms:
+        terms = terms_by_case.get(case.id)
+        if terms is None:
             continue
-        _, terms = load_terms(session, case.id)
         planned = [p for p in plan_duties(terms, entered_on=case.stage_entered_on,
                                           today=ctx.today, rules=rules, cal=ctx.calendar)
                    if p.key not in existing[case.id]]

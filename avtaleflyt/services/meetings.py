@@ -136,7 +136,12 @@ def add_meeting(*, session: Session, kommunenummer: str | None, body: str, on: d
     if not added:
         return MeetingResult(f"{who} har allerede møte {format_date(on)}; ingen endring.",
                              0, 1)
-    return MeetingResult(f"Møte lagt inn: {who} {format_date(on)}.", added, skipped, moved)
+    return MeetingResult(f"Møte lagt inn: {who} {format_date(on)}.{_moved(moved)}", added,
+                         skipped, moved)
+
+
+def _moved(n: int) -> str:
+    return f" {n} frister i politisk behandling ble satt eller flyttet." if n else ""
 
 
 def import_meetings(*, session: Session, path: Path, kommunenummer: str | None,
@@ -158,7 +163,7 @@ def import_meetings(*, session: Session, path: Path, kommunenummer: str | None,
     moved = schedule_political_cases(session=session, ctx=ctx, commit=False)
     session.commit()
     return MeetingResult(f"Importerte {added} møter fra {path.name}"
-                         + (f" ({skipped} fantes fra før)." if skipped else "."),
+                         + (f" ({skipped} fantes fra før)." if skipped else ".") + _moved(moved),
                          added, skipped, moved)
 
 
