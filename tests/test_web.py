@@ -338,3 +338,17 @@ def test_documents_are_listed_and_downloaded_behind_login(with_case, today):
     assert "Rødøy" in r.text
     assert c.get("/sak/1836/dokument/agreement/2.html").status_code == 404
     assert c.get("/sak/1836/dokument/..%2F..%2Fsession_secret/1.html").status_code == 404
+
+
+def test_meetings_on_the_case_page_and_in_the_forecast(db_url, today):
+    from avtaleflyt.services.meetings import add_meeting
+
+    to_political(db_url, "1836", date(2026, 3, 2))
+    with db.session_scope(db_url) as s:
+        add_meeting(session=s, kommunenummer="1836", body="kommunestyre", on=date(2026, 6, 18),
+                    title=HOSTILE, ctx=ctx_for(today))
+    c = logged_in(db_url)
+    page = c.get("/sak/1836").text
+    assert "18. juni 2026: Kommunestyret – &lt;script&gt;" in page
+    stats = c.get("/statistikk").text
+    assert "<td>18. juni 2026</td>" in stats

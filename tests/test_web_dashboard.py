@@ -12,7 +12,8 @@ from avtaleflyt.domain.forecast import forecast_running
 from avtaleflyt.domain.stages import Stage
 from avtaleflyt.services import dashboard
 
-from .web_support import open_case, record, to_political
+from .conftest import ctx_for
+from .web_support import open_case, to_political
 
 TODAY = date(2026, 3, 20)
 MEDIANS = {Stage.FIRST_CONTACT: 20, Stage.POLITICAL_APPROVAL: 60,
@@ -31,12 +32,20 @@ def test_forecast_never_before_today_the_meeting_or_the_start_date():
                             medians=MEDIANS)
     assert late.expected == TODAY  # overdue stage: expected now, not in the past
     meeting = forecast_running(stage=Stage.POLITICAL_APPROVAL, entered=TODAY, today=TODAY,
-                               medians=MEDIANS, council_meeting=date(2026, 6, 18))
+                               medians=MEDIANS, council_meeting=lambda on: date(2026, 6, 18))
     # The political stage would end 19 May by its median, but the council meets 18 June.
     assert meeting.expected == date(2026, 6, 18) + timedelta(days=25 + 90)
+    assert meeting.council_meeting == date(2026, 6, 18)
     start = forecast_running(stage=Stage.CONTRACT_SIGNING, entered=TODAY, today=TODAY,
                              medians=MEDIANS, start_date=date(2027, 1, 1))
     assert start.expected == date(2027, 1, 1)
+
+
+def test_forecast_meeting_stands_in_for_a_missing_political_median():
+    f = forecast_running(stage=Stage.POLITICAL_APPROVAL, entered=TODAY, today=TODAY,
+                         medians={**MEDIANS, Stage.POLITICAL_APPROVAL: None},
+                         council_meeting=lambda on: date(2026, 5, 7))
+    assert f.expected == date(2026, 5, 7) + timedelta(days=25 + 90)
 
 
 def test_forecast_unknown_without_observed_durations():
@@ -72,7 +81,7 @@ def _all_read_models(s):
     dashboard.board(s, TODAY)
     dashboard.overdue_tasks(s, TODAY)
     dashboard.upcoming_tasks(s, TODAY)
-    dashboard.statistics(s, TODAY)
+    dashboard.statistics(s, ctx_for(TODAY))
     dashboard.sweep_artifact_rows(s, TODAY)
 
 
@@ -88,7 +97,7 @@ def test_statistics_funnel_and_stage_times(db_url):
     to_political(db_url, "1836", date(2026, 3, 2))
     open_case(db_url, "1837", date(2026, 3, 10))
     with db.session_scope(db_url) as s:
-        st = dashboard.statistics(s, TODAY)
+        st = dashboard.statistics(s, ctx_for(TODAY))
     assert dict(st.funnel)[Stage.FIRST_CONTACT] == 2
     assert dict(st.funnel)[Stage.POLITICAL_APPROVAL] == 1
     first = st.stages[0]
@@ -106,3 +115,23 @@ def test_sweep_artifact_rows(db_url):
     assert rows[0]["Fase"] == "Førstekontakt" and rows[0]["Forfalte oppgaver"] == "3"
     assert rows[0]["Neste frist"] == "26.01.2026"
     assert rows[1]["Fase"] == "Politisk behandling"
+
+
+def test_forecast_waits_for_the_next_reachable_council_meeting(db_url):
+    from avtaleflyt.services.meetings import add_meeting
+
+    to_political(db_url, "1836", date(2026, 3, 2))  # political approval from 2 March
+    with db.session_scope(db_url) as s:
+        before = {f["kommunenummer"]: f for f in dashboard.statistics(s, ctx_for(TODAY)).forecasts}
+    assert before["1836"]["meeting_plan"] is False
+    with db.session_scope(db_url) as s:
+        # 9 April is too close (the case document is due 15 working days before); 18 June is
+        # the first meeting the case can reach.
+        for on in (date(2026, 4, 9), date(2026, 6, 18)):
+            add_meeting(session=s, kommunenummer="1836", body="kommunestyre", on=on,
+                        title=None, ctx=ctx_for(TODAY))
+    with db.session_scope(db_url) as s:
+        after = {f["kommunenummer"]: f for f in dashboard.statistics(s, ctx_for(TODAY)).forecasts}
+    assert after["1836"]["meeting_plan"] is True
+    assert after["1836"]["council_meeting"] == date(2026, 6, 18)
+    assert after["1836"]["expected"] is None  # no case has finished the later stages yet

@@ -7,7 +7,7 @@ meeting, the agreement's start date).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -18,30 +18,38 @@ from .stages import STAGE_ORDER, Stage
 class Forecast:
     expected: date | None  # None: no completed case yet for some stage on the way
     missing_stage: Stage | None = None  # the first stage without observed durations
+    council_meeting: date | None = None  # the meeting the political stage waits for
 
 
 def forecast_running(*, stage: Stage, entered: date, today: date,
                      medians: Mapping[Stage, float | None],
-                     council_meeting: date | None = None,
+                     council_meeting: Callable[[date], date | None] | None = None,
                      start_date: date | None = None) -> Forecast:
     """Expected date of entering running operation.
 
-    The current stage is expected to take its median, but never ends before today. A known
-    council meeting ends the political stage no earlier than that meeting; a known start
-    date is the earliest day operation can begin.
+    The current stage is expected to take its median, but never ends before today.
+    `council_meeting(d)` gives the first council meeting a case can still reach when its
+    political stage begins on `d` (None when the plan has none); the political stage ends
+    no earlier than that meeting, and the meeting alone is enough when no case has finished
+    that stage yet. A known start date is the earliest day operation can begin.
     """
     if stage is Stage.RUNNING_OPERATION:
         return Forecast(entered)
     at = entered
+    meeting = None
     for s in STAGE_ORDER[stage.index:STAGE_ORDER.index(Stage.RUNNING_OPERATION)]:
+        began = at
+        if s is Stage.POLITICAL_APPROVAL and council_meeting is not None:
+            meeting = council_meeting(max(began, today))
         median = medians.get(s)
-        if median is None:
-            return Forecast(None, s)
-        at = at + timedelta(days=round(median))
+        if median is None and not (s is Stage.POLITICAL_APPROVAL and meeting is not None):
+            return Forecast(None, s, meeting)
+        if median is not None:
+            at = at + timedelta(days=round(median))
         if s is stage:
             at = max(at, today)
-        if s is Stage.POLITICAL_APPROVAL and council_meeting is not None:
-            at = max(at, council_meeting)
+        if s is Stage.POLITICAL_APPROVAL and meeting is not None:
+            at = max(at, meeting)
     if start_date is not None:
         at = max(at, start_date)
-    return Forecast(at)
+    return Forecast(at, council_meeting=meeting)

@@ -18,6 +18,8 @@ from avtaleflyt.domain.forecast import forecast_running
 from avtaleflyt.domain.stages import STAGE_ORDER, CaseStatus, Party, Stage
 from models import AgreementTerms, Event, Municipality, OnboardingCase, Task
 
+from .context import Ctx
+
 SOON_DAYS = 7
 
 
@@ -171,7 +173,14 @@ def stage_spans(session: Session) -> list[experience.StageSpan]:
     return spans
 
 
-def statistics(session: Session, today: date) -> Statistics:
+def statistics(session: Session, ctx: Ctx) -> Statistics:
+    """Funnel, time per stage, and a forecast per active case from the observed medians and
+    each municipality's meeting plan (the next council meeting it can still reach)."""
+    from avtaleflyt.domain.deadlines import SAKSFRAMLEGG, next_reachable
+
+    from .meetings import meetings_by_scope
+
+    today = ctx.today
     spans = stage_spans(session)
     stats = experience.stage_statistics(spans)
     funnel = [(s, len({sp.kommunenummer for sp in spans if sp.stage is s})) for s in STAGE_ORDER]
@@ -185,13 +194,25 @@ def statistics(session: Session, today: date) -> Statistics:
         .where(OnboardingCase.status == CaseStatus.ACTIVE.value,
                OnboardingCase.stage != Stage.RUNNING_OPERATION.value)
         .order_by(col(Municipality.kommunenummer))).all()
+    council, _county = meetings_by_scope(session, {m.id for _, m, _ in active}, today)
+    lead = ctx.config.task_due.get(SAKSFRAMLEGG, 15)
+
+    def reachable(meetings: list[date]):
+        def first(on: date) -> date | None:
+            found = next_reachable(meetings, on, lead, ctx.calendar)
+            return found[0] if found else None
+        return first
+
     forecasts = []
     for c, m, start in active:
+        meetings = council.get(m.id, [])
         f = forecast_running(stage=Stage(c.stage), entered=c.stage_entered_on, today=today,
-                             medians=medians, start_date=start)
+                             medians=medians, start_date=start,
+                             council_meeting=reachable(meetings) if meetings else None)
         forecasts.append({"kommunenummer": m.kommunenummer, "municipality": m.name,
                           "stage": c.stage, "expected": f.expected,
-                          "missing_stage": f.missing_stage, "start_date": start})
+                          "missing_stage": f.missing_stage, "start_date": start,
+                          "meeting_plan": bool(meetings), "council_meeting": f.council_meeting})
     return Statistics(funnel, stats, forecasts)
 
 

@@ -18,6 +18,7 @@ from avtaleflyt.domain.errors import Conflict, DomainError, InvalidInput, NotFou
 from avtaleflyt.formatting import format_date_short, parse_date
 from avtaleflyt.services.documents import documents_root, list_documents
 from avtaleflyt.services.facts import build_fact, parse_theme
+from avtaleflyt.services.meetings import list_meetings
 from avtaleflyt.services.queries import case_detail
 from avtaleflyt.services.users import UserView
 
@@ -47,6 +48,7 @@ def _page(request: Request, user: UserView, knr: str, status_code: int = 200, **
         with runtime.session() as s:
             detail = case_detail(s, knr, runtime.today(), with_personal_data=True)
             documents = list_documents(session=s, kommunenummer=knr)
+            meetings = list_meetings(s, knr, since=runtime.today())[:8]
         # Open tasks first (by due date), then what is done.
         detail["tasks"].sort(key=lambda t: (t["done_on"] is not None, t["due_on"] or "9999",
                                             "" if t["done_on"] is None else t["done_on"]))
@@ -56,7 +58,7 @@ def _page(request: Request, user: UserView, knr: str, status_code: int = 200, **
                                               user=user)
     return request.app.state.pages.render(
         request, "case.html.j2", status_code, title=detail["municipality"], user=user, d=detail,
-        timeline=charts.case_timeline(detail), documents=documents, **extra)
+        timeline=charts.case_timeline(detail), documents=documents, meetings=meetings, **extra)
 
 
 def _refused(request, user, knr, form: str, e: DomainError, values: dict[str, Any]):
