@@ -141,6 +141,9 @@ def test_serve_runs_the_sweep_on_its_schedule_and_stops_cleanly(sqlite_url, tmp_
         assert f"http://127.0.0.1:{serve.prefect_port}/" in out
         r = httpx.get(serve.web + "/", timeout=5)
         assert r.status_code == 303 and r.headers["location"].startswith("/logg-inn")
+        # The Prefect UI in the browser talks to this server, not to the default port.
+        ui = httpx.get(f"http://127.0.0.1:{serve.prefect_port}/ui-settings", timeout=10).json()
+        assert ui["api_url"] == serve.api
         dep = serve.sweep_deployment()
         got = [(s["schedule"]["cron"], s["schedule"]["timezone"], s["active"])
                for s in dep["schedules"]]

@@ -88,11 +88,12 @@ class Supervisor:
                 api = os.environ["PREFECT_API_URL"].rstrip("/")
             else:
                 api = f"http://127.0.0.1:{self.prefect_port}/api"
+                # The UI in the browser must call this server, not the default port 4200.
+                env["PREFECT_UI_API_URL"] = env["PREFECT_API_URL"] = api
                 self._start("prefect-server", [
                     sys.executable, "-m", "prefect", "server", "start",
                     "--host", "127.0.0.1", "--port", str(self.prefect_port)],
                     env, logs / "server.log")
-                env["PREFECT_API_URL"] = api
                 console.print(f"Starter Prefect-serveren (logg: {logs / 'server.log'}) …")
                 self._wait_healthy(api)
             os.environ.update({k: env[k] for k in ("PREFECT_API_URL", "PREFECT_HOME")})
