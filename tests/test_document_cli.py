@@ -64,9 +64,14 @@ def test_render_list_and_report(session, db_url, tmp_path):
     fc = next(s for s in figures["stages"] if s["stage"] == "first_contact")
     assert (fc["entered"], fc["completed"], fc["median_days"]) == (1, 1, 17)  # 2 → 19 March
 
+    assert "Ingen rapporter" in cli("report", "list").stdout
     result = cli("report", "experience", "--format", "docx")
     assert result.exit_code == 0, result.output
     assert Path(result.stdout.strip()).name == "experience_report-v1.docx"
+    reports = json.loads(cli("report", "list", "--json").stdout)
+    assert [(r["kind"], r["format"], r["version"], r["path"]) for r in reports] == [
+        ("experience_report", "docx", 1, "fylke-18/experience_report-v1.docx")]
+    assert "experience_report-v1.docx" in cli("report", "list").stdout
 
 
 def test_refusals_exit_non_zero_and_write_nothing(session, db_url, tmp_path):
@@ -96,7 +101,7 @@ def test_document_commands_never_import_prefect(db_url, tmp_path):
     code = f"""
 import sys
 from avtaleflyt.cli.main import app
-for argv in (["doc", "list", "1836", "--json"], ["doc", "list", "1836"],
+for argv in (["doc", "list", "1836", "--json"], ["doc", "list", "1836"], ["report", "list"],
              ["report", "experience", "--json"], ["report", "experience", "--out", {str(out)!r}],
              ["report", "experience", "--format", "docx"]):
     try:

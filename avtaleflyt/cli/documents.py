@@ -51,8 +51,11 @@ def render(
     year: Annotated[Optional[int], typer.Option(
         "--year", help="Året årsrapporten gjelder (yearly_report). Standard: fjoråret.")] = None,
 ) -> None:
-    """Lag dokumentet fra dagens data. Uten --out lagres en ny versjon (gamle versjoner
-    beholdes); stien skrives ut."""
+    """Lag et dokument for kommunens sak fra dagens data.
+
+    Uten --out lagres en ny versjon i dokumentmappen; stien skrives ut.
+
+    Gamle versjoner beholdes alltid."""
     from avtaleflyt.services.documents import CASE_KINDS, check_kind
 
     with user_errors():
@@ -76,24 +79,33 @@ def list_(knr: Knr, as_json: Annotated[bool, typer.Option(
     if not rows:
         console.print(f"Ingen dokumenter er lagret for {knr} ennå.", highlight=False)
         return
+    _print_documents(rows, f"Dokumenter for {knr}")
+
+
+def _print_documents(rows: list[dict], title: str, *, with_type: bool = True) -> None:
     from datetime import date
 
     from avtaleflyt.formatting import format_date_short
 
     folder = Path(rows[0]["file"]).parent
-    t = Table(title=f"Dokumenter for {knr}", title_justify="left",
-              caption=f"Mappe: {folder} (hele SHA-256 med --json)", caption_justify="left")
+    t = Table(title=title, title_justify="left",
+              caption=f"Mappe: {folder}", caption_justify="left")
     # Narrow enough for an 80-column terminal: the format shows as the file's extension.
-    t.add_column("Type", min_width=16)
+    if with_type:
+        t.add_column("Type", min_width=16)
     t.add_column("Versjon", justify="right")
     t.add_column("Dato", no_wrap=True)
     t.add_column("SHA-256", no_wrap=True)
     t.add_column("Fil", no_wrap=True)
     for r in rows:
-        t.add_row(r["label"], str(r["version"]),
+        t.add_row(*([r["label"]] if with_type else []), str(r["version"]),
                   format_date_short(date.fromisoformat(r["created_on"])),
                   r["sha256"][:7] + "…", Path(r["path"]).name)
     console.print(t)
+
+
+CountyOpt = Annotated[Optional[str], typer.Option(
+    "--county", help="Fylkesnummer (f.eks. 18). Trengs bare når det finnes flere fylker.")]
 
 
 @report_app.command("experience")
@@ -102,12 +114,13 @@ def experience(
     out: OutOpt = None,
     as_json: Annotated[bool, typer.Option(
         "--json", help="Skriv tallene per fase som JSON i stedet for å lage rapporten.")] = False,
-    county: Annotated[Optional[str], typer.Option(
-        "--county", help="Fylkesnummer (f.eks. 18). Trengs bare når det finnes flere fylker."
-    )] = None,
+    county: CountyOpt = None,
 ) -> None:
-    """Erfaringsrapport for alle fylkets saker: tid per fase, saker som har stoppet opp,
-    erfaringer etter tema og avslåtte/trukne saker."""
+    """Lag erfaringsrapporten for alle fylkets saker.
+
+    Tid per fase, saker som har stoppet opp, erfaringer etter tema, avslåtte/trukne saker.
+
+    Uten --out lagres en ny versjon i dokumentmappen; stien skrives ut."""
     if as_json:
         from avtaleflyt import runtime
         from avtaleflyt.services.documents import experience_figures
@@ -119,3 +132,24 @@ def experience(
     with user_errors():
         path = _write_or_store("experience_report", fmt, out, county=county)
     console.print(str(path), highlight=False, soft_wrap=True)
+
+
+@report_app.command("list")
+def report_list(
+    as_json: Annotated[bool, typer.Option("--json", help="Skriv JSON for skript.")] = False,
+    county: CountyOpt = None,
+) -> None:
+    """Vis lagrede erfaringsrapporter: versjon, dato, SHA-256 og sti."""
+    from avtaleflyt import runtime
+    from avtaleflyt.services.documents import list_documents
+
+    with user_errors(), runtime.session() as s:
+        rows = list_documents(session=s, county=county)
+    if as_json:
+        print_json(rows)
+        return
+    if not rows:
+        console.print("Ingen rapporter er lagret ennå. Lag en med «avtaleflyt report "
+                      "experience».", highlight=False)
+        return
+    _print_documents(rows, "Erfaringsrapporter", with_type=False)
