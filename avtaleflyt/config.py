@@ -7,8 +7,8 @@ because a silently ignored typo in a deadline is worse than a refusal to start.
 from __future__ import annotations
 
 import tomllib
-from datetime import date
 from dataclasses import dataclass, field
+from datetime import date
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path

@@ -254,3 +254,13 @@ def test_two_sweeps_at_once_send_each_digest_once(db_url, session, hook, smtp):
     assert errors == []
     assert _received(hook, smtp) == {"coordinator": 1, "leader": 1, "contact": 1}
     assert sorted(session.exec(select(Digest.status)).all()) == ["sent", "sent", "sent"]
+
+
+def test_no_configured_target_is_a_recorded_failure_not_a_crash(session, hook, smtp):
+    _setup(session)
+    result = _sweep(session, SWEEP, TargetBook())
+    assert result.failed_count == len(result.sent) == 1  # contacts fall back to the coordinator
+    digest = session.exec(select(Digest)).one()
+    assert digest.recipient == "coordinator" and digest.status == "failed"
+    assert "AVTALEFLYT_NOTIFY_URLS" in digest.last_error
+    assert session.exec(select(Delivery)).one().target == "(ingen)"

@@ -42,7 +42,7 @@ def add(
         from avtaleflyt.services import meetings
 
         on = parse_date(date, "--date")
-        b = meetings._body(body)
+        b = meetings.check_body(body)
         kommune = None if knr.strip().lower() == "county" else knr
         if b != "county" and kommune is None:
             from avtaleflyt.domain.errors import InvalidInput

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from .calendar import WorkingCalendar
-from .stages import TASK_TEMPLATES, DueBase
 
 SAKSFRAMLEGG = "political.saksframlegg"
 COUNCIL = "political.council"
@@ -119,11 +118,6 @@ def schedule_political(*, tasks: Mapping[str, OpenTask], council_meetings: Seque
             if pick is not None:
                 change(county, pick[0], "planned", pick[0])
     return changes
-
-
-def meeting_based(key: str) -> bool:
-    t = TASK_TEMPLATES.get(key)
-    return t is not None and t.due_base in (DueBase.MEETING, DueBase.BEFORE_MEETING)
 
 
 # --- which reminders are due ------------------------------------------------------------

@@ -23,7 +23,7 @@ BODY_LABELS = {"kommunestyre": "Kommunestyret", "formannskap": "Formannskapet",
                "county": "Fylkeskommunen"}
 
 
-def _body(value: str) -> str:
+def check_body(value: str) -> str:
     body = (value or "").strip().lower()
     if body not in BODIES:
         raise InvalidInput(f"«--body»: «{value}» er ikke et gyldig organ. Velg en av: "
@@ -112,7 +112,7 @@ def _store(session: Session, meetings: list[Meeting]) -> tuple[int, int]:
 
 def add_meeting(*, session: Session, kommunenummer: str | None, body: str, on: date,
                 title: str | None, ctx: Ctx) -> MeetingResult:
-    body = _body(body)
+    body = check_body(body)
     if body == COUNTY:
         knr = None
     else:

@@ -184,7 +184,7 @@ class SendReport:
     targets: list[dict[str, Any]] = field(default_factory=list)
 
 
-def _sendable(ctx: Ctx, now: datetime):
+def sendable(ctx: Ctx, now: datetime):
     stale = now - timedelta(minutes=ctx.config.reminders.claim_lease_minutes)
     return or_(
         and_(col(Digest.status).in_((PENDING, FAILED)), col(Digest.next_attempt_on) <= ctx.today),
@@ -194,13 +194,13 @@ def _sendable(ctx: Ctx, now: datetime):
 def claim(session: Session, digest_id: int, ctx: Ctx, now: datetime) -> bool:
     """Compare-and-swap: take the digest for sending only if nobody else has it."""
     result = session.execute(
-        update(Digest).where(Digest.id == digest_id, _sendable(ctx, now))
+        update(Digest).where(Digest.id == digest_id, sendable(ctx, now))
         .values(status=SENDING, claimed_at=now, attempts=Digest.attempts + 1))
     session.commit()
     return result.rowcount == 1
 
 
-def _contact_emails(session: Session, recipients: list[str]) -> dict[str, str]:
+def contact_emails(session: Session, recipients: list[str]) -> dict[str, str]:
     ids = [int(r.removeprefix(CONTACT_PREFIX)) for r in recipients
            if r.startswith(CONTACT_PREFIX)]
     if not ids:
@@ -214,9 +214,9 @@ def send_due_digests(*, session: Session, ctx: Ctx, targets: TargetBook,
                      ) -> list[SendReport]:
     """Send every digest that is due (new, or a failed one whose retry day has come)."""
     now = now or utcnow()
-    due = session.exec(select(Digest).where(_sendable(ctx, now))
+    due = session.exec(select(Digest).where(sendable(ctx, now))
                        .order_by(col(Digest.sweep_on), col(Digest.id))).all()
-    emails = _contact_emails(session, [d.recipient for d in due])
+    emails = contact_emails(session, [d.recipient for d in due])
     reports = []
     for digest in due:
         if not claim(session, digest.id, ctx, now):
@@ -272,7 +272,8 @@ def _send_one(session: Session, digest: Digest, ctx: Ctx, targets: TargetBook,
 
 def _no_target(recipient: str) -> str:
     if recipient == COORDINATOR:
-        return "Ingen mottaker er satt opp (AVTALEFLYT_NOTIFY_URLS eller AVTALEFLYT_APPRISE_CONFIG)."
+        return ("Ingen mottaker er satt opp "
+                "(AVTALEFLYT_NOTIFY_URLS eller AVTALEFLYT_APPRISE_CONFIG).")
     if recipient == LEADER:
         return "Ingen leder er satt opp (AVTALEFLYT_LEADER_URLS eller tag «leader»)."
     return "Ingen e-post å sende til (AVTALEFLYT_SMTP_URL eller kontaktens adresse mangler)."

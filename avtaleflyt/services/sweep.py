@@ -123,9 +123,9 @@ def preview(*, session: Session, ctx: Ctx, targets: TargetBook,
             now: datetime | None = None) -> list[dict[str, Any]]:
     """What a sweep would send now, to whom (masked), with the full text. Writes nothing."""
     now = now or utcnow()
-    due = session.exec(select(Digest).where(reminders._sendable(ctx, now))
+    due = session.exec(select(Digest).where(reminders.sendable(ctx, now))
                        .order_by(col(Digest.sweep_on), col(Digest.id))).all()
-    emails = reminders._contact_emails(session, [d.recipient for d in due])
+    emails = reminders.contact_emails(session, [d.recipient for d in due])
     return [{
         "digest_id": d.id, "recipient": d.recipient, "status": "would_send",
         "items": d.item_count, "title": d.title, "text": d.body_text,
