@@ -352,3 +352,14 @@ def test_meetings_on_the_case_page_and_in_the_forecast(db_url, today):
     assert "18. juni 2026: Kommunestyret – &lt;script&gt;" in page
     stats = c.get("/statistikk").text
     assert "<td>18. juni 2026</td>" in stats
+
+
+def test_unknown_addresses_get_a_norwegian_page(db_url):
+    c = logged_in(db_url)
+    r = c.get("/finnes-ikke")
+    assert r.status_code == 404 and "Siden finnes ikke." in r.text and "<html" in r.text
+    r = c.get("/sak/1836/dokument/agreement/en.html")
+    assert r.status_code == 404 and "Siden finnes ikke." in r.text
+    r = c.get("/kalender/x.ics?ansvar=alle")
+    assert r.status_code == 400 and r.headers["content-type"].startswith("text/plain")
+    assert "«ansvar» må være" in r.text

@@ -13,9 +13,11 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from avtaleflyt import runtime
 from avtaleflyt.domain.stages import (
@@ -28,6 +30,8 @@ from . import auth
 
 TEMPLATES = REPO_ROOT / "templates" / "web"
 STATIC = Path(__file__).with_name("static")
+_HTTP_MESSAGES = {404: "Siden finnes ikke.", 405: "Denne adressen tar ikke imot slike "
+                  "forespørsler.", 500: "Noe gikk galt på serveren."}
 
 
 def _date(value: Any, short: bool = False) -> str:
@@ -44,7 +48,9 @@ def make_env() -> Environment:
                        percent=format_percent, days=format_days,
                        stage=lambda k: Stage(k).label if k else "–",
                        status=lambda k: CaseStatus(k).label if k else "–",
-                       party=lambda k: Party(k).label if k else "–")
+                       party=lambda k: Party(k).label if k else "–",
+                       party_short=lambda k: ("Fylket" if k == Party.COUNTY else "Kommunen")
+                       if k else "–")
     env.globals.update(STAGES=STAGE_ORDER, FACTS=[(k.cli_name, FACT_LABELS[k]) for k in FactKind],
                        OUTCOMES=list(Outcome), PARTIES=list(Party), THEMES=list(Theme),
                        STATUSES=list(CaseStatus))
@@ -89,6 +95,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                             message="Skjemaet manglet en gyldig sikkerhetskode (det kan være "
                             "utløpt). Ingenting ble lagret. Gå tilbake, last siden på nytt og "
                             "prøv igjen.")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        message = _HTTP_MESSAGES.get(exc.status_code, str(exc.detail))
+        if request.url.path.startswith("/kalender/"):  # calendar apps read plain text
+            return PlainTextResponse(str(exc.detail), status_code=exc.status_code)
+        return pages.render(request, "error.html.j2", exc.status_code, title="Feil",
+                            message=message)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> Response:
+        return pages.render(request, "error.html.j2", 404, title="Feil",
+                            message=_HTTP_MESSAGES[404])
 
     @app.middleware("http")
     async def _headers(request: Request, call_next):
