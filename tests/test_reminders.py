@@ -264,3 +264,32 @@ def test_no_configured_target_is_a_recorded_failure_not_a_crash(session, hook, s
     assert digest.recipient == "coordinator" and digest.status == "failed"
     assert "AVTALEFLYT_NOTIFY_URLS" in digest.last_error
     assert session.exec(select(Delivery)).one().target == "(ingen)"
+
+
+def test_a_task_assigned_to_a_named_contact_reminds_that_contact(session, hook, smtp):
+    _setup(session)
+    other = "kari.kultur@rodoy.example"
+    people.add_contact(session=session, kommunenummer=KNR, name="Kari Kultur",
+                       role="kultursjef", email=other, phone=None, primary=False,
+                       ctx=ctx_for(OPENED))
+    from avtaleflyt.services.queries import municipality_contacts
+    from avtaleflyt.services.store import case_tasks, get_case
+
+    kari = next(c for c in municipality_contacts(session, KNR) if c["email"] == other)
+    _, case = get_case(session, KNR)
+    intent = next(t for t in case_tasks(session, case.id) if t.key == "first_contact.intent")
+    people.assign_task(session=session, task_id=intent.id, contact_id=kari["id"],
+                       ctx=ctx_for(OPENED))
+    _sweep(session, SWEEP, _book(hook, smtp))
+    assert [m[1] for m in smtp.messages] == [[other]]
+    assert "Kommunen bekrefter" in _decoded_mail(smtp.messages[0][2])
+
+
+def test_digest_html_escapes_what_it_shows():
+    from notifications.digest import DigestContent, Item, render
+
+    out = render(DigestContent("koordinator", [Item(
+        "due", "Rødøy", "1836", "<script>x</script>", "13. mai 2027", "i dag", "A & B")]),
+        date(2027, 5, 13))
+    assert "<script>" not in out.html and "&lt;script&gt;" in out.html
+    assert "<script>x</script>" in out.text and out.title.endswith("13. mai 2027")

@@ -279,6 +279,11 @@ def _recipients(kind: str, task: Task, contact: ContactPerson | None,
                 targets: TargetBook) -> list[str]:
     if kind == "escalation":
         return [LEADER if targets.has_leader else COORDINATOR]
+    if task.contact_id is not None and targets.has_smtp:
+        who = [contact_key(task.contact_id)]  # assigned to a named contact (task assign)
+        if kind == "overdue":
+            who.append(COORDINATOR)
+        return who
     if task.responsible == Party.MUNICIPALITY.value and contact is not None:
         who = [contact_key(contact.id)]
         if kind == "overdue":
