@@ -104,3 +104,21 @@ def test_import_is_all_or_nothing(session, tmp_path):
     rows = meetings.list_meetings(session, KNR)
     assert [(r["date"], r["body"]) for r in rows] == [
         ("2027-03-04", "formannskap"), ("2027-03-18", "kommunestyre"), ("2027-04-20", "county")]
+
+
+def test_import_ics_sets_the_deadlines_of_a_waiting_case(session, tmp_path):
+    open_to_political(session, KNR, DAY)
+    feed = tmp_path / "rodoy.ics"
+    feed.write_bytes(
+        b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//NO\r\n"
+        b"BEGIN:VEVENT\r\nUID:1\r\nDTSTART;TZID=Europe/Oslo:20270318T100000\r\n"
+        b"SUMMARY:Kommunestyrem\xc3\xb8te\r\nEND:VEVENT\r\n"
+        b"BEGIN:VEVENT\r\nUID:2\r\nDTSTART:20270419T223000Z\r\n"  # 20 April in Oslo
+        b"SUMMARY:Fylkestinget\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n")
+    out = meetings.import_meetings(session=session, path=feed, kommunenummer=KNR, body=None,
+                                   ctx=ctx_for(DAY))
+    assert (out.added, out.rescheduled) == (2, 3)
+    t = tasks_by_key(session, KNR)
+    assert (t["political.saksframlegg"].due_on, t["political.council"].due_on,
+            t["political.county"].due_on) == (date(2027, 2, 25), date(2027, 3, 18),
+                                              date(2027, 4, 20))
