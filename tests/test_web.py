@@ -281,7 +281,7 @@ def test_forms_run_flows_and_redirect_with_a_message(with_case, prefect_server):
 
 
 @pytest.mark.prefect
-def test_domain_refusal_from_the_flow_comes_back_on_the_form(with_case, prefect_server):
+def test_domain_refusal_comes_back_on_the_form(with_case, prefect_server):
     c = logged_in(with_case)
     token = csrf_of(c.get("/sak/1836").text)
     before = events(with_case)

@@ -7,6 +7,7 @@ form with the field marked, and nothing is written. Success is post/redirect/get
 
 from __future__ import annotations
 
+import datetime as dt  # form fields are called `date`
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -15,7 +16,9 @@ from fastapi.responses import FileResponse, RedirectResponse
 
 from avtaleflyt import runtime
 from avtaleflyt.domain.errors import Conflict, DomainError, InvalidInput, NotFound
+from avtaleflyt.domain.stages import Stage
 from avtaleflyt.formatting import format_date_short, parse_date
+from avtaleflyt.services import preflight
 from avtaleflyt.services.documents import documents_root, list_documents
 from avtaleflyt.services.facts import build_fact, parse_theme
 from avtaleflyt.services.meetings import list_meetings
@@ -70,6 +73,13 @@ def _date_or_none(value: str, field: str = "dato"):
     return parse_date(value, field) if value and value.strip() else None
 
 
+def _preflight(check, **params: Any) -> None:
+    """The domain's refusal before a flow starts (services/preflight.py), so a refused
+    form never shows up as a failed flow run; the flow checks again in its transaction."""
+    with runtime.session() as s:
+        check(session=s, **params)
+
+
 def _run(user: UserView, name: str, **params: Any) -> dict[str, Any]:
     from flows import commands
 
@@ -80,11 +90,8 @@ def _run(user: UserView, name: str, **params: Any) -> dict[str, Any]:
 def _done(request: Request, knr: str, result: dict[str, Any]):
     message = result["message"]
     for t in result.get("transitions", []):
-        from avtaleflyt.domain.stages import Stage
-        from datetime import date
-
         message += (f" Ny fase: {Stage(t['to']).label} fra "
-                    f"{format_date_short(date.fromisoformat(t['on']))}.")
+                    f"{format_date_short(dt.date.fromisoformat(t['on']))}.")
     flash(request, message)
     return RedirectResponse(f"/sak/{knr}", status_code=303)
 
@@ -133,7 +140,9 @@ def record_fact(request: Request, user: User, knr: str, csrf_token: F = "", fact
                if k not in ("fact", "date") and v.strip()}
     try:
         on = _date_or_none(date)
-        build_fact(fact, on or runtime.today(), options, runtime.ctx(actor=user.username))
+        ctx = runtime.ctx(actor=user.username)
+        fact_input = build_fact(fact, on or ctx.today, options, ctx)
+        _preflight(preflight.check_fact, kommunenummer=knr, fact=fact_input, ctx=ctx)
         result = _run(user, "record_fact", kommunenummer=knr, fact=fact, occurred_on=on,
                       options=options)
     except DomainError as e:
@@ -197,6 +206,9 @@ def _status_action(request, user, knr, action, csrf_token, date, reason):
         on = _date_or_none(date)
         if len(reason) > 500:
             raise InvalidInput("«begrunnelse» er for lang (høyst 500 tegn).", field="reason")
+        ctx = runtime.ctx(actor=user.username)
+        _preflight(preflight.check_status_change, kommunenummer=knr, action=action,
+                   on=on or ctx.today, ctx=ctx)
         result = _run(user, "change_status", kommunenummer=knr, action=action, on=on,
                       reason=reason.strip() or None)
     except DomainError as e:
