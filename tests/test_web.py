@@ -278,6 +278,16 @@ def test_forms_run_flows_and_redirect_with_a_message(with_case, prefect_server):
     assert "På vent" in c.get("/sak/1836").text
     assert c.post("/sak/1836/gjenoppta", data={"csrf_token": token}).status_code == 303
     assert "Saken for Rødøy er gjenopptatt" in c.get("/sak/1836").text
+    # Every action was a flow run in Prefect, recorded as the logged-in user.
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowFilter, FlowFilterName
+
+    names = ["record-fact", "add-note", "change-case-status"]
+    with get_client(sync_client=True) as client:
+        runs = client.read_flow_runs(flow_filter=FlowFilter(name=FlowFilterName(any_=names)))
+    ours = [r for r in runs if r.parameters.get("actor") == "kari"
+            and r.parameters.get("kommunenummer") == "1836"]
+    assert len(ours) >= 6 and all(r.state.is_completed() for r in ours)
 
 
 @pytest.mark.prefect
