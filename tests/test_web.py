@@ -18,7 +18,8 @@ from models import Event, ExperienceNote
 
 from .conftest import ctx_for
 from .web_support import (
-    PASSWORD, client, csrf_of, logged_in, make_user, open_case, to_political, to_setup)
+    PASSWORD, client, csrf_of, logged_in, make_user, open_case, record, to_political,
+    to_setup)
 
 TODAY = date(2026, 3, 20)
 PAGES = ["/", "/restanser", "/frister", "/sak/1836", "/statistikk",
@@ -373,3 +374,22 @@ def test_unknown_addresses_get_a_norwegian_page(db_url):
     r = c.get("/kalender/x.ics?ansvar=alle")
     assert r.status_code == 400 and r.headers["content-type"].startswith("text/plain")
     assert "«ansvar» må være" in r.text
+
+
+def test_assigned_contact_is_named_on_the_card_and_the_task(with_case, today):
+    from avtaleflyt.services.queries import municipality_contacts
+
+    with db.session_scope(with_case) as s:
+        intent = next(t for t in case_detail(s, "1836", today)["tasks"]
+                      if t["key"] == "first_contact.intent")
+        contact = municipality_contacts(s, "1836")[0]["id"]
+        people.assign_task(session=s, task_id=intent["id"], contact_id=contact,
+                           ctx=ctx_for(today))
+    c = logged_in(with_case)
+    assert "(Ola Nordmann)" not in c.get("/").text  # the next deadline is the county's
+    page = c.get("/sak/1836").text
+    row = page.split("Kommunen bekrefter at den vil gå videre")[1].split("</tr>")[0]
+    assert "<small>Ola Nordmann</small>" in row
+    for kind in ("meeting-held", "needs-assessed"):  # the county's tasks are done
+        record(with_case, "1836", kind, today)
+    assert "Kommunen (Ola Nordmann)" in c.get("/").text

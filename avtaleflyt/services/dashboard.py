@@ -16,7 +16,7 @@ from sqlmodel import Session, col, select
 from avtaleflyt.domain import experience
 from avtaleflyt.domain.forecast import forecast_running
 from avtaleflyt.domain.stages import STAGE_ORDER, CaseStatus, Party, Stage
-from models import AgreementTerms, Event, Municipality, OnboardingCase, Task
+from models import AgreementTerms, ContactPerson, Event, Municipality, OnboardingCase, Task
 
 from .context import Ctx
 
@@ -42,6 +42,7 @@ class Card:
     next_deadline: date | None
     next_task: str | None
     owner: str | None  # Party value of the next deadline's task
+    owner_name: str | None  # the municipality's contact named for that task, if any
     overdue: int
     state: str
 
@@ -116,12 +117,15 @@ def board(session: Session, today: date, *, status: str | None = None,
         first.setdefault(c.id, t)
         if t.due_on < today:
             overdue[c.id] = overdue.get(c.id, 0) + 1
+    names = task_contact_names(session, [t.contact_id for t in first.values()])
     columns: dict[Stage, list[Card]] = {s: [] for s in STAGE_ORDER}
     for c, m in cases:
         t = first.get(c.id)
         card = Card(m.kommunenummer, m.name, c.stage, c.status,
                     t.due_on if t else None, t.title if t else None,
-                    t.responsible if t else None, overdue.get(c.id, 0),
+                    t.responsible if t else None,
+                    names.get(t.contact_id) if t and t.contact_id else None,
+                    overdue.get(c.id, 0),
                     deadline_state(t.due_on if t else None, overdue.get(c.id, 0), today))
         if status and card.status != status:
             continue
@@ -129,6 +133,24 @@ def board(session: Session, today: date, *, status: str | None = None,
             continue
         columns[Stage(c.stage)].append(card)
     return columns
+
+
+def task_contact_names(session: Session, contact_ids: list[int | None]) -> dict[int, str]:
+    """Names of the contact persons tasks are assigned to (personal data: pages behind
+    login only, never the calendar feed or the Prefect artifact). One query."""
+    ids = {i for i in contact_ids if i is not None}
+    if not ids:
+        return {}
+    return dict(session.exec(select(ContactPerson.id, ContactPerson.name)
+                             .where(col(ContactPerson.id).in_(ids))).all())
+
+
+def case_task_contacts(session: Session, case_id: int) -> dict[int, str]:
+    """{task id: name of the contact person it is assigned to} for one case. One query."""
+    return dict(session.exec(
+        select(Task.id, ContactPerson.name)
+        .join(ContactPerson, col(ContactPerson.id) == Task.contact_id)
+        .where(Task.case_id == case_id)).all())
 
 
 def overdue_tasks(session: Session, today: date) -> dict[str, list[TaskRow]]:

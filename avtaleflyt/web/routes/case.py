@@ -19,6 +19,7 @@ from avtaleflyt.domain.errors import Conflict, DomainError, InvalidInput, NotFou
 from avtaleflyt.domain.stages import Stage
 from avtaleflyt.formatting import format_date_short, parse_date
 from avtaleflyt.services import preflight
+from avtaleflyt.services.dashboard import case_task_contacts
 from avtaleflyt.services.documents import documents_root, list_documents
 from avtaleflyt.services.facts import build_fact, parse_theme
 from avtaleflyt.services.meetings import list_meetings
@@ -52,6 +53,7 @@ def _page(request: Request, user: UserView, knr: str, status_code: int = 200, **
             detail = case_detail(s, knr, runtime.today(), with_personal_data=True)
             documents = list_documents(session=s, kommunenummer=knr)
             meetings = list_meetings(s, knr, since=runtime.today())[:8]
+            assigned = case_task_contacts(s, detail["case_id"])
         # Open tasks first (by due date), then what is done.
         detail["tasks"].sort(key=lambda t: (t["done_on"] is not None, t["due_on"] or "9999",
                                             "" if t["done_on"] is None else t["done_on"]))
@@ -61,7 +63,8 @@ def _page(request: Request, user: UserView, knr: str, status_code: int = 200, **
                                               user=user)
     return request.app.state.pages.render(
         request, "case.html.j2", status_code, title=detail["municipality"], user=user, d=detail,
-        timeline=charts.case_timeline(detail), documents=documents, meetings=meetings, **extra)
+        timeline=charts.case_timeline(detail), documents=documents, meetings=meetings,
+        assigned=assigned, **extra)
 
 
 def _refused(request, user, knr, form: str, e: DomainError, values: dict[str, Any]):
