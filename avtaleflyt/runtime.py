@@ -10,6 +10,7 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
+from functools import lru_cache
 
 from sqlmodel import Session
 
@@ -19,7 +20,14 @@ from .settings import Settings
 
 
 def settings() -> Settings:
-    # Not cached: the CLI sets AVTALEFLYT_* from its options before anything runs.
+    """The settings for the current environment. The CLI (and the demo) change AVTALEFLYT_*
+    variables while running, so the cache is keyed on them rather than built once."""
+    return _settings_for(tuple(sorted((k, v) for k, v in os.environ.items()
+                                      if k.startswith("AVTALEFLYT_"))))
+
+
+@lru_cache(maxsize=16)
+def _settings_for(_env: tuple[tuple[str, str], ...]) -> Settings:
     return Settings()
 
 
