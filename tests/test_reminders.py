@@ -293,3 +293,17 @@ def test_digest_html_escapes_what_it_shows():
         date(2027, 5, 13))
     assert "<script>" not in out.html and "&lt;script&gt;" in out.html
     assert "<script>x</script>" in out.text and out.title.endswith("13. mai 2027")
+
+
+def test_reminders_for_work_since_done_or_cases_since_closed_are_not_sent(session, hook, smtp):
+    """A reminder written to the outbox one day and still unsent later must not tell anyone
+    about a case that has been withdrawn (or a task done) in the meantime."""
+    _setup(session)
+    ctx = ctx_for(SWEEP)
+    from avtaleflyt.services.deadlines import collect_reminders
+
+    assert collect_reminders(session=session, ctx=ctx, targets=_book(hook, smtp)) > 0
+    cases.withdraw(session=session, kommunenummer=KNR, on=SWEEP, reason="ansatte selv",
+                   ctx=ctx)
+    result = _sweep(session, SWEEP, _book(hook, smtp))
+    assert result.sent == [] and hook.posts == [] and smtp.messages == []

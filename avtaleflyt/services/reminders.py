@@ -17,6 +17,7 @@ from sqlalchemy import and_, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from avtaleflyt.domain.stages import CaseStatus
 from avtaleflyt.formatting import format_date
 from models import (
     ContactPerson,
@@ -107,7 +108,11 @@ def build_digests(*, session: Session, ctx: Ctx, commit: bool = True) -> list[Bu
         .join(Task, col(Task.id) == Reminder.task_id)
         .join(OnboardingCase, col(OnboardingCase.id) == Reminder.case_id)
         .join(Municipality, col(Municipality.id) == OnboardingCase.municipality_id)
-        .where(col(Reminder.digest_id).is_(None))
+        .where(col(Reminder.digest_id).is_(None),
+               # A reminder written earlier for a task since done, or a case since closed
+               # or held, is no longer true: it stays in the outbox unsent.
+               col(Task.done_on).is_(None),
+               OnboardingCase.status == CaseStatus.ACTIVE.value)
         .order_by(col(Reminder.due_on), col(Municipality.kommunenummer), col(Reminder.id))
     ).all()
     failures = session.exec(
