@@ -74,14 +74,15 @@ def format_percent(p: int | Decimal) -> str:
 
 
 def format_days(n: int) -> str:
-    return _count(n, "dag", "dager")
+    return format_count(n, "dag", "dager")
 
 
 def format_working_days(n: int) -> str:
-    return _count(n, "arbeidsdag", "arbeidsdager")
+    return format_count(n, "arbeidsdag", "arbeidsdager")
 
 
-def _count(n: int, singular: str, plural: str) -> str:
+def format_count(n: int, singular: str, plural: str) -> str:
+    """"1 punkt", "3 punkter", "1 000 punkter": a count with the right Norwegian form."""
     return f"{_number(Decimal(n), '#,##0')} {singular if abs(n) == 1 else plural}"
 
 

@@ -16,6 +16,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from .output import console, status_table
 
 YEAR = 330  # days the demo spans, ending on its "today"
+SETUP_KEYS = ("setup.user_account", "setup.email", "setup.library_system",
+              "setup.archive_system", "setup.finance_hr", "setup.local_contact",
+              "setup.first_visit")
 
 
 @dataclass(frozen=True)
@@ -65,12 +68,16 @@ def scenario(start: date) -> list[Step]:
     sign(90, "1836", "county")
     s.append(Step(95, "1836", "note", {"theme": "responsibility_split", "text":
         "Uklart hvem som godkjenner innkjøp under 5 000 kr; avklart i avtalens grenseoppgang."}))
-    for i, offset in enumerate((100, 105, 110, 120, 130, 140, 150)):
-        s.append(Step(offset, "1836", "task", {"stage": "system_setup", "index": i}))
+    s.append(Step(45, "1836", "task", {"key": "political.saksframlegg"}))
+    for key, offset in zip(SETUP_KEYS, (100, 105, 110, 120, 130, 140, 150)):
+        s.append(Step(offset, "1836", "task", {"key": key}))
     s.append(Step(125, "1836", "note", {"theme": "technical_systems", "text":
         "Tilgang til bibliotekssystemet tok tre uker fordi IT-avdelingen ikke var med fra "
         "start."}))
     s.append(Step((rodoy_start - start).days, "1836", "advance"))
+    # In operation: the monthly follow-ups and visits are done as they fall due.
+    for offset in range((rodoy_start - start).days + 31, YEAR - 20, 30):
+        s.append(Step(offset, "1836", "duties"))
 
     # Meløy: in system setup, some items done, the rest overdue.
     path("1837", 30, 40, 45, 52)
@@ -79,19 +86,21 @@ def scenario(start: date) -> list[Step]:
     terms(135, "1837", meloy_start)
     sign(150, "1837", "municipality")
     sign(155, "1837", "county")
-    for i, offset in enumerate((170, 200, 240)):
-        s.append(Step(offset, "1837", "task", {"stage": "system_setup", "index": i}))
+    s.append(Step(90, "1837", "task", {"key": "political.saksframlegg"}))
+    for key, offset in zip(SETUP_KEYS, (170, 200, 240)):
+        s.append(Step(offset, "1837", "task", {"key": key}))
 
     # Steigen: agreement signed by the municipality, waiting for the county.
     path("1848", 60, 70, 72, 85)
-    decision(200, "1848", "council", "approved", "PS 12/21")
-    decision(215, "1848", "county", "approved")
-    terms(240, "1848", _first_of_month_after(start + timedelta(days=360)))
-    sign(260, "1848", "municipality")
+    s.append(Step(180, "1848", "task", {"key": "political.saksframlegg"}))
+    decision(225, "1848", "council", "approved", "PS 12/21")
+    decision(240, "1848", "county", "approved")
+    terms(250, "1848", _first_of_month_after(start + timedelta(days=360)))
+    sign(270, "1848", "municipality")
 
     # Lurøy: the council postponed the case to a later meeting.
     path("1834", 90, 100, 100, 110)
-    decision(200, "1834", "council", "postponed", "PS 40/21")
+    decision(170, "1834", "council", "postponed", "PS 40/21")
 
     # Værøy: just entered political approval.
     path("1857", 200, 205, 205, 215)
@@ -133,6 +142,47 @@ def scenario(start: date) -> list[Step]:
     return sorted(s, key=lambda st: st.offset)  # stable: same-day steps keep their order
 
 
+def working_day(start: date, offset: int, end: date) -> date:
+    """Things are recorded on working days; never after the demo's today."""
+    from avtaleflyt.domain.calendar import default_calendar
+
+    cal = default_calendar()
+    day = cal.roll_forward(start + timedelta(days=offset))
+    return day if day <= end else cal.previous_working_day(end)
+
+
+def meeting_plan_csv(steps: list[Step], start: date, end: date) -> str:
+    """The møteplan a coordinator would import: every council meeting of the demo's
+    municipalities (about every six weeks, none in July) and the county's deciding body
+    (every four weeks), including the meetings where the scenario's decisions fall."""
+    from avtaleflyt.domain.calendar import default_calendar
+
+    cal = default_calendar()
+    rows: set[tuple[str, str, date]] = set()
+
+    def regular(every: int) -> list[date]:
+        days, d = [], start + timedelta(days=10)
+        while d <= end + timedelta(days=240):
+            if d.month != 7:
+                days.append(cal.roll_forward(d))
+            d += timedelta(days=every)
+        return days
+
+    for st in steps:
+        if st.action == "record" and st.args["fact"].endswith("-decision"):
+            county = st.args["fact"].startswith("county")
+            rows.add(("" if county else st.knr, "county" if county else "kommunestyre",
+                      working_day(start, st.offset, end)))
+    for knr in {st.knr for st in steps}:
+        rows.update((knr, "kommunestyre", d) for d in regular(42))
+    rows.update(("", "county", d) for d in regular(28))
+    lines = ["kommunenummer;organ;dato;tittel"]
+    for knr, body, d in sorted(rows, key=lambda r: (r[0], r[1], r[2])):
+        title = "Fylkestinget" if body == "county" else "Kommunestyret"
+        lines.append(f"{knr};{body};{d.isoformat()};{title}")
+    return "\n".join(lines) + "\n"
+
+
 def run_demo(*, reuse: bool) -> None:
     from avtaleflyt import db, runtime
     from avtaleflyt.services.reference import load_reference_data
@@ -158,23 +208,55 @@ def run_demo(*, reuse: bool) -> None:
     end = runtime.today()
     start = end - timedelta(days=YEAR)
     steps = scenario(start)
+    plan = runtime.settings().data_dir / "demo-moteplan.csv"
+    plan.parent.mkdir(parents=True, exist_ok=True)
+    plan.write_text(meeting_plan_csv(steps, start, end), encoding="utf-8")
     console.print(f"Demo: et år i Nordland, {start:%d.%m.%Y}–{end:%d.%m.%Y}, "
-                  f"{len(steps)} hendelser gjennom Prefect-flytene.", highlight=False)
+                  f"{len(steps)} hendelser gjennom Prefect-flytene, møteplaner fra "
+                  f"{plan.name}.", highlight=False)
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), console=console, transient=True) as progress:
-        bar = progress.add_task("Starter Prefect …", total=len(steps))
+        bar = progress.add_task("Starter Prefect …", total=len(steps) + 1)
+        from flows import meetings
+
+        runtime.run_flow(meetings.import_meetings, path=str(plan), today=start, actor="demo")
+        progress.advance(bar)
+        kept: date | None = None
         for step in steps:
-            day = start + timedelta(days=step.offset)
+            day = working_day(start, step.offset, end)
             progress.update(bar, description=f"{day:%d.%m.%Y} {step.knr} {step.action}")
+            if day != kept:  # what the daily sweep would have done by this morning
+                _keep_deadlines(day)
+                kept = day
             _perform(step, day)
             progress.advance(bar)
+        _keep_deadlines(end)
+        from flows.sweep import deadline_sweep
+
+        sweep = runtime.run_flow(deadline_sweep, today=end, dry_run=True)
     with runtime.session() as s:
         from avtaleflyt.services.queries import status_rows
 
         console.print(status_table(status_rows(s, end), end))
+    from avtaleflyt.formatting import format_count as _count
+
+    items = sum(d["items"] for d in sweep["sent"])
+    console.print(f"Dagens fristsveip (prøvekjøring): {_count(items, 'punkt', 'punkter')} i "
+                  f"{_count(len(sweep['sent']), 'oppsummering', 'oppsummeringer')}, "
+                  f"{_count(sweep['overdue_tasks'], 'oppgave', 'oppgaver')} på overtid. Demoen "
+                  "har ingen varslingsadresser; se «avtaleflyt sweep --dry-run».",
+                  highlight=False)
     if not reuse:
         console.print(f"\nDemodatabasen ligger i {url.removeprefix('sqlite:///')}. Utforsk den, "
                       f"for eksempel:\n  avtaleflyt --db {url} case show 1836", highlight=False)
+
+
+def _keep_deadlines(day: date) -> None:
+    from avtaleflyt import runtime
+    from avtaleflyt.services.sweep import keep_deadlines
+
+    with runtime.session() as s:
+        keep_deadlines(session=s, ctx=runtime.ctx(day, "demo"))
 
 
 def _perform(step: Step, day: date) -> None:
@@ -191,8 +273,11 @@ def _perform(step: Step, day: date) -> None:
             runtime.run_flow(commands.record_fact, kommunenummer=step.knr, fact=a["fact"],
                              occurred_on=day, options=options, **common)
         case "task":
-            runtime.run_flow(commands.complete_task, task_id=_task_id(step.knr, a), done_on=day,
-                             **common)
+            runtime.run_flow(commands.complete_task, task_id=_task_id(step.knr, a["key"]),
+                             done_on=day, **common)
+        case "duties":
+            for task_id, due in _due_duties(step.knr, day):
+                runtime.run_flow(commands.complete_task, task_id=task_id, done_on=due, **common)
         case "hold" | "withdraw":
             runtime.run_flow(commands.change_status, kommunenummer=step.knr, action=step.action,
                              on=day, reason=a.get("reason"), **common)
@@ -211,11 +296,23 @@ def _perform(step: Step, day: date) -> None:
             raise ValueError(step.action)
 
 
-def _task_id(knr: str, args: dict[str, Any]) -> int:
+def _open_tasks(knr: str, today: date) -> list[dict[str, Any]]:
     from avtaleflyt import runtime
     from avtaleflyt.services.queries import case_detail
 
     with runtime.session() as s:
-        tasks = [t for t in case_detail(s, knr, runtime.today(), with_personal_data=False)["tasks"]
-                 if t["stage"] == args["stage"]]
-    return tasks[args["index"]]["id"]
+        detail = case_detail(s, knr, today, with_personal_data=False)
+    return [t for t in detail["tasks"] if t["done_on"] is None]
+
+
+def _task_id(knr: str, key: str) -> int:
+    from avtaleflyt import runtime
+
+    return next(t["id"] for t in _open_tasks(knr, runtime.today()) if t["key"] == key)
+
+
+def _due_duties(knr: str, day: date) -> list[tuple[int, date]]:
+    """Running duties that have fallen due by `day`, done on their due date."""
+    return [(t["id"], date.fromisoformat(t["due_on"])) for t in _open_tasks(knr, day)
+            if t["stage"] == "running_operation" and t["due_on"] and
+            date.fromisoformat(t["due_on"]) <= day]

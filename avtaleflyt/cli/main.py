@@ -17,6 +17,7 @@ app = typer.Typer(
     no_args_is_help=True,
     rich_markup_mode="rich",
     pretty_exceptions_enable=False,
+    add_completion=False,
 )
 
 
@@ -124,26 +125,22 @@ def demo(
 
 
 def _register() -> None:
-    from . import cases, municipalities, serve, users
+    """Sub-commands live in their own modules; none of them imports Prefect at load time."""
+    from . import cases, deadlines, documents, meetings, municipalities, serve, users
 
     app.add_typer(municipalities.app, name="municipality")
     app.add_typer(cases.case_app, name="case")
     app.add_typer(cases.task_app, name="task")
     app.add_typer(cases.note_app, name="note")
     app.add_typer(cases.contact_app, name="contact")
-    app.add_typer(users.user_app, name="user")
-    app.command("serve")(serve.serve)
-    from . import documents
-
+    app.add_typer(meetings.app, name="meeting")
+    app.command("deadlines")(deadlines.deadlines_cmd)
+    app.command("sweep")(deadlines.sweep)
+    app.add_typer(deadlines.reminders_app, name="reminders")
     app.add_typer(documents.doc_app, name="doc")
     app.add_typer(documents.report_app, name="report")
-
-    from . import deadlines, meetings
-
-    app.command("sweep")(deadlines.sweep)
-    app.command("deadlines")(deadlines.deadlines_cmd)
-    app.add_typer(deadlines.reminders_app, name="reminders")
-    app.add_typer(meetings.app, name="meeting")
+    app.add_typer(users.user_app, name="user")
+    app.command("serve")(serve.serve)
 
 
 _register()

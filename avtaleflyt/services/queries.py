@@ -12,6 +12,7 @@ from sqlmodel import Session, col, select
 from avtaleflyt.domain import machine
 from avtaleflyt.domain.stages import (
     FACT_LABELS,
+    TASK_TEMPLATES,
     CaseStatus,
     FactKind,
     Party,
@@ -27,6 +28,8 @@ from models import (
     OnboardingCase,
     Task,
 )
+
+from avtaleflyt.formatting import format_date
 
 from .store import case_tasks, get_case, get_municipality, load_terms, snapshot
 
@@ -178,6 +181,8 @@ def municipality_contacts(session: Session, kommunenummer: str) -> list[dict[str
     return contacts(session, get_municipality(session, kommunenummer).id)
 
 
+TASK_TITLES = {key: t.title for key, t in TASK_TEMPLATES.items()}
+
 _EVENT_LABELS = {
     "case_opened": "Sak åpnet",
     "stage_entered": "Ny fase",
@@ -189,6 +194,7 @@ _EVENT_LABELS = {
     "agreement_ended": "Avtalen utløpt",
     "note_added": "Erfaringsnotat",
     "contact_added": "Kontaktperson lagt til",
+    "duties_planned": "Faste oppgaver i driften planlagt",
 }
 
 
@@ -211,4 +217,14 @@ def event_label(kind: str, details: dict[str, Any]) -> str:
         return f"Oppgave gjort: {details.get('title', '')}"
     if kind == "case_rejected":
         return f"Avslått av {details.get('by', '')}"
+    if kind in ("meeting_planned", "meeting_moved"):
+        what = TASK_TITLES.get(details.get("key", ""), "Frist")
+        to = details.get("to")
+        when = f" {format_date(date.fromisoformat(to))}" if to else " ikke satt"
+        verb = "satt til" if kind == "meeting_planned" else "flyttet til"
+        reason = {"postponed": " (utsatt vedtak)", "moved": " (fristen for saksframlegget gikk ut)"
+                  }.get(details.get("reason", ""), "")
+        return f"{what}: frist {verb}{when}{reason}"
+    if kind == "task_assigned":
+        return f"Ny ansvarlig for oppgaven «{details.get('title', '')}»"
     return _EVENT_LABELS.get(kind, kind)

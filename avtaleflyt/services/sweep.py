@@ -91,6 +91,22 @@ def _end(terms: AgreementTerms):
     return terms.start_date + relativedelta(years=terms.years, days=-1)
 
 
+def keep_deadlines(*, session: Session, ctx: Ctx, result: SweepResult | None = None,
+                   say: Progress | None = None) -> SweepResult:
+    """The sweep's first half: what dates change by themselves. Cases whose start date came
+    move on, political deadlines follow the meeting plans, running agreements get their
+    duties. Sends nothing (the demo runs this on each simulated day)."""
+    say = say or (lambda _msg: None)
+    result = result or SweepResult(ctx.today.isoformat(), False)
+    say("Flytter saker der en dato har åpnet porten …")
+    result.advanced = advance_cases(session=session, ctx=ctx)
+    say("Holder fristene i politisk behandling i takt med møteplanene …")
+    result.tasks_rescheduled = deadlines.schedule_political_cases(session=session, ctx=ctx)
+    say("Lager faste oppgaver i drift …")
+    result.duties_created = deadlines.generate_duties(session=session, ctx=ctx)
+    return result
+
+
 def run_sweep(*, session: Session, ctx: Ctx, targets: TargetBook, dry_run: bool = False,
               now: datetime | None = None, deliver: Deliver = apprise_deliver,
               progress: Progress | None = None) -> SweepResult:
@@ -98,12 +114,7 @@ def run_sweep(*, session: Session, ctx: Ctx, targets: TargetBook, dry_run: bool 
     nothing is sent, and what would be sent is returned instead."""
     say = progress or (lambda _msg: None)
     result = SweepResult(ctx.today.isoformat(), dry_run)
-    say("Flytter saker der en dato har åpnet porten …")
-    result.advanced = advance_cases(session=session, ctx=ctx)
-    say("Holder fristene i politisk behandling i takt med møteplanene …")
-    result.tasks_rescheduled = deadlines.schedule_political_cases(session=session, ctx=ctx)
-    say("Lager faste oppgaver i drift …")
-    result.duties_created = deadlines.generate_duties(session=session, ctx=ctx)
+    keep_deadlines(session=session, ctx=ctx, result=result, say=say)
     say("Finner frister og skriver påminnelser …")
     result.reminders_new = deadlines.collect_reminders(session=session, ctx=ctx,
                                                        targets=targets)
