@@ -148,6 +148,7 @@ def test_serve_runs_the_sweep_on_its_schedule_and_stops_cleanly(sqlite_url, tmp_
         got = [(s["schedule"]["cron"], s["schedule"]["timezone"], s["active"])
                for s in dep["schedules"]]
         assert got == [(s["cron"], s["timezone"], s.get("active", True)) for s in expected]
+        assert dep["global_concurrency_limit"]["limit"] == 1  # never two sweeps at once
         assert dep["paused"] is False
 
         run = httpx.post(f"{serve.api}/deployments/{dep['id']}/create_flow_run", json={},

@@ -145,6 +145,9 @@ def test_missing_outcome_marks_the_outcome_field(with_case):
     r = c.post("/sak/1836/fakta", data={"csrf_token": token, "fact": "council-decision"})
     assert r.status_code == 422
     assert 'id="fact-outcome" name="outcome" aria-invalid="true"' in r.text
+    # The message names the form's own labels, not the CLI's options.
+    assert "«Vedtak i kommunestyret» krever «Utfall»" in r.text
+    assert "--outcome" not in r.text and "council-decision»" not in r.text
 
 
 def test_hostile_input_is_rendered_literally(with_case, today):
@@ -323,9 +326,17 @@ def test_complete_task_form(db_url, monkeypatch, prefect_server):
     with db.session_scope(db_url) as s:
         done = {t["id"]: t["done_on"] for t in case_detail(s, "1836", date(2026, 6, 1))["tasks"]}
     assert done[setup[0]["id"]] == "2026-05-29"
+    open_case(db_url, "1837", date(2026, 5, 4))
     before = events(db_url)
     r = c.post("/sak/1836/oppgave", data={"csrf_token": token, "task_id": "999999"})
-    assert r.status_code == 404 and "Fant ingen oppgave" in r.text
+    assert r.status_code == 404 and "hører ikke til denne saken" in r.text
+    # Another municipality's task cannot be completed from this case's page.
+    with db.session_scope(db_url) as s:
+        other = case_detail(s, "1837", date(2026, 6, 1))["tasks"][0]["id"]
+    r = c.post("/sak/1836/oppgave", data={"csrf_token": token, "task_id": str(other)})
+    assert r.status_code == 404
+    with db.session_scope(db_url) as s:
+        assert case_detail(s, "1837", date(2026, 6, 1))["tasks"][0]["done_on"] is None
     r = c.post("/sak/1836/oppgave", data={"csrf_token": token,
                                           "task_id": str(setup[1]["id"]), "date": "i går"})
     assert r.status_code == 422 and "ikke en gyldig dato" in r.text

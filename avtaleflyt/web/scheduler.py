@@ -55,6 +55,7 @@ def runner_deployments(path: Path = PREFECT_YAML) -> list:
         out.append(flow.to_deployment(
             name=d["name"], schedules=schedules, parameters=d.get("parameters") or {},
             description=d.get("description"), tags=d.get("tags") or [],
+            concurrency_limit=d.get("concurrency_limit"),
             entrypoint_type=EntrypointType.MODULE_PATH))
     return out
 

@@ -8,6 +8,7 @@ form with the field marked, and nothing is written. Success is post/redirect/get
 from __future__ import annotations
 
 import datetime as dt  # form fields are called `date`
+import re
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -16,6 +17,7 @@ from fastapi.responses import FileResponse, RedirectResponse
 
 from avtaleflyt import runtime
 from avtaleflyt.domain.errors import Conflict, DomainError, InvalidInput, NotFound
+from avtaleflyt.domain.stages import FactKind
 from avtaleflyt.domain.stages import Stage
 from avtaleflyt.formatting import format_date_short, parse_date
 from avtaleflyt.services import preflight
@@ -67,9 +69,37 @@ def _page(request: Request, user: UserView, knr: str, status_code: int = 200, **
         assigned=assigned, **extra)
 
 
+# The services word their messages for the CLI («--outcome», «council-decision»,
+# "(avtaleflyt case resume)"); on a form the same message names the form's own labels.
+_FORM_LABELS = {
+    "--outcome": "Utfall", "--ref": "Saksnummer", "--party": "Part", "--start": "Startdato",
+    "--years": "Varighet", "--notice-months": "Oppsigelsestid", "--price": "Pris per år",
+    "--position-share": "Stillingsandel", "--site-visits": "Besøk per år", "--date": "Dato",
+    "--text": "Tekst", "--theme": "Tema", "--reason": "Begrunnelse",
+}
+_CLI_HINT = re.compile(r"\s*\((?:avtaleflyt|se «avtaleflyt) [^)]*\)")
+
+
+def form_message(message: str) -> str:
+    for flag, label in _FORM_LABELS.items():
+        message = message.replace(f"«{flag}»", f"«{label}»")
+    for kind in FactKind:
+        message = message.replace(f"«{kind.cli_name}»", f"«{kind.label}»")
+    return _CLI_HINT.sub("", message)
+
+
 def _refused(request, user, knr, form: str, e: DomainError, values: dict[str, Any]):
     return _page(request, user, knr, _status(e), form=form, values=values,
-                 errors={_field(e): e.message})
+                 errors={_field(e): form_message(e.message)})
+
+
+def _require_task_of(knr: str, task_id: int) -> None:
+    """A task is completed from its own case's page; an id from another page is refused."""
+    with runtime.session() as s:
+        if task_id not in {t["id"] for t in case_detail(s, knr, runtime.today(),
+                                                         with_personal_data=False)["tasks"]}:
+            raise NotFound("Oppgaven hører ikke til denne saken. Velg en oppgave fra listen.",
+                           field="task_id")
 
 
 def _date_or_none(value: str, field: str = "dato"):
@@ -162,13 +192,14 @@ def complete_task(request: Request, user: User, knr: str, csrf_token: F = "",
         on = _date_or_none(date)
         if not task_id.isdigit():
             raise NotFound("Velg en oppgave fra listen.", field="task_id")
+        _require_task_of(knr, int(task_id))
         result = _run(user, "complete_task", task_id=int(task_id), done_on=on)
     except DomainError as e:
         # The task's row may have no form (done since), so the message goes to the top;
         # the row's date field is still marked when the date was the problem.
-        errors = {"_": e.message}
+        errors = {"_": form_message(e.message)}
         if _field(e) == "date":
-            errors["date"] = e.message
+            errors["date"] = form_message(e.message)
         return _page(request, user, knr, _status(e), form=f"task-{task_id}", values=values,
                      errors=errors)
     return _done(request, knr, result)
