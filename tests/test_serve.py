@@ -177,3 +177,18 @@ def test_serve_runs_the_sweep_on_its_schedule_and_stops_cleanly(sqlite_url, tmp_
         again.stop(signal.SIGTERM)
     finally:
         again.cleanup()
+
+
+def test_serve_refuses_a_busy_port_before_starting_anything(sqlite_url, tmp_path):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        env = {**os.environ, "AVTALEFLYT_DATABASE_URL": sqlite_url,
+               "AVTALEFLYT_DATA_DIR": str(tmp_path)}
+        env.pop("PREFECT_API_URL", None)
+        result = subprocess.run([sys.executable, "-m", "avtaleflyt", "serve", "--port",
+                                 str(port)], env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert f"port {port}" in result.stderr and "«--port»" in result.stderr
+    assert not (tmp_path / "prefect" / "server.log").exists()  # Prefect never started

@@ -83,6 +83,10 @@ class Supervisor:
 
         env = self._env()
         logs = Path(env["PREFECT_HOME"])
+        # Refuse a busy port before anything starts, not after Prefect is already up.
+        _require_free(self.host, self.port, "--port")
+        if not os.environ.get("PREFECT_API_URL"):
+            _require_free("127.0.0.1", self.prefect_port, "--prefect-port")
         try:
             if os.environ.get("PREFECT_API_URL"):
                 api = os.environ["PREFECT_API_URL"].rstrip("/")
@@ -187,3 +191,15 @@ def _signal_group(proc: subprocess.Popen, sig: int) -> None:
         os.killpg(proc.pid, sig)
     except (ProcessLookupError, PermissionError):
         pass
+
+
+def _require_free(host: str, port: int, option: str) -> None:
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            raise fail(f"«{option}»: port {port} på {host} er allerede i bruk. Velg en annen "
+                       f"med {option} PORT.", 2) from None
