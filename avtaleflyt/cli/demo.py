@@ -178,8 +178,7 @@ def meeting_plan_csv(steps: list[Step], start: date, end: date) -> str:
     rows.update(("", "county", d) for d in regular(28))
     lines = ["kommunenummer;organ;dato;tittel"]
     for knr, body, d in sorted(rows, key=lambda r: (r[0], r[1], r[2])):
-        title = "Fylkestinget" if body == "county" else "Kommunestyret"
-        lines.append(f"{knr};{body};{d.isoformat()};{title}")
+        lines.append(f"{knr};{body};{d.isoformat()};{'Fylkestinget' if body == 'county' else ''}")
     return "\n".join(lines) + "\n"
 
 
