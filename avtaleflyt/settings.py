@@ -28,6 +28,20 @@ class Settings(BaseSettings):
     smtp_url: str | None = None
     leader_urls: str | None = None  # escalations; or entries tagged "leader" in apprise_config
 
+    @field_validator("today", mode="before")
+    @classmethod
+    def _norwegian_date(cls, v: object) -> object:
+        """AVTALEFLYT_TODAY takes the same forms as --today (17.05.2026 or 2026-05-17)."""
+        if isinstance(v, str) and v.strip():
+            from avtaleflyt.domain.errors import InvalidInput
+            from avtaleflyt.formatting import parse_date
+
+            try:
+                return parse_date(v, "AVTALEFLYT_TODAY")
+            except InvalidInput as e:
+                raise ValueError(e.message) from None
+        return v or None
+
     @field_validator("database_url")
     @classmethod
     def _known_backend(cls, v: str | None) -> str | None:

@@ -19,7 +19,9 @@ from .onboarding import onboarding
 
 def _finish(outcome: cases.Outcome, today: date | None, actor: str | None) -> dict[str, Any]:
     result = outcome.as_dict()
-    progress = onboarding(outcome.kommunenummer, today=today, actor=actor)
+    # The onboarding loop's body, not a nested flow run: the stage flows it calls are this
+    # command's subflows. One flow run fewer per command (a quarter of the demo's time).
+    progress = onboarding.fn(outcome.kommunenummer, today=today, actor=actor)
     result["transitions"] = progress["transitions"]
     result["stage"], result["status"] = progress["stage"], progress["status"]
     return result

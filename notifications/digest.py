@@ -18,7 +18,7 @@ HEADINGS = {
     "overdue": "Frist passert",
     "escalation": "Eskalert: frist passert",
     "moved": "Flyttet til neste møte",
-    "no_plan": "Møteplan mangler",
+    "no_plan": "Ingen møte å sikte mot",
 }
 
 
@@ -66,7 +66,7 @@ def _env():
 def when_text(kind: str, due_on: date, today: date, working_days: int) -> str:
     """"om 7 arbeidsdager", "i dag", "3 arbeidsdager på overtid"."""
     if kind == "no_plan":
-        return "ingen dato før møteplanen er lagt inn"
+        return "ingen dato før møteplanen har et møte som kan nås"
     if kind == "moved":
         return f"nytt møte {format_date(due_on)}"
     if due_on == today:

@@ -87,6 +87,29 @@ def test_schedule_plans_moves_and_postpones():
         (dl.COUNTY, date(2027, 10, 12), "postponed")}
 
 
+def test_a_meeting_that_passed_without_a_recorded_decision_moves_to_the_next_one():
+    council = [date(2027, 3, 18), date(2027, 6, 17)]
+    county = [date(2027, 4, 20), date(2027, 10, 12)]
+    tasks = _tasks((date(2027, 2, 25), date(2027, 2, 20)), (date(2027, 3, 18), None),
+                   (date(2027, 4, 20), None))
+    on_the_day = dl.schedule_political(tasks=tasks, council_meetings=council,
+                                       county_meetings=county, postponed={},
+                                       today=date(2027, 4, 20), lead_working_days=15, cal=CAL)
+    # 20 April: the council's meeting has passed, the county meets today.
+    assert {(c.key, c.due_on, c.reason) for c in on_the_day} == {
+        (dl.COUNCIL, date(2027, 6, 17), "missed")}
+    day_after = dl.schedule_political(tasks=tasks, council_meetings=council,
+                                      county_meetings=county, postponed={},
+                                      today=date(2027, 4, 21), lead_working_days=15, cal=CAL)
+    assert (dl.COUNTY, date(2027, 10, 12), "missed") in {
+        (c.key, c.due_on, c.reason) for c in day_after}
+    # No later meeting in the plan: no guessed date.
+    none_left = dl.schedule_political(tasks=tasks, council_meetings=council[:1],
+                                      county_meetings=county[:1], postponed={},
+                                      today=date(2027, 4, 21), lead_working_days=15, cal=CAL)
+    assert {(c.key, c.due_on) for c in none_left} == {(dl.COUNCIL, None), (dl.COUNTY, None)}
+
+
 def test_no_meeting_plan_means_no_guessed_date():
     assert dl.schedule_political(tasks=_tasks(), council_meetings=[], county_meetings=[],
                                  postponed={}, today=date(2027, 1, 6), lead_working_days=15,

@@ -67,7 +67,9 @@ def test_meeting_add_refuses_bad_input_and_changes_nothing(session):
     ctx = ctx_for(DAY)
     for kw, field in (({"kommunenummer": KNR, "body": "bystyremøte"}, "body"),
                       ({"kommunenummer": None, "body": "kommunestyre"}, "kommunenummer"),
-                      ({"kommunenummer": "9999", "body": "kommunestyre"}, "kommunenummer")):
+                      ({"kommunenummer": "9999", "body": "kommunestyre"}, "kommunenummer"),
+                      # the county's body belongs to no municipality: a KNR with it is a slip
+                      ({"kommunenummer": "1840", "body": "county"}, "kommunenummer")):
         with pytest.raises(DomainError) as e:
             meetings.add_meeting(session=session, on=date(2027, 3, 18), title=None, ctx=ctx,
                                  **kw)

@@ -160,8 +160,17 @@ def advance(knr: Knr, as_json: JsonOpt = False) -> None:
 
         result = runtime.run_flow(onboarding, kommunenummer=knr, today=runtime.today())
         moved = len(result["transitions"])
-        result["message"] = (f"Saken gikk videre {moved} fase(r)." if moved
-                             else "Ingen endring: saken venter fortsatt.")
+        if moved:
+            result["message"] = f"Saken gikk videre {moved} fase(r)."
+        elif result["status"] == "on_hold":
+            result["message"] = "Ingen endring: saken er satt på vent."
+        elif result["status"] != "active":
+            from avtaleflyt.domain.stages import CaseStatus
+
+            result["message"] = (f"Ingen endring: saken er avsluttet "
+                                 f"({CaseStatus(result['status']).label.lower()}).")
+        else:
+            result["message"] = "Ingen endring: saken venter fortsatt."
         return result
 
     run_write(go, as_json)

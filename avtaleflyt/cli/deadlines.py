@@ -16,7 +16,7 @@ reminders_app = typer.Typer(help="Påminnelser i utboksen (hva som er sendt til 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Skriv JSON for skript.")]
 
 KIND_LABELS = {"upcoming": "Nærmer seg", "due": "I dag", "overdue": "Passert",
-               "escalation": "Eskalert", "moved": "Flyttet", "no_plan": "Møteplan mangler"}
+               "escalation": "Eskalert", "moved": "Flyttet", "no_plan": "Mangler møte"}
 STATUS_LABELS = {"pending": "venter", "sending": "sendes", "sent": "sendt",
                  "failed": "feilet (prøver igjen)", "gave_up": "gitt opp", "venter": "venter",
                  "would_send": "ville blitt sendt"}

@@ -48,7 +48,9 @@ def user_errors() -> Iterator[None]:
     except ValidationError as e:
         first = e.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
-        raise fail(_escape(f"Ugyldig innstilling «{where}»: {first['msg']}"), 2) from None
+        msg = str(first["msg"]).removeprefix("Value error, ")
+        raise fail(_escape(msg if "AVTALEFLYT_" in msg or "--db" in msg
+                           else f"Ugyldig innstilling «{where}»: {msg}"), 2) from None
     except (OperationalError, ProgrammingError) as e:
         text = str(e.orig)
         if "no such table" in text or "does not exist" in text:

@@ -85,6 +85,8 @@ class Terms:
             raise InvalidInput(
                 "«--site-visits» må være mellom 0 og 52 besøk i året.", field="site_visits")
         if self.start_date < set_on:
+            from avtaleflyt.formatting import format_date
+
             raise InvalidInput(
-                f"«--start» ({self.start_date.isoformat()}) kan ikke være før datoen vilkårene "
-                f"fastsettes ({set_on.isoformat()}).", field="start")
+                f"«--start» ({format_date(self.start_date)}) kan ikke være før datoen "
+                f"vilkårene fastsettes ({format_date(set_on)}).", field="start")

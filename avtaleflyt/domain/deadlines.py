@@ -59,6 +59,14 @@ def next_meeting(meetings: Iterable[date], *, on_or_after: date) -> date | None:
     return min((m for m in meetings if m >= on_or_after), default=None)
 
 
+def _after_missed(meetings: Sequence[date], missed: date, today: date) -> date | None:
+    """A meeting passed with no decision recorded: the body's next meeting from today.
+
+    The coordinator is told, in case the decision was made and only not recorded; the
+    deadline then points at a meeting that can still happen rather than staying overdue."""
+    return next_meeting(meetings, on_or_after=max(today, missed + timedelta(days=1)))
+
+
 def schedule_political(*, tasks: Mapping[str, OpenTask], council_meetings: Sequence[date],
                        county_meetings: Sequence[date], postponed: Mapping[str, date],
                        today: date, lead_working_days: int, cal: WorkingCalendar
@@ -69,6 +77,7 @@ def schedule_political(*, tasks: Mapping[str, OpenTask], council_meetings: Seque
     - Case document not delivered by its deadline: the next reachable meeting after the
       current one; both deadlines move.
     - A decision postponed at a meeting: the next meeting after the postponement.
+    - A meeting passed with no decision recorded: the body's next meeting.
     `postponed` maps COUNCIL/COUNTY to the date of the latest postponed decision.
     """
     changes: list[DueChange] = []
@@ -102,6 +111,9 @@ def schedule_political(*, tasks: Mapping[str, OpenTask], council_meetings: Seque
             if after is not None and council.due_on is not None and council.due_on <= after:
                 m = next_meeting(council_meetings, on_or_after=after + timedelta(days=1))
                 change(council, m, "postponed" if m else "unplanned", m)
+            elif council.due_on is not None and today > council.due_on:
+                m = _after_missed(council_meetings, council.due_on, today)
+                change(council, m, "missed" if m else "unplanned", m)
             elif council.due_on is None:
                 start = max(today, (saks.done_on if saks and saks.done_on else today))
                 m = next_meeting(council_meetings, on_or_after=start)
@@ -113,6 +125,9 @@ def schedule_political(*, tasks: Mapping[str, OpenTask], council_meetings: Seque
         if after is not None and county.due_on is not None and county.due_on <= after:
             m = next_meeting(county_meetings, on_or_after=after + timedelta(days=1))
             change(county, m, "postponed" if m else "unplanned", m)
+        elif county.due_on is not None and today > county.due_on:
+            m = _after_missed(county_meetings, county.due_on, today)
+            change(county, m, "missed" if m else "unplanned", m)
         elif county.due_on is None:
             pick = next_reachable(county_meetings, today, lead_working_days, cal)
             if pick is not None:

@@ -126,7 +126,7 @@ def schedule_political_cases(*, session: Session, ctx: Ctx, case_ids: list[int] 
                 "from": before.isoformat() if before else None,
                 "to": ch.due_on.isoformat() if ch.due_on else None,
                 "meeting": ch.meeting.isoformat() if ch.meeting else None}))
-            if ch.reason in ("moved", "postponed") and ch.due_on is not None \
+            if ch.reason in ("moved", "postponed", "missed") and ch.due_on is not None \
                     and ch.key != dl.SAKSFRAMLEGG:
                 notices.append({"task_id": t.id, "case_id": case.id, "kind": "moved",
                                 "due_on": ch.due_on, "step": 0, "recipient": COORDINATOR,

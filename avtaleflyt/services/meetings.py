@@ -114,6 +114,11 @@ def add_meeting(*, session: Session, kommunenummer: str | None, body: str, on: d
                 title: str | None, ctx: Ctx) -> MeetingResult:
     body = check_body(body)
     if body == COUNTY:
+        if kommunenummer and kommunenummer.strip().lower() != COUNTY:
+            raise InvalidInput(
+                f"«--body county» er fylkeskommunens organ og hører ikke til kommune "
+                f"{kommunenummer.strip()}. Skriv «avtaleflyt meeting add county --body county "
+                "--date …».", field="kommunenummer")
         knr = None
     else:
         if not kommunenummer or kommunenummer.strip().lower() == COUNTY:

@@ -222,8 +222,8 @@ def event_label(kind: str, details: dict[str, Any]) -> str:
         to = details.get("to")
         when = f" {format_date(date.fromisoformat(to))}" if to else " ikke satt"
         verb = "satt til" if kind == "meeting_planned" else "flyttet til"
-        reason = {"postponed": " (utsatt vedtak)", "moved": " (fristen for saksframlegget gikk ut)"
-                  }.get(details.get("reason", ""), "")
+        reason = {"postponed": " (utsatt vedtak)", "moved": " (fristen for saksframlegget gikk ut)",
+                  "missed": " (møtet gikk uten registrert vedtak)"}.get(details.get("reason", ""), "")
         return f"{what}: frist {verb}{when}{reason}"
     if kind == "task_assigned":
         return f"Ny ansvarlig for oppgaven «{details.get('title', '')}»"

@@ -59,12 +59,14 @@ def _action(kind: str, task: Task, m: Municipality, to_contact: bool, ctx: Ctx) 
     if kind == "no_plan":
         body = "county --body county" if task.key == "political.county" else \
             f"{knr} --body kommunestyre"
-        return (f"Legg inn møteplanen: «avtaleflyt meeting add {body} --date ÅÅÅÅ-MM-DD» "
-                "eller «avtaleflyt meeting import FIL».")
+        return ("Møteplanen har ikke noe møte som kan nås i tide. Legg inn møtene: "
+                f"«avtaleflyt meeting add {body} --date ÅÅÅÅ-MM-DD» eller «avtaleflyt meeting "
+                "import FIL».")
     if kind == "moved":
         return (f"{task.title} er flyttet til møtet {format_date(task.due_on)}"
                 if task.due_on else f"{task.title} venter på neste møte") + (
-            " fordi saksframlegget ikke ble levert i tide eller vedtaket ble utsatt. "
+            ": saksframlegget ble ikke levert i tide, vedtaket ble utsatt, eller møtet gikk "
+            "uten at noe vedtak er registrert (registrer det hvis det ble fattet). "
             f"Se de nye fristene med «avtaleflyt case show {knr}».")
     if kind == "escalation":
         return (f"Oppgaven har vært på overtid i minst "
