@@ -31,10 +31,24 @@ def mask_url(url: str) -> str:
         obj = None
     if obj is not None:
         try:
-            return scrub(obj.url(privacy=True), secrets_of(url))
+            return _without_apprise_options(scrub(obj.url(privacy=True), secrets_of(url)))
         except Exception:  # noqa: BLE001
             pass
     return _plain_mask(url)
+
+
+# Apprise appends its options (overflow, retry, cto, …) to every URL it renders; a person
+# reading which target a message went to needs the addresses only.
+_ADDRESS_QUERY = frozenset({"to", "from", "cc", "bcc", "name"})
+
+
+def _without_apprise_options(url: str) -> str:
+    from urllib.parse import urlencode, urlunsplit
+
+    parts = urlsplit(url)
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
+             if k.lower() in _ADDRESS_QUERY]
+    return urlunsplit(parts._replace(query=urlencode(query, safe="*@:")))
 
 
 def _plain_mask(url: str) -> str:

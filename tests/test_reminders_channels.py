@@ -31,6 +31,14 @@ def test_masked_urls_never_hold_the_secret(url, secret):
     assert secret not in scrub(f"failed to post to {url}", secrets_of(url))
 
 
+def test_masked_urls_name_the_target_without_apprise_internals():
+    masked = mask_url("mailtos://kari:hemmelig@smtp.example.org:587?from=post@example.org")
+    assert masked.startswith("mailtos://kari:****@smtp.example.org")
+    assert "hemmelig" not in masked
+    for internal in ("overflow=", "retry=", "cto=", "rto=", "optional="):
+        assert internal not in masked
+
+
 def test_targets_from_env_and_apprise_yaml(tmp_path: Path, monkeypatch):
     config = tmp_path / "apprise.yml"
     config.write_text(
