@@ -135,3 +135,25 @@ def test_forecast_waits_for_the_next_reachable_council_meeting(db_url):
     assert after["1836"]["meeting_plan"] is True
     assert after["1836"]["council_meeting"] == date(2026, 6, 18)
     assert after["1836"]["expected"] is None  # no case has finished the later stages yet
+
+
+def test_forecast_keeps_the_planned_meeting_once_the_case_document_is_delivered(db_url):
+    """Within the delivery lead time of its meeting a delivered case still goes to that
+    meeting; only an undelivered one would have to wait for the next."""
+    from avtaleflyt.services import cases
+    from avtaleflyt.services.meetings import add_meeting
+    from avtaleflyt.services.queries import case_detail
+
+    to_political(db_url, "1836", date(2026, 3, 2))
+    with db.session_scope(db_url) as s:
+        for on in (date(2026, 6, 18), date(2026, 9, 17)):
+            add_meeting(session=s, kommunenummer="1836", body="kommunestyre", on=on,
+                        title=None, ctx=ctx_for(TODAY))
+        saks = next(t for t in case_detail(s, "1836", TODAY)["tasks"]
+                    if t["key"] == "political.saksframlegg")
+        cases.complete_task(session=s, task_id=saks["id"], on=date(2026, 5, 20),
+                            ctx=ctx_for(date(2026, 5, 20)))
+    with db.session_scope(db_url) as s:
+        late = {f["kommunenummer"]: f
+                for f in dashboard.statistics(s, ctx_for(date(2026, 6, 10))).forecasts}
+    assert late["1836"]["council_meeting"] == date(2026, 6, 18)

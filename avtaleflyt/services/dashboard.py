@@ -198,7 +198,7 @@ def stage_spans(session: Session) -> list[experience.StageSpan]:
 def statistics(session: Session, ctx: Ctx) -> Statistics:
     """Funnel, time per stage, and a forecast per active case from the observed medians and
     each municipality's meeting plan (the next council meeting it can still reach)."""
-    from avtaleflyt.domain.deadlines import SAKSFRAMLEGG, next_reachable
+    from avtaleflyt.domain.deadlines import COUNCIL, SAKSFRAMLEGG, next_reachable
 
     from .meetings import meetings_by_scope
 
@@ -218,9 +218,17 @@ def statistics(session: Session, ctx: Ctx) -> Statistics:
         .order_by(col(Municipality.kommunenummer))).all()
     council, _county = meetings_by_scope(session, {m.id for _, m, _ in active}, today)
     lead = ctx.config.task_due.get(SAKSFRAMLEGG, 15)
+    # A case already in political approval has its council meeting planned on its task
+    # (delivery deadline included, and moved when missed): that date is the forecast's.
+    planned = dict(session.exec(
+        select(Task.case_id, Task.due_on)
+        .where(col(Task.case_id).in_([c.id for c, _, _ in active]), Task.key == COUNCIL,
+               col(Task.done_on).is_(None), col(Task.due_on).is_not(None))).all())
 
-    def reachable(meetings: list[date]):
+    def reachable(meetings: list[date], planned_on: date | None):
         def first(on: date) -> date | None:
+            if planned_on is not None and planned_on >= on:
+                return planned_on
             found = next_reachable(meetings, on, lead, ctx.calendar)
             return found[0] if found else None
         return first
@@ -230,7 +238,8 @@ def statistics(session: Session, ctx: Ctx) -> Statistics:
         meetings = council.get(m.id, [])
         f = forecast_running(stage=Stage(c.stage), entered=c.stage_entered_on, today=today,
                              medians=medians, start_date=start,
-                             council_meeting=reachable(meetings) if meetings else None)
+                             council_meeting=reachable(meetings, planned.get(c.id))
+                             if meetings else None)
         forecasts.append({"kommunenummer": m.kommunenummer, "municipality": m.name,
                           "stage": c.stage, "expected": f.expected,
                           "missing_stage": f.missing_stage, "start_date": start,
