@@ -13,6 +13,8 @@ from typer.testing import CliRunner
 
 from avtaleflyt.cli.main import app
 
+from .cli_support import run_isolated
+
 runner = CliRunner()
 
 
@@ -109,26 +111,11 @@ def test_rerunning_a_command_changes_nothing(db_url, prefect_server):
     assert show(today="2026-03-12") == before
 
 
-def _python(code: str, env: dict) -> str:
-    return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
-                          text=True, check=True).stdout
-
-
 def test_read_only_commands_never_import_prefect(db_url):
     env = {**os.environ, "AVTALEFLYT_DATABASE_URL": db_url}
-    code = """
-import sys
-from avtaleflyt.cli.main import app
-for argv in (["status", "--json"], ["municipality", "list", "--json"], ["status"]):
-    try:
-        app(argv)
-    except SystemExit as e:
-        assert e.code in (0, None), (argv, e.code)
-print("PREFECT_LOADED" if any(m == "prefect" or m.startswith("prefect.") for m in sys.modules)
-      else "PREFECT_ABSENT")
-"""
-    out = _python(code, env)
-    assert out.strip().endswith("PREFECT_ABSENT")
+    run = run_isolated([["status", "--json"], ["municipality", "list", "--json"], ["status"]],
+                       env)
+    assert not run.prefect_loaded
 
 
 def test_municipality_list_has_nordlands_41(db_url):
@@ -198,19 +185,7 @@ def test_a_refused_command_never_starts_prefect(db_url):
     """Preflight checks the domain's rules before a flow starts, so a mistake is refused
     at once instead of after Prefect's start-up."""
     env = {**os.environ, "AVTALEFLYT_DATABASE_URL": db_url, "AVTALEFLYT_TODAY": "2026-03-20"}
-    code = """
-import sys
-from avtaleflyt.cli.main import app
-for argv in (["case", "record", "1836", "meeting-held"],
-             ["case", "open", "9999"],
-             ["case", "hold", "1836"]):
-    try:
-        app(argv)
-    except SystemExit as e:
-        assert e.code not in (0, None), argv
-print("PREFECT_LOADED" if "prefect" in sys.modules else "PREFECT_ABSENT")
-"""
-    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
-                            text=True, check=True)
-    assert result.stdout.strip().endswith("PREFECT_ABSENT")
-    assert "har ingen sak" in result.stderr and "9999" in result.stderr
+    run = run_isolated([["case", "record", "1836", "meeting-held"], ["case", "open", "9999"],
+                        ["case", "hold", "1836"]], env, succeed=False)
+    assert not run.prefect_loaded
+    assert "har ingen sak" in run.stderr and "9999" in run.stderr

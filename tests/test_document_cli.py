@@ -5,8 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import subprocess
-import sys
 from datetime import date
 from pathlib import Path
 
@@ -21,6 +19,8 @@ from avtaleflyt.services import documents
 from models import Document
 
 from .test_document_store import to_political_approval
+
+from .cli_support import run_isolated
 
 runner = CliRunner()
 
@@ -98,22 +98,11 @@ def test_refusals_exit_non_zero_and_write_nothing(session, db_url, tmp_path):
 def test_document_commands_never_import_prefect(db_url, tmp_path):
     env = {**os.environ, "AVTALEFLYT_DATABASE_URL": db_url, "AVTALEFLYT_TODAY": "2026-03-20"}
     out = tmp_path / "erfaring.html"
-    code = f"""
-import sys
-from avtaleflyt.cli.main import app
-for argv in (["doc", "list", "1836", "--json"], ["doc", "list", "1836"], ["report", "list"],
-             ["report", "experience", "--json"], ["report", "experience", "--out", {str(out)!r}],
-             ["report", "experience", "--format", "docx"]):
-    try:
-        app(argv)
-    except SystemExit as e:
-        assert e.code in (0, None), (argv, e.code)
-print("PREFECT_LOADED" if any(m == "prefect" or m.startswith("prefect.") for m in sys.modules)
-      else "PREFECT_ABSENT")
-"""
-    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
-                            text=True, check=True)
-    assert result.stdout.strip().endswith("PREFECT_ABSENT")
+    run = run_isolated([["doc", "list", "1836", "--json"], ["doc", "list", "1836"],
+                        ["report", "list"], ["report", "experience", "--json"],
+                        ["report", "experience", "--out", str(out)],
+                        ["report", "experience", "--format", "docx"]], env)
+    assert not run.prefect_loaded
     assert out.exists()
 
 

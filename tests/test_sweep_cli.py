@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from datetime import date
 
 import pytest
@@ -17,6 +15,8 @@ from avtaleflyt import db
 from avtaleflyt.cli.main import app
 
 from .reminder_support import HOOK_SECRET, HookServer, add_meeting, open_to_political
+
+from .cli_support import run_isolated
 
 KNR = "1836"
 DAY = date(2027, 1, 6)
@@ -47,34 +47,17 @@ def political(db_url):
 def test_read_only_commands_and_dry_run_import_no_prefect_and_write_nothing(political, hook):
     env = {**os.environ, "AVTALEFLYT_DATABASE_URL": political,
            "AVTALEFLYT_NOTIFY_URLS": hook.url()}
-    code = f"""
-import sys, io, contextlib, json
-from avtaleflyt.cli.main import app
-outputs = {{}}
-for argv in (["--today", "{SWEEP}", "sweep", "--dry-run", "--json"],
-             ["--today", "{SWEEP}", "sweep", "--dry-run"],
-             ["--today", "{SWEEP}", "deadlines", "--json"], ["reminders", "list", "--json"],
-             ["meeting", "list", "{KNR}", "--json"]):
-    buf = io.StringIO()
-    with contextlib.redirect_stdout(buf):
-        try:
-            app(argv)
-        except SystemExit as e:
-            assert e.code in (0, None), (argv, e.code)
-    outputs[" ".join(argv[2:] if argv[0] == "--today" else argv)] = buf.getvalue()
-print(json.dumps(outputs))
-print("PREFECT_LOADED" if any(m == "prefect" or m.startswith("prefect.") for m in sys.modules)
-      else "PREFECT_ABSENT")
-"""
+    argvs = [["--today", str(SWEEP), "sweep", "--dry-run", "--json"],
+             ["--today", str(SWEEP), "sweep", "--dry-run"],
+             ["--today", str(SWEEP), "deadlines", "--json"], ["reminders", "list", "--json"],
+             ["meeting", "list", KNR, "--json"]]
     before = _counts(political)
-    run = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
-                         timeout=120)
-    assert run.returncode == 0, run.stderr
-    *body, verdict = run.stdout.strip().splitlines()
-    assert verdict == "PREFECT_ABSENT"
+    run = run_isolated(argvs, env)
+    assert not run.prefect_loaded
     assert _counts(political) == before
     assert hook.posts == []
-    out = json.loads("\n".join(body))
+    out = {" ".join(argv[2:] if argv[0] == "--today" else argv): text
+           for argv, text in zip(argvs, run.outputs)}
     preview = json.loads(out["sweep --dry-run --json"])
     assert preview["dry_run"] and preview["reminders_new"] == 1
     [digest] = preview["sent"]
@@ -82,7 +65,7 @@ print("PREFECT_LOADED" if any(m == "prefect" or m.startswith("prefect.") for m i
     assert "Lever saksframlegg til kommunedirektøren" in digest["text"]
     assert "****" in digest["targets"][0]["target"]
     assert "Prøvekjøring" in out["sweep --dry-run"]
-    text = run.stdout + run.stderr
+    text = "".join(run.outputs) + run.stderr
     assert HOOK_SECRET not in text
     [due] = [r for r in json.loads(out["deadlines --json"])
              if r["key"] == "political.saksframlegg"]

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import subprocess
-import sys
+import os
 
 import pytest
 from sqlmodel import select
@@ -15,6 +14,8 @@ from avtaleflyt.cli.main import app
 from avtaleflyt.domain.errors import Conflict, InvalidInput, NotFound
 from avtaleflyt.services import users
 from models import FeedToken, User
+
+from .cli_support import run_isolated
 
 runner = CliRunner()
 
@@ -94,8 +95,5 @@ def test_user_commands(db_url):
 
 
 def test_user_list_does_not_import_prefect(sqlite_url):
-    code = ("import sys; from avtaleflyt.cli.main import main; sys.argv=['avtaleflyt','user',"
-            "'list']\ntry:\n main()\nexcept SystemExit: pass\n"
-            "assert not any(m == 'prefect' or m.startswith('prefect.') for m in sys.modules)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert out.returncode == 0, out.stderr
+    run = run_isolated([["user", "list"]], dict(os.environ))
+    assert not run.prefect_loaded
