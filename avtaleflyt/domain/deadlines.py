@@ -87,6 +87,18 @@ def schedule_political(*, tasks: Mapping[str, OpenTask], council_meetings: Seque
         if t.due_on != due:
             changes.append(DueChange(t.key, due, reason, meeting))
 
+    def follow_meetings(t: OpenTask, meetings: Sequence[date], postponed_on: date | None
+                        ) -> None:
+        """A planned decision whose meeting postponed it, or passed without it, moves to
+        the body's next meeting."""
+        assert t.due_on is not None
+        if postponed_on is not None and t.due_on <= postponed_on:
+            m = next_meeting(meetings, on_or_after=postponed_on + timedelta(days=1))
+            change(t, m, "postponed" if m else "unplanned", m)
+        elif today > t.due_on:
+            m = _after_missed(meetings, t.due_on, today)
+            change(t, m, "missed" if m else "unplanned", m)
+
     if council is not None and council.done_on is None:
         delivered = saks is None or saks.done_on is not None
         if not delivered:
@@ -106,32 +118,20 @@ def schedule_political(*, tasks: Mapping[str, OpenTask], council_meetings: Seque
             elif reason != "keep":
                 change(saks, pick[1], reason, pick[0])
                 change(council, pick[0], reason, pick[0])
+        elif council.due_on is None:  # delivered before a meeting was planned
+            m = next_meeting(council_meetings, on_or_after=today)
+            if m is not None:
+                change(council, m, "planned", m)
         else:
-            after = postponed.get(COUNCIL)
-            if after is not None and council.due_on is not None and council.due_on <= after:
-                m = next_meeting(council_meetings, on_or_after=after + timedelta(days=1))
-                change(council, m, "postponed" if m else "unplanned", m)
-            elif council.due_on is not None and today > council.due_on:
-                m = _after_missed(council_meetings, council.due_on, today)
-                change(council, m, "missed" if m else "unplanned", m)
-            elif council.due_on is None:
-                start = max(today, (saks.done_on if saks and saks.done_on else today))
-                m = next_meeting(council_meetings, on_or_after=start)
-                if m is not None:
-                    change(council, m, "planned", m)
+            follow_meetings(council, council_meetings, postponed.get(COUNCIL))
 
     if county is not None and county.done_on is None:
-        after = postponed.get(COUNTY)
-        if after is not None and county.due_on is not None and county.due_on <= after:
-            m = next_meeting(county_meetings, on_or_after=after + timedelta(days=1))
-            change(county, m, "postponed" if m else "unplanned", m)
-        elif county.due_on is not None and today > county.due_on:
-            m = _after_missed(county_meetings, county.due_on, today)
-            change(county, m, "missed" if m else "unplanned", m)
-        elif county.due_on is None:
+        if county.due_on is None:
             pick = next_reachable(county_meetings, today, lead_working_days, cal)
             if pick is not None:
                 change(county, pick[0], "planned", pick[0])
+        else:
+            follow_meetings(county, county_meetings, postponed.get(COUNTY))
     return changes
 
 
