@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import getpass
 from datetime import date
-from functools import lru_cache
 from pathlib import Path
 
 import platformdirs
@@ -70,7 +69,3 @@ def _login_name() -> str:
     except Exception:  # no login name in some containers
         return "ukjent"
 
-
-@lru_cache
-def get_settings() -> Settings:
-    return Settings()

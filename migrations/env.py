@@ -28,9 +28,9 @@ def run_migrations_online() -> None:
         with context.begin_transaction():
             context.run_migrations()
         return
-    from avtaleflyt.settings import get_settings
+    from avtaleflyt import runtime
 
-    url = config.get_main_option("sqlalchemy.url") or get_settings().effective_database_url
+    url = config.get_main_option("sqlalchemy.url") or runtime.settings().effective_database_url
     with create_engine(url).connect() as conn:
         _configure(conn)
         with context.begin_transaction():

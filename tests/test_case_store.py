@@ -10,7 +10,7 @@ from sqlmodel import Session, select
 
 from avtaleflyt import db
 from avtaleflyt.domain.errors import Conflict, InvalidInput, NotFound
-from avtaleflyt.domain.stages import CaseStatus, Stage, Theme
+from avtaleflyt.domain.stages import Stage, Theme
 from avtaleflyt.services import cases, facts, people, queries
 from avtaleflyt.services.store import get_case
 from models import Event, OnboardingCase, Task

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-import pytest
 import sqlalchemy as sa
 
 from avtaleflyt import db

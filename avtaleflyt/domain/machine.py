@@ -387,7 +387,7 @@ def complete_task(state: CaseState, task: TaskView, on: date, today: date) -> Ne
     if task.milestone is not None:
         raise Conflict(
             f"Oppgaven «{task.title}» lukkes når faktumet registreres "
-            f"(avtaleflyt case record … {_fact_for(task.milestone)}).")
+            f"(avtaleflyt case record KNR {_RECORDED_BY[task.milestone]}).")
     if task.done_on is not None:
         if task.done_on == on:
             return None
@@ -401,12 +401,17 @@ def complete_task(state: CaseState, task: TaskView, on: date, today: date) -> Ne
     return NewEvent("task_done", on, {"task_id": task.id, "key": task.key, "title": task.title})
 
 
-def _fact_for(m: Milestone) -> str:
-    for kind in FactKind:
-        if _fact_milestone(kind, {"outcome": "approved", "party": "municipality"}) is m or \
-                _fact_milestone(kind, {"outcome": "approved", "party": "county"}) is m:
-            return kind.cli_name
-    return m.value
+# How a user records the fact that reaches each milestone (for messages).
+_RECORDED_BY: dict[Milestone, str] = {
+    Milestone.MEETING_HELD: "meeting-held",
+    Milestone.NEEDS_ASSESSED: "needs-assessed",
+    Milestone.INTENT_CONFIRMED: "intent-confirmed",
+    Milestone.COUNCIL_APPROVED: "council-decision --outcome approved",
+    Milestone.COUNTY_APPROVED: "county-decision --outcome approved",
+    Milestone.TERMS_SET: "terms-set",
+    Milestone.SIGNED_MUNICIPALITY: "signed --party municipality",
+    Milestone.SIGNED_COUNTY: "signed --party county",
+}
 
 
 def hold(state: CaseState, on: date, today: date, reason: str | None) -> NewEvent:

@@ -11,7 +11,6 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from avtaleflyt.domain import deadlines as dl
@@ -314,8 +313,3 @@ def deadline_rows(session: Session, today: date, days: int) -> list[dict[str, An
         })
     return out
 
-
-def reminder_counts(session: Session, since: date) -> dict[str, int]:
-    rows = session.exec(select(Reminder.kind, func.count()).where(
-        col(Reminder.created_on) >= since).group_by(col(Reminder.kind))).all()
-    return {k: int(n) for k, n in rows}
