@@ -53,6 +53,15 @@ def get_municipality(session: Session, knr: str) -> Municipality:
     return m
 
 
+def task_kommunenummer(session: Session, task_id: int) -> str | None:
+    """The municipality a task's case belongs to (None for an unknown task)."""
+    return session.exec(
+        select(Municipality.kommunenummer)
+        .join(OnboardingCase, col(OnboardingCase.municipality_id) == Municipality.id)
+        .join(Task, col(Task.case_id) == OnboardingCase.id)
+        .where(Task.id == task_id)).first()
+
+
 def latest_case(session: Session, municipality: Municipality) -> OnboardingCase | None:
     return session.exec(
         select(OnboardingCase)

@@ -95,9 +95,10 @@ def _refused(request, user, knr, form: str, e: DomainError, values: dict[str, An
 
 def _require_task_of(knr: str, task_id: int) -> None:
     """A task is completed from its own case's page; an id from another page is refused."""
+    from avtaleflyt.services.store import task_kommunenummer
+
     with runtime.session() as s:
-        if task_id not in {t["id"] for t in case_detail(s, knr, runtime.today(),
-                                                         with_personal_data=False)["tasks"]}:
+        if task_kommunenummer(s, task_id) != knr:
             raise NotFound("Oppgaven hører ikke til denne saken. Velg en oppgave fra listen.",
                            field="task_id")
 
