@@ -93,7 +93,14 @@ def record(
         "--site-visits", help="Besøk i kommunen per år.")] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Registrer noe som har skjedd i saken. Saken går videre når fasen er fullført."""
+    """Registrer noe som har skjedd i saken. Saken går videre når fasen er fullført.
+
+    council-decision og county-decision krever --outcome; signed krever --party; terms-set
+    krever --start, --years og --notice-months (--price, --position-share og --site-visits
+    har standardverdier fra konfigurasjonen: kr 120 000, 20 % og 4 besøk).
+
+    Eksempel: avtaleflyt case record 1836 council-decision --outcome approved --ref "PS 21/20"
+    """
     def go() -> dict[str, Any]:
         from avtaleflyt import runtime
         from avtaleflyt.services.facts import build_fact
