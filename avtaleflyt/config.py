@@ -16,8 +16,9 @@ from typing import Any
 
 from .domain.errors import InvalidInput
 from .domain.stages import TASK_TEMPLATES
+from .resources import defaults_toml
 
-DEFAULTS = Path(__file__).with_name("defaults.toml")
+DEFAULTS = defaults_toml()
 # Tables whose keys the user chooses (one per year), so they are not checked against defaults.
 _OPEN_TABLES = frozenset({"statistics.deadlines"})
 

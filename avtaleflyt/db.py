@@ -11,9 +11,10 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, create_engine
 
-from .settings import REPO_ROOT, normalise_database_url
+from .resources import migrations_dir
+from .settings import normalise_database_url
 
-MIGRATIONS = REPO_ROOT / "migrations"
+MIGRATIONS = migrations_dir()
 
 
 @lru_cache(maxsize=8)

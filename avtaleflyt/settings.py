@@ -10,9 +10,6 @@ import platformdirs
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-
-
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="AVTALEFLYT_", extra="ignore")
 

@@ -28,13 +28,11 @@ from rich.console import Console
 from rich.progress import track
 from rich.table import Table
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
-from avtaleflyt import db  # noqa: E402
-from avtaleflyt.services import cases, facts, queries  # noqa: E402
-from avtaleflyt.services.context import make_ctx  # noqa: E402
-from models import County, Municipality  # noqa: E402
+from avtaleflyt import db
+from avtaleflyt.services import cases, facts, queries
+from avtaleflyt.services.context import make_ctx
+from avtaleflyt.models import County, Municipality
 
 console = Console()
 START = date(2026, 1, 5)

@@ -14,7 +14,7 @@ from prefect import flow
 from avtaleflyt import runtime
 from avtaleflyt.services import cases, facts, people
 
-from .onboarding import onboarding
+from avtaleflyt.flows.onboarding import onboarding
 
 
 def _finish(outcome: cases.Outcome, today: date | None, actor: str | None) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from prefect import flow, get_run_logger
 
 from avtaleflyt import runtime
 from avtaleflyt.services import sweep as sweep_service
-from notifications.channels import TargetBook
+from avtaleflyt.notifications.channels import TargetBook
 
 
 @flow(name="deadline-sweep", log_prints=False)

@@ -6,7 +6,7 @@ from alembic import context
 from sqlalchemy import create_engine
 from sqlmodel import SQLModel
 
-import models  # noqa: F401  (registers the tables)
+import avtaleflyt.models  # noqa: F401  (registers the tables)
 
 target_metadata = SQLModel.metadata
 config = context.config

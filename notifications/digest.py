@@ -9,8 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from avtaleflyt.formatting import format_date, format_working_days
+from avtaleflyt.resources import templates_dir
 
-TEMPLATES = Path(__file__).resolve().parents[1] / "templates" / "messages"
+TEMPLATES = templates_dir("messages")
 
 HEADINGS = {
     "upcoming": "Frist nærmer seg",

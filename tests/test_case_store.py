@@ -13,7 +13,7 @@ from avtaleflyt.domain.errors import Conflict, InvalidInput, NotFound
 from avtaleflyt.domain.stages import Stage, Theme
 from avtaleflyt.services import cases, facts, people, queries
 from avtaleflyt.services.store import get_case
-from models import Event, OnboardingCase, Task
+from avtaleflyt.models import Event, OnboardingCase, Task
 
 from .conftest import ctx_for
 

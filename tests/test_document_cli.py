@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 from avtaleflyt import db, runtime
 from avtaleflyt.cli.main import app
 from avtaleflyt.services import documents
-from models import Document
+from avtaleflyt.models import Document
 
 from .test_document_store import to_political_approval
 
@@ -108,7 +108,7 @@ def test_document_commands_never_import_prefect(db_url, tmp_path):
 
 @pytest.mark.prefect
 def test_record_fact_flow_stores_the_saksframlegg(db_url, prefect_server):
-    from flows import commands
+    from avtaleflyt.flows import commands
 
     today = date(2026, 3, 19)
     runtime.run_flow(commands.open_case, kommunenummer="1836", opened_on=date(2026, 3, 2),

@@ -23,7 +23,7 @@ from avtaleflyt.domain.stages import Stage
 from avtaleflyt.services import cases, documents, facts
 from avtaleflyt.services.store import get_case, load_terms
 from avtaleflyt.settings import Settings
-from models import Document, Task
+from avtaleflyt.models import Document, Task
 
 from .conftest import ctx_for
 

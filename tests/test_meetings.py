@@ -9,7 +9,7 @@ from sqlmodel import select
 
 from avtaleflyt.domain.errors import DomainError, InvalidInput
 from avtaleflyt.services import meetings, queries
-from models import Event, Meeting, Reminder
+from avtaleflyt.models import Event, Meeting, Reminder
 
 from .conftest import ctx_for
 from .reminder_support import add_meeting, open_to_political, record, tasks_by_key

@@ -15,8 +15,8 @@ from sqlmodel import select
 from avtaleflyt import db
 from avtaleflyt.services import cases, people, reminders
 from avtaleflyt.services.sweep import dry_run_session, run_sweep
-from models import Delivery, Digest, Reminder, utcnow
-from notifications.channels import TargetBook, deliver
+from avtaleflyt.models import Delivery, Digest, Reminder, utcnow
+from avtaleflyt.notifications.channels import TargetBook, deliver
 
 from .conftest import ctx_for
 from .reminder_support import (
@@ -286,7 +286,7 @@ def test_a_task_assigned_to_a_named_contact_reminds_that_contact(session, hook, 
 
 
 def test_digest_html_escapes_what_it_shows():
-    from notifications.digest import DigestContent, Item, render
+    from avtaleflyt.notifications.digest import DigestContent, Item, render
 
     out = render(DigestContent("koordinator", [Item(
         "due", "Rødøy", "1836", "<script>x</script>", "13. mai 2027", "i dag", "A & B")]),

@@ -9,8 +9,8 @@ import pytest
 
 from avtaleflyt.domain.errors import InvalidInput
 from avtaleflyt.settings import Settings
-from notifications.channels import TargetBook, deliver
-from notifications.masking import mask_url, scrub, secrets_of
+from avtaleflyt.notifications.channels import TargetBook, deliver
+from avtaleflyt.notifications.masking import mask_url, scrub, secrets_of
 
 from .reminder_support import HookServer
 

@@ -19,7 +19,7 @@ import httpx
 import pytest
 import yaml
 
-from avtaleflyt.settings import REPO_ROOT
+from avtaleflyt.resources import prefect_yaml
 
 from .web_support import make_user, open_case
 
@@ -130,7 +130,7 @@ def test_serve_runs_the_sweep_on_its_schedule_and_stops_cleanly(sqlite_url, tmp_
     open_case(sqlite_url, "1836", date(2026, 3, 2))
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
     env.update(AVTALEFLYT_DATABASE_URL=sqlite_url, AVTALEFLYT_DATA_DIR=str(tmp_path / "data"))
-    expected = next(d for d in yaml.safe_load((REPO_ROOT / "prefect.yaml").read_text())
+    expected = next(d for d in yaml.safe_load(prefect_yaml().read_text())
                     ["deployments"] if d["name"] == "deadline-sweep")["schedules"]
 
     serve = Serve(env, tmp_path)

@@ -14,7 +14,7 @@ from avtaleflyt.services.deadlines import (
     generate_duties,
     schedule_political_cases,
 )
-from notifications.channels import TargetBook
+from avtaleflyt.notifications.channels import TargetBook
 
 from .conftest import ctx_for
 from .reminder_support import add_meeting, advance, open_to_political, record, tasks_by_key

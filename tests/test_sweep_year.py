@@ -15,8 +15,8 @@ from avtaleflyt.domain.calendar import default_calendar
 from avtaleflyt.services import cases, people
 from avtaleflyt.services.store import case_tasks, get_case
 from avtaleflyt.services.sweep import run_sweep
-from models import Digest, Reminder
-from notifications.channels import TargetBook
+from avtaleflyt.models import Digest, Reminder
+from avtaleflyt.notifications.channels import TargetBook
 
 from .conftest import ctx_for
 from .reminder_support import (

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from avtaleflyt.cli.main import app
 from avtaleflyt.domain.errors import Conflict, InvalidInput, NotFound
 from avtaleflyt.services import users
-from models import FeedToken, User
+from avtaleflyt.models import FeedToken, User
 
 from .cli_support import run_isolated
 

@@ -14,7 +14,7 @@ from sqlmodel import func, select
 from avtaleflyt import db
 from avtaleflyt.services import cases, people, users
 from avtaleflyt.services.queries import case_detail
-from models import Event, ExperienceNote
+from avtaleflyt.models import Event, ExperienceNote
 
 from .conftest import ctx_for
 from .web_support import (

@@ -41,7 +41,7 @@ def _date(value: str | None, field: str = "--date"):
 def _flow(name: str, **params: Any) -> dict[str, Any]:
     """Run one of the command flows as a Prefect flow run in this process."""
     from avtaleflyt import runtime
-    from flows import commands
+    from avtaleflyt.flows import commands
 
     params.setdefault("today", runtime.today())
     return runtime.run_flow(getattr(commands, name), **params)
@@ -163,7 +163,7 @@ def advance(knr: Knr, as_json: JsonOpt = False) -> None:
     (f.eks. til Drift når startdatoen er nådd). Den daglige kjøringen gjør dette for alle."""
     def go() -> dict[str, Any]:
         from avtaleflyt import runtime
-        from flows.onboarding import onboarding
+        from avtaleflyt.flows.onboarding import onboarding
 
         result = runtime.run_flow(onboarding, kommunenummer=knr, today=runtime.today())
         moved = len(result["transitions"])

@@ -41,7 +41,7 @@ def sweep(
         if dry_run:
             result = _dry_run(runtime)
         else:
-            from flows.sweep import deadline_sweep
+            from avtaleflyt.flows.sweep import deadline_sweep
 
             with console.status("Kjører fristsveipet …"):
                 result = runtime.run_flow(deadline_sweep, today=runtime.today())
@@ -53,7 +53,7 @@ def sweep(
 
 def _dry_run(runtime) -> dict[str, Any]:
     from avtaleflyt.services.sweep import dry_run_session, run_sweep
-    from notifications.channels import TargetBook
+    from avtaleflyt.notifications.channels import TargetBook
 
     ctx = runtime.ctx(None, "deadline-sweep")
     targets = TargetBook.from_settings(runtime.settings())

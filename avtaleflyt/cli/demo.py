@@ -216,7 +216,7 @@ def run_demo(*, reuse: bool) -> None:
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), console=console, transient=True) as progress:
         bar = progress.add_task("Starter Prefect …", total=len(steps) + 1)
-        from flows import meetings
+        from avtaleflyt.flows import meetings
 
         runtime.run_flow(meetings.import_meetings, path=str(plan), today=start, actor="demo")
         progress.advance(bar)
@@ -230,7 +230,7 @@ def run_demo(*, reuse: bool) -> None:
             _perform(step, day)
             progress.advance(bar)
         _keep_deadlines(end)
-        from flows.sweep import deadline_sweep
+        from avtaleflyt.flows.sweep import deadline_sweep
 
         sweep = runtime.run_flow(deadline_sweep, today=end, dry_run=True)
     with runtime.session() as s:
@@ -260,7 +260,7 @@ def _keep_deadlines(day: date) -> None:
 
 def _perform(step: Step, day: date) -> None:
     from avtaleflyt import runtime
-    from flows import commands, onboarding
+    from avtaleflyt.flows import commands, onboarding
 
     common = {"today": day, "actor": "demo"}
     a = step.args

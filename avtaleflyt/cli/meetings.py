@@ -20,7 +20,7 @@ BodyOpt = Annotated[str, typer.Option(
 
 def _flow(name: str, **params: Any) -> dict[str, Any]:
     from avtaleflyt import runtime
-    from flows import meetings
+    from avtaleflyt.flows import meetings
 
     params.setdefault("today", runtime.today())
     return runtime.run_flow(getattr(meetings, name), **params)

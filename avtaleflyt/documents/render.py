@@ -33,6 +33,7 @@ from avtaleflyt.documents.context import (
 from avtaleflyt.documents.html_docx import html_to_docx
 from avtaleflyt.domain.errors import DomainError
 from avtaleflyt.domain.experience import summarise
+from avtaleflyt.resources import templates_dir
 from avtaleflyt.formatting import (
     format_amount,
     format_date,
@@ -41,7 +42,7 @@ from avtaleflyt.formatting import (
     format_percent,
 )
 
-BUILTIN_TEMPLATE_DIR = Path(__file__).resolve().parents[2] / "templates" / "documents"
+BUILTIN_TEMPLATE_DIR = templates_dir("documents")
 
 
 class DocumentError(DomainError):

@@ -13,7 +13,7 @@ from avtaleflyt.domain.errors import Conflict, NotFound
 from avtaleflyt.domain.machine import FactInput, NewEvent
 from avtaleflyt.domain.stages import CaseStatus, FactKind, Stage
 from avtaleflyt.domain.stages import Outcome as Outcome_
-from models import AgreementTerms, OnboardingCase, ResponsibilityItem, Task
+from avtaleflyt.models import AgreementTerms, OnboardingCase, ResponsibilityItem, Task
 
 from .context import Ctx
 from .store import (
@@ -199,7 +199,7 @@ def complete_task(*, session: Session, task_id: int, on: date, ctx: Ctx) -> Outc
         raise NotFound(f"Fant ingen oppgave med id {task_id}. "
                        "Se oppgavene med «avtaleflyt case show KNR».", field="task_id")
     case = session.get(OnboardingCase, task.case_id)
-    from models import Municipality
+    from avtaleflyt.models import Municipality
 
     m = session.get(Municipality, case.municipality_id)
     latest = latest_case(session, m)

@@ -16,7 +16,7 @@ from sqlmodel import Session, col, select
 from avtaleflyt.domain import experience
 from avtaleflyt.domain.forecast import forecast_running
 from avtaleflyt.domain.stages import STAGE_ORDER, CaseStatus, Party, Stage
-from models import AgreementTerms, ContactPerson, Event, Municipality, OnboardingCase, Task
+from avtaleflyt.models import AgreementTerms, ContactPerson, Event, Municipality, OnboardingCase, Task
 
 from .context import Ctx
 

@@ -19,7 +19,7 @@ from avtaleflyt.domain.duties import DutyRules, plan_duties
 from avtaleflyt.domain.machine import NewEvent
 from avtaleflyt.domain.stages import CaseStatus, FactKind, Outcome, Party, Stage
 from avtaleflyt.formatting import format_date
-from models import (
+from avtaleflyt.models import (
     AgreementTerms,
     ContactPerson,
     Event,
@@ -29,7 +29,7 @@ from models import (
     Task,
     utcnow,
 )
-from notifications.channels import COORDINATOR, LEADER, TargetBook, contact_key
+from avtaleflyt.notifications.channels import COORDINATOR, LEADER, TargetBook, contact_key
 
 from .context import Ctx
 from .store import add_events, add_tasks

@@ -48,7 +48,7 @@ from avtaleflyt.domain.experience import summarise
 from avtaleflyt.domain.stages import CaseStatus, FactKind, Stage
 from avtaleflyt.formatting import format_date_short
 from avtaleflyt.settings import Settings
-from models import (
+from avtaleflyt.models import (
     ContactPerson,
     County,
     Document,

@@ -14,7 +14,7 @@ from sqlmodel import Session, col, select
 from avtaleflyt.domain.errors import Conflict, InvalidInput
 from avtaleflyt.domain.meetingplan import BODIES, COUNTY, MeetingRow, parse_csv, parse_ics
 from avtaleflyt.formatting import format_date
-from models import County, Meeting, Municipality
+from avtaleflyt.models import County, Meeting, Municipality
 
 from .context import Ctx
 from .store import get_municipality

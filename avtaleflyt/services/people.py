@@ -11,7 +11,7 @@ from avtaleflyt.domain import machine
 from avtaleflyt.domain.errors import Conflict, InvalidInput, NotFound
 from avtaleflyt.domain.machine import NewEvent
 from avtaleflyt.domain.stages import CaseStatus, Theme
-from models import ContactPerson, ExperienceNote
+from avtaleflyt.models import ContactPerson, ExperienceNote
 
 from .cases import Outcome, _outcome
 from .context import Ctx
@@ -88,7 +88,7 @@ def add_note(*, session: Session, kommunenummer: str, theme: Theme, text: str, o
 def assign_task(*, session: Session, task_id: int, contact_id: int | None, ctx: Ctx) -> Outcome:
     """Name the contact person who owns a municipality's task (None: back to the default,
     the municipality's primary contact)."""
-    from models import Municipality, OnboardingCase, Task
+    from avtaleflyt.models import Municipality, OnboardingCase, Task
 
     from .store import latest_case
 

@@ -19,7 +19,7 @@ from avtaleflyt.domain.stages import (
     Stage,
     Theme,
 )
-from models import (
+from avtaleflyt.models import (
     ContactPerson,
     County,
     Event,

@@ -19,7 +19,7 @@ from sqlmodel import Session, col, select
 
 from avtaleflyt.domain.stages import CaseStatus
 from avtaleflyt.formatting import format_date
-from models import (
+from avtaleflyt.models import (
     ContactPerson,
     Delivery,
     Digest,
@@ -29,7 +29,7 @@ from models import (
     Task,
     utcnow,
 )
-from notifications.channels import (
+from avtaleflyt.notifications.channels import (
     CONTACT_PREFIX,
     COORDINATOR,
     LEADER,
@@ -38,8 +38,8 @@ from notifications.channels import (
     TargetBook,
     deliver as apprise_deliver,
 )
-from notifications.digest import DigestContent, Item, render, when_text
-from notifications.masking import scrub
+from avtaleflyt.notifications.digest import DigestContent, Item, render, when_text
+from avtaleflyt.notifications.masking import scrub
 
 from .context import Ctx
 

@@ -17,7 +17,7 @@ from avtaleflyt.domain.agreement import ResponsibilityRow, Terms
 from avtaleflyt.domain.errors import Conflict, InvalidInput, NotFound
 from avtaleflyt.domain.machine import CaseState, NewEvent, PlannedTask, RecordedFact, TaskView
 from avtaleflyt.domain.stages import CaseStatus, FactKind, Milestone, Party, Stage
-from models import (
+from avtaleflyt.models import (
     AgreementTerms,
     Event,
     Municipality,

@@ -17,9 +17,9 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from avtaleflyt.domain.stages import CaseStatus, Stage
-from models import AgreementTerms, Digest, Municipality, OnboardingCase, utcnow
-from notifications.channels import Deliver, TargetBook
-from notifications.channels import deliver as apprise_deliver
+from avtaleflyt.models import AgreementTerms, Digest, Municipality, OnboardingCase, utcnow
+from avtaleflyt.notifications.channels import Deliver, TargetBook
+from avtaleflyt.notifications.channels import deliver as apprise_deliver
 
 from . import cases, deadlines, reminders
 from .context import Ctx

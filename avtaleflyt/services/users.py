@@ -16,7 +16,7 @@ from pwdlib import PasswordHash
 from sqlmodel import Session, col, select
 
 from avtaleflyt.domain.errors import Conflict, InvalidInput, NotFound
-from models import FeedToken, User, utcnow
+from avtaleflyt.models import FeedToken, User, utcnow
 
 _USERNAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9._@-]{1,79}$")
 MIN_PASSWORD = 10

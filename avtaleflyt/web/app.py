@@ -24,12 +24,13 @@ from avtaleflyt.domain.stages import (
     FACT_LABELS, STAGE_ORDER, CaseStatus, FactKind, Outcome, Party, Stage, Theme)
 from avtaleflyt.formatting import (
     format_amount, format_date, format_date_short, format_days, format_percent)
-from avtaleflyt.settings import REPO_ROOT, Settings
+from avtaleflyt.resources import static_dir, templates_dir
+from avtaleflyt.settings import Settings
 
 from . import auth
 
-TEMPLATES = REPO_ROOT / "templates" / "web"
-STATIC = Path(__file__).with_name("static")
+TEMPLATES = templates_dir("web")
+STATIC = static_dir()
 _HTTP_MESSAGES = {404: "Siden finnes ikke.", 405: "Denne adressen tar ikke imot slike "
                   "forespørsler.", 500: "Noe gikk galt på serveren."}
 

@@ -14,15 +14,20 @@ from typing import Any
 
 import yaml
 
-from avtaleflyt.settings import REPO_ROOT
+from avtaleflyt.resources import prefect_yaml
 
-PREFECT_YAML = REPO_ROOT / "prefect.yaml"
+PREFECT_YAML = prefect_yaml()
 
 
 def _module_of(entrypoint: str) -> tuple[str, str]:
-    """'flows/sweep.py:deadline_sweep' → ('flows.sweep', 'deadline_sweep')."""
+    """'flows/sweep.py:deadline_sweep' → ('avtaleflyt.flows.sweep', 'deadline_sweep').
+
+    prefect.yaml names files as `prefect deploy` in a checkout wants them; installed, the
+    same files are modules of the one package `avtaleflyt`."""
     path, _, attr = entrypoint.partition(":")
-    return Path(path).with_suffix("").as_posix().replace("/", "."), attr
+    module = Path(path).with_suffix("").as_posix().replace("/", ".")
+    return (module if module.startswith("avtaleflyt.") or not module else
+            f"avtaleflyt.{module}"), attr
 
 
 def deployments(path: Path = PREFECT_YAML) -> list[dict[str, Any]]:

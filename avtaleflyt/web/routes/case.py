@@ -115,7 +115,7 @@ def _preflight(check, **params: Any) -> None:
 
 
 def _run(user: UserView, name: str, **params: Any) -> dict[str, Any]:
-    from flows import commands
+    from avtaleflyt.flows import commands
 
     return runtime.run_flow(getattr(commands, name), today=runtime.today(),
                             actor=user.username, **params)
