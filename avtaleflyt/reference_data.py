@@ -1,21 +1,46 @@
-"""Reference data loaded by `avtaleflyt init`: the provider county and its municipalities."""
+"""Reference data loaded by `avtaleflyt init`: Norway's counties and municipalities.
+
+The lists are Statistics Norway's classifications as of 1 January 2024 (KLASS 104 for counties,
+131 for municipalities), shipped as CSV files in `avtaleflyt/data/`. Parallel Sámi and Kven
+names are written as SSB writes them, joined with " - " (e.g. "Fauske - Fuossko").
+"""
 
 from __future__ import annotations
 
-NORDLAND = {"code": "18", "name": "Nordland fylkeskommune", "library_name": "Nordland fylkesbibliotek"}
+import csv
+from dataclasses import dataclass
+from functools import cache
 
-# Kommunenummer and name as in Statistics Norway's classification 131 (KLASS), which writes
-# parallel Sámi names with " - " (e.g. "Fauske - Fuossko"); Nordland was unchanged in 2024.
-NORDLAND_MUNICIPALITIES: tuple[tuple[str, str], ...] = (
-    ("1804", "Bodø"), ("1806", "Narvik"), ("1811", "Bindal"), ("1812", "Sømna"),
-    ("1813", "Brønnøy"), ("1815", "Vega"), ("1816", "Vevelstad"), ("1818", "Herøy"),
-    ("1820", "Alstahaug"), ("1822", "Leirfjord"), ("1824", "Vefsn"), ("1825", "Grane"),
-    ("1826", "Aarborte - Hattfjelldal"), ("1827", "Dønna"), ("1828", "Nesna"), ("1832", "Hemnes"),
-    ("1833", "Rana"), ("1834", "Lurøy"), ("1835", "Træna"), ("1836", "Rødøy"), ("1837", "Meløy"),
-    ("1838", "Gildeskål"), ("1839", "Beiarn"), ("1840", "Saltdal"), ("1841", "Fauske - Fuossko"),
-    ("1845", "Sørfold"), ("1848", "Steigen"), ("1851", "Lødingen"),
-    ("1853", "Evenes - Evenášši"), ("1856", "Røst"), ("1857", "Værøy"), ("1859", "Flakstad"),
-    ("1860", "Vestvågøy"), ("1865", "Vågan"), ("1866", "Hadsel"), ("1867", "Bø"),
-    ("1868", "Øksnes"), ("1870", "Sortland - Suortá"), ("1871", "Andøy"), ("1874", "Moskenes"),
-    ("1875", "Hábmer - Hamarøy"),
-)
+from avtaleflyt.resources import data_file
+
+
+@dataclass(frozen=True)
+class CountyRow:
+    code: str  # fylkesnummer, two digits
+    name: str  # "Nordland fylkeskommune"
+    library_name: str  # "Nordland fylkesbibliotek"
+    classification_name: str  # SSB's name, e.g. "Troms - Romsa - Tromssa"
+
+
+@dataclass(frozen=True)
+class MunicipalityRow:
+    kommunenummer: str
+    name: str
+    county_code: str
+
+
+def _rows(name: str) -> list[dict[str, str]]:
+    with data_file(name).open(encoding="utf-8", newline="") as f:
+        return list(csv.DictReader(f, delimiter=";"))
+
+
+@cache
+def counties() -> tuple[CountyRow, ...]:
+    return tuple(CountyRow(r["code"], r["name"], r["library_name"], r["classification_name"])
+                 for r in _rows("counties_2024.csv"))
+
+
+@cache
+def municipalities() -> tuple[MunicipalityRow, ...]:
+    return tuple(MunicipalityRow(r["kommunenummer"], r["name"], r["county_code"])
+                 for r in _rows("municipalities_2024.csv"))

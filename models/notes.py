@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Column, String, Text
+from sqlalchemy import Boolean, Column, String, Text, false
 from sqlmodel import Field, SQLModel
 
 from .types import UTCDateTime, utcnow
@@ -18,6 +18,9 @@ class ExperienceNote(SQLModel, table=True):
     stage: str = Field(sa_column=Column(String(32), nullable=False))
     theme: str = Field(sa_column=Column(String(32), nullable=False, index=True))
     text: str = Field(sa_column=Column(Text, nullable=False))
+    # Shown outside the case's own county (in a national comparison) only when shared.
+    shared: bool = Field(default=False, sa_column=Column(Boolean, nullable=False,
+                                                         server_default=false()))
     noted_on: date
     recorded_by: str = Field(max_length=120)
     created_at: datetime = Field(default_factory=utcnow,

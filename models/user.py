@@ -18,6 +18,8 @@ class User(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     username: str = Field(sa_column=Column(String(80), unique=True, nullable=False))
     password_hash: str = Field(sa_column=Column(String(255), nullable=False))
+    # The county whose cases the user sees; None for a national user, who sees every county.
+    county_id: int | None = Field(default=None, foreign_key="county.id", index=True)
     active: bool = True
     created_at: datetime = Field(default_factory=utcnow,
                                  sa_column=Column(UTCDateTime(), nullable=False))

@@ -118,11 +118,27 @@ def test_read_only_commands_never_import_prefect(db_url):
     assert not run.prefect_loaded
 
 
-def test_municipality_list_has_nordlands_41(db_url):
+def test_every_county_and_municipality_of_norway_is_loaded(db_url):
+    counties = json.loads(cli("county", "list", "--json").stdout)
+    assert len(counties) == 15
+    by_code = {c["code"]: c for c in counties}
+    assert by_code["18"]["municipalities"] == 41 and by_code["55"]["municipalities"] == 21
+    assert sum(c["municipalities"] for c in counties) == 357
     rows = json.loads(cli("municipality", "list", "--json").stdout)
-    assert len(rows) == 41
-    assert {"kommunenummer": "1836", "name": "Rødøy", "county": "Nordland fylkeskommune",
-            "stage": None, "status": None} in rows
+    assert len(rows) == 357
+    nordland = json.loads(cli("municipality", "list", "--county", "18", "--json").stdout)
+    assert len(nordland) == 41 and {r["county_code"] for r in nordland} == {"18"}
+    assert {"kommunenummer": "1836", "name": "Rødøy", "county_code": "18",
+            "county": "Nordland fylkeskommune", "stage": None, "status": None} in nordland
+    troms = {r["kommunenummer"]: r["name"] for r in json.loads(
+        cli("municipality", "list", "--county", "55", "--json").stdout)}
+    assert troms["5501"] == "Tromsø" and troms["5544"] == "Nordreisa - Ráisa - Raisi"
+
+
+def test_an_unknown_county_is_refused_by_name(db_url):
+    result = cli("municipality", "list", "--county", "77")
+    assert result.exit_code == 2
+    assert "«77»" in result.output and "fylke" in result.output.lower()
 
 
 def test_init_creates_the_default_sqlite_database_in_the_data_dir(tmp_path, monkeypatch):
@@ -132,9 +148,9 @@ def test_init_creates_the_default_sqlite_database_in_the_data_dir(tmp_path, monk
     assert result.exit_code == 0, result.output
     assert (tmp_path / "data" / "avtaleflyt.db").exists()
     assert str(tmp_path / "data" / "avtaleflyt.db") in result.stdout.replace("\n", "")
-    assert "41 kommuner" in result.stdout
+    assert "15 fylker og 357 kommuner" in result.stdout
     again = cli("init")  # upgrading an up-to-date database is harmless
-    assert again.exit_code == 0 and "41 kommuner" not in again.stdout
+    assert again.exit_code == 0 and "kommuner" not in again.stdout
 
 
 def test_database_password_is_never_printed(monkeypatch, tmp_path):

@@ -79,7 +79,7 @@ def init() -> None:
     console.print(f"Databasen er klar: [bold]{_safe_url(url)}[/] (skjema {db.head_revision()}).",
                   highlight=False)
     if counties or munis:
-        console.print(f"La inn {counties} fylke og {munis} kommuner.", highlight=False)
+        console.print(f"La inn {counties} fylker og {munis} kommuner.", highlight=False)
 
 
 def _safe_url(url: str) -> str:
@@ -128,6 +128,7 @@ def _register() -> None:
     """Sub-commands live in their own modules; none of them imports Prefect at load time."""
     from . import cases, deadlines, documents, meetings, municipalities, serve, users
 
+    app.add_typer(municipalities.county_app, name="county")
     app.add_typer(municipalities.app, name="municipality")
     app.add_typer(cases.case_app, name="case")
     app.add_typer(cases.task_app, name="task")

@@ -31,6 +31,7 @@ from avtaleflyt.models import (
 
 from avtaleflyt.formatting import format_date
 
+from .scope import EVERYWHERE, Scope
 from .store import case_tasks, get_case, get_municipality, load_terms, snapshot
 
 
@@ -78,23 +79,45 @@ def status_rows(session: Session, today: date) -> list[dict[str, Any]]:
     return out
 
 
-def municipality_rows(session: Session) -> list[dict[str, Any]]:
+def municipality_rows(session: Session, scope: Scope = EVERYWHERE) -> list[dict[str, Any]]:
     latest = _latest_case_ids()
-    rows = session.exec(
+    rows = session.exec(scope.where(
         select(Municipality, County, OnboardingCase)
         .join(County, col(County.id) == Municipality.county_id)
         .outerjoin(OnboardingCase, and_(
             col(OnboardingCase.municipality_id) == Municipality.id,
             col(OnboardingCase.id).in_(select(latest.c.id))))
-        .order_by(col(Municipality.kommunenummer))
+        .order_by(col(Municipality.kommunenummer)), Municipality.county_id)
     ).all()
     return [{
         "kommunenummer": m.kommunenummer,
         "name": m.name,
+        "county_code": c.code,
         "county": c.name,
         "stage": case.stage if case else None,
         "status": case.status if case else None,
     } for m, c, case in rows]
+
+
+def county_rows(session: Session) -> list[dict[str, Any]]:
+    """Every county with its number of municipalities and of open and closed cases."""
+    latest = _latest_case_ids()
+    open_ = col(OnboardingCase.status).in_([CaseStatus.ACTIVE.value, CaseStatus.ON_HOLD.value])
+    counts = {code: (int(n_m), int(n_open or 0), int(n_cases or 0))
+              for code, n_m, n_open, n_cases in session.exec(
+                  select(County.code, func.count(func.distinct(Municipality.id)),
+                         func.sum(sa_case((open_, 1), else_=0)),
+                         func.count(OnboardingCase.id))
+                  .join(Municipality, col(Municipality.county_id) == County.id)
+                  .outerjoin(OnboardingCase, and_(
+                      col(OnboardingCase.municipality_id) == Municipality.id,
+                      col(OnboardingCase.id).in_(select(latest.c.id))))
+                  .group_by(col(County.code))).all()}
+    return [{"code": c.code, "name": c.name, "library_name": c.library_name,
+             "municipalities": counts.get(c.code, (0, 0, 0))[0],
+             "open_cases": counts.get(c.code, (0, 0, 0))[1],
+             "cases": counts.get(c.code, (0, 0, 0))[2]}
+            for c in session.exec(select(County).order_by(col(County.code))).all()]
 
 
 def case_detail(session: Session, kommunenummer: str, today: date, *,

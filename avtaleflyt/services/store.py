@@ -28,6 +28,7 @@ from avtaleflyt.models import (
 )
 
 from .context import Ctx
+from .scope import EVERYWHERE, Scope
 
 _KNR = re.compile(r"^\d{4}$")
 _FACT_KINDS = [k.value for k in FactKind]
@@ -44,10 +45,12 @@ def check_kommunenummer(knr: str) -> str:
     return knr
 
 
-def get_municipality(session: Session, knr: str) -> Municipality:
+def get_municipality(session: Session, knr: str, scope: Scope = EVERYWHERE) -> Municipality:
+    """The municipality, if it exists and lies in `scope`: another county's municipality is
+    "not found", with the same message, so a reader cannot even tell that it exists."""
     knr = check_kommunenummer(knr)
     m = session.exec(select(Municipality).where(Municipality.kommunenummer == knr)).first()
-    if m is None:
+    if m is None or not scope.allows(m.county_id):
         raise NotFound(f"Fant ingen kommune med kommunenummer {knr}. "
                        "Se listen med «avtaleflyt municipality list».", field="kommunenummer")
     return m
@@ -70,8 +73,9 @@ def latest_case(session: Session, municipality: Municipality) -> OnboardingCase 
     ).first()
 
 
-def get_case(session: Session, knr: str) -> tuple[Municipality, OnboardingCase]:
-    m = get_municipality(session, knr)
+def get_case(session: Session, knr: str, scope: Scope = EVERYWHERE
+             ) -> tuple[Municipality, OnboardingCase]:
+    m = get_municipality(session, knr, scope)
     case = latest_case(session, m)
     if case is None:
         raise NotFound(f"{m.name} ({m.kommunenummer}) har ingen sak. "
