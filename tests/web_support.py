@@ -22,17 +22,19 @@ def csrf_of(html: str) -> str:
     return _CSRF.search(html).group(1)
 
 
-def make_user(url: str, username: str = "kari") -> None:
+def make_user(url: str, username: str = "kari", county: str | None = "18") -> None:
+    """A user of Nordland by default; `county=None` makes a national user."""
     with db.session_scope(url) as s:
-        users.create_user(session=s, username=username, password=PASSWORD)
+        users.create_user(session=s, username=username, password=PASSWORD, county=county,
+                          national=county is None)
 
 
 def client(*, base_url: str = "http://testserver") -> TestClient:
     return TestClient(create_app(), follow_redirects=False, base_url=base_url)
 
 
-def logged_in(url: str, username: str = "kari") -> TestClient:
-    make_user(url, username)
+def logged_in(url: str, username: str = "kari", county: str | None = "18") -> TestClient:
+    make_user(url, username, county)
     c = client()
     token = csrf_of(c.get("/logg-inn").text)
     r = c.post("/logg-inn", data={"username": username, "password": PASSWORD,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from typing import Annotated
+from typing import Annotated, Optional
 
 import typer
 from rich.markup import escape
@@ -15,28 +15,57 @@ user_app = typer.Typer(help="Brukere av nettsiden (avtaleflyt serve) og kalender
                        no_args_is_help=True)
 
 Username = Annotated[str, typer.Argument(help="Brukernavn.")]
+County = Annotated[Optional[str], typer.Option(
+    "--county", help="Fylket brukeren hører til (fylkesnummer, for eksempel 18). Brukeren ser "
+    "bare dette fylkets saker.")]
+National = Annotated[bool, typer.Option(
+    "--national", help="Brukeren ser alle fylkers saker (for nasjonale brukere).")]
 
 
 @user_app.command("add")
 def add(
     username: Username,
+    county: County = None,
+    national: National = False,
     password_stdin: Annotated[bool, typer.Option(
         "--password-stdin", help="Les passordet fra standard inn (for skript).")] = False,
 ) -> None:
-    """Opprett en bruker. Passordet spørres om skjult, to ganger."""
+    """Opprett en bruker i ett fylke (--county NR) eller nasjonal (--national).
+    Passordet spørres om skjult, to ganger."""
     from avtaleflyt import runtime
-    from avtaleflyt.services.users import check_username, create_user
+    from avtaleflyt.services.users import check_county_choice, check_username, create_user
 
     with user_errors():
         check_username(username)
+        with runtime.session() as s:  # refuse a missing or unknown county before the prompt
+            check_county_choice(session=s, county=county, national=national)
         if password_stdin:
             password = sys.stdin.readline().rstrip("\r\n")
         else:
             password = typer.prompt("Passord", hide_input=True,
                                     confirmation_prompt="Gjenta passordet")
         with runtime.session() as s:
-            user = create_user(session=s, username=username, password=password)
-    console.print(f"Brukeren «{escape(user.username)}» er opprettet.", highlight=False)
+            user = create_user(session=s, username=username, password=password,
+                               county=county, national=national)
+    console.print(f"Brukeren «{escape(user.username)}» er opprettet ({_where(user)}).",
+                  highlight=False)
+
+
+def _where(user) -> str:
+    return (f"ser {escape(user.county_name)} ({user.county_code})" if user.county_code
+            else "nasjonal: ser alle fylker")
+
+
+@user_app.command("set")
+def set_(username: Username, county: County = None, national: National = False) -> None:
+    """Flytt en bruker til et annet fylke (--county NR), eller gjør brukeren nasjonal
+    (--national)."""
+    from avtaleflyt import runtime
+    from avtaleflyt.services.users import set_county
+
+    with user_errors(), runtime.session() as s:
+        user = set_county(session=s, username=username, county=county, national=national)
+    console.print(f"Brukeren «{escape(user.username)}» {_where(user)}.", highlight=False)
 
 
 @user_app.command("list")
@@ -49,7 +78,7 @@ def list_(as_json: Annotated[bool, typer.Option("--json", help="Skriv JSON.")] =
     with user_errors(), runtime.session() as s:
         users = list_users(session=s)
     if as_json:
-        print_json([{"username": u.username, "active": u.active,
+        print_json([{"username": u.username, "county": u.county_code, "active": u.active,
                      "created_at": u.created_at.isoformat(), "calendar_feed": u.has_feed}
                     for u in users])
         return
@@ -57,10 +86,12 @@ def list_(as_json: Annotated[bool, typer.Option("--json", help="Skriv JSON.")] =
         console.print("Ingen brukere ennå. Opprett en med «avtaleflyt user add BRUKERNAVN».")
         return
     t = Table(title="Brukere", title_justify="left")
-    for c in ("Brukernavn", "Aktiv", "Opprettet", "Kalenderabonnement"):
+    for c in ("Brukernavn", "Fylke", "Aktiv", "Opprettet", "Kalenderabonnement"):
         t.add_column(c)
     for u in users:
-        t.add_row(escape(u.username), "ja" if u.active else "nei",
+        t.add_row(escape(u.username),
+                  f"{u.county_code} {escape(u.county_name or '')}" if u.county_code
+                  else "alle (nasjonal)", "ja" if u.active else "nei",
                   format_date_short(u.created_at.date()), "ja" if u.has_feed else "")
     console.print(t)
 

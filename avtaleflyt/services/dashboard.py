@@ -19,6 +19,7 @@ from avtaleflyt.domain.stages import STAGE_ORDER, CaseStatus, Party, Stage
 from avtaleflyt.models import AgreementTerms, ContactPerson, Event, Municipality, OnboardingCase, Task
 
 from .context import Ctx
+from .scope import EVERYWHERE, Scope
 
 SOON_DAYS = 7
 
@@ -73,18 +74,18 @@ def _latest_case_ids():
             .group_by(col(OnboardingCase.municipality_id)).subquery())
 
 
-def _open_tasks(session: Session):
+def _open_tasks(session: Session, scope: Scope = EVERYWHERE):
     """Open tasks with a due date of every municipality's latest case while it is active."""
     latest = _latest_case_ids()
-    return session.exec(
+    return session.exec(scope.where(
         select(Task, OnboardingCase, Municipality)
         .join(OnboardingCase, col(OnboardingCase.id) == Task.case_id)
         .join(latest, latest.c.id == OnboardingCase.id)
         .join(Municipality, col(Municipality.id) == OnboardingCase.municipality_id)
         .where(col(Task.done_on).is_(None), col(Task.due_on).is_not(None),
                OnboardingCase.status == CaseStatus.ACTIVE.value)
-        .order_by(col(Task.due_on), col(Municipality.kommunenummer), col(Task.id))
-    ).all()
+        .order_by(col(Task.due_on), col(Municipality.kommunenummer), col(Task.id)),
+        Municipality.county_id)).all()
 
 
 def _task_row(t: Task, c: OnboardingCase, m: Municipality, today: date) -> TaskRow:
@@ -103,17 +104,17 @@ def deadline_state(next_deadline: date | None, overdue: int, today: date) -> str
 
 
 def board(session: Session, today: date, *, status: str | None = None,
-          owner: str | None = None) -> dict[Stage, list[Card]]:
+          owner: str | None = None, scope: Scope = EVERYWHERE) -> dict[Stage, list[Card]]:
     """One column per stage; one card per municipality with a case. Two queries."""
     latest = _latest_case_ids()
-    cases = session.exec(
+    cases = session.exec(scope.where(
         select(OnboardingCase, Municipality)
         .join(latest, latest.c.id == OnboardingCase.id)
         .join(Municipality, col(Municipality.id) == OnboardingCase.municipality_id)
-        .order_by(col(Municipality.kommunenummer))).all()
+        .order_by(col(Municipality.kommunenummer)), Municipality.county_id)).all()
     first: dict[int, Task] = {}
     overdue: dict[int, int] = {}
-    for t, c, _m in _open_tasks(session):
+    for t, c, _m in _open_tasks(session, scope):
         first.setdefault(c.id, t)
         if t.due_on < today:
             overdue[c.id] = overdue.get(c.id, 0) + 1
@@ -153,36 +154,41 @@ def case_task_contacts(session: Session, case_id: int) -> dict[int, str]:
         .where(Task.case_id == case_id)).all())
 
 
-def overdue_tasks(session: Session, today: date) -> dict[str, list[TaskRow]]:
+def overdue_tasks(session: Session, today: date, scope: Scope = EVERYWHERE
+                  ) -> dict[str, list[TaskRow]]:
     """Every overdue open task by responsible party, oldest first."""
     out: dict[str, list[TaskRow]] = {p.value: [] for p in Party}
-    for t, c, m in _open_tasks(session):
+    for t, c, m in _open_tasks(session, scope):
         if t.due_on < today:
             out.setdefault(t.responsible, []).append(_task_row(t, c, m, today))
     return out
 
 
-def upcoming_tasks(session: Session, today: date, days: int = 30) -> list[TaskRow]:
+def upcoming_tasks(session: Session, today: date, days: int = 30,
+                   scope: Scope = EVERYWHERE) -> list[TaskRow]:
     end = today + timedelta(days=days)
-    return [_task_row(t, c, m, today) for t, c, m in _open_tasks(session)
+    return [_task_row(t, c, m, today) for t, c, m in _open_tasks(session, scope)
             if today <= t.due_on <= end]
 
 
-def feed_tasks(session: Session, today: date, responsible: str | None) -> list[TaskRow]:
+def feed_tasks(session: Session, today: date, responsible: str | None,
+               scope: Scope = EVERYWHERE) -> list[TaskRow]:
     """Open deadlines for the calendar feed; `responsible` None means all parties."""
-    return [_task_row(t, c, m, today) for t, c, m in _open_tasks(session)
+    return [_task_row(t, c, m, today) for t, c, m in _open_tasks(session, scope)
             if responsible is None or t.responsible == responsible]
 
 
-def stage_spans(session: Session) -> list[experience.StageSpan]:
+def stage_spans(session: Session, scope: Scope = EVERYWHERE) -> list[experience.StageSpan]:
     """Every case's time in each stage, from the case rows and their stage_entered events."""
-    rows = session.exec(
+    rows = session.exec(scope.where(
         select(OnboardingCase, Municipality)
         .join(Municipality, col(Municipality.id) == OnboardingCase.municipality_id)
-        .order_by(col(OnboardingCase.id))).all()
+        .order_by(col(OnboardingCase.id)), Municipality.county_id)).all()
     moves: dict[int, list[Event]] = {}
-    for e in session.exec(select(Event).where(Event.kind == "stage_entered")
-                          .order_by(col(Event.occurred_on), col(Event.id))).all():
+    for e in session.exec(scope.where(
+            select(Event).join(Municipality, col(Municipality.id) == Event.municipality_id)
+            .where(Event.kind == "stage_entered")
+            .order_by(col(Event.occurred_on), col(Event.id)), Municipality.county_id)).all():
         moves.setdefault(e.case_id, []).append(e)
     spans = []
     for c, m in rows:
@@ -195,7 +201,7 @@ def stage_spans(session: Session) -> list[experience.StageSpan]:
     return spans
 
 
-def statistics(session: Session, ctx: Ctx) -> Statistics:
+def statistics(session: Session, ctx: Ctx, scope: Scope = EVERYWHERE) -> Statistics:
     """Funnel, time per stage, and a forecast per active case from the observed medians and
     each municipality's meeting plan (the next council meeting it can still reach)."""
     from avtaleflyt.domain.deadlines import COUNCIL, SAKSFRAMLEGG, next_reachable
@@ -203,19 +209,19 @@ def statistics(session: Session, ctx: Ctx) -> Statistics:
     from .meetings import meetings_by_scope
 
     today = ctx.today
-    spans = stage_spans(session)
+    spans = stage_spans(session, scope)
     stats = experience.stage_statistics(spans)
     funnel = [(s, len({sp.kommunenummer for sp in spans if sp.stage is s})) for s in STAGE_ORDER]
     medians = {s.stage: s.median_days for s in stats}
     latest = _latest_case_ids()
-    active = session.exec(
+    active = session.exec(scope.where(
         select(OnboardingCase, Municipality, AgreementTerms.start_date)
         .join(latest, latest.c.id == OnboardingCase.id)
         .join(Municipality, col(Municipality.id) == OnboardingCase.municipality_id)
         .outerjoin(AgreementTerms, col(AgreementTerms.case_id) == OnboardingCase.id)
         .where(OnboardingCase.status == CaseStatus.ACTIVE.value,
                OnboardingCase.stage != Stage.RUNNING_OPERATION.value)
-        .order_by(col(Municipality.kommunenummer))).all()
+        .order_by(col(Municipality.kommunenummer)), Municipality.county_id)).all()
     council, _county = meetings_by_scope(session, {m.id for _, m, _ in active}, today)
     lead = ctx.config.task_due.get(SAKSFRAMLEGG, 15)
     # A case already in political approval has its council meeting planned on its task

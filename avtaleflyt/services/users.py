@@ -16,7 +16,9 @@ from pwdlib import PasswordHash
 from sqlmodel import Session, col, select
 
 from avtaleflyt.domain.errors import Conflict, InvalidInput, NotFound
-from avtaleflyt.models import FeedToken, User, utcnow
+from avtaleflyt.models import County, FeedToken, User, utcnow
+
+from .scope import Scope, county_by_code
 
 _USERNAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9._@-]{1,79}$")
 MIN_PASSWORD = 10
@@ -33,6 +35,14 @@ class UserView:
     active: bool
     created_at: datetime
     has_feed: bool = False
+    county_id: int | None = None  # None: a national user
+    county_code: str | None = None
+    county_name: str | None = None
+
+    @property
+    def scope(self) -> Scope:
+        """What the user may see: their county's cases, or every county's if national."""
+        return Scope(self.county_id, self.county_code, self.county_name)
 
 
 def check_username(username: str) -> str:
@@ -43,16 +53,47 @@ def check_username(username: str) -> str:
     return username
 
 
-def create_user(*, session: Session, username: str, password: str) -> UserView:
+def _county_choice(session: Session, county: str | None, national: bool) -> County | None:
+    """Exactly one of a county (`--county NR`) or `--national`: nobody becomes a national
+    user by leaving out an option."""
+    if national and county:
+        raise InvalidInput("Velg enten «--county» eller «--national», ikke begge.",
+                           field="--county")
+    if not national and not county:
+        raise InvalidInput("Oppgi fylket brukeren hører til («--county NR», for eksempel 18 "
+                           "for Nordland), eller «--national» for en bruker som ser alle "
+                           "fylker.", field="--county")
+    return None if national else county_by_code(session, county, "--county")
+
+
+def check_county_choice(*, session: Session, county: str | None, national: bool) -> None:
+    _county_choice(session, county, national)
+
+
+def create_user(*, session: Session, username: str, password: str,
+                county: str | None = None, national: bool = False) -> UserView:
     username = check_username(username)
+    home = _county_choice(session, county, national)
     if len(password or "") < MIN_PASSWORD:
         raise InvalidInput(f"«passord» må ha minst {MIN_PASSWORD} tegn.", field="password")
     if session.exec(select(User).where(User.username == username)).first() is not None:
         raise Conflict(f"Brukeren «{username}» finnes allerede.", field="username")
-    user = User(username=username, password_hash=_hasher.hash(password))
+    user = User(username=username, password_hash=_hasher.hash(password),
+                county_id=home.id if home else None)
     session.add(user)
     session.commit()
-    return _view(user)
+    return _view(user, county=home)
+
+
+def set_county(*, session: Session, username: str, county: str | None = None,
+               national: bool = False) -> UserView:
+    """Move a user to another county, or make them national (or no longer national)."""
+    home = _county_choice(session, county, national)
+    user = _get(session, username)
+    user.county_id = home.id if home else None
+    session.add(user)
+    session.commit()
+    return _view(user, county=home)
 
 
 def authenticate(*, session: Session, username: str, password: str) -> UserView | None:
@@ -68,19 +109,22 @@ def authenticate(*, session: Session, username: str, password: str) -> UserView 
         user.password_hash = new_hash
         session.add(user)
         session.commit()
-    return _view(user)
+    return _view(user, county=_county_of(session, user))
 
 
 def active_user(*, session: Session, user_id: int) -> UserView | None:
     user = session.get(User, user_id)
-    return _view(user) if user is not None and user.active else None
+    if user is None or not user.active:
+        return None
+    return _view(user, county=_county_of(session, user))
 
 
 def list_users(*, session: Session) -> list[UserView]:
     with_feed = set(session.exec(select(FeedToken.user_id)
                                  .where(col(FeedToken.revoked_at).is_(None))).all())
+    counties = {c.id: c for c in session.exec(select(County)).all()}
     users = session.exec(select(User).order_by(col(User.username))).all()
-    return [_view(u, u.id in with_feed) for u in users]
+    return [_view(u, u.id in with_feed, counties.get(u.county_id)) for u in users]
 
 
 def _hash_token(token: str) -> str:
@@ -127,8 +171,14 @@ def user_for_feed_token(*, session: Session, token: str) -> UserView | None:
         select(User).join(FeedToken, col(FeedToken.user_id) == User.id)
         .where(FeedToken.token_hash == _hash_token(token or ""),
                col(FeedToken.revoked_at).is_(None), col(User.active).is_(True))).first()
-    return _view(row) if row is not None else None
+    return _view(row, county=_county_of(session, row)) if row is not None else None
 
 
-def _view(u: User, has_feed: bool = False) -> UserView:
-    return UserView(u.id, u.username, u.active, u.created_at, has_feed)
+def _county_of(session: Session, user: User) -> County | None:
+    return session.get(County, user.county_id) if user.county_id is not None else None
+
+
+def _view(u: User, has_feed: bool = False, county: County | None = None) -> UserView:
+    return UserView(u.id, u.username, u.active, u.created_at, has_feed,
+                    county.id if county else None, county.code if county else None,
+                    county.name if county else None)

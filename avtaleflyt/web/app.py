@@ -97,6 +97,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                             "utløpt). Ingenting ble lagret. Gå tilbake, last siden på nytt og "
                             "prøv igjen.")
 
+    from .routes.case import CaseNotVisible
+
+    @app.exception_handler(CaseNotVisible)
+    async def _not_visible(request: Request, exc: CaseNotVisible) -> Response:
+        return pages.render(request, "error.html.j2", exc.status_code, title="Fant ikke saken",
+                            message=exc.message, user=getattr(request.state, "user", None))
+
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         message = _HTTP_MESSAGES.get(exc.status_code, str(exc.detail))

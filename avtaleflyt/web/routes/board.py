@@ -28,7 +28,7 @@ def overview(request: Request, user: User, status: str | None = None,
     owner = _choice(ansvar, Party)
     today = runtime.today()
     with runtime.session() as s:
-        columns = dashboard.board(s, today, status=status, owner=owner)
+        columns = dashboard.board(s, today, status=status, owner=owner, scope=user.scope)
     total = sum(len(c) for c in columns.values())
     return request.app.state.pages.render(
         request, "board.html.j2", title="Oversikt", user=user, columns=columns, total=total,
@@ -38,7 +38,7 @@ def overview(request: Request, user: User, status: str | None = None,
 @router.get("/restanser")
 def overdue(request: Request, user: User):
     with runtime.session() as s:
-        groups = dashboard.overdue_tasks(s, runtime.today())
+        groups = dashboard.overdue_tasks(s, runtime.today(), user.scope)
     return request.app.state.pages.render(request, "overdue.html.j2", title="Restanser",
                                           user=user, groups=groups)
 
@@ -46,6 +46,6 @@ def overdue(request: Request, user: User):
 @router.get("/frister")
 def upcoming(request: Request, user: User):
     with runtime.session() as s:
-        rows = dashboard.upcoming_tasks(s, runtime.today(), 30)
+        rows = dashboard.upcoming_tasks(s, runtime.today(), 30, user.scope)
     return request.app.state.pages.render(request, "upcoming.html.j2",
                                           title="Kommende frister", user=user, rows=rows)

@@ -26,14 +26,38 @@ from avtaleflyt.services.documents import documents_root, list_documents
 from avtaleflyt.services.facts import build_fact, parse_theme
 from avtaleflyt.services.meetings import list_meetings
 from avtaleflyt.services.queries import case_detail
+from avtaleflyt.services.store import get_municipality
 from avtaleflyt.services.users import UserView
 
 from .. import charts
 from ..auth import check_csrf, current_user, flash
 
-router = APIRouter()
-User = Annotated[UserView, Depends(current_user)]
 F = Annotated[str, Form()]
+
+
+class CaseNotVisible(Exception):
+    """The municipality does not exist, or lies in a county the user may not see: both get
+    the same 404 page, so a user cannot even tell another county's case exists."""
+
+    def __init__(self, message: str, status_code: int = 404) -> None:
+        self.message = message
+        self.status_code = status_code  # 422 for a malformed kommunenummer
+
+
+def visible_knr(request: Request, knr: str,
+                user: Annotated[UserView, Depends(current_user)]) -> str:
+    """Every /sak/{knr} route goes through this before it reads or changes anything."""
+    request.state.user = user
+    with runtime.session() as s:
+        try:
+            get_municipality(s, knr, user.scope)
+        except DomainError as e:
+            raise CaseNotVisible(e.message, _status(e)) from None
+    return knr
+
+
+router = APIRouter(dependencies=[Depends(visible_knr)])
+User = Annotated[UserView, Depends(current_user)]
 
 _FIELD_ALIASES = {"ref": "reference", "dato": "date", "kommunenummer": "_", "task_id": "_"}
 

@@ -32,9 +32,11 @@ def feed(token: str, ansvar: str = "all") -> Response:
         raise HTTPException(400, "«ansvar» må være county, municipality eller all.")
     today = runtime.today()
     with runtime.session() as s:
-        if user_for_feed_token(session=s, token=token) is None:
+        user = user_for_feed_token(session=s, token=token)
+        if user is None:
             raise HTTPException(404, "Ukjent eller tilbaketrukket kalenderadresse.")
-        rows = dashboard.feed_tasks(s, today, _SCOPES[ansvar])
+        # The feed shows what its owner may see: their county's deadlines only.
+        rows = dashboard.feed_tasks(s, today, _SCOPES[ansvar], user.scope)
     cal = Calendar()
     cal.add("prodid", "-//avtaleflyt//fjernledelse//NO")
     cal.add("version", "2.0")

@@ -19,7 +19,7 @@ router = APIRouter()
 @router.get("/statistikk")
 def statistics(request: Request, user: Annotated[UserView, Depends(current_user)]):
     with runtime.session() as s:
-        st = dashboard.statistics(s, runtime.ctx(actor=user.username))
+        st = dashboard.statistics(s, runtime.ctx(actor=user.username), user.scope)
     ranges, top = charts.stage_ranges(st.stages)
     return request.app.state.pages.render(
         request, "stats.html.j2", title="Statistikk", user=user, st=st,
