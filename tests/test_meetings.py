@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date
 
 import pytest
@@ -124,3 +125,63 @@ def test_import_ics_sets_the_deadlines_of_a_waiting_case(session, tmp_path):
     assert (t["political.saksframlegg"].due_on, t["political.council"].due_on,
             t["political.county"].due_on) == (date(2027, 2, 25), date(2027, 3, 18),
                                               date(2027, 4, 20))
+
+
+def test_county_meetings_belong_to_a_county(session):
+    """With cases in Nordland and Troms, a county meeting must name its county; each case's
+    county decision follows its own county's deciding body, never the other's."""
+    troms = "5501"
+    open_to_political(session, KNR, DAY)
+    open_to_political(session, troms, DAY)
+    with pytest.raises(InvalidInput) as refused:
+        meetings.add_meeting(session=session, kommunenummer=None, body="county",
+                             on=date(2027, 4, 20), title=None, ctx=ctx_for(DAY))
+    assert "--county" in refused.value.message and "flere fylker" in refused.value.message
+    assert session.exec(select(Meeting)).all() == []
+    with pytest.raises(InvalidInput) as unknown:
+        meetings.add_meeting(session=session, kommunenummer=None, body="county",
+                             on=date(2027, 4, 20), title=None, ctx=ctx_for(DAY), county="77")
+    assert "«77»" in unknown.value.message
+
+    out = meetings.add_meeting(session=session, kommunenummer=None, body="county",
+                               on=date(2027, 4, 20), title=None, ctx=ctx_for(DAY), county="55")
+    assert "Troms" in out.message
+    assert tasks_by_key(session, troms)["political.county"].due_on == date(2027, 4, 20)
+    assert tasks_by_key(session, KNR)["political.county"].due_on is None
+    meetings.add_meeting(session=session, kommunenummer=None, body="county",
+                         on=date(2027, 5, 6), title=None, ctx=ctx_for(DAY), county="18")
+    assert tasks_by_key(session, KNR)["political.county"].due_on == date(2027, 5, 6)
+    assert tasks_by_key(session, troms)["political.county"].due_on == date(2027, 4, 20)
+    # Each municipality's listing shows its own county's deciding body only.
+    assert [r["date"] for r in meetings.list_meetings(session, KNR)] == ["2027-05-06"]
+    assert [r["date"] for r in meetings.list_meetings(session, troms)] == ["2027-04-20"]
+
+
+def test_a_meeting_plan_names_the_county_of_its_county_rows(session, tmp_path):
+    open_to_political(session, KNR, DAY)
+    open_to_political(session, "5501", DAY)
+    plan = tmp_path / "plan.csv"
+    plan.write_text("kommunenummer;organ;dato\n55;fylkesting;20.04.2027\n"
+                    "1836;fylkesting;06.05.2027\n", encoding="utf-8")
+    out = meetings.import_meetings(session=session, path=plan, kommunenummer=None, body=None,
+                                   ctx=ctx_for(DAY))
+    assert out.added == 2
+    assert tasks_by_key(session, "5501")["political.county"].due_on == date(2027, 4, 20)
+    assert tasks_by_key(session, KNR)["political.county"].due_on == date(2027, 5, 6)
+    unnamed = tmp_path / "unnamed.csv"
+    unnamed.write_text("kommunenummer;organ;dato\n;fylkesting;10.06.2027\n", encoding="utf-8")
+    with pytest.raises(InvalidInput):
+        meetings.import_meetings(session=session, path=unnamed, kommunenummer=None, body=None,
+                                 ctx=ctx_for(DAY))
+    assert len(session.exec(select(Meeting)).all()) == 2
+
+
+def test_meeting_add_refuses_an_unknown_county_before_anything_runs(db_url):
+    from typer.testing import CliRunner
+
+    from avtaleflyt.cli.main import app
+
+    r = CliRunner().invoke(app, ["meeting", "add", "county", "--county", "77", "--body",
+                                 "county", "--date", "2099-04-20"])
+    assert r.exit_code == 2 and "«77»" in r.output
+    assert json.loads(CliRunner().invoke(app, ["meeting", "list", "--json"]).stdout) == []

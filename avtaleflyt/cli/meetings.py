@@ -16,6 +16,9 @@ app = typer.Typer(help="Møteplaner for kommunestyre, formannskap og fylkeskommu
 JsonOpt = Annotated[bool, typer.Option("--json", help="Skriv JSON for skript.")]
 BodyOpt = Annotated[str, typer.Option(
     "--body", help="Organ: kommunestyre, formannskap eller county (fylkeskommunens organ).")]
+CountyOpt = Annotated[Optional[str], typer.Option(
+    "--county", help="Fylket (fylkesnummer, f.eks. 18) som fylkeskommunens organ hører til. "
+    "Trengs når flere fylker har saker.")]
 
 
 def _flow(name: str, **params: Any) -> dict[str, Any]:
@@ -33,9 +36,13 @@ def add(
     body: BodyOpt,
     date: Annotated[str, typer.Option("--date", help="Møtedato (ÅÅÅÅ-MM-DD eller DD.MM.ÅÅÅÅ).")],
     title: Annotated[Optional[str], typer.Option("--title", help="Møtets navn.")] = None,
+    county: CountyOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Legg inn ett møte. Saker i politisk behandling får frister etter det."""
+    """Legg inn ett møte. Saker i politisk behandling får frister etter det.
+
+    Fylkeskommunens organ: «avtaleflyt meeting add county --county 18 --body county
+    --date 24.06.2027»."""
     def go() -> dict[str, Any]:
         from avtaleflyt import runtime
         from avtaleflyt.formatting import parse_date
@@ -56,8 +63,11 @@ def add(
             raise InvalidInput(f"«--date»: møtet {format_date(on)} er før i dag "
                                f"({format_date(runtime.today())}); legg inn kommende møter.",
                                field="date")
+        if county is not None:  # an unknown county is refused before a flow starts
+            with runtime.session() as s:
+                meetings.check_county(s, county)
         return _flow("add_meeting", body=b, meeting_date=on, kommunenummer=kommune,
-                     title=title)
+                     title=title, county=county)
 
     run_write(go, as_json)
 
@@ -71,6 +81,9 @@ def import_(
     )] = None,
     body: Annotated[Optional[str], typer.Option(
         "--body", help="For .ics: organet, når møtenavnet ikke sier det.")] = None,
+    county: Annotated[Optional[str], typer.Option(
+        "--county", help="Fylket for rader med fylkeskommunens organ som ikke selv nevner "
+        "fylket (fylkesnummer eller en kommune i fylket i kolonnen kommunenummer).")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Importer en møteplan. Alt eller ingenting: én feil i filen stopper hele importen."""
@@ -83,7 +96,7 @@ def import_(
 
             raise InvalidInput(f"Fant ikke filen {file}.", field="file")
         return _flow("import_meetings", path=str(path), kommunenummer=kommunenummer,
-                     body=body)
+                     body=body, county=county)
 
     run_write(go, as_json)
 
@@ -93,16 +106,20 @@ def list_(
     knr: Annotated[Optional[str], typer.Argument(
         help="Kommunenummer (viser også fylkeskommunens møter), eller «county».")] = None,
     all_: Annotated[bool, typer.Option("--all", help="Ta med møter som er holdt.")] = False,
+    county: Annotated[Optional[str], typer.Option(
+        "--county", help="Bare dette fylkets møter (fylkesnummer).")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Vis kommende møter (alle, én kommunes, eller fylkeskommunens)."""
     from avtaleflyt import runtime
     from avtaleflyt.services.meetings import list_meetings
+    from avtaleflyt.services.scope import scope_for_code
 
     with user_errors():
         today = runtime.today()
         with runtime.session() as s:
-            rows = list_meetings(s, knr, None if all_ else today)
+            rows = list_meetings(s, knr, None if all_ else today,
+                                 scope_for_code(s, county, "--county"))
     if as_json:
         print_json(rows)
         return

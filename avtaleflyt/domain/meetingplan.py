@@ -43,6 +43,7 @@ _BODY_NAMES = {
     COUNTY: "fylkeskommunen",
 }
 _KOMMUNENUMMER = re.compile(r"\d{4}")
+_FYLKESNUMMER = re.compile(r"\d{2}")  # a county meeting row may name its county
 
 _COLUMNS: dict[str, tuple[str, ...]] = {
     "kommunenummer": ("kommunenummer",),
@@ -56,13 +57,16 @@ _REQUIRED_COLUMNS = ("kommunenummer", "organ", "dato")
 @dataclass(frozen=True)
 class MeetingRow:
     """One meeting as read from the file. `body` is one of BODIES; `kommunenummer` is None
-    only for county meetings; `line` points back into the file for later messages."""
+    only for county meetings; `line` points back into the file for later messages.
+    A county meeting may name its county by fylkesnummer (`county_code`, "18") or through
+    one of the county's municipalities (`kommunenummer`)."""
 
     kommunenummer: str | None
     body: str
     date: date
     title: str | None
     line: int | None
+    county_code: str | None = None
 
 
 class MeetingPlanInvalid(InvalidInput):
@@ -123,6 +127,9 @@ def parse_csv(text: str) -> list[MeetingRow]:
             continue
         values = {name: cells[i].strip() if i < len(cells) else "" for name, i in columns.items()}
         body = _body_from_column(values["organ"], where, problems)
+        county_code = None
+        if body == COUNTY and _FYLKESNUMMER.fullmatch(values["kommunenummer"]):
+            county_code, values["kommunenummer"] = values["kommunenummer"], ""
         nummer = _checked_kommunenummer(values["kommunenummer"], body, where, problems)
         meeting_date: date | None = None
         try:
@@ -131,7 +138,7 @@ def parse_csv(text: str) -> list[MeetingRow]:
             problems.add(f"{where}, «dato»: {error.problem}")
         if body is not None and meeting_date is not None:
             title = values.get("tittel") or None
-            rows.append(MeetingRow(nummer, body, meeting_date, title, line))
+            rows.append(MeetingRow(nummer, body, meeting_date, title, line, county_code))
     problems.raise_if_any()
     return rows
 

@@ -22,6 +22,7 @@ from avtaleflyt.formatting import format_date
 from avtaleflyt.models import (
     AgreementTerms,
     ContactPerson,
+    County,
     Event,
     Municipality,
     OnboardingCase,
@@ -172,8 +173,12 @@ def missing_meeting_plan(session: Session, case_id: int) -> list[str]:
         out.append("møteplan for kommunestyret (avtaleflyt meeting add KNR --body "
                    "kommunestyre --date …)")
     if dl.COUNTY in rows:
-        out.append("møteplan for fylkeskommunens organ (avtaleflyt meeting add county "
-                   "--body county --date …)")
+        code = session.exec(
+            select(County.code).join(Municipality, col(Municipality.county_id) == County.id)
+            .join(OnboardingCase, col(OnboardingCase.municipality_id) == Municipality.id)
+            .where(OnboardingCase.id == case_id)).first()
+        out.append(f"møteplan for fylkeskommunens organ (avtaleflyt meeting add county "
+                   f"--county {code} --body county --date …)")
     return out
 
 

@@ -14,9 +14,10 @@ from sqlmodel import Session, col, select
 from avtaleflyt.domain.errors import Conflict, InvalidInput
 from avtaleflyt.domain.meetingplan import BODIES, COUNTY, MeetingRow, parse_csv, parse_ics
 from avtaleflyt.formatting import format_date
-from avtaleflyt.models import County, Meeting, Municipality
+from avtaleflyt.models import County, Meeting, Municipality, OnboardingCase
 
 from .context import Ctx
+from .scope import EVERYWHERE, Scope, county_by_code
 from .store import get_municipality
 
 BODY_LABELS = {"kommunestyre": "Kommunestyret", "formannskap": "Formannskapet",
@@ -31,11 +32,28 @@ def check_body(value: str) -> str:
     return body
 
 
-def _county(session: Session) -> County:
-    county = session.exec(select(County).order_by(col(County.id))).first()
-    if county is None:
+def deciding_county(session: Session, code: str | None,
+                    plan_counties: set[int] | frozenset[int] = frozenset()) -> County:
+    """The county whose deciding body a county meeting belongs to: the one named with
+    `--county NR`; else the one county of the municipalities in the same meeting plan; else
+    the one county that has cases. Never a guess: with cases in several counties (or none
+    yet) the user must name it."""
+    if code:
+        return county_by_code(session, code, "--county")
+    if len(plan_counties) == 1:
+        return session.get(County, next(iter(plan_counties)))
+    with_cases = session.exec(
+        select(County).join(Municipality, col(Municipality.county_id) == County.id)
+        .join(OnboardingCase, col(OnboardingCase.municipality_id) == Municipality.id)
+        .distinct()).all()
+    if len(with_cases) == 1:
+        return with_cases[0]
+    if not session.exec(select(County.id)).first():
         raise Conflict("Databasen har ingen fylkeskommune. Kjør «avtaleflyt init» først.")
-    return county
+    which = ("flere fylker har saker" if with_cases
+             else "ingen fylker har saker ennå")
+    raise InvalidInput(f"Oppgi hvilket fylke møtet gjelder med «--county NR» (fylkesnummer, "
+                       f"for eksempel 18 for Nordland): {which}.", field="county")
 
 
 @dataclass
@@ -49,20 +67,41 @@ class MeetingResult:
         return dict(self.__dict__)
 
 
-def _resolve(session: Session, rows: list[MeetingRow]) -> list[Meeting]:
+def _resolve(session: Session, rows: list[MeetingRow], county_code: str | None = None
+             ) -> list[Meeting]:
     """Turn parsed rows into Meeting objects, refusing the whole list on any unknown
-    municipality or a body that does not match the scope."""
-    county = _county(session)
+    municipality or county. A county meeting belongs to the county its row names (by
+    fylkesnummer or one of its municipalities), else to `county_code` or the one county
+    with cases."""
     knrs = {r.kommunenummer for r in rows if r.kommunenummer}
     by_knr = {m.kommunenummer: m for m in session.exec(
         select(Municipality).where(col(Municipality.kommunenummer).in_(knrs))).all()} if knrs \
         else {}
+    by_code = {c.code: c for c in session.exec(select(County)).all()}
+    default: County | None = None
     problems = []
     out = []
     for r in rows:
         where = f"linje {r.line}: " if r.line else ""
         if r.body == COUNTY:
-            out.append(Meeting(county_id=county.id, municipality_id=None, body=COUNTY,
+            if r.county_code:
+                county = by_code.get(r.county_code)
+                if county is None:
+                    problems.append(f"{where}fant ikke fylke {r.county_code}.")
+                    continue
+                county_id = county.id
+            elif r.kommunenummer:
+                m = by_knr.get(r.kommunenummer)
+                if m is None:
+                    problems.append(f"{where}fant ingen kommune med kommunenummer "
+                                    f"{r.kommunenummer}.")
+                    continue
+                county_id = m.county_id
+            else:
+                default = default or deciding_county(
+                    session, county_code, {m.county_id for m in by_knr.values()})
+                county_id = default.id
+            out.append(Meeting(county_id=county_id, municipality_id=None, body=COUNTY,
                                date=r.date, title=r.title))
             continue
         if not r.kommunenummer:
@@ -111,7 +150,7 @@ def _store(session: Session, meetings: list[Meeting]) -> tuple[int, int]:
 
 
 def add_meeting(*, session: Session, kommunenummer: str | None, body: str, on: date,
-                title: str | None, ctx: Ctx) -> MeetingResult:
+                title: str | None, ctx: Ctx, county: str | None = None) -> MeetingResult:
     body = check_body(body)
     if body == COUNTY:
         if kommunenummer and kommunenummer.strip().lower() != COUNTY:
@@ -130,14 +169,18 @@ def add_meeting(*, session: Session, kommunenummer: str | None, body: str, on: d
                            f"({format_date(ctx.today)}); legg inn kommende møter.", field="date")
     if title is not None and len(title) > 200:
         raise InvalidInput("«--title» er for lang (høyst 200 tegn).", field="title")
+    if county and body != COUNTY:
+        raise InvalidInput("«--county» gjelder bare fylkeskommunens organ (--body county); "
+                           "en kommunes møte hører til kommunens fylke.", field="county")
     meetings = _resolve(session, [MeetingRow(kommunenummer=knr, body=body, date=on,
-                                             title=title, line=None)])
+                                             title=title, line=None)], county)
     added, skipped = _store(session, meetings)
     from .deadlines import schedule_political_cases
 
     moved = schedule_political_cases(session=session, ctx=ctx, commit=False)
     session.commit()
-    who = BODY_LABELS[body] + ("" if knr is None else f" i {knr}")
+    who = BODY_LABELS[body] + (f" i {knr}" if knr else
+                               f" i {_county_name(session, meetings[0].county_id)}")
     if not added:
         return MeetingResult(f"{who} har allerede møte {format_date(on)}; ingen endring.",
                              0, 1)
@@ -145,12 +188,17 @@ def add_meeting(*, session: Session, kommunenummer: str | None, body: str, on: d
                          skipped, moved)
 
 
+def _county_name(session: Session, county_id: int) -> str:
+    county = session.get(County, county_id)
+    return county.name.removesuffix(" fylkeskommune") if county else "?"
+
+
 def _moved(n: int) -> str:
     return f" {n} frister i politisk behandling ble satt eller flyttet." if n else ""
 
 
 def import_meetings(*, session: Session, path: Path, kommunenummer: str | None,
-                    body: str | None, ctx: Ctx) -> MeetingResult:
+                    body: str | None, ctx: Ctx, county: str | None = None) -> MeetingResult:
     if not path.is_file():
         raise InvalidInput(f"Fant ikke filen {path}.", field="file")
     data = path.read_bytes()
@@ -162,7 +210,7 @@ def import_meetings(*, session: Session, path: Path, kommunenummer: str | None,
         except UnicodeDecodeError:
             text = data.decode("cp1252")
         rows = parse_csv(text)
-    added, skipped = _store(session, _resolve(session, rows))
+    added, skipped = _store(session, _resolve(session, rows, county))
     from .deadlines import schedule_political_cases
 
     moved = schedule_political_cases(session=session, ctx=ctx, commit=False)
@@ -173,16 +221,21 @@ def import_meetings(*, session: Session, path: Path, kommunenummer: str | None,
 
 
 def list_meetings(session: Session, kommunenummer: str | None = None,
-                  since: date | None = None) -> list[dict[str, Any]]:
-    q = (select(Meeting, Municipality)
-         .outerjoin(Municipality, col(Municipality.id) == Meeting.municipality_id)
-         .order_by(col(Meeting.date), col(Meeting.id)))
+                  since: date | None = None, scope: Scope = EVERYWHERE
+                  ) -> list[dict[str, Any]]:
+    """Meetings in `scope`: all, one municipality's (with its own county's deciding body),
+    or only the county bodies' ("county")."""
+    q = scope.where(select(Meeting, Municipality, County)
+                    .outerjoin(Municipality, col(Municipality.id) == Meeting.municipality_id)
+                    .join(County, col(County.id) == Meeting.county_id)
+                    .order_by(col(Meeting.date), col(Meeting.id)), Meeting.county_id)
     if kommunenummer and kommunenummer.strip().lower() == COUNTY:
         q = q.where(col(Meeting.municipality_id).is_(None))
     elif kommunenummer:
-        m = get_municipality(session, kommunenummer)
+        m = get_municipality(session, kommunenummer, scope)
         q = q.where(or_(col(Meeting.municipality_id) == m.id,
-                        col(Meeting.municipality_id).is_(None)))
+                        and_(col(Meeting.municipality_id).is_(None),
+                             Meeting.county_id == m.county_id)))
     if since is not None:
         q = q.where(col(Meeting.date) >= since)
     return [{
@@ -191,8 +244,9 @@ def list_meetings(session: Session, kommunenummer: str | None = None,
         "body_label": BODY_LABELS[mt.body],
         "kommunenummer": m.kommunenummer if m else None,
         "municipality": m.name if m else None,
+        "county_code": c.code,
         "title": mt.title,
-    } for mt, m in session.exec(q).all()]
+    } for mt, m, c in session.exec(q).all()]
 
 
 def meetings_by_scope(session: Session, municipality_ids: set[int], since: date
@@ -214,3 +268,8 @@ def meetings_by_scope(session: Session, municipality_ids: set[int], since: date
         else:
             council[r.municipality_id].append(r.date)
     return council, county
+
+
+def check_county(session: Session, code: str) -> None:
+    """Refuse an unknown `--county` before anything starts."""
+    county_by_code(session, code, "--county")
