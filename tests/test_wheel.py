@@ -1,0 +1,115 @@
+"""The package as a county's IT department installs it: a wheel built from this checkout,
+installed (not editable) into a fresh virtualenv in a temporary folder, and run from a
+working directory that holds its own `models.py` and `flows.py` — nothing may be found
+through the checkout, and nothing in the user's folder may shadow the package.
+
+Runs `init`, `case open`, `doc render`, `sweep --dry-run` and `serve` from there."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+import httpx
+import pytest
+
+from .test_serve import _free_port, _get, _wait
+
+pytestmark = [pytest.mark.slow]
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory) -> Path:
+    """bin/ of a fresh venv with the wheel installed (dependencies from the package index,
+    as a user gets them)."""
+    tmp = tmp_path_factory.mktemp("wheel")
+    dist = tmp / "dist"
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps",
+                    "--wheel-dir", str(dist), str(ROOT)], check=True, cwd=tmp)
+    wheel = next(dist.glob("avtaleflyt-*.whl"))
+    env_dir = tmp / "venv"
+    venv.create(env_dir, with_pip=True)
+    bin_ = env_dir / "bin"
+    subprocess.run([str(bin_ / "python"), "-m", "pip", "install", "--quiet",
+                    "--disable-pip-version-check", str(wheel)], check=True, cwd=tmp)
+    return bin_
+
+
+def _env(tmp: Path, bin_: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("AVTALEFLYT_", "PREFECT_", "PYTHON", "VIRTUAL_ENV"))}
+    env.update(PATH=f"{bin_}:{env.get('PATH', '')}", AVTALEFLYT_DATA_DIR=str(tmp / "data"),
+               AVTALEFLYT_TODAY="2027-01-06", AVTALEFLYT_USER="it-avdelingen",
+               HOME=str(tmp))
+    return env
+
+
+def test_the_installed_wheel_runs_outside_the_checkout(installed, tmp_path):
+    work = tmp_path / "arbeidsmappe"
+    work.mkdir()
+    # A user's own files with the names of the repository's top-level folders.
+    for shadow in ("models.py", "flows.py", "notifications.py", "templates.py"):
+        (work / shadow).write_text("raise SystemExit('the user\\'s own file was imported')\n")
+    env = _env(tmp_path, installed)
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        r = subprocess.run([str(installed / "avtaleflyt"), *args], cwd=work, env=env,
+                           capture_output=True, text=True, timeout=600)
+        assert r.returncode == 0, (args, r.stdout, r.stderr)
+        return r
+
+    location = subprocess.run(
+        [str(installed / "python"), "-c", "import avtaleflyt, avtaleflyt.models as m; "
+         "print(avtaleflyt.__file__); print(m.__file__)"],
+        cwd=work, env=env, capture_output=True, text=True, check=True).stdout
+    assert str(ROOT) not in location and "site-packages" in location
+
+    assert "15 fylker og 357 kommuner" in run("init").stdout
+    run("case", "open", "1836")
+    out = tmp_path / "avtale.docx"
+    run("doc", "render", "1836", "agreement", "--format", "docx", "--out", str(out))
+    assert out.stat().st_size > 1000
+    sweep = json.loads(run("sweep", "--dry-run", "--json").stdout)
+    assert sweep["dry_run"] is True
+    status = json.loads(run("status", "--json").stdout)
+    assert [r["kommunenummer"] for r in status] == ["1836"]
+    python_m = subprocess.run([str(installed / "python"), "-m", "avtaleflyt", "status",
+                               "--json"], cwd=work, env=env, capture_output=True, text=True)
+    assert python_m.returncode == 0, python_m.stderr
+
+    port, prefect_port = _free_port(), _free_port()
+    log = tmp_path / "serve.log"
+    proc = subprocess.Popen([str(installed / "avtaleflyt"), "serve", "--port", str(port),
+                             "--prefect-port", str(prefect_port)], cwd=work, env=env,
+                            stdout=log.open("wb"), stderr=subprocess.STDOUT)
+    try:
+        def ready():
+            assert proc.poll() is None, log.read_text()
+            r = _get(f"http://127.0.0.1:{port}/helse")
+            return r is not None and r.status_code == 200
+        _wait(ready, 240, "the dashboard of the installed wheel")
+        login = httpx.get(f"http://127.0.0.1:{port}/logg-inn", timeout=10)
+        assert login.status_code == 200 and "Logg inn" in login.text
+        css = httpx.get(f"http://127.0.0.1:{port}/static/style.css", timeout=10)
+        assert css.status_code == 200 and len(css.text) > 100
+
+        def scheduled():
+            r = httpx.post(f"http://127.0.0.1:{prefect_port}/api/deployments/filter",
+                           timeout=10, json={})
+            return r.status_code == 200 and any(d["name"] == "deadline-sweep"
+                                                for d in r.json())
+        _wait(scheduled, 180, "the sweep deployment from the packaged prefect.yaml")
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(90)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0 or proc.returncode == -signal.SIGINT, log.read_text()
