@@ -84,26 +84,32 @@ def list_(knr: Knr, as_json: Annotated[bool, typer.Option(
 
 
 def _print_documents(rows: list[dict], title: str, *, with_type: bool = True,
-                     relative: bool = False) -> None:
-    """`relative`: rows from several folders; each file is shown with its folder."""
+                     with_county: bool = False) -> None:
+    """`with_county`: reports of several counties (and national ones, in «landet/»), each in
+    its own folder under the documents folder; a column names the county."""
     from datetime import date
 
     from avtaleflyt.formatting import format_date_short
 
-    folder = Path(rows[0]["file"]).parent.parent if relative else Path(rows[0]["file"]).parent
+    folder = Path(rows[0]["file"]).parent
+    if with_county:
+        folder = folder.parent
     t = Table(title=title, title_justify="left",
               caption=f"Mappe: {folder}", caption_justify="left")
     # Narrow enough for an 80-column terminal: the format shows as the file's extension.
     if with_type:
         t.add_column("Type", min_width=16)
+    if with_county:
+        t.add_column("Fylke", no_wrap=True)
     t.add_column("Versjon", justify="right")
     t.add_column("Dato", no_wrap=True)
     t.add_column("SHA-256", no_wrap=True)
     t.add_column("Fil", no_wrap=True)
     for r in rows:
-        t.add_row(*([r["label"]] if with_type else []), str(r["version"]),
+        t.add_row(*([r["label"]] if with_type else []),
+                  *([r["county_code"] or "alle"] if with_county else []), str(r["version"]),
                   format_date_short(date.fromisoformat(r["created_on"])),
-                  r["sha256"][:7] + "…", r["path"] if relative else Path(r["path"]).name)
+                  r["sha256"][:7] + "…", r["path"] if with_county else Path(r["path"]).name)
     console.print(t)
 
 
@@ -156,4 +162,4 @@ def report_list(
                       "experience».", highlight=False)
         return
     several = len({r["county_code"] for r in rows}) > 1
-    _print_documents(rows, "Erfaringsrapporter", with_type=several, relative=several)
+    _print_documents(rows, "Erfaringsrapporter", with_type=False, with_county=several)
