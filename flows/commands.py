@@ -80,12 +80,13 @@ def change_status(kommunenummer: str, action: str, on: date | None = None,
 
 @flow(name="add-note")
 def add_note(kommunenummer: str, theme: str, text: str, noted_on: date | None = None,
-             today: date | None = None, actor: str | None = None) -> dict[str, Any]:
+             today: date | None = None, actor: str | None = None,
+             shared: bool = False) -> dict[str, Any]:
     ctx = runtime.ctx(today, actor)
     with runtime.session() as s:
         out = people.add_note(session=s, kommunenummer=kommunenummer,
                               theme=facts.parse_theme(theme), text=text,
-                              on=noted_on or ctx.today, ctx=ctx)
+                              on=noted_on or ctx.today, ctx=ctx, shared=shared)
     return _finish(out, ctx.today, ctx.actor)
 
 

@@ -12,6 +12,8 @@ from bs4 import BeautifulSoup
 from jinja2.exceptions import SecurityError
 
 from avtaleflyt.documents.context import (
+    CountyExperience,
+    ExperienceComparisonContext,
     AgreementContext,
     ChecklistContext,
     ChecklistItem,
@@ -94,12 +96,26 @@ def experience_report() -> ExperienceReportContext:
     return ExperienceReportContext("Nordland fylkeskommune", TODAY, spans, notes, closed)
 
 
+def experience_comparison() -> ExperienceComparisonContext:
+    troms = ExperienceReportContext(
+        "Troms fylkesbibliotek", TODAY,
+        [StageSpan("5501", "Tromsø", "first_contact", date(2026, 2, 2), date(2026, 2, 12))],
+        [ExperienceNote("Tromsø", "first_contact", "engagement", "Ordføreren var med.",
+                        date(2026, 2, 5), county="Troms")])
+    return ExperienceComparisonContext(TODAY, [
+        CountyExperience("18", "Nordland fylkeskommune", "Nordland fylkesbibliotek",
+                         experience_report(), in_progress=3, withdrawn=1),
+        CountyExperience("55", "Troms fylkeskommune", "Troms fylkesbibliotek", troms,
+                         in_progress=1)])
+
+
 CONTEXTS = {
     "saksframlegg": saksframlegg,
     "agreement": agreement,
     "setup_checklist": checklist,
     "yearly_report": yearly_report,
     "experience_report": experience_report,
+    "experience_comparison": experience_comparison,
 }
 
 

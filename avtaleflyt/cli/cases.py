@@ -244,7 +244,8 @@ def _print_case(d: dict[str, Any]) -> None:
         console.print("[bold]Erfaringsnotater[/]")
         for n in d["notes"]:
             console.print(f"  {fmt_iso(n['noted_on'])} [{escape(n['theme_label'])}] "
-                          f"{escape(n['text'])}", highlight=False)
+                          f"{escape(n['text'])}{' (delt)' if n.get('shared') else ''}",
+                          highlight=False)
     if d.get("contacts"):
         console.print("[bold]Kontaktpersoner[/]")
         for c in d["contacts"]:
@@ -283,6 +284,10 @@ def note_add(
     theme: Annotated[str, typer.Option(
         help="responsibility_split, technical_systems, engagement eller other.")] = "other",
     date: DateOpt = None,
+    share: Annotated[bool, typer.Option(
+        "--share", help="Del notatet med andre fylker: det vises da også i "
+        "sammenligningen av fylkene. Uten --share vises det bare i fylkets egne rapporter."
+    )] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Legg til et erfaringsnotat i kommunens sak."""
@@ -291,7 +296,7 @@ def note_add(
 
         parse_theme(theme)
         return _flow("add_note", kommunenummer=knr, theme=theme, text=text,
-                     noted_on=_date(date))
+                     noted_on=_date(date), shared=share)
 
     run_write(go, as_json)
 

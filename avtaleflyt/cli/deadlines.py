@@ -8,6 +8,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from .municipalities import CountyOption
 from .output import console, fmt_iso, print_json, user_errors
 
 reminders_app = typer.Typer(help="Påminnelser i utboksen (hva som er sendt til hvem).",
@@ -93,15 +94,19 @@ def deadlines_cmd(
     days: Annotated[int, typer.Option("--days", min=0, max=3650,
                                       help="Vis frister de neste N dagene.")] = 14,
     as_json: JsonOpt = False,
+    county: CountyOption = None,
 ) -> None:
-    """Vis åpne oppgaver med frist de neste N dagene, og dem som alt er passert."""
+    """Vis åpne oppgaver med frist de neste N dagene, og dem som alt er passert.
+
+    Uten --county vises fristene i alle fylkene."""
     from avtaleflyt import runtime
     from avtaleflyt.services.deadlines import deadline_rows
+    from avtaleflyt.services.scope import scope_for_code
 
     with user_errors():
         today = runtime.today()
         with runtime.session() as s:
-            rows = deadline_rows(s, today, days)
+            rows = deadline_rows(s, today, days, scope_for_code(s, county, "--county"))
     if as_json:
         print_json(rows)
         return

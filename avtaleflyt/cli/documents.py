@@ -13,6 +13,7 @@ from typing import Annotated, Optional
 import typer
 from rich.table import Table
 
+from .municipalities import CountyOption
 from .output import console, print_json, user_errors
 
 doc_app = typer.Typer(help="Dokumenter: saksframlegg, avtale, sjekkliste og årsrapport.",
@@ -82,30 +83,34 @@ def list_(knr: Knr, as_json: Annotated[bool, typer.Option(
     _print_documents(rows, f"Dokumenter for {knr}")
 
 
-def _print_documents(rows: list[dict], title: str, *, with_type: bool = True) -> None:
+def _print_documents(rows: list[dict], title: str, *, with_type: bool = True,
+                     with_county: bool = False) -> None:
+    """`with_county`: reports of several counties (and national ones, in «landet/»), each in
+    its own folder under the documents folder; a column names the county."""
     from datetime import date
 
     from avtaleflyt.formatting import format_date_short
 
     folder = Path(rows[0]["file"]).parent
+    if with_county:
+        folder = folder.parent
     t = Table(title=title, title_justify="left",
               caption=f"Mappe: {folder}", caption_justify="left")
     # Narrow enough for an 80-column terminal: the format shows as the file's extension.
     if with_type:
         t.add_column("Type", min_width=16)
+    if with_county:
+        t.add_column("Fylke", no_wrap=True)
     t.add_column("Versjon", justify="right")
     t.add_column("Dato", no_wrap=True)
     t.add_column("SHA-256", no_wrap=True)
     t.add_column("Fil", no_wrap=True)
     for r in rows:
-        t.add_row(*([r["label"]] if with_type else []), str(r["version"]),
+        t.add_row(*([r["label"]] if with_type else []),
+                  *([r["county_code"] or "alle"] if with_county else []), str(r["version"]),
                   format_date_short(date.fromisoformat(r["created_on"])),
-                  r["sha256"][:7] + "…", Path(r["path"]).name)
+                  r["sha256"][:7] + "…", r["path"] if with_county else Path(r["path"]).name)
     console.print(t)
-
-
-CountyOpt = Annotated[Optional[str], typer.Option(
-    "--county", help="Fylkesnummer (f.eks. 18). Trengs bare når det finnes flere fylker.")]
 
 
 @report_app.command("experience")
@@ -114,11 +119,13 @@ def experience(
     out: OutOpt = None,
     as_json: Annotated[bool, typer.Option(
         "--json", help="Skriv tallene per fase som JSON i stedet for å lage rapporten.")] = False,
-    county: CountyOpt = None,
+    county: CountyOption = None,
 ) -> None:
-    """Lag erfaringsrapporten for alle fylkets saker.
+    """Lag erfaringsrapporten for et fylke, eller sammenlign fylkene.
 
-    Tid per fase, saker som har stoppet opp, erfaringer etter tema, avslåtte/trukne saker.
+    Med --county: fylkets saker (tid per fase, saker som har stoppet opp, alle fylkets
+    erfaringer etter tema, avslåtte/trukne saker). Uten --county og med saker i flere fylker:
+    fylkene side om side (tid per fase, utfall og de delte erfaringene etter tema).
 
     Uten --out lagres en ny versjon i dokumentmappen; stien skrives ut."""
     if as_json:
@@ -137,9 +144,11 @@ def experience(
 @report_app.command("list")
 def report_list(
     as_json: Annotated[bool, typer.Option("--json", help="Skriv JSON for skript.")] = False,
-    county: CountyOpt = None,
+    county: CountyOption = None,
 ) -> None:
-    """Vis lagrede erfaringsrapporter: versjon, dato, SHA-256 og sti."""
+    """Vis lagrede erfaringsrapporter: versjon, dato, SHA-256 og sti.
+
+    Uten --county vises rapportene for alle fylkene og sammenligningene av fylkene."""
     from avtaleflyt import runtime
     from avtaleflyt.services.documents import list_documents
 
@@ -152,4 +161,5 @@ def report_list(
         console.print("Ingen rapporter er lagret ennå. Lag en med «avtaleflyt report "
                       "experience».", highlight=False)
         return
-    _print_documents(rows, "Erfaringsrapporter", with_type=False)
+    several = len({r["county_code"] for r in rows}) > 1
+    _print_documents(rows, "Erfaringsrapporter", with_type=False, with_county=several)

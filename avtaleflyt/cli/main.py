@@ -8,7 +8,15 @@ from typing import Annotated, Optional
 
 import typer
 
-from .output import console, fail, print_json, status_table, user_errors
+from .municipalities import CountyOption
+from .output import (
+    console,
+    fail,
+    print_json,
+    several_counties,
+    status_table,
+    user_errors,
+)
 
 app = typer.Typer(
     name="avtaleflyt",
@@ -92,18 +100,24 @@ def _safe_url(url: str) -> str:
 @app.command()
 def status(
     as_json: Annotated[bool, typer.Option("--json", help="Skriv JSON for skript.")] = False,
+    county: CountyOption = None,
 ) -> None:
-    """Vis hvor hver kommune står: fase, status, neste frist og forfalte oppgaver."""
+    """Vis hvor hver kommune står: fase, status, neste frist og forfalte oppgaver.
+
+    Uten --county vises alle fylkene; har flere fylker saker, står fylket på hver linje."""
     from avtaleflyt import runtime
     from avtaleflyt.services.queries import status_rows
+    from avtaleflyt.services.scope import scope_for_code
 
     with user_errors():
         today = runtime.today()
         with runtime.session() as s:
-            rows = status_rows(s, today)
+            rows = status_rows(s, today, scope_for_code(s, county, "--county"))
     if as_json:
-        print_json([{k: r[k] for k in ("kommunenummer", "municipality", "stage", "status",
-                                        "next_deadline", "overdue_tasks")} for r in rows])
+        keys = ("kommunenummer", "municipality",
+                *(("county_code", "county") if several_counties(rows) else ()),
+                "stage", "status", "next_deadline", "overdue_tasks")
+        print_json([{k: r[k] for k in keys} for r in rows])
         return
     if not rows:
         console.print("Ingen saker ennå. Åpne en med «avtaleflyt case open KNR».")

@@ -100,12 +100,27 @@ def status_table(rows: list[dict[str, Any]], today: date, title: str | None = No
     t.add_column("Status", no_wrap=True)
     t.add_column("Neste frist", no_wrap=True)
     t.add_column("Forfalt", justify="right")
+    with_county = several_counties(rows)
+    county = None
     for r in rows:
+        if with_county and r["county_code"] != county:
+            # Rows come sorted by kommunenummer, whose first two digits are the county's.
+            if county is not None:
+                t.add_section()
+            county = r["county_code"]
+            name = r["county"].removesuffix(" fylkeskommune")  # narrow: "Troms"
+            t.add_row(county, f"[bold]{_escape(name)}[/]")
         overdue = r["overdue_tasks"]
         t.add_row(r["kommunenummer"], r["municipality"], stage_label(r["stage"]),
                   progress_bar(r["stage"], r["status"]), status_label(r["status"]),
                   fmt_iso(r["next_deadline"]), f"[red]{overdue}[/]" if overdue else "0")
     return t
+
+
+def several_counties(rows: list[dict[str, Any]]) -> bool:
+    """Whether rows come from more than one county (then each row names its county)."""
+    return len({r.get("county_code") for r in rows}) > 1
+
 
 
 def outcome(result: dict[str, Any], as_json: bool) -> None:

@@ -15,13 +15,14 @@ from decimal import Decimal
 from typing import Any
 
 from avtaleflyt.domain.agreement import DEFAULT_SPLIT, ResponsibilityRow, Terms
-from avtaleflyt.domain.experience import StageSpan
-from avtaleflyt.domain.stages import CaseStatus, Stage, Theme
+from avtaleflyt.domain.experience import ExperienceSummary, StageSpan, StageStatistics, summarise
+from avtaleflyt.domain.stages import STAGE_ORDER, CaseStatus, Stage, Theme
 from avtaleflyt.domain.stages import Party as Side
 
 __all__ = [
     "AgreementContext", "ChecklistContext", "ChecklistItem", "ClosedCase", "DutyRecord",
-    "ExperienceNote", "ExperienceReportContext", "Party", "ResponsibilityRow",
+    "CountyExperience", "ExperienceComparisonContext", "ExperienceNote",
+    "ExperienceReportContext", "Party", "ResponsibilityRow",
     "SaksframleggContext", "Side", "StageSpan", "StandardOffer", "Terms",
     "YearlyReportContext", "default_responsibility_split",
 ]
@@ -57,6 +58,8 @@ class Party:
     address: str | None = None
     signatory_name: str | None = None
     signatory_role: str | None = None
+    # The county's library ("Troms fylkesbibliotek"), for the county side only.
+    library_name: str | None = None
 
 
 @dataclass(frozen=True)
@@ -101,6 +104,8 @@ class ExperienceNote:
     theme: Theme
     text: str
     date: dt.date
+    # The county's short name ("Troms"), set where notes of several counties are shown.
+    county: str | None = None
 
     def __post_init__(self) -> None:
         _freeze(self, stage=Stage(self.stage), theme=Theme(self.theme))
@@ -252,3 +257,81 @@ class ExperienceReportContext:
                                  key=lambda n: n.date)))
             for theme in Theme
         )
+
+
+@dataclass(frozen=True)
+class CountyExperience:
+    """One county in the national comparison: its cases' spans, outcomes and shared notes.
+
+    `report.notes` holds only the notes its county chose to share.
+    """
+
+    code: str
+    name: str  # "Troms fylkeskommune"
+    library_name: str  # "Troms fylkesbibliotek"
+    report: ExperienceReportContext
+    running: int = 0  # open cases in running operation
+    in_progress: int = 0  # open cases before running operation (on hold included)
+    rejected: int = 0
+    withdrawn: int = 0
+    ended: int = 0  # agreements that ran and ended
+
+    @property
+    def short_name(self) -> str:
+        return self.name.removesuffix(" fylkeskommune")
+
+    @property
+    def cases(self) -> int:
+        return self.running + self.in_progress + self.rejected + self.withdrawn + self.ended
+
+    @property
+    def summary(self) -> ExperienceSummary:
+        return summarise(self.report.spans, today=self.report.generated,
+                         threshold_days=self.report.stall_threshold_days)
+
+
+@dataclass(frozen=True)
+class LeadTimeCell:
+    """One county's figures for one stage, and whether it is the quickest county there."""
+
+    county: str
+    stats: StageStatistics
+    quickest: bool
+
+
+@dataclass(frozen=True)
+class ExperienceComparisonContext:
+    """The counties side by side: lead time per stage, outcomes, shared notes by theme."""
+
+    generated: dt.date
+    counties: tuple[CountyExperience, ...]
+
+    def __post_init__(self) -> None:
+        _freeze(self, counties=tuple(self.counties))
+
+    @property
+    def lead_times(self) -> tuple[tuple[Stage, tuple[LeadTimeCell, ...]], ...]:
+        """Per stage, each county's statistics; the lowest median is marked when at least
+        two counties have one."""
+        per_county = [(c.code, {s.stage: s for s in c.summary.stages}) for c in self.counties]
+        rows = []
+        for stage in STAGE_ORDER:
+            stats = [(code, by_stage[stage]) for code, by_stage in per_county]
+            medians = [s.median_days for _, s in stats if s.median_days is not None]
+            best = min(medians) if len(medians) > 1 else None
+            rows.append((stage, tuple(LeadTimeCell(code, s, best is not None
+                                                   and s.median_days == best)
+                                      for code, s in stats)))
+        return tuple(rows)
+
+    @property
+    def notes_by_theme(self) -> tuple[tuple[Theme, tuple[ExperienceNote, ...]], ...]:
+        """Every theme in fixed order with the shared notes of every county, oldest first."""
+        notes = [n for c in self.counties for n in c.report.notes]
+        return tuple((theme, tuple(sorted((n for n in notes if n.theme is theme),
+                                          key=lambda n: (n.date, n.county or ""))))
+                     for theme in Theme)
+
+    def notes_count(self, code: str, theme: Theme) -> int:
+        county = next(c for c in self.counties if c.code == code)
+        return sum(1 for n in county.report.notes if n.theme is theme)

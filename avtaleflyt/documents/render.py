@@ -26,6 +26,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from avtaleflyt.documents.context import (
     AgreementContext,
     ChecklistContext,
+    ExperienceComparisonContext,
     ExperienceReportContext,
     SaksframleggContext,
     YearlyReportContext,
@@ -69,6 +70,8 @@ KINDS: dict[str, _Kind] = {
     "yearly_report": _Kind("yearly_report.html.j2", YearlyReportContext),
     "experience_report": _Kind("experience_report.html.j2", ExperienceReportContext,
                                _experience_extras),
+    "experience_comparison": _Kind("experience_comparison.html.j2",
+                                   ExperienceComparisonContext),
 }
 
 

@@ -33,6 +33,7 @@ from avtaleflyt.models import (
 from avtaleflyt.notifications.channels import COORDINATOR, LEADER, TargetBook, contact_key
 
 from .context import Ctx
+from .scope import EVERYWHERE, Scope
 from .store import add_events, add_tasks
 
 POLITICAL_KEYS = (dl.SAKSFRAMLEGG, dl.COUNCIL, dl.COUNTY)
@@ -234,15 +235,15 @@ def generate_duties(*, session: Session, ctx: Ctx, case_ids: list[int] | None = 
 # --- what is owed today ------------------------------------------------------------------------
 
 
-def _open_tasks_until(session: Session, until: date):
-    return session.exec(
+def _open_tasks_until(session: Session, until: date, scope: Scope = EVERYWHERE):
+    return session.exec(scope.where(
         select(Task, OnboardingCase, Municipality)
         .join(OnboardingCase, col(OnboardingCase.id) == Task.case_id)
         .join(Municipality, col(Municipality.id) == OnboardingCase.municipality_id)
         .where(OnboardingCase.status == CaseStatus.ACTIVE.value,
                col(Task.done_on).is_(None), col(Task.due_on).is_not(None),
                col(Task.due_on) <= until)
-        .order_by(col(Task.due_on), col(Task.id))).all()
+        .order_by(col(Task.due_on), col(Task.id)), Municipality.county_id)).all()
 
 
 def primary_contacts(session: Session, municipality_ids: set[int]) -> dict[int, ContactPerson]:
@@ -305,10 +306,11 @@ def collect_reminders(*, session: Session, ctx: Ctx, targets: TargetBook,
     return n
 
 
-def deadline_rows(session: Session, today: date, days: int) -> list[dict[str, Any]]:
-    """Open tasks of active cases due within `days` days, overdue ones included."""
+def deadline_rows(session: Session, today: date, days: int, scope: Scope = EVERYWHERE
+                  ) -> list[dict[str, Any]]:
+    """Open tasks of active cases in `scope` due within `days` days, overdue ones included."""
     out = []
-    for task, case, m in _open_tasks_until(session, today + timedelta(days=days)):
+    for task, case, m in _open_tasks_until(session, today + timedelta(days=days), scope):
         left = (task.due_on - today).days
         out.append({
             "kommunenummer": m.kommunenummer, "municipality": m.name, "task_id": task.id,

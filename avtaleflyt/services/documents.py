@@ -31,7 +31,9 @@ from avtaleflyt.documents.context import (
     ChecklistContext,
     ChecklistItem,
     ClosedCase,
+    CountyExperience,
     DutyRecord,
+    ExperienceComparisonContext,
     ExperienceNote as NoteView,
     ExperienceReportContext,
     Party,
@@ -59,12 +61,15 @@ from avtaleflyt.models import (
     Task,
 )
 
+from . import scope as scopes
 from .context import Ctx
 from .store import get_case, load_terms
 
 FORMATS = ("html", "docx")
 CASE_KINDS = ("saksframlegg", "agreement", "setup_checklist", "yearly_report")
-COUNTY_KINDS = ("experience_report",)
+# The experience report covers one county, or compares the counties (the national report).
+COUNTY_KINDS = ("experience_report", "experience_comparison")
+NATIONAL_FOLDER = "landet"
 
 KIND_LABELS = {
     "saksframlegg": "Saksframlegg",
@@ -72,6 +77,7 @@ KIND_LABELS = {
     "setup_checklist": "Sjekkliste for systemoppsett",
     "yearly_report": "Årsrapport",
     "experience_report": "Erfaringsrapport",
+    "experience_comparison": "Erfaringer på tvers av fylkene",
 }
 
 # The draft each stage produces when a case enters it.
@@ -110,9 +116,10 @@ def check_format(fmt: str) -> str:
 
 @dataclass(frozen=True)
 class Scope:
-    """Whose document it is: one municipality's case, or a whole county."""
+    """Whose document it is: one municipality's case, a whole county, or (no county) every
+    county, compared."""
 
-    county: County
+    county: County | None
     municipality: Municipality | None = None
     case: OnboardingCase | None = None
 
@@ -120,11 +127,15 @@ class Scope:
     def folder(self) -> str:
         if self.municipality is not None:
             return self.municipality.kommunenummer
+        if self.county is None:
+            return NATIONAL_FOLDER
         return f"fylke-{self.county.code}"
 
 
 def _county_party(county: County) -> Party:
-    return Party(county.name, signatory_role="Fylkesbiblioteksjef")
+    """The county side as the documents name it: the county's own name and its library."""
+    return Party(county.name, signatory_role="Fylkesbiblioteksjef",
+                 library_name=county.library_name)
 
 
 def _municipality_party(m: Municipality) -> Party:
@@ -141,20 +152,19 @@ def _case_scope(session: Session, kommunenummer: str) -> Scope:
     return Scope(session.get(County, m.county_id), m, case)
 
 
-def _county(session: Session, code: str | None) -> County:
-    if code is None:
-        counties = session.exec(select(County).order_by(col(County.code))).all()
-        if len(counties) == 1:
-            return counties[0]
-        if not counties:
-            raise NotFound("Det finnes ingen fylker i databasen. Kjør «avtaleflyt init».")
-        known = ", ".join(c.code for c in counties)
-        raise InvalidInput(f"«--county» må oppgis når det finnes flere fylker ({known}).",
-                           field="county")
-    county = session.exec(select(County).where(County.code == code.strip())).first()
-    if county is None:
-        raise NotFound(f"Fant ikke noe fylke med nummer «{code}».", field="county")
-    return county
+def _report_county(session: Session, county: str | None,
+                   scope: scopes.Scope = scopes.EVERYWHERE) -> County | None:
+    """Whose experience report: the county asked for (`--county NR` or a county scope), else
+    the one county that has cases; None when cases span several counties (or none yet),
+    which makes the report a comparison of the counties."""
+    if county is not None and str(county).strip():
+        scope = scopes.scope_for_code(session, county, "--county")
+    if not scope.national:
+        return session.get(County, scope.county_id)
+    with_cases = session.exec(
+        select(Municipality.county_id).distinct()
+        .join(OnboardingCase, col(OnboardingCase.municipality_id) == Municipality.id)).all()
+    return session.get(County, with_cases[0]) if len(with_cases) == 1 else None
 
 
 # --- contexts -------------------------------------------------------------------------
@@ -237,26 +247,42 @@ def yearly_report_context(session: Session, scope: Scope, ctx: Ctx,
         notes=[NoteView(name, n.stage, n.theme, n.text, n.noted_on) for n in notes])
 
 
-def experience_context(session: Session, county: County, ctx: Ctx) -> ExperienceReportContext:
-    """Every case of the county as stage spans, its notes and its closed cases: 3 queries."""
-    cases = session.exec(
+def _experience_rows(session: Session, scope: scopes.Scope, *, shared_only: bool):
+    """Cases, their span events by case and their notes in `scope`: three queries.
+
+    With `shared_only` the notes a county kept to itself are not even loaded."""
+    cases = session.exec(scope.where(
         select(OnboardingCase, Municipality)
-        .join(Municipality, col(Municipality.id) == OnboardingCase.municipality_id)
-        .where(Municipality.county_id == county.id)).all()
-    events = session.exec(
+        .join(Municipality, col(Municipality.id) == OnboardingCase.municipality_id),
+        Municipality.county_id)).all()
+    events = session.exec(scope.where(
         select(Event).join(OnboardingCase, col(OnboardingCase.id) == Event.case_id)
         .join(Municipality, col(Municipality.id) == OnboardingCase.municipality_id)
-        .where(Municipality.county_id == county.id, col(Event.kind).in_(_SPAN_EVENTS))
-        .order_by(col(Event.case_id), col(Event.occurred_on), col(Event.id))).all()
-    notes = session.exec(
-        select(ExperienceNote, Municipality.name)
-        .join(OnboardingCase, col(OnboardingCase.id) == ExperienceNote.case_id)
-        .join(Municipality, col(Municipality.id) == OnboardingCase.municipality_id)
-        .where(Municipality.county_id == county.id)
-        .order_by(col(ExperienceNote.noted_on), col(ExperienceNote.id))).all()
+        .where(col(Event.kind).in_(_SPAN_EVENTS))
+        .order_by(col(Event.case_id), col(Event.occurred_on), col(Event.id)),
+        Municipality.county_id)).all()
+    q = (select(ExperienceNote, Municipality)
+         .join(OnboardingCase, col(OnboardingCase.id) == ExperienceNote.case_id)
+         .join(Municipality, col(Municipality.id) == OnboardingCase.municipality_id)
+         .order_by(col(ExperienceNote.noted_on), col(ExperienceNote.id)))
+    if shared_only:
+        q = q.where(col(ExperienceNote.shared).is_(True))
+    notes = session.exec(scope.where(q, Municipality.county_id)).all()
     by_case: dict[int, list[Event]] = defaultdict(list)
     for e in events:
         by_case[e.case_id].append(e)
+    return cases, by_case, notes
+
+
+def experience_context(session: Session, county: County, ctx: Ctx) -> ExperienceReportContext:
+    """Every case of the county as stage spans, all its notes and its closed cases: 3 queries."""
+    cases, by_case, notes = _experience_rows(session, scopes.scope_of_county(county),
+                                             shared_only=False)
+    return _county_experience(county, cases, by_case, notes, ctx)
+
+
+def _county_experience(county: County, cases, by_case, notes, ctx: Ctx,
+                       note_county: str | None = None) -> ExperienceReportContext:
     spans: list[StageSpan] = []
     closed: list[ClosedCase] = []
     for case, m in sorted(cases, key=lambda cm: (cm[1].kommunenummer, cm[0].id)):
@@ -275,8 +301,35 @@ def experience_context(session: Session, county: County, ctx: Ctx) -> Experience
                                         f"{f': {reason}' if reason else ''}")
     return ExperienceReportContext(
         county_name=county.library_name or county.name, generated=ctx.today, spans=spans,
-        notes=[NoteView(name, n.stage, n.theme, n.text, n.noted_on) for n, name in notes],
+        notes=[NoteView(m.name, n.stage, n.theme, n.text, n.noted_on, note_county)
+               for n, m in notes],
         closed_cases=closed, waiting_reasons=waiting)
+
+
+def comparison_context(session: Session, ctx: Ctx) -> ExperienceComparisonContext:
+    """The counties that have cases, side by side, with only their shared notes: 4 queries."""
+    cases, by_case, notes = _experience_rows(session, scopes.EVERYWHERE, shared_only=True)
+    ids = {m.county_id for _, m in cases}
+    counties = session.exec(select(County).where(col(County.id).in_(ids))
+                            .order_by(col(County.code))).all() if ids else []
+    out = []
+    for county in counties:
+        mine = [(case, m) for case, m in cases if m.county_id == county.id]
+        short = county.name.removesuffix(" fylkeskommune")
+        report = _county_experience(county, mine, by_case,
+                                    [(n, m) for n, m in notes if m.county_id == county.id],
+                                    ctx, note_county=short)
+        status = [(CaseStatus(case.status), Stage(case.stage)) for case, _ in mine]
+        out.append(CountyExperience(
+            county.code, county.name, county.library_name, report,
+            running=sum(1 for st, sg in status
+                        if st.is_open and sg is Stage.RUNNING_OPERATION),
+            in_progress=sum(1 for st, sg in status
+                            if st.is_open and sg is not Stage.RUNNING_OPERATION),
+            rejected=sum(1 for st, _ in status if st is CaseStatus.REJECTED),
+            withdrawn=sum(1 for st, _ in status if st is CaseStatus.WITHDRAWN),
+            ended=sum(1 for st, _ in status if st is CaseStatus.COMPLETED)))
+    return ExperienceComparisonContext(ctx.today, out)
 
 
 def case_spans(case: OnboardingCase, m: Municipality, events: list[Event]) -> list[StageSpan]:
@@ -324,25 +377,33 @@ def _closing_reason(events: list[Event]) -> str:
     return "Ingen begrunnelse oppgitt"
 
 
-def experience_figures(*, session: Session, ctx: Ctx, county: str | None = None
-                       ) -> dict[str, Any]:
-    """The experience report's figures as plain data (for `--json`)."""
-    c = _county(session, county)
-    context = experience_context(session, c, ctx)
-    summary = summarise(context.spans, today=ctx.today)
-
+def _stage_figures(stages) -> list[dict[str, Any]]:
     def who(d):
         return None if d is None else {"kommunenummer": d.kommunenummer,
                                        "municipality": d.municipality, "days": d.days}
 
+    return [{"stage": s.stage.value, "label": s.stage.label, "entered": s.entered,
+             "completed": s.completed, "median_days": s.median_days,
+             "min_days": s.min_days, "max_days": s.max_days,
+             "quickest": who(s.quickest), "slowest": who(s.slowest)} for s in stages]
+
+
+def experience_figures(*, session: Session, ctx: Ctx, county: str | None = None,
+                       scope: scopes.Scope = scopes.EVERYWHERE) -> dict[str, Any]:
+    """The experience report's figures as plain data (for `--json`): one county's, or, when
+    the report spans several counties, each county's side by side (`"scope": "national"`)."""
+    c = _report_county(session, county, scope)
+    if c is None:
+        return comparison_figures(session=session, ctx=ctx)
+    context = experience_context(session, c, ctx)
+    summary = summarise(context.spans, today=ctx.today)
     return {
+        "scope": "county",
         "county": c.name,
+        "county_code": c.code,
+        "library_name": c.library_name,
         "generated": ctx.today.isoformat(),
-        "stages": [{"stage": s.stage.value, "label": s.stage.label, "entered": s.entered,
-                    "completed": s.completed, "median_days": s.median_days,
-                    "min_days": s.min_days, "max_days": s.max_days,
-                    "quickest": who(s.quickest), "slowest": who(s.slowest)}
-                   for s in summary.stages],
+        "stages": _stage_figures(summary.stages),
         "stalls": [{"kommunenummer": s.kommunenummer, "municipality": s.municipality,
                     "stage": s.stage.value, "entered": s.entered.isoformat(),
                     "days_so_far": s.days_so_far, "limit_days": s.limit_days,
@@ -353,6 +414,27 @@ def experience_figures(*, session: Session, ctx: Ctx, county: str | None = None
                           "date": c.date.isoformat(), "reason": c.reason}
                          for c in context.closed_cases],
         "notes_per_theme": {t.value: len(ns) for t, ns in context.notes_by_theme},
+    }
+
+
+def comparison_figures(*, session: Session, ctx: Ctx) -> dict[str, Any]:
+    """The counties side by side, as plain data; notes only where their county shared them."""
+    context = comparison_context(session, ctx)
+    return {
+        "scope": "national",
+        "generated": ctx.today.isoformat(),
+        "counties": [{
+            "code": c.code, "county": c.name, "library_name": c.library_name,
+            "cases": c.cases,
+            "outcomes": {"running": c.running, "in_progress": c.in_progress,
+                         "rejected": c.rejected, "withdrawn": c.withdrawn, "ended": c.ended},
+            "stages": _stage_figures(c.summary.stages),
+            "shared_notes_per_theme": {t.value: len(ns) for t, ns in c.report.notes_by_theme},
+        } for c in context.counties],
+        "shared_notes": [{"county_code": c.code, "municipality": n.municipality,
+                          "theme": n.theme.value, "stage": n.stage.value,
+                          "date": n.date.isoformat(), "text": n.text}
+                         for c in context.counties for n in c.report.notes],
     }
 
 
@@ -372,14 +454,23 @@ def _settings(settings: Settings | None) -> Settings:
 
 def render(*, session: Session, kind: str, formats: tuple[str, ...], ctx: Ctx,
            kommunenummer: str | None = None, county: str | None = None,
-           year: int | None = None, settings: Settings | None = None) -> Rendered:
-    """Render one document from the current data, in every format asked for, in memory."""
+           year: int | None = None, settings: Settings | None = None,
+           read_scope: scopes.Scope = scopes.EVERYWHERE) -> Rendered:
+    """Render one document from the current data, in every format asked for, in memory.
+
+    The experience report covers `county` (or `read_scope`'s county, or the one county that
+    has cases); otherwise it becomes the comparison of the counties."""
     kind = check_kind(kind, CASE_KINDS + COUNTY_KINDS)
     formats = tuple(dict.fromkeys(check_format(f) for f in formats))
     if kind in COUNTY_KINDS:
-        c = _county(session, county)
+        c = (None if kind == "experience_comparison"
+             else _report_county(session, county, read_scope))
         scope = Scope(c)
-        context: Any = experience_context(session, c, ctx)
+        if c is None:
+            kind = "experience_comparison"
+            context: Any = comparison_context(session, ctx)
+        else:
+            context = experience_context(session, c, ctx)
     else:
         if kommunenummer is None:
             raise InvalidInput("Kommunenummer mangler.", field="kommunenummer")
@@ -452,6 +543,8 @@ def _next_version(session: Session, scope: Scope, kind: str, fmt: str) -> int:
     q = select(func.max(Document.version)).where(Document.kind == kind, Document.format == fmt)
     if scope.municipality is not None:
         q = q.where(Document.municipality_id == scope.municipality.id)
+    elif scope.county is None:
+        q = q.where(col(Document.county_id).is_(None), col(Document.municipality_id).is_(None))
     else:
         q = q.where(Document.county_id == scope.county.id,
                     col(Document.municipality_id).is_(None))
@@ -461,7 +554,8 @@ def _next_version(session: Session, scope: Scope, kind: str, fmt: str) -> int:
 def _store(session: Session, rendered: Rendered, ctx: Ctx, root: Path) -> list[Document]:
     scope, kind = rendered.scope, rendered.kind
     ids = (scope.case.id if scope.case else None,
-           scope.municipality.id if scope.municipality else None, scope.county.id)
+           scope.municipality.id if scope.municipality else None,
+           scope.county.id if scope.county else None)
     floor: dict[str, int] = {}
     for _ in range(_ATTEMPTS):
         written: list[Path] = []
@@ -501,14 +595,15 @@ def _store(session: Session, rendered: Rendered, ctx: Ctx, root: Path) -> list[D
 
 def store_document(*, session: Session, kind: str, ctx: Ctx, kommunenummer: str | None = None,
                    county: str | None = None, formats: tuple[str, ...] = ("html",),
-                   year: int | None = None, settings: Settings | None = None
-                   ) -> list[Document]:
+                   year: int | None = None, settings: Settings | None = None,
+                   read_scope: scopes.Scope = scopes.EVERYWHERE) -> list[Document]:
     """Render a new version of a document from the current data and store it.
 
     Returns one row per format; `row.path` is relative to `documents_root()`.
     """
     rendered = render(session=session, kind=kind, formats=formats, ctx=ctx,
-                      kommunenummer=kommunenummer, county=county, year=year, settings=settings)
+                      kommunenummer=kommunenummer, county=county, year=year, settings=settings,
+                      read_scope=read_scope)
     return _store(session, rendered, ctx, documents_root(settings))
 
 
@@ -539,22 +634,28 @@ def ensure_stage_documents(*, session: Session, kommunenummer: str, ctx: Ctx,
 
 
 def list_documents(*, session: Session, kommunenummer: str | None = None,
-                   county: str | None = None, settings: Settings | None = None
-                   ) -> list[dict[str, Any]]:
-    """A municipality's stored documents (all its cases), or a county's reports."""
-    q = select(Document)
+                   county: str | None = None, settings: Settings | None = None,
+                   read_scope: scopes.Scope = scopes.EVERYWHERE) -> list[dict[str, Any]]:
+    """A municipality's stored documents (all its cases), or the reports: a county's
+    (`county` or a county `read_scope`), else every county's and the national ones."""
+    q = select(Document, County.code).outerjoin(County, col(County.id) == Document.county_id)
     if kommunenummer is not None:
         from .store import get_municipality
 
-        m = get_municipality(session, kommunenummer)
+        m = get_municipality(session, kommunenummer, read_scope)
         q = q.where(Document.municipality_id == m.id)
     else:
-        c = _county(session, county)
-        q = q.where(Document.county_id == c.id, col(Document.municipality_id).is_(None))
-    rows = session.exec(q.order_by(col(Document.kind), col(Document.format),
+        if county is not None and str(county).strip():
+            read_scope = scopes.scope_for_code(session, county, "--county")
+        q = q.where(col(Document.municipality_id).is_(None))
+        if not read_scope.national:
+            q = q.where(Document.county_id == read_scope.county_id)
+    rows = session.exec(q.order_by(col(County.code).is_(None), col(County.code),
+                                   col(Document.kind), col(Document.format),
                                    col(Document.version))).all()
     root = documents_root(settings)
-    return [{"kind": d.kind, "label": KIND_LABELS.get(d.kind, d.kind), "version": d.version,
+    return [{"kind": d.kind, "county_code": code, "label": KIND_LABELS.get(d.kind, d.kind), "version": d.version,
              "format": d.format, "created_on": d.created_on.isoformat(),
              "created_at": d.created_at.isoformat(), "sha256": d.sha256, "size": d.size,
-             "path": d.path, "file": str(root / d.path), "case_id": d.case_id} for d in rows]
+             "path": d.path, "file": str(root / d.path), "case_id": d.case_id}
+            for d, code in rows]

@@ -68,7 +68,9 @@ def add_contact(*, session: Session, kommunenummer: str, name: str, role: str, e
 
 
 def add_note(*, session: Session, kommunenummer: str, theme: Theme, text: str, on: date,
-             ctx: Ctx) -> Outcome:
+             ctx: Ctx, shared: bool = False) -> Outcome:
+    """Add an experience note to the case. A `shared` note may also be shown outside the
+    case's own county (in the national comparison); an unshared one only in its county."""
     m, case = get_case(session, kommunenummer)
     text = _text(text, "text", 5000)
     machine.check_not_future(on, ctx.today)
@@ -76,13 +78,14 @@ def add_note(*, session: Session, kommunenummer: str, theme: Theme, text: str, o
         raise InvalidInput(f"Datoen {machine.fmt(on)} er før saken ble åpnet "
                            f"({machine.fmt(case.opened_on)}).", field="date")
     note = ExperienceNote(case_id=case.id, stage=case.stage, theme=theme.value, text=text,
-                          noted_on=on, recorded_by=ctx.actor)
+                          noted_on=on, recorded_by=ctx.actor, shared=shared)
     session.add(note)
     session.flush()
-    add_events(session, m, case, [NewEvent("note_added", on, {"note_id": note.id,
-                                                              "theme": theme.value})], ctx)
+    add_events(session, m, case, [NewEvent("note_added", on, {
+        "note_id": note.id, "theme": theme.value, **({"shared": True} if shared else {})})], ctx)
     commit_case(session, case)
-    return _outcome(m, case, f"Erfaringsnotat lagt til for {m.name} ({theme.label}).")
+    delt = ", delt med andre fylker" if shared else ""
+    return _outcome(m, case, f"Erfaringsnotat lagt til for {m.name} ({theme.label}{delt}).")
 
 
 def assign_task(*, session: Session, task_id: int, contact_id: int | None, ctx: Ctx) -> Outcome:

@@ -53,22 +53,28 @@ def task_summary(session: Session, today: date, case_ids: list[int] | None = Non
     return {cid: (nxt, int(n or 0)) for cid, nxt, n in session.exec(q).all()}
 
 
-def status_rows(session: Session, today: date) -> list[dict[str, Any]]:
+def status_rows(session: Session, today: date, scope: Scope = EVERYWHERE
+                ) -> list[dict[str, Any]]:
+    """Each municipality's latest case in `scope`, with its county: two queries."""
     latest = _latest_case_ids()
-    rows = session.exec(
-        select(OnboardingCase, Municipality)
+    rows = session.exec(scope.where(
+        select(OnboardingCase, Municipality, County)
         .join(latest, latest.c.id == OnboardingCase.id)
         .join(Municipality, col(Municipality.id) == OnboardingCase.municipality_id)
-        .order_by(col(Municipality.kommunenummer))
+        .join(County, col(County.id) == Municipality.county_id)
+        .order_by(col(Municipality.kommunenummer)), Municipality.county_id)
     ).all()
-    summary = task_summary(session, today)
+    summary = task_summary(session, today,
+                           None if scope.national else [case.id for case, _, _ in rows])
     out = []
-    for case, m in rows:
+    for case, m, c in rows:
         active = case.status == CaseStatus.ACTIVE.value
         nxt, overdue = summary.get(case.id, (None, 0)) if active else (None, 0)
         out.append({
             "kommunenummer": m.kommunenummer,
             "municipality": m.name,
+            "county_code": c.code,
+            "county": c.name,
             "stage": case.stage,
             "status": case.status,
             "next_deadline": nxt.isoformat() if nxt else None,
@@ -176,7 +182,7 @@ def case_detail(session: Session, kommunenummer: str, today: date, *,
         },
         "notes": [{"id": n.id, "stage": n.stage, "theme": n.theme,
                    "theme_label": Theme(n.theme).label, "text": n.text,
-                   "noted_on": n.noted_on.isoformat()} for n in notes],
+                   "noted_on": n.noted_on.isoformat(), "shared": n.shared} for n in notes],
     }
     if with_personal_data:
         detail["contacts"] = contacts(session, m.id)
