@@ -66,6 +66,7 @@ def test_full_path_with_cli_commands_only(db_url, prefect_server):
     assert (d["stage"], d["status"]) == ("running_operation", "active")
     status = json.loads(cli("status", "--json", today="2026-09-01").stdout)
     assert status == [{"kommunenummer": "1836", "municipality": "Rødøy",
+                       "county_code": "18", "county": "Nordland fylkeskommune",
                        "stage": "running_operation", "status": "active",
                        "next_deadline": status[0]["next_deadline"], "overdue_tasks": 0}]
 

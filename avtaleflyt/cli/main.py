@@ -13,7 +13,6 @@ from .output import (
     console,
     fail,
     print_json,
-    several_counties,
     status_table,
     user_errors,
 )
@@ -114,8 +113,9 @@ def status(
         with runtime.session() as s:
             rows = status_rows(s, today, scope_for_code(s, county, "--county"))
     if as_json:
-        keys = ("kommunenummer", "municipality",
-                *(("county_code", "county") if several_counties(rows) else ()),
+        # The same keys whatever the data: a script must not see its input change shape
+        # when a second county gets its first case.
+        keys = ("kommunenummer", "municipality", "county_code", "county",
                 "stage", "status", "next_deadline", "overdue_tasks")
         print_json([{k: r[k] for k in keys} for r in rows])
         return
