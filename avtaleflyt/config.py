@@ -6,8 +6,9 @@ because a silently ignored typo in a deadline is worse than a refusal to start.
 
 from __future__ import annotations
 
+import re
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal
 from functools import lru_cache
@@ -52,9 +53,18 @@ class Config:
     task_due: dict[str, int] = field(default_factory=dict)
     reminders: ReminderRules = field(default_factory=ReminderRules)
     raw: dict[str, Any] = field(default_factory=dict)  # sections other modules read
+    # `[county."55"]` sections, each merged over the top level and validated like it.
+    counties: dict[str, Config] = field(default_factory=dict, repr=False)
 
     def section(self, name: str) -> dict[str, Any]:
         return dict(self.raw.get(name, {}))
+
+    def for_county(self, code: str | None) -> Config:
+        """The configuration for the county with this fylkesnummer: its `[county."NR"]`
+        section over the top level, or the top level when it has none."""
+        if code is None:
+            return self
+        return self.counties.get(str(code), self)
 
 
 def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
@@ -95,9 +105,36 @@ def _month_day(raw: Any, name: str) -> tuple[int, int]:
                            field=name) from None
 
 
+_COUNTY_CODE = re.compile(r"^\d{2}$")
+
+
+def _county_sections(over: dict[str, Any], where: Path) -> dict[str, dict[str, Any]]:
+    """Take the `[county."NR"]` tables out of the user's file; the number must be a county
+    of Norway (known without a database: the reference list shipped with the package)."""
+    from .reference_data import counties
+
+    sections = over.pop("county", {})
+    if not isinstance(sections, dict):
+        raise InvalidInput(f"«county» i {where} må være en tabell med fylkesnummer som nøkler, "
+                           'for eksempel [county."55"].', field="county")
+    known = {c.code for c in counties()}
+    for code, section in sections.items():
+        name = f"county.{code}"
+        if not _COUNTY_CODE.match(code):
+            raise InvalidInput(f"«{name}» i {where}: fylkesnummer er to siffer, for eksempel "
+                               '[county."55"] for Troms.', field=name)
+        if code not in known:
+            raise InvalidInput(f"«{name}» i {where}: det finnes ikke noe fylke {code} "
+                               f"(kjente: {', '.join(sorted(known))}).", field=name)
+        if not isinstance(section, dict):
+            raise InvalidInput(f"«{name}» i {where} må være en tabell.", field=name)
+    return sections
+
+
 def load_config(path: Path | None) -> Config:
     base = tomllib.loads(DEFAULTS.read_text(encoding="utf-8"))
     data = base
+    sections: dict[str, dict[str, Any]] = {}
     if path is not None:
         try:
             over = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -106,8 +143,23 @@ def load_config(path: Path | None) -> Config:
         except tomllib.TOMLDecodeError as e:
             raise InvalidInput(f"Konfigurasjonsfilen {path} er ikke gyldig TOML: {e}",
                                field="config") from None
+        sections = _county_sections(over, path)
         _unknown(over, base, "", path)
+        for code, section in sections.items():
+            _unknown(section, base, f"county.{code}.", path)
         data = _merge(base, over)
+    top = _build(data)
+    counties: dict[str, Config] = {}
+    for code, section in sections.items():
+        try:
+            counties[code] = _build(_merge(data, section))
+        except InvalidInput as e:
+            name = f"county.{code}.{e.field}" if e.field else f"county.{code}"
+            raise InvalidInput(f"{e.message} (i [county.\"{code}\"])", field=name) from None
+    return replace(top, counties=counties)
+
+
+def _build(data: dict[str, Any]) -> Config:
     cal = data["calendar"]
     agr = data["agreement"]
     due = data["tasks"]["due"]

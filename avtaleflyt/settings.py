@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import getpass
+import os
+import re
 from datetime import date
 from pathlib import Path
 
 import platformdirs
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Per-county targets: AVTALEFLYT_NOTIFY_URLS_55 / AVTALEFLYT_LEADER_URLS_55 override the
+# installation-wide variables for the county with that fylkesnummer.
+COUNTY_NOTIFY_ENV = re.compile(r"^AVTALEFLYT_NOTIFY_URLS_(\d{2})$")
+COUNTY_LEADER_ENV = re.compile(r"^AVTALEFLYT_LEADER_URLS_(\d{2})$")
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="AVTALEFLYT_", extra="ignore")
@@ -23,6 +31,28 @@ class Settings(BaseSettings):
     apprise_config: Path | None = None
     smtp_url: str | None = None
     leader_urls: str | None = None  # escalations; or entries tagged "leader" in apprise_config
+    # fylkesnummer → comma-separated Apprise URLs, from AVTALEFLYT_NOTIFY_URLS_<nr> and
+    # AVTALEFLYT_LEADER_URLS_<nr>. Hold secrets: never logged or shown (repr=False).
+    county_notify_urls: dict[str, str] = Field(default_factory=dict, repr=False)
+    county_leader_urls: dict[str, str] = Field(default_factory=dict, repr=False)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _county_urls(cls, data: object) -> object:
+        """Fill the per-county URLs from the environment (unless given explicitly)."""
+        if not isinstance(data, dict):
+            return data
+        for name, pattern in (("county_notify_urls", COUNTY_NOTIFY_ENV),
+                              ("county_leader_urls", COUNTY_LEADER_ENV)):
+            if data.get(name):
+                continue
+            found = {}
+            for key, value in os.environ.items():
+                match = pattern.match(key)
+                if match and value.strip():
+                    found[match.group(1)] = value
+            data[name] = found
+        return data
 
     @field_validator("today", mode="before")
     @classmethod

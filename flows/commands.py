@@ -42,8 +42,10 @@ def record_fact(kommunenummer: str, fact: str, occurred_on: date | None = None,
                 options: dict[str, Any] | None = None, today: date | None = None,
                 actor: str | None = None) -> dict[str, Any]:
     ctx = runtime.ctx(today, actor)
-    fact_input = facts.build_fact(fact, occurred_on or ctx.today, options or {}, ctx)
     with runtime.session() as s:
+        fact_input = facts.build_case_fact(session=s, kommunenummer=kommunenummer, kind=fact,
+                                           occurred_on=occurred_on or ctx.today,
+                                           options=options or {}, ctx=ctx)
         out = cases.record_fact(session=s, kommunenummer=kommunenummer, fact=fact_input, ctx=ctx)
     return _finish(out, ctx.today, ctx.actor)
 

@@ -17,8 +17,10 @@ from .types import UTCDateTime, utcnow
 
 
 class Reminder(SQLModel, table=True):
-    """One thing to tell one recipient. `recipient` is a stable key: "coordinator",
-    "leader" or "contact:<id>" — never an address, so no personal data or secret lands here.
+    """One thing to tell one recipient. `recipient` is a stable key: "coordinator:<nr>",
+    "leader:<nr>" (the case's county's fylkesnummer), "contact:<id>", or on rows written before
+    digests were per county plain "coordinator"/"leader" (the installation-wide targets) —
+    never an address, so no personal data or secret lands here.
     `step` tells the upcoming reminders of one deadline apart (7 and 1 working days before).
     """
 

@@ -1,13 +1,22 @@
 """Where digests go, and sending one through Apprise.
 
-Recipients are stable keys ("coordinator", "leader", "contact:<id>"); this module turns them
+Recipients are stable keys: "coordinator:<fylkesnummer>", "leader:<fylkesnummer>" (one
+coordinator and one leader per county, so a county's digest holds its own cases only) and
+"contact:<id>". Plain "coordinator" and "leader" are the keys of outbox rows written before
+digests were per county; they reach the installation-wide targets. This module turns keys
 into Apprise URLs at send time from the settings, so no URL — and no secret in one — is ever
 stored. Only `Target.masked` leaves this module.
+
+A county's targets: AVTALEFLYT_NOTIFY_URLS_<nr> / AVTALEFLYT_LEADER_URLS_<nr>, plus entries
+tagged "fylke-<nr>" / "fylke-<nr>-leder" in the Apprise file. A county with none of its own
+uses the installation-wide ones (AVTALEFLYT_NOTIFY_URLS, AVTALEFLYT_LEADER_URLS, untagged or
+"coordinator"/"leader"-tagged entries) — still in a digest of its own.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +33,31 @@ CONTACT_PREFIX = "contact:"
 
 def contact_key(contact_id: int) -> str:
     return f"{CONTACT_PREFIX}{contact_id}"
+
+
+def coordinator_key(county: str | None) -> str:
+    """The county's coordinator ("coordinator:18"); plain "coordinator" without a county."""
+    return f"{COORDINATOR}:{county}" if county else COORDINATOR
+
+
+def leader_key(county: str | None) -> str:
+    return f"{LEADER}:{county}" if county else LEADER
+
+
+def role_and_county(recipient: str) -> tuple[str, str | None]:
+    """("coordinator", "18") for "coordinator:18", ("leader", None) for the old "leader",
+    ("contact", None) for a contact."""
+    if recipient.startswith(CONTACT_PREFIX):
+        return "contact", None
+    role, _, county = recipient.partition(":")
+    return role, county or None
+
+
+def county_tag(county: str, leader: bool = False) -> str:
+    return f"fylke-{county}-leder" if leader else f"fylke-{county}"
+
+
+_COUNTY_TAG = re.compile(r"^fylke-(\d{2})(-leder)?$")
 
 
 @dataclass(frozen=True)
@@ -45,20 +79,34 @@ class TargetBook:
     coordinator: tuple[str, ...] = field(default=(), repr=False)
     leader: tuple[str, ...] = field(default=(), repr=False)
     smtp_url: str | None = field(default=None, repr=False)
+    # fylkesnummer → that county's own targets, which replace the installation-wide ones.
+    county_coordinator: dict[str, tuple[str, ...]] = field(default_factory=dict, repr=False)
+    county_leader: dict[str, tuple[str, ...]] = field(default_factory=dict, repr=False)
 
     @classmethod
     def from_settings(cls, settings) -> TargetBook:
         coordinator = _split(settings.notify_urls)
         leader = _split(getattr(settings, "leader_urls", None))
+        county_c = {k: _split(v) for k, v in
+                    (getattr(settings, "county_notify_urls", None) or {}).items()}
+        county_l = {k: _split(v) for k, v in
+                    (getattr(settings, "county_leader_urls", None) or {}).items()}
         if settings.apprise_config is not None:
-            c, lead = _from_apprise_config(Path(settings.apprise_config))
+            c, lead, by_county = _from_apprise_config(Path(settings.apprise_config))
             coordinator += c
             leader += lead
-        return cls(tuple(coordinator), tuple(leader), settings.smtp_url or None)
+            for (county, is_leader), urls in by_county.items():
+                (county_l if is_leader else county_c).setdefault(county, []).extend(urls)
+        return cls(tuple(coordinator), tuple(leader), settings.smtp_url or None,
+                   {k: tuple(v) for k, v in county_c.items() if v},
+                   {k: tuple(v) for k, v in county_l.items() if v})
 
     @property
     def has_leader(self) -> bool:
         return bool(self.leader)
+
+    def has_leader_for(self, county: str | None) -> bool:
+        return bool(self._leader_urls(county))
 
     @property
     def has_smtp(self) -> bool:
@@ -66,15 +114,25 @@ class TargetBook:
 
     def secrets(self) -> set[str]:
         out: set[str] = set()
-        for u in (*self.coordinator, *self.leader, *([self.smtp_url] if self.smtp_url else [])):
+        for u in (*self.coordinator, *self.leader, *([self.smtp_url] if self.smtp_url else []),
+                  *(u for urls in self.county_coordinator.values() for u in urls),
+                  *(u for urls in self.county_leader.values() for u in urls)):
             out |= secrets_of(u)
         return out
 
+    def _coordinator_urls(self, county: str | None) -> tuple[str, ...]:
+        return self.county_coordinator.get(county, self.coordinator) if county else \
+            self.coordinator
+
+    def _leader_urls(self, county: str | None) -> tuple[str, ...]:
+        return self.county_leader.get(county, self.leader) if county else self.leader
+
     def targets_for(self, recipient: str, contact_email: str | None = None) -> list[Target]:
-        if recipient == COORDINATOR:
-            return [Target(u, mask_url(u)) for u in self.coordinator]
-        if recipient == LEADER:
-            return [Target(u, mask_url(u)) for u in self.leader]
+        role, county = role_and_county(recipient)
+        if role == COORDINATOR:
+            return [Target(u, mask_url(u)) for u in self._coordinator_urls(county)]
+        if role == LEADER:
+            return [Target(u, mask_url(u)) for u in self._leader_urls(county)]
         if recipient.startswith(CONTACT_PREFIX) and self.smtp_url and contact_email:
             sep = "&" if "?" in self.smtp_url else "?"
             url = f"{self.smtp_url}{sep}to={quote(contact_email, safe='@')}"
@@ -87,9 +145,11 @@ def _split(value: str | None) -> list[str]:
     return [u.strip() for u in (value or "").split(",") if u.strip()]
 
 
-def _from_apprise_config(path: Path) -> tuple[list[str], list[str]]:
+def _from_apprise_config(path: Path) -> tuple[list[str], list[str],
+                                              dict[tuple[str, bool], list[str]]]:
     """Entries tagged "leader" reach the leader; untagged or "coordinator" ones the
-    coordinator."""
+    coordinator; "fylke-55" the coordinator of county 55 and "fylke-55-leder" its leader
+    (returned keyed by (fylkesnummer, is_leader))."""
     import apprise
 
     from avtaleflyt.domain.errors import InvalidInput
@@ -100,6 +160,7 @@ def _from_apprise_config(path: Path) -> tuple[list[str], list[str]]:
     ac = apprise.AppriseConfig()
     ac.add(str(path))
     coordinator, leader = [], []
+    by_county: dict[tuple[str, bool], list[str]] = {}
     for service in ac.services():
         tags = {str(t) for t in service.tags}
         url = service.url(privacy=False)
@@ -107,7 +168,11 @@ def _from_apprise_config(path: Path) -> tuple[list[str], list[str]]:
             leader.append(url)
         if not tags or COORDINATOR in tags:
             coordinator.append(url)
-    return coordinator, leader
+        for tag in sorted(tags):
+            match = _COUNTY_TAG.match(tag)
+            if match:
+                by_county.setdefault((match.group(1), bool(match.group(2))), []).append(url)
+    return coordinator, leader, by_county
 
 
 @dataclass(frozen=True)

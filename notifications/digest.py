@@ -51,6 +51,7 @@ class DigestContent:
     greeting: str
     items: list[Item] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
+    library: str | None = None  # the county library whose digest this is
 
 
 @cache
@@ -81,9 +82,11 @@ def when_text(kind: str, due_on: date, today: date, working_days: int) -> str:
 def render(content: DigestContent, today: date) -> Rendered:
     n = len(content.items)
     what = f"{n} {'frist' if n == 1 else 'frister'}" if n else "leveringsfeil"
-    title = f"Avtaleflyt: {what} – {format_date(today)}"
+    sender = f"Avtaleflyt, {content.library}" if content.library else "Avtaleflyt"
+    title = f"{sender}: {what} – {format_date(today)}"
     ctx: dict[str, Any] = {
         "title": title, "greeting": content.greeting, "today": format_date(today),
+        "sender": sender,
         "items": content.items, "failures": [{"text": f} for f in content.failures],
     }
     return Rendered(title, _env().get_template("digest.txt.j2").render(**ctx),

@@ -179,7 +179,7 @@ def test_failing_target_is_retried_and_reported_then_recovers(session, hook, smt
         broken_url = broken.url("second", "Zweite-Hemmelig-5")
         targets = _book(hook, smtp, broken_url)
         r1 = _sweep(session, SWEEP, targets)
-        coordinator = next(s for s in r1.sent if s["recipient"] == "coordinator")
+        coordinator = next(s for s in r1.sent if s["recipient"] == "coordinator:18")
         assert coordinator["status"] == "failed"
         assert len(hook.to("coordinator")) == 1  # the working target got it
         failed = session.exec(select(Delivery).where(Delivery.status == "failed")).one()
@@ -191,7 +191,7 @@ def test_failing_target_is_retried_and_reported_then_recovers(session, hook, smt
         broken.failing = False
         next_day = date(2027, 5, 24)
         r2 = _sweep(session, next_day, targets)
-        assert {(s["recipient"], s["status"]) for s in r2.sent} >= {("coordinator", "sent")}
+        assert {(s["recipient"], s["status"]) for s in r2.sent} >= {("coordinator:18", "sent")}
         assert len(broken.to("second")) == 2  # yesterday's retried + today's report
         assert len(hook.to("coordinator")) == 2  # the retry skipped the target that had it
         report = broken.to("second")[-1]["message"]
@@ -261,7 +261,7 @@ def test_no_configured_target_is_a_recorded_failure_not_a_crash(session, hook, s
     result = _sweep(session, SWEEP, TargetBook())
     assert result.failed_count == len(result.sent) == 1  # contacts fall back to the coordinator
     digest = session.exec(select(Digest)).one()
-    assert digest.recipient == "coordinator" and digest.status == "failed"
+    assert digest.recipient == "coordinator:18" and digest.status == "failed"
     assert "AVTALEFLYT_NOTIFY_URLS" in digest.last_error
     assert session.exec(select(Delivery)).one().target == "(ingen)"
 

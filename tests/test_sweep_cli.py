@@ -61,7 +61,7 @@ def test_read_only_commands_and_dry_run_import_no_prefect_and_write_nothing(poli
     preview = json.loads(out["sweep --dry-run --json"])
     assert preview["dry_run"] and preview["reminders_new"] == 1
     [digest] = preview["sent"]
-    assert digest["recipient"] == "coordinator" and "25. februar 2027" in digest["text"]
+    assert digest["recipient"] == "coordinator:18" and "25. februar 2027" in digest["text"]
     assert "Lever saksframlegg til kommunedirektøren" in digest["text"]
     assert "****" in digest["targets"][0]["target"]
     assert "Prøvekjøring" in out["sweep --dry-run"]

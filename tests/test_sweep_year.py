@@ -108,8 +108,8 @@ def test_a_year_swept_every_working_day(sqlite_url):
     assert sum(d.item_count for d in digests.values()) == len(reminders)
     # What arrived where matches the digests exactly.
     by_recipient = Counter(d.recipient for d in digests.values())
-    assert len(hook.to("coordinator")) == by_recipient["coordinator"]
-    assert len(hook.to("leader")) == by_recipient["leader"]
+    assert len(hook.to("coordinator")) == by_recipient["coordinator:18"]
+    assert len(hook.to("leader")) == by_recipient["leader:18"]
     assert len(smtp.messages) == sum(n for r, n in by_recipient.items()
                                      if r.startswith("contact:"))
     # Each message is dated the day it was sent.
@@ -136,7 +136,7 @@ def test_a_year_swept_every_working_day(sqlite_url):
                    for k, kind, _, _ in owed)  # done on the day, before the sweep
     visit = next(k for k, *_ in owed if k.startswith("duty.visit."))
     assert any(k == visit and kind == "escalation" for k, kind, _, _ in owed)
-    assert any(r.recipient == "leader" for r in reminders)
+    assert any(r.recipient == "leader:18" for r in reminders)
     # Every deadline fell on a working day.
     assert all(default_calendar().is_working_day(t.due_on) for t in tasks.values()
                if t.due_on is not None)

@@ -81,14 +81,20 @@ def format_whole_days(days: float) -> str:
 
 
 class DocumentRenderer:
-    """Renders the five document kinds; `template_dir_override` files win over built-ins."""
+    """Renders the five document kinds; `template_dir_override` files win over built-ins,
+    and for a county's documents, files in `template_dir_override/<fylkesnummer>/` win over
+    both (so one installation can serve counties with different letterheads)."""
 
-    def __init__(self, template_dir_override: Path | None = None) -> None:
+    def __init__(self, template_dir_override: Path | None = None,
+                 county: str | None = None) -> None:
         loaders = []
         if template_dir_override is not None:
             if not Path(template_dir_override).is_dir():
                 raise DocumentError(
                     f"Malmappen «{template_dir_override}» finnes ikke.", field="template_dir")
+            county_dir = Path(template_dir_override) / county if county else None
+            if county_dir is not None and county_dir.is_dir():
+                loaders.append(FileSystemLoader(county_dir))
             loaders.append(FileSystemLoader(template_dir_override))
         loaders.append(FileSystemLoader(BUILTIN_TEMPLATE_DIR))
         self._env = ImmutableSandboxedEnvironment(

@@ -18,6 +18,7 @@ from avtaleflyt.models import AgreementTerms, OnboardingCase, ResponsibilityItem
 from .context import Ctx
 from .store import (
     add_events,
+    county_ctx,
     add_tasks,
     close_milestone_tasks,
     commit_case,
@@ -52,6 +53,7 @@ def _outcome(m, case: OnboardingCase, message: str, changed: bool = True) -> Out
 
 def open_case(*, session: Session, kommunenummer: str, opened_on: date, ctx: Ctx) -> Outcome:
     m = get_municipality(session, kommunenummer)
+    ctx = county_ctx(session, m, ctx)
     current = latest_case(session, m)
     has_open = current is not None and CaseStatus(current.status).is_open
     events = machine.open_case(municipality=m.name, opened_on=opened_on, today=ctx.today,
@@ -70,6 +72,7 @@ def open_case(*, session: Session, kommunenummer: str, opened_on: date, ctx: Ctx
 
 def record_fact(*, session: Session, kommunenummer: str, fact: FactInput, ctx: Ctx) -> Outcome:
     m, case = get_case(session, kommunenummer)
+    ctx = county_ctx(session, m, ctx)
     state = snapshot(session, m, case)
     result = machine.record_fact(state, fact, ctx.today)
     if result.unchanged:
@@ -148,6 +151,7 @@ def run_stage(*, session: Session, kommunenummer: str, stage: Stage, ctx: Ctx) -
     m, case = get_case(session, kommunenummer)
     if case.stage != stage.value or case.status != CaseStatus.ACTIVE.value:
         return StageRun(m.kommunenummer, case.stage, case.status, False, 0)
+    ctx = county_ctx(session, m, ctx)
     state = snapshot(session, m, case)
     created = add_tasks(session, case, machine.plan_stage_tasks(
         stage, case.stage_entered_on, state.terms, ctx.calendar, ctx.config.task_due))
@@ -230,6 +234,7 @@ def hold(*, session: Session, kommunenummer: str, on: date, reason: str | None,
 
 def resume(*, session: Session, kommunenummer: str, on: date, ctx: Ctx) -> Outcome:
     m, case = get_case(session, kommunenummer)
+    ctx = county_ctx(session, m, ctx)
     event, days = machine.resume(snapshot(session, m, case), on, ctx.today)
     for t in session.exec(select(Task).where(Task.case_id == case.id,
                                              Task.done_on.is_(None))).all():  # type: ignore[union-attr]

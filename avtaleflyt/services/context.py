@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
@@ -18,6 +18,16 @@ class Ctx:
     actor: str
     config: Config
     calendar: WorkingCalendar
+
+    def for_county(self, code: str | None) -> Ctx:
+        """This context with the county's configuration (its `[county."NR"]` section) and,
+        if its closed days differ, its working calendar."""
+        config = self.config.for_county(code)
+        if config is self.config:
+            return self
+        calendar = (self.calendar if config.closed_days == self.config.closed_days
+                    else _calendar(config.closed_days))
+        return replace(self, config=config, calendar=calendar)
 
 
 @lru_cache(maxsize=8)

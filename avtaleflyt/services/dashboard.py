@@ -223,7 +223,9 @@ def statistics(session: Session, ctx: Ctx, scope: Scope = EVERYWHERE) -> Statist
                OnboardingCase.stage != Stage.RUNNING_OPERATION.value)
         .order_by(col(Municipality.kommunenummer)), Municipality.county_id)).all()
     council, _county = meetings_by_scope(session, {m.id for _, m, _ in active}, today)
-    lead = ctx.config.task_due.get(SAKSFRAMLEGG, 15)
+    from .store import county_codes
+
+    codes = county_codes(session, ctx)
     # A case already in political approval has its council meeting planned on its task
     # (delivery deadline included, and moved when missed): that date is the forecast's.
     planned = dict(session.exec(
@@ -231,11 +233,13 @@ def statistics(session: Session, ctx: Ctx, scope: Scope = EVERYWHERE) -> Statist
         .where(col(Task.case_id).in_([c.id for c, _, _ in active]), Task.key == COUNCIL,
                col(Task.done_on).is_(None), col(Task.due_on).is_not(None))).all())
 
-    def reachable(meetings: list[date], planned_on: date | None):
+    def reachable(meetings: list[date], planned_on: date | None, cctx: Ctx):
+        lead = cctx.config.task_due.get(SAKSFRAMLEGG, 15)
+
         def first(on: date) -> date | None:
             if planned_on is not None and planned_on >= on:
                 return planned_on
-            found = next_reachable(meetings, on, lead, ctx.calendar)
+            found = next_reachable(meetings, on, lead, cctx.calendar)
             return found[0] if found else None
         return first
 
@@ -244,7 +248,9 @@ def statistics(session: Session, ctx: Ctx, scope: Scope = EVERYWHERE) -> Statist
         meetings = council.get(m.id, [])
         f = forecast_running(stage=Stage(c.stage), entered=c.stage_entered_on, today=today,
                              medians=medians, start_date=start,
-                             council_meeting=reachable(meetings, planned.get(c.id))
+                             council_meeting=reachable(
+                                 meetings, planned.get(c.id),
+                                 ctx.for_county(codes.get(m.county_id)))
                              if meetings else None)
         forecasts.append({"kommunenummer": m.kommunenummer, "municipality": m.name,
                           "stage": c.stage, "expected": f.expected,

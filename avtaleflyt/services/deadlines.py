@@ -30,7 +30,12 @@ from avtaleflyt.models import (
     Task,
     utcnow,
 )
-from avtaleflyt.notifications.channels import COORDINATOR, LEADER, TargetBook, contact_key
+from avtaleflyt.notifications.channels import (
+    TargetBook,
+    contact_key,
+    coordinator_key,
+    leader_key,
+)
 
 from .context import Ctx
 from .scope import EVERYWHERE, Scope
@@ -42,8 +47,10 @@ _DECISION_KEY = {FactKind.COUNCIL_DECISION.value: dl.COUNCIL,
 
 
 def _active_cases(session: Session, stage: Stage, case_ids: list[int] | None = None):
-    q = (select(OnboardingCase, Municipality)
+    """(case, municipality, fylkesnummer) of the stage's active cases."""
+    q = (select(OnboardingCase, Municipality, County.code)
          .join(Municipality, col(Municipality.id) == OnboardingCase.municipality_id)
+         .join(County, col(County.id) == Municipality.county_id)
          .where(OnboardingCase.stage == stage.value,
                 OnboardingCase.status == CaseStatus.ACTIVE.value))
     if case_ids is not None:
@@ -90,7 +97,7 @@ def schedule_political_cases(*, session: Session, ctx: Ctx, case_ids: list[int] 
     cases = _active_cases(session, Stage.POLITICAL_APPROVAL, case_ids)
     if not cases:
         return 0
-    ids = [c.id for c, _ in cases]
+    ids = [c.id for c, _, _ in cases]
     tasks: dict[int, dict[str, Task]] = defaultdict(dict)
     for t in session.exec(select(Task).where(col(Task.case_id).in_(ids),
                                              col(Task.key).in_(POLITICAL_KEYS))).all():
@@ -102,18 +109,20 @@ def schedule_political_cases(*, session: Session, ctx: Ctx, case_ids: list[int] 
             key = _DECISION_KEY[e.kind]
             postponed[e.case_id][key] = max(e.occurred_on,
                                             postponed[e.case_id].get(key, e.occurred_on))
-    earliest = min(c.stage_entered_on for c, _ in cases)
-    council_m, county_m = meetings_by_scope(session, {m.id for _, m in cases}, earliest)
-    lead = ctx.config.task_due.get(dl.SAKSFRAMLEGG, 15)
+    earliest = min(c.stage_entered_on for c, _, _ in cases)
+    council_m, county_m = meetings_by_scope(session, {m.id for _, m, _ in cases}, earliest)
     changed = 0
     notices: list[dict[str, Any]] = []
-    for case, m in cases:
+    for case, m, code in cases:
+        cctx = ctx.for_county(code)
+        lead = cctx.config.task_due.get(dl.SAKSFRAMLEGG, 15)
+        coordinator = coordinator_key(code)
         mine = tasks.get(case.id, {})
         views = {k: dl.OpenTask(k, t.due_on, t.done_on) for k, t in mine.items()}
         changes = dl.schedule_political(
             tasks=views, council_meetings=council_m.get(m.id, []),
             county_meetings=county_m.get(m.county_id, []), postponed=postponed[case.id],
-            today=ctx.today, lead_working_days=lead, cal=ctx.calendar)
+            today=ctx.today, lead_working_days=lead, cal=cctx.calendar)
         events = []
         for ch in changes:
             t = mine[ch.key]
@@ -130,7 +139,7 @@ def schedule_political_cases(*, session: Session, ctx: Ctx, case_ids: list[int] 
             if ch.reason in ("moved", "postponed", "missed") and ch.due_on is not None \
                     and ch.key != dl.SAKSFRAMLEGG:
                 notices.append({"task_id": t.id, "case_id": case.id, "kind": "moved",
-                                "due_on": ch.due_on, "step": 0, "recipient": COORDINATOR,
+                                "due_on": ch.due_on, "step": 0, "recipient": coordinator,
                                 "created_on": ctx.today})
         if events:
             add_events(session, m, case, events, ctx)
@@ -141,7 +150,7 @@ def schedule_political_cases(*, session: Session, ctx: Ctx, case_ids: list[int] 
             if t is not None and t.done_on is None and t.due_on is None:
                 notices.append({"task_id": t.id, "case_id": case.id, "kind": "no_plan",
                                 "due_on": case.stage_entered_on, "step": 0,
-                                "recipient": COORDINATOR, "created_on": ctx.today})
+                                "recipient": coordinator, "created_on": ctx.today})
     session.flush()
     _insert_reminders(session, notices)
     if commit:
@@ -199,7 +208,7 @@ def generate_duties(*, session: Session, ctx: Ctx, case_ids: list[int] | None = 
     cases = _active_cases(session, Stage.RUNNING_OPERATION, case_ids)
     if not cases:
         return 0
-    ids = [c.id for c, _ in cases]
+    ids = [c.id for c, _, _ in cases]
     # Duties need the dates and counts of the terms, not the responsibility split.
     terms_by_case = {row.case_id: Terms(
         start_date=row.start_date, years=row.years, notice_months=row.notice_months,
@@ -211,14 +220,15 @@ def generate_duties(*, session: Session, ctx: Ctx, case_ids: list[int] | None = 
     for cid, key in session.exec(select(Task.case_id, Task.key).where(
             col(Task.case_id).in_(ids), col(Task.key).like("duty.%"))).all():
         existing[cid].add(key)
-    rules = _duty_rules(ctx)
     created = 0
-    for case, m in cases:
+    for case, m, code in cases:
         terms = terms_by_case.get(case.id)
         if terms is None:
             continue
+        cctx = ctx.for_county(code)
         planned = [p for p in plan_duties(terms, entered_on=case.stage_entered_on,
-                                          today=ctx.today, rules=rules, cal=ctx.calendar)
+                                          today=ctx.today, rules=_duty_rules(cctx),
+                                          cal=cctx.calendar)
                    if p.key not in existing[case.id]]
         if not planned:
             continue
@@ -236,10 +246,12 @@ def generate_duties(*, session: Session, ctx: Ctx, case_ids: list[int] | None = 
 
 
 def _open_tasks_until(session: Session, until: date, scope: Scope = EVERYWHERE):
+    """(task, case, municipality, fylkesnummer) of open tasks due up to `until`."""
     return session.exec(scope.where(
-        select(Task, OnboardingCase, Municipality)
+        select(Task, OnboardingCase, Municipality, County.code)
         .join(OnboardingCase, col(OnboardingCase.id) == Task.case_id)
         .join(Municipality, col(Municipality.id) == OnboardingCase.municipality_id)
+        .join(County, col(County.id) == Municipality.county_id)
         .where(OnboardingCase.status == CaseStatus.ACTIVE.value,
                col(Task.done_on).is_(None), col(Task.due_on).is_not(None),
                col(Task.due_on) <= until)
@@ -261,40 +273,47 @@ def primary_contacts(session: Session, municipality_ids: set[int]) -> dict[int, 
 
 def owed_reminders(session: Session, ctx: Ctx, targets: TargetBook) -> list[dict[str, Any]]:
     """The outbox rows owed today (whether or not they exist already). Two queries."""
-    r = ctx.config.reminders
-    until = ctx.today + timedelta(days=dl.lookahead_days(r.upcoming_working_days,
-                                                         r.renewal_days_before))
+    configs = [ctx.config, *ctx.config.counties.values()]
+    until = ctx.today + timedelta(days=max(
+        dl.lookahead_days(c.reminders.upcoming_working_days, c.reminders.renewal_days_before)
+        for c in configs))
     rows = _open_tasks_until(session, until)
-    contacts = primary_contacts(session, {m.id for _, _, m in rows}) if targets.has_smtp else {}
+    contacts = (primary_contacts(session, {m.id for _, _, m, _ in rows})
+                if targets.has_smtp else {})
     out: list[dict[str, Any]] = []
-    for task, case, m in rows:
+    for task, case, m, code in rows:
+        cctx = ctx.for_county(code)
+        r = cctx.config.reminders
         for rem in dl.reminders_due(
-                dl.DueTask(task.id, task.key, task.due_on), ctx.today, ctx.calendar,
+                dl.DueTask(task.id, task.key, task.due_on), ctx.today, cctx.calendar,
                 upcoming_working_days=r.upcoming_working_days,
                 escalate_after_working_days=r.escalate_after_working_days,
                 renewal_days_before=r.renewal_days_before):
             base = {"task_id": task.id, "case_id": case.id, "kind": rem.kind,
                     "due_on": rem.due_on, "step": rem.step, "created_on": ctx.today}
-            for who in _recipients(rem.kind, task, contacts.get(m.id), targets):
+            for who in _recipients(rem.kind, task, contacts.get(m.id), targets, code):
                 out.append({**base, "recipient": who})
     return out
 
 
 def _recipients(kind: str, task: Task, contact: ContactPerson | None,
-                targets: TargetBook) -> list[str]:
+                targets: TargetBook, county: str) -> list[str]:
+    """Recipient keys for one reminder. The coordinator and leader are the case's county's
+    ("coordinator:18"), so a county's digest never holds another county's cases."""
+    coordinator = coordinator_key(county)
     if kind == "escalation":
-        return [LEADER if targets.has_leader else COORDINATOR]
+        return [leader_key(county) if targets.has_leader_for(county) else coordinator]
     if task.contact_id is not None and targets.has_smtp:
         who = [contact_key(task.contact_id)]  # assigned to a named contact (task assign)
         if kind == "overdue":
-            who.append(COORDINATOR)
+            who.append(coordinator)
         return who
     if task.responsible == Party.MUNICIPALITY.value and contact is not None:
         who = [contact_key(contact.id)]
         if kind == "overdue":
-            who.append(COORDINATOR)  # the coordinator chases what the municipality owes
+            who.append(coordinator)  # the coordinator chases what the municipality owes
         return who
-    return [COORDINATOR]
+    return [coordinator]
 
 
 def collect_reminders(*, session: Session, ctx: Ctx, targets: TargetBook,
@@ -310,7 +329,8 @@ def deadline_rows(session: Session, today: date, days: int, scope: Scope = EVERY
                   ) -> list[dict[str, Any]]:
     """Open tasks of active cases in `scope` due within `days` days, overdue ones included."""
     out = []
-    for task, case, m in _open_tasks_until(session, today + timedelta(days=days), scope):
+    for task, case, m, _code in _open_tasks_until(session, today + timedelta(days=days),
+                                                  scope):
         left = (task.due_on - today).days
         out.append({
             "kommunenummer": m.kommunenummer, "municipality": m.name, "task_id": task.id,

@@ -475,6 +475,7 @@ def render(*, session: Session, kind: str, formats: tuple[str, ...], ctx: Ctx,
         if kommunenummer is None:
             raise InvalidInput("Kommunenummer mangler.", field="kommunenummer")
         scope = _case_scope(session, kommunenummer)
+        ctx = ctx.for_county(scope.county.code)  # the county's standard offer and deadlines
         if kind == "saksframlegg":
             context = saksframlegg_context(session, scope, ctx)
         elif kind == "agreement":
@@ -484,7 +485,7 @@ def render(*, session: Session, kind: str, formats: tuple[str, ...], ctx: Ctx,
         else:
             context = yearly_report_context(session, scope, ctx,
                                             year if year is not None else ctx.today.year - 1)
-    renderer = DocumentRenderer(_settings(settings).template_dir)
+    renderer = DocumentRenderer(_settings(settings).template_dir, county=scope.county.code)
     files: dict[str, bytes] = {}
     for fmt in formats:
         files[fmt] = (renderer.render_docx(kind, context) if fmt == "docx"

@@ -6,6 +6,8 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from sqlmodel import Session
+
 from avtaleflyt.domain.agreement import Terms
 from avtaleflyt.domain.errors import InvalidInput
 from avtaleflyt.domain.machine import FactInput
@@ -85,3 +87,19 @@ def _terms(options: dict[str, Any], ctx: Ctx) -> Terms:
         site_visits_per_year=d.site_visits_per_year if visits is None
         else parse_int(str(visits), "--site-visits"),
     )
+
+
+def build_case_fact(*, session: Session, kommunenummer: str, kind: str, occurred_on: date,
+                    options: dict[str, Any], ctx: Ctx) -> FactInput:
+    """`build_fact` with the defaults of the case's county (its `[county."NR"]` section):
+    a Troms case's terms default to Troms's standard price, a Nordland case's to the
+    top level. An unknown kommunenummer falls back to `ctx`; recording it is refused later."""
+    from avtaleflyt.domain.errors import NotFound
+
+    from .store import county_ctx, get_municipality
+
+    try:
+        ctx = county_ctx(session, get_municipality(session, kommunenummer), ctx)
+    except (NotFound, InvalidInput):
+        pass
+    return build_fact(kind, occurred_on, options, ctx)

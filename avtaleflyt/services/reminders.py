@@ -21,6 +21,7 @@ from avtaleflyt.domain.stages import CaseStatus
 from avtaleflyt.formatting import format_date
 from avtaleflyt.models import (
     ContactPerson,
+    County,
     Delivery,
     Digest,
     Municipality,
@@ -36,7 +37,10 @@ from avtaleflyt.notifications.channels import (
     Deliver,
     SendResult,
     TargetBook,
+    contact_key,
+    coordinator_key,
     deliver as apprise_deliver,
+    role_and_county,
 )
 from avtaleflyt.notifications.digest import DigestContent, Item, render, when_text
 from avtaleflyt.notifications.masking import scrub
@@ -46,15 +50,21 @@ from .context import Ctx
 PENDING, SENDING, SENT, FAILED, GAVE_UP = "pending", "sending", "sent", "failed", "gave_up"
 
 
-def recipient_label(recipient: str, ctx: Ctx) -> str:
-    if recipient == COORDINATOR:
-        return ctx.config.reminders.coordinator_label
-    if recipient == LEADER:
-        return ctx.config.reminders.leader_label
+def recipient_label(recipient: str, ctx: Ctx, libraries: dict[str, str] | None = None) -> str:
+    """How a digest greets its recipient: "koordinator", "koordinator i Troms
+    fylkesbibliotek" (the county's own labels, from its `[county."NR"]` section)."""
+    role, county = role_and_county(recipient)
+    config = ctx.config.for_county(county)
+    where = f" i {libraries[county]}" if county and libraries and county in libraries else ""
+    if role == COORDINATOR:
+        return config.reminders.coordinator_label + where
+    if role == LEADER:
+        return config.reminders.leader_label + where
     return f"kontaktpersonen ({recipient})"
 
 
-def _action(kind: str, task: Task, m: Municipality, to_contact: bool, ctx: Ctx) -> str:
+def _action(kind: str, task: Task, m: Municipality, to_contact: bool, ctx: Ctx,
+            library: str | None = None) -> str:
     knr = m.kommunenummer
     if kind == "no_plan":
         body = "county --body county" if task.key == "political.county" else \
@@ -73,7 +83,8 @@ def _action(kind: str, task: Task, m: Municipality, to_contact: bool, ctx: Ctx) 
                 f"{ctx.config.reminders.escalate_after_working_days} arbeidsdager. "
                 f"Følg opp med den ansvarlige ({_owner(task)}).")
     if to_contact:
-        return "Gjør oppgaven innen fristen og gi beskjed til fylkesbiblioteket når den er gjort."
+        return ("Gjør oppgaven innen fristen og gi beskjed til "
+                f"{library or 'fylkesbiblioteket'} når den er gjort.")
     if task.key == "political.saksframlegg":
         what = "Lever saksframlegget til kommunedirektøren"
         done = f"og marker det som gjort med «avtaleflyt task done {task.id}»"
@@ -102,14 +113,17 @@ class BuiltDigest:
 
 
 def build_digests(*, session: Session, ctx: Ctx, commit: bool = True) -> list[BuiltDigest]:
-    """Gather each recipient's undigested reminders (plus, for the coordinator, delivery
-    failures not yet reported) into today's digest. A recipient who already has a digest
-    today keeps the new items for tomorrow's: one digest per recipient per day."""
+    """Gather each recipient's undigested reminders (plus, for a county's coordinator, the
+    delivery failures of that county's digests not yet reported) into today's digest. A
+    recipient who already has a digest today keeps the new items for tomorrow's: one digest
+    per recipient per day. Recipients are per county ("coordinator:18"), so a county's
+    digest holds that county's cases only and names that county's library."""
     rows = session.exec(
-        select(Reminder, Task, Municipality)
+        select(Reminder, Task, Municipality, County)
         .join(Task, col(Task.id) == Reminder.task_id)
         .join(OnboardingCase, col(OnboardingCase.id) == Reminder.case_id)
         .join(Municipality, col(Municipality.id) == OnboardingCase.municipality_id)
+        .join(County, col(County.id) == Municipality.county_id)
         .where(col(Reminder.digest_id).is_(None),
                # A reminder written earlier for a task since done, or a case since closed
                # or held, is no longer true: it stays in the outbox unsent.
@@ -121,41 +135,58 @@ def build_digests(*, session: Session, ctx: Ctx, commit: bool = True) -> list[Bu
         select(Delivery, Digest).join(Digest, col(Digest.id) == Delivery.digest_id)
         .where(Delivery.status == FAILED, col(Delivery.reported_on).is_(None))
         .order_by(col(Delivery.id))).all()
-    recipients = {r.recipient for r, _, _ in rows} | ({COORDINATOR} if failures else set())
-    if not recipients:
+    if not rows and not failures:
         return []
+    libraries = dict(session.exec(select(County.code, County.library_name)).all())
+    # Which county each recipient belongs to: a contact's is its municipality's.
+    county_of: dict[str, str | None] = {}
+    for r, _, _, c in rows:
+        county_of.setdefault(r.recipient, c.code)
+    county_of.update(_contact_counties(
+        session, {g.recipient for _, g in failures} - set(county_of)))
+    for_coordinator: dict[str, list[tuple[Delivery, Digest]]] = defaultdict(list)
+    for d, g in failures:
+        role, county = role_and_county(g.recipient)
+        if role not in (COORDINATOR, LEADER):
+            county = county_of.get(g.recipient)
+        # Old rows ("coordinator", "leader") are reported to the installation-wide one.
+        for_coordinator[coordinator_key(county)].append((d, g))
+    recipients = {r.recipient for r, _, _, _ in rows} | set(for_coordinator)
     taken = set(session.exec(select(Digest.recipient).where(
         Digest.sweep_on == ctx.today, col(Digest.recipient).in_(recipients))).all())
     by_recipient: dict[str, list[tuple[Reminder, Task, Municipality]]] = defaultdict(list)
-    for r, t, m in rows:
+    for r, t, m, _ in rows:
         by_recipient[r.recipient].append((r, t, m))
     built: list[BuiltDigest] = []
     for recipient in sorted(recipients - taken):
         mine = by_recipient.get(recipient, [])
-        greeting = (f"kontaktperson i {mine[0][2].name} kommune"
-                    if recipient.startswith(CONTACT_PREFIX) and mine
-                    else recipient_label(recipient, ctx))
-        content = DigestContent(greeting=greeting)
-        to_contact = recipient.startswith(CONTACT_PREFIX)
-        for r, t, m in by_recipient.get(recipient, []):
-            wd = ctx.calendar.working_days_between(ctx.today, r.due_on)
+        role, county = role_and_county(recipient)
+        to_contact = role == "contact"
+        if to_contact:
+            county = county_of.get(recipient)
+        cctx = ctx.for_county(county)
+        library = libraries.get(county) if county else None
+        greeting = (f"kontaktperson i {mine[0][2].name} kommune" if to_contact and mine
+                    else recipient_label(recipient, ctx, libraries))
+        content = DigestContent(greeting=greeting, library=library)
+        for r, t, m in mine:
+            wd = cctx.calendar.working_days_between(ctx.today, r.due_on)
             content.items.append(Item(
                 kind=r.kind, municipality=m.name, kommunenummer=m.kommunenummer,
                 title=t.title,
                 deadline=format_date(t.due_on) if t.due_on else "ikke satt",
                 when=when_text(r.kind, r.due_on, ctx.today, wd),
-                action=_action(r.kind, t, m, to_contact, ctx)))
+                action=_action(r.kind, t, m, to_contact, cctx, library)))
         reported: list[Delivery] = []
-        if recipient == COORDINATOR:
-            for d, g in failures:
-                again = (f"nytt forsøk {format_date(g.next_attempt_on)}"
-                         if g.status == FAILED and g.next_attempt_on else
-                         "gitt opp etter siste forsøk" if g.status == GAVE_UP else "sendt senere")
-                content.failures.append(
-                    f"Oppsummeringen til {recipient_label(g.recipient, ctx)} for "
-                    f"{format_date(g.sweep_on)} kom ikke fram via {d.target} "
-                    f"(forsøk {d.attempt}): {d.error or 'ukjent feil'} – {again}.")
-                reported.append(d)
+        for d, g in for_coordinator.get(recipient, []):
+            again = (f"nytt forsøk {format_date(g.next_attempt_on)}"
+                     if g.status == FAILED and g.next_attempt_on else
+                     "gitt opp etter siste forsøk" if g.status == GAVE_UP else "sendt senere")
+            content.failures.append(
+                f"Oppsummeringen til {recipient_label(g.recipient, ctx, libraries)} for "
+                f"{format_date(g.sweep_on)} kom ikke fram via {d.target} "
+                f"(forsøk {d.attempt}): {d.error or 'ukjent feil'} – {again}.")
+            reported.append(d)
         if not content.items and not content.failures:
             continue
         out = render(content, ctx.today)
@@ -169,7 +200,7 @@ def build_digests(*, session: Session, ctx: Ctx, commit: bool = True) -> list[Bu
             # A concurrent sweep built today's digests first; its digests hold these items.
             session.rollback()
             return []
-        ids = [r.id for r, _, _ in by_recipient.get(recipient, [])]
+        ids = [r.id for r, _, _ in mine]
         if ids:
             session.execute(update(Reminder).where(col(Reminder.id).in_(ids))
                             .values(digest_id=digest.id))
@@ -180,6 +211,19 @@ def build_digests(*, session: Session, ctx: Ctx, commit: bool = True) -> list[Bu
     if commit:
         session.commit()
     return built
+
+
+def _contact_counties(session: Session, recipients: set[str]) -> dict[str, str]:
+    """contact:<id> → fylkesnummer of the contact's municipality (one query)."""
+    ids = [int(r.removeprefix(CONTACT_PREFIX)) for r in recipients
+           if r.startswith(CONTACT_PREFIX) and r.removeprefix(CONTACT_PREFIX).isdigit()]
+    if not ids:
+        return {}
+    return {contact_key(cid): code for cid, code in session.exec(
+        select(ContactPerson.id, County.code)
+        .join(Municipality, col(Municipality.id) == ContactPerson.municipality_id)
+        .join(County, col(County.id) == Municipality.county_id)
+        .where(col(ContactPerson.id).in_(ids))).all()}
 
 
 @dataclass
@@ -262,7 +306,8 @@ def _send_one(session: Session, digest: Digest, ctx: Ctx, targets: TargetBook,
         digest.next_attempt_on = None
     else:
         digest.last_error = "; ".join(errors)[:1000]
-        if digest.attempts >= ctx.config.reminders.max_attempts:
+        county = role_and_county(digest.recipient)[1]
+        if digest.attempts >= ctx.config.for_county(county).reminders.max_attempts:
             digest.status, digest.next_attempt_on = GAVE_UP, None
         else:
             digest.status = FAILED
@@ -278,11 +323,14 @@ def _send_one(session: Session, digest: Digest, ctx: Ctx, targets: TargetBook,
 
 
 def _no_target(recipient: str) -> str:
-    if recipient == COORDINATOR:
+    role, county = role_and_county(recipient)
+    if role == COORDINATOR:
+        own = f"AVTALEFLYT_NOTIFY_URLS_{county}, tag «fylke-{county}», " if county else ""
         return ("Ingen mottaker er satt opp "
-                "(AVTALEFLYT_NOTIFY_URLS eller AVTALEFLYT_APPRISE_CONFIG).")
-    if recipient == LEADER:
-        return "Ingen leder er satt opp (AVTALEFLYT_LEADER_URLS eller tag «leader»)."
+                f"({own}AVTALEFLYT_NOTIFY_URLS eller AVTALEFLYT_APPRISE_CONFIG).")
+    if role == LEADER:
+        own = f"AVTALEFLYT_LEADER_URLS_{county}, tag «fylke-{county}-leder», " if county else ""
+        return f"Ingen leder er satt opp ({own}AVTALEFLYT_LEADER_URLS eller tag «leader»)."
     return "Ingen e-post å sende til (AVTALEFLYT_SMTP_URL eller kontaktens adresse mangler)."
 
 

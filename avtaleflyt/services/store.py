@@ -19,6 +19,7 @@ from avtaleflyt.domain.machine import CaseState, NewEvent, PlannedTask, Recorded
 from avtaleflyt.domain.stages import CaseStatus, FactKind, Milestone, Party, Stage
 from avtaleflyt.models import (
     AgreementTerms,
+    County,
     Event,
     Municipality,
     OnboardingCase,
@@ -54,6 +55,27 @@ def get_municipality(session: Session, knr: str, scope: Scope = EVERYWHERE) -> M
         raise NotFound(f"Fant ingen kommune med kommunenummer {knr}. "
                        "Se listen med «avtaleflyt municipality list».", field="kommunenummer")
     return m
+
+
+def county_code(session: Session, municipality: Municipality) -> str | None:
+    """The fylkesnummer of the municipality's county (its case's county)."""
+    return session.exec(select(County.code).where(County.id == municipality.county_id)).first()
+
+
+def county_ctx(session: Session, municipality: Municipality, ctx: Ctx) -> Ctx:
+    """`ctx` with the configuration of the municipality's county. Without `[county."NR"]`
+    sections in the configuration this is `ctx` itself and asks the database nothing."""
+    if not ctx.config.counties:
+        return ctx
+    return ctx.for_county(county_code(session, municipality))
+
+
+def county_codes(session: Session, ctx: Ctx) -> dict[int, str]:
+    """county.id → fylkesnummer, for set-based code that needs `ctx.for_county` per case
+    (one query, and none at all without `[county."NR"]` sections in the configuration)."""
+    if not ctx.config.counties:
+        return {}
+    return dict(session.exec(select(County.id, County.code)).all())
 
 
 def task_kommunenummer(session: Session, task_id: int) -> str | None:
