@@ -485,7 +485,8 @@ def render(*, session: Session, kind: str, formats: tuple[str, ...], ctx: Ctx,
         else:
             context = yearly_report_context(session, scope, ctx,
                                             year if year is not None else ctx.today.year - 1)
-    renderer = DocumentRenderer(_settings(settings).template_dir, county=scope.county.code)
+    renderer = DocumentRenderer(_settings(settings).template_dir, 
+                                county=scope.county.code if scope.county else None)
     files: dict[str, bytes] = {}
     for fmt in formats:
         files[fmt] = (renderer.render_docx(kind, context) if fmt == "docx"
