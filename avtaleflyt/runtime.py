@@ -2,33 +2,65 @@
 
 Flows and CLI commands both start here, so a flow triggered from the dashboard and the same
 command typed in a terminal see the same database and the same rules.
+
+Settings are built once, by the entry point, and installed with `use_settings`: the CLI from
+its options and the environment, the dashboard at start-up, the demo for its own database.
+A flow run in the same process (`run_flow`) sees the installed settings: Prefect runs an
+in-process flow, its subflows and its tasks in a copy of the caller's context. Settings are
+never flow parameters (Prefect stores those, and a database URL may hold a password). Where
+nobody installed any — a flow run started by the scheduler in a process of its own — the
+first call builds them from the environment once for the whole process.
 """
 
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import date
-from functools import lru_cache
 
 from sqlmodel import Session
 
 from .db import session_scope
 from .services.context import Ctx, config_path, make_ctx
-from .settings import Settings
+from .settings import Settings, load_settings
+
+_installed: ContextVar[Settings | None] = ContextVar("avtaleflyt_settings", default=None)
+_process: Settings | None = None
+_process_lock = threading.Lock()
 
 
 def settings() -> Settings:
-    """The settings for the current environment. The CLI (and the demo) change AVTALEFLYT_*
-    variables while running, so the cache is keyed on them rather than built once."""
-    return _settings_for(tuple(sorted((k, v) for k, v in os.environ.items()
-                                      if k.startswith("AVTALEFLYT_"))))
+    """The settings of the current entry point: those installed by `use_settings`, else the
+    process's own, built from the environment on first use."""
+    s = _installed.get()
+    if s is not None:
+        return s
+    global _process
+    with _process_lock:
+        if _process is None:
+            _process = load_settings()
+        return _process
 
 
-@lru_cache(maxsize=16)
-def _settings_for(_env: tuple[tuple[str, str], ...]) -> Settings:
-    return Settings()
+@contextmanager
+def use_settings(s: Settings) -> Iterator[Settings]:
+    """Install `s` for this context (and flow runs started in it) until the block ends."""
+    token = _installed.set(s)
+    try:
+        yield s
+    finally:
+        _installed.reset(token)
+
+
+def forget_process_settings() -> None:
+    """Drop the settings built for this process, so the next `settings()` reads the
+    environment again. Only for a process that hosts many entry points in turn (the tests)."""
+    global _process
+    with _process_lock:
+        _process = None
 
 
 def today(s: Settings | None = None) -> date:

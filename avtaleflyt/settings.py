@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import difflib
 import getpass
 import os
 import re
+from collections.abc import Mapping
 from datetime import date
 from pathlib import Path
 
@@ -78,6 +80,60 @@ class Settings(BaseSettings):
     @property
     def effective_database_url(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir / 'avtaleflyt.db'}"
+
+    def as_environment(self) -> dict[str, str]:
+        """These settings as AVTALEFLYT_* variables, for a child process's environment
+        (`serve` starts the scheduler; it must see the same database as `--db` chose)."""
+        out = {}
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if isinstance(value, date):
+                out[ENV_PREFIX + name.upper()] = value.isoformat()
+            elif isinstance(value, (str, Path)):
+                out[ENV_PREFIX + name.upper()] = str(value)
+        return out
+
+
+ENV_PREFIX = "AVTALEFLYT_"
+# Variables that are ours but not a field of their own: per-county recipients, read by name.
+KNOWN_PATTERNS = (COUNTY_NOTIFY_ENV, COUNTY_LEADER_ENV)
+# Fields filled from those patterns, never from a variable of their own name.
+_NOT_FROM_ENV = frozenset({"county_notify_urls", "county_leader_urls"})
+
+
+class UnknownVariable(ValueError):
+    """An AVTALEFLYT_* variable no setting reads: most likely a typo, which would otherwise
+    be ignored silently (a misspelt database URL means a new, empty SQLite file)."""
+
+
+def known_names() -> list[str]:
+    return sorted(ENV_PREFIX + name.upper() for name in Settings.model_fields
+                  if name not in _NOT_FROM_ENV)
+
+
+def check_environment(environ: Mapping[str, str]) -> None:
+    """Refuse an AVTALEFLYT_* variable that no setting reads, naming the closest known one."""
+    known = known_names()
+    for key in sorted(environ):
+        name = key.upper()  # pydantic-settings matches names case-insensitively
+        if (not name.startswith(ENV_PREFIX) or name in known
+                or any(p.fullmatch(name) for p in KNOWN_PATTERNS)):
+            continue
+        # Compare what follows the prefix: the shared prefix makes every name look close.
+        close = difflib.get_close_matches(name.removeprefix(ENV_PREFIX),
+                                          [k.removeprefix(ENV_PREFIX) for k in known],
+                                          n=1, cutoff=0.6)
+        hint = f" Mente du {ENV_PREFIX}{close[0]}?" if close else (
+            " Kjente variabler: " + ", ".join(known) + ".")
+        raise UnknownVariable(f"Ukjent miljøvariabel {key}.{hint} Fjern eller rett den.")
+
+
+def load_settings(**overrides: object) -> Settings:
+    """The settings of one entry point: the environment, checked for unknown AVTALEFLYT_*
+    names, with the entry point's own options (e.g. the CLI's --db) taking precedence;
+    an override of None means "not given"."""
+    check_environment(os.environ)
+    return Settings(**{k: v for k, v in overrides.items() if v is not None})
 
 
 def normalise_database_url(url: str) -> str:

@@ -21,8 +21,20 @@ from avtaleflyt.services.context import Ctx, make_ctx
 from avtaleflyt.services.reference import load_reference_data
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-PG_ADMIN_URL = os.environ.get("AVTALEFLYT_TEST_PG_URL",
+# Not AVTALEFLYT_*: the program refuses AVTALEFLYT_ variables it does not know.
+PG_ADMIN_URL = os.environ.get("TEST_AVTALEFLYT_PG_URL",
                               "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+
+
+@pytest.fixture(autouse=True)
+def _fresh_process_settings() -> Iterator[None]:
+    """Each test is a new entry point: settings built by an earlier test's runtime calls
+    (from that test's environment) must not carry over."""
+    from avtaleflyt import runtime
+
+    runtime.forget_process_settings()
+    yield
+    runtime.forget_process_settings()
 
 
 def _pg_available() -> str | None:

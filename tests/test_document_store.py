@@ -17,12 +17,12 @@ import pytest
 from bs4 import BeautifulSoup
 from sqlmodel import select
 
-from avtaleflyt import db
+from avtaleflyt import db, runtime
 from avtaleflyt.documents.render import DocumentError
 from avtaleflyt.domain.stages import Stage
 from avtaleflyt.services import cases, documents, facts
 from avtaleflyt.services.store import get_case, load_terms
-from avtaleflyt.settings import Settings
+from avtaleflyt.settings import Settings, load_settings
 from avtaleflyt.models import Document, Task
 
 from .conftest import ctx_for
@@ -272,22 +272,24 @@ def test_broken_override_template_names_file_and_line_and_writes_nothing(
                                  settings=Settings(template_dir=overrides))
     assert "«saksframlegg.html.j2», linje 1" in e.value.message
 
-    # The stage hook reads AVTALEFLYT_TEMPLATE_DIR, and fails the same way.
+    # The stage hook reads the entry point's settings (here from AVTALEFLYT_TEMPLATE_DIR,
+    # as a scheduled flow run would), and fails the same way.
     monkeypatch.setenv("AVTALEFLYT_TEMPLATE_DIR", str(overrides))
-    record(session, "council-decision", date(2026, 4, 23), outcome="approved")
-    with pytest.raises(DocumentError, match="agreement.html.j2") as e:
-        record(session, "county-decision", date(2026, 5, 5), outcome="approved")
-    assert "avtaleflyt case advance 1836" in e.value.message
-    assert cases.current_stage(session=session, kommunenummer=KNR) is Stage.CONTRACT_SIGNING
+    with runtime.use_settings(load_settings()):
+        record(session, "council-decision", date(2026, 4, 23), outcome="approved")
+        with pytest.raises(DocumentError, match="agreement.html.j2") as e:
+            record(session, "county-decision", date(2026, 5, 5), outcome="approved")
+        assert "avtaleflyt case advance 1836" in e.value.message
+        assert cases.current_stage(session=session, kommunenummer=KNR) is Stage.CONTRACT_SIGNING
 
-    assert {p for p in root().rglob("*")} == before
-    assert len(rows(session)) == count
+        assert {p for p in root().rglob("*")} == before
+        assert len(rows(session)) == count
 
-    # Once the override is fixed, the next run of the stage writes the missing draft.
-    (overrides / "agreement.html.j2").write_text(
-        BROKEN.replace("nickname", "name"), encoding="utf-8")
-    assert advance(session, date(2026, 5, 6)) == ["1836/agreement-v1.html",
-                                                  "1836/agreement-v1.docx"]
+        # Once the override is fixed, the next run of the stage writes the missing draft.
+        (overrides / "agreement.html.j2").write_text(
+            BROKEN.replace("nickname", "name"), encoding="utf-8")
+        assert advance(session, date(2026, 5, 6)) == ["1836/agreement-v1.html",
+                                                      "1836/agreement-v1.docx"]
     html = (root() / "1836/agreement-v1.html").read_text(encoding="utf-8")
     assert "<h1>Rødøy kommune</h1>" in html
 

@@ -6,7 +6,6 @@ happens, exactly as a coordinator who recorded things as they happened would hav
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -183,8 +182,11 @@ def meeting_plan_csv(steps: list[Step], start: date, end: date) -> str:
 
 
 def run_demo(*, reuse: bool) -> None:
-    from avtaleflyt import db, runtime
-    from avtaleflyt.services.reference import load_reference_data
+    """Run the demo on its own database (recreated), or on the current one with `reuse`.
+
+    The demo's database is installed as settings of its own for the demo's duration, so the
+    flow runs it starts see it; nothing is written to the environment."""
+    from avtaleflyt import runtime
 
     settings = runtime.settings()
     if not reuse:
@@ -193,7 +195,15 @@ def run_demo(*, reuse: bool) -> None:
             p = path.with_name(path.name + suffix)
             if p.exists():
                 p.unlink()
-        os.environ["AVTALEFLYT_DATABASE_URL"] = f"sqlite:///{path}"
+        settings = settings.model_copy(update={"database_url": f"sqlite:///{path}"})
+    with runtime.use_settings(settings):
+        _run_demo(reuse=reuse)
+
+
+def _run_demo(*, reuse: bool) -> None:
+    from avtaleflyt import db, runtime
+    from avtaleflyt.services.reference import load_reference_data
+
     url = runtime.settings().effective_database_url
     db.upgrade(url)
     with runtime.session() as s:

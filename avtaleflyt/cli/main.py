@@ -30,6 +30,7 @@ app = typer.Typer(
 
 @app.callback()
 def _global(
+    typer_ctx: typer.Context,
     db: Annotated[Optional[str], typer.Option(
         "--db", help="Database-URL (sqlite:///sti eller postgresql://…). "
         "Standard: AVTALEFLYT_DATABASE_URL, ellers SQLite i datamappen.")] = None,
@@ -44,29 +45,34 @@ def _global(
     verbose: Annotated[bool, typer.Option(
         "--verbose", "-v", help="Vis Prefects egne logglinjer i terminalen.")] = False,
 ) -> None:
+    """Build the settings once, from the options and the environment, and install them for
+    the command (and the flow runs it starts in this process) until it ends."""
     with user_errors():
+        overrides: dict[str, object] = {"user": by or None, "config": config or None}
         if db:
             from avtaleflyt.settings import normalise_database_url
 
             try:
-                os.environ["AVTALEFLYT_DATABASE_URL"] = normalise_database_url(db)
+                overrides["database_url"] = normalise_database_url(db)
             except ValueError as e:
                 raise fail(f"«--db»: {e}", 2) from None
         if today:
             from avtaleflyt.formatting import parse_date
 
-            os.environ["AVTALEFLYT_TODAY"] = parse_date(today, "--today").isoformat()
-        if by:
-            os.environ["AVTALEFLYT_USER"] = by
-        if config:
-            os.environ["AVTALEFLYT_CONFIG"] = config
+            overrides["today"] = parse_date(today, "--today")
         if verbose:
+            # Prefect's own configuration, read when Prefect sets up logging: not ours.
             os.environ["PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL"] = "INFO"
             os.environ["PREFECT_LOGGING_HANDLERS_CONSOLE_FLOW_RUNS_LEVEL"] = "INFO"
             os.environ["PREFECT_LOGGING_HANDLERS_CONSOLE_TASK_RUNS_LEVEL"] = "INFO"
         from avtaleflyt import runtime
+        from avtaleflyt.settings import UnknownVariable, load_settings
 
-        s = runtime.settings()  # fail fast on malformed settings
+        try:
+            s = load_settings(**overrides)  # fails fast on malformed settings
+        except UnknownVariable as e:
+            raise fail(str(e), 2) from None
+        typer_ctx.with_resource(runtime.use_settings(s))
         if s.config is not None:
             runtime.ctx()
 

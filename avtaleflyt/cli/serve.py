@@ -48,14 +48,18 @@ def serve(
                 console.print("[yellow]Ingen brukere ennå.[/] Opprett en med "
                               "«avtaleflyt user add BRUKERNAVN» for å kunne logge inn.")
     try:
-        Supervisor(s.data_dir, host, port, prefect_port).run()
+        Supervisor(s.data_dir, host, port, prefect_port, s.as_environment()).run()
     except (Stopped, KeyboardInterrupt):
         pass  # stopped as asked; everything is already shut down
 
 
 class Supervisor:
-    def __init__(self, data_dir: Path, host: str, port: int, prefect_port: int) -> None:
+    def __init__(self, data_dir: Path, host: str, port: int, prefect_port: int,
+                 settings_env: dict[str, str] | None = None) -> None:
         self.data_dir = data_dir
+        # The children (the scheduler's flow runs) build their settings from their
+        # environment: give them this command's, including what --db/--today/--by chose.
+        self.settings_env = settings_env or {}
         self.host, self.port, self.prefect_port = host, port, prefect_port
         self.children: list[tuple[str, subprocess.Popen]] = []
         self.server = None
@@ -63,7 +67,7 @@ class Supervisor:
     def _env(self) -> dict[str, str]:
         prefect_home = self.data_dir / "prefect"
         prefect_home.mkdir(parents=True, exist_ok=True)
-        env = dict(os.environ)
+        env = dict(os.environ) | self.settings_env
         env.setdefault("PREFECT_HOME", str(prefect_home))
         env["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
         env.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")

@@ -449,7 +449,11 @@ class Rendered:
 
 
 def _settings(settings: Settings | None) -> Settings:
-    return settings if settings is not None else Settings()
+    if settings is not None:
+        return settings
+    from avtaleflyt import runtime  # the entry point's settings (a cycle at import time)
+
+    return runtime.settings()
 
 
 def render(*, session: Session, kind: str, formats: tuple[str, ...], ctx: Ctx,

@@ -77,7 +77,21 @@ class Pages:
                             headers={"Cache-Control": "no-store"})
 
 
+class InstallSettings:
+    """ASGI middleware: every request (and the flow runs it starts, in this process) sees
+    the settings the dashboard was started with, not whatever the environment says later."""
+
+    def __init__(self, app, settings: Settings) -> None:
+        self.app, self.settings = app, settings
+
+    async def __call__(self, scope, receive, send) -> None:
+        with runtime.use_settings(self.settings):
+            await self.app(scope, receive, send)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
+    """The dashboard. Its settings are built once, here: those given, else the entry
+    point's (`avtaleflyt serve` installs the CLI's), else the process's from the environment."""
     settings = settings or runtime.settings()
     app = FastAPI(title="Avtaleflyt", docs_url=None, redoc_url=None, openapi_url=None)
     pages = Pages(make_env())
@@ -134,7 +148,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for module in (login, board, case, stats, feed):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
-    # Added last so it runs first: every handler sees the session.
+    # Middleware added last runs first: every handler sees the session and the settings.
     app.add_middleware(auth.SchemeAwareSessions,
                        secret_key=auth.session_secret(settings.data_dir))
+    app.add_middleware(InstallSettings, settings=settings)
+    app.state.settings = settings
     return app

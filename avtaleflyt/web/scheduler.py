@@ -68,8 +68,10 @@ def runner_deployments(path: Path = PREFECT_YAML) -> list:
 def main() -> None:
     from prefect import serve
 
+    from avtaleflyt import runtime
     from avtaleflyt.runtime import quiet_prefect_env
 
+    runtime.settings()  # an entry point: refuse malformed or unknown AVTALEFLYT_* now
     quiet_prefect_env()
     # Schedules stay active when the scheduler stops: the next `serve` picks them up, and
     # nobody has to find a paused schedule in the UI.
