@@ -26,7 +26,7 @@ def test_political_deadlines_follow_the_meeting_plan(session):
     detail = queries.case_detail(session, KNR, DAY)
     assert any("møteplan for kommunestyret" in w for w in detail["waiting_for"])
     notices = session.exec(select(Reminder).where(Reminder.kind == "no_plan")).all()
-    assert {n.recipient for n in notices} == {"coordinator"} and len(notices) == 2
+    assert {n.recipient for n in notices} == {"coordinator:18"} and len(notices) == 2
 
     add_meeting(session, KNR, "kommunestyre", date(2027, 3, 18), DAY)
     add_meeting(session, KNR, "kommunestyre", date(2027, 6, 17), DAY)
@@ -61,7 +61,7 @@ def test_missed_delivery_moves_the_case_to_the_next_meeting(session):
     assert (t["political.saksframlegg"].due_on, t["political.council"].due_on) == \
         (date(2027, 5, 27), date(2027, 6, 17))
     moved = session.exec(select(Reminder).where(Reminder.kind == "moved")).all()
-    assert [(m.recipient, m.due_on) for m in moved] == [("coordinator", date(2027, 6, 17))]
+    assert [(m.recipient, m.due_on) for m in moved] == [("coordinator:18", date(2027, 6, 17))]
 
 
 def test_meeting_add_refuses_bad_input_and_changes_nothing(session):

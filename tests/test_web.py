@@ -275,8 +275,15 @@ def test_forms_run_flows_and_redirect_with_a_message(with_case, prefect_server):
     r = c.post("/sak/1836/notat", data={"csrf_token": token, "theme": "engagement",
                                         "text": "Godt møte med ordføreren"})
     assert r.status_code == 303
+    r = c.post("/sak/1836/notat", data={"csrf_token": token, "theme": "responsibility_split",
+                                        "text": "Avklar grenseoppgangen tidlig",
+                                        "share": "ja"})
+    assert r.status_code == 303
     with db.session_scope(with_case) as s:
-        assert s.exec(select(ExperienceNote.text)).all() == ["Godt møte med ordføreren"]
+        assert s.exec(select(ExperienceNote.text, ExperienceNote.shared)
+                      .order_by(ExperienceNote.id)).all() == [
+            ("Godt møte med ordføreren", False), ("Avklar grenseoppgangen tidlig", True)]
+    assert "delt med andre fylker" in c.get("/sak/1836").text
     assert c.post("/sak/1836/vent", data={"csrf_token": token, "reason": "valg"}
                   ).status_code == 303
     assert "På vent" in c.get("/sak/1836").text

@@ -232,16 +232,16 @@ def complete_task(request: Request, user: User, knr: str, csrf_token: F = "",
 
 @router.post("/sak/{knr}/notat")
 def add_note(request: Request, user: User, knr: str, csrf_token: F = "", theme: F = "other",
-             text: F = "", date: F = ""):
+             text: F = "", date: F = "", share: F = ""):
     check_csrf(request, csrf_token)
-    values = {"theme": theme, "text": text, "date": date}
+    values = {"theme": theme, "text": text, "date": date, "share": share}
     try:
         on = _date_or_none(date)
         parse_theme(theme)
         if not text.strip():
             raise InvalidInput("«tekst» kan ikke være tom.", field="text")
         result = _run(user, "add_note", kommunenummer=knr, theme=theme, text=text,
-                      noted_on=on)
+                      noted_on=on, shared=bool(share))
     except DomainError as e:
         return _refused(request, user, knr, "note", e, values)
     return _done(request, knr, result)
