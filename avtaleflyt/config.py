@@ -15,6 +15,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from .domain.agreement import MAX_YEARLY_PRICE
 from .domain.errors import InvalidInput
 from .domain.stages import TASK_TEMPLATES
 from .resources import defaults_toml
@@ -175,7 +176,7 @@ def _build(data: dict[str, Any]) -> Config:
     return Config(
         closed_days=tuple(_month_day(x, "calendar.closed_days") for x in cal["closed_days"]),
         agreement=AgreementDefaults(
-            yearly_price=_int(agr["yearly_price"], "agreement.yearly_price", 0, 10_000_000),
+            yearly_price=_int(agr["yearly_price"], "agreement.yearly_price", 0, MAX_YEARLY_PRICE),
             position_share=Decimal(str(share)),
             site_visits_per_year=_int(agr["site_visits_per_year"],
                                       "agreement.site_visits_per_year", 0, 52),

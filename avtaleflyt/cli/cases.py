@@ -128,7 +128,7 @@ def _status_command(action: str, knr: str, date: str | None, reason: str | None,
 
         on = _date(date)
         _preflight(preflight.check_status_change, kommunenummer=knr, action=action,
-                   on=on or runtime.today())
+                   on=on or runtime.today(), reason=reason)
         return _flow("change_status", kommunenummer=knr, action=action, on=on, reason=reason)
 
     run_write(go, as_json)
@@ -262,7 +262,15 @@ def task_done(
     as_json: JsonOpt = False,
 ) -> None:
     """Marker en oppgave i sjekklisten som gjort."""
-    run_write(lambda: _flow("complete_task", task_id=task_id, done_on=_date(date)), as_json)
+    def go() -> dict[str, Any]:
+        from avtaleflyt import runtime
+        from avtaleflyt.services.store import get_task
+
+        with runtime.session() as s:  # an unknown id is refused before a flow run starts
+            get_task(s, task_id)
+        return _flow("complete_task", task_id=task_id, done_on=_date(date))
+
+    run_write(go, as_json)
 
 
 @task_app.command("assign")
@@ -294,7 +302,10 @@ def note_add(
     def go():
         from avtaleflyt.services.facts import parse_theme
 
+        from avtaleflyt.domain.text import check_text
+
         parse_theme(theme)
+        check_text(text, "text", 5000, multiline=True)
         return _flow("add_note", kommunenummer=knr, theme=theme, text=text,
                      noted_on=_date(date), shared=share)
 

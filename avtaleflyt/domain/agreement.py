@@ -11,6 +11,10 @@ from dateutil.relativedelta import relativedelta
 from .errors import InvalidInput
 from .stages import Party
 
+# The same ceiling as the configuration's `agreement.yearly_price` (and well inside a 64-bit
+# integer column on both backends).
+MAX_YEARLY_PRICE = 10_000_000
+
 
 @dataclass(frozen=True)
 class ResponsibilityRow:
@@ -78,6 +82,9 @@ class Terms:
                 field="notice_months")
         if self.yearly_price < 0:
             raise InvalidInput("«--price» kan ikke være negativ.", field="price")
+        if self.yearly_price > MAX_YEARLY_PRICE:
+            raise InvalidInput("«--price» kan være høyst kr 10 000 000 i året, ikke "
+                               f"{self.yearly_price:,}.".replace(",", " "), field="price")
         if not Decimal(0) < self.position_share <= Decimal(100):
             raise InvalidInput(
                 "«--position-share» må være en prosent over 0 og høyst 100.", field="position_share")

@@ -10,6 +10,7 @@ from sqlmodel import Session, select
 from avtaleflyt.domain import machine
 from avtaleflyt.domain.agreement import Terms
 from avtaleflyt.domain.errors import Conflict, NotFound
+from avtaleflyt.domain.text import check_text
 from avtaleflyt.domain.machine import FactInput, NewEvent
 from avtaleflyt.domain.stages import CaseStatus, FactKind, Stage
 from avtaleflyt.domain.stages import Outcome as Outcome_
@@ -198,10 +199,9 @@ def _stage_deadlines(session: Session, case: OnboardingCase, stage: Stage, ctx: 
 
 
 def complete_task(*, session: Session, task_id: int, on: date, ctx: Ctx) -> Outcome:
-    task = session.get(Task, task_id)
-    if task is None:
-        raise NotFound(f"Fant ingen oppgave med id {task_id}. "
-                       "Se oppgavene med «avtaleflyt case show KNR».", field="task_id")
+    from .store import get_task
+
+    task = get_task(session, task_id)
     case = session.get(OnboardingCase, task.case_id)
     from avtaleflyt.models import Municipality
 
@@ -223,6 +223,7 @@ def complete_task(*, session: Session, task_id: int, on: date, ctx: Ctx) -> Outc
 
 def hold(*, session: Session, kommunenummer: str, on: date, reason: str | None,
          ctx: Ctx) -> Outcome:
+    reason = check_text(reason, "reason", 500, required=False, multiline=True)
     m, case = get_case(session, kommunenummer)
     event = machine.hold(snapshot(session, m, case), on, ctx.today, reason)
     add_events(session, m, case, [event], ctx)
@@ -250,6 +251,7 @@ def resume(*, session: Session, kommunenummer: str, on: date, ctx: Ctx) -> Outco
 
 def withdraw(*, session: Session, kommunenummer: str, on: date, reason: str | None,
              ctx: Ctx) -> Outcome:
+    reason = check_text(reason, "reason", 500, required=False, multiline=True)
     m, case = get_case(session, kommunenummer)
     event = machine.withdraw(snapshot(session, m, case), on, ctx.today, reason)
     add_events(session, m, case, [event], ctx)

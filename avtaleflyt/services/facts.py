@@ -10,6 +10,7 @@ from sqlmodel import Session
 
 from avtaleflyt.domain.agreement import Terms
 from avtaleflyt.domain.errors import InvalidInput
+from avtaleflyt.domain.text import check_text
 from avtaleflyt.domain.machine import FactInput
 from avtaleflyt.domain.stages import FactKind, Outcome, Party, Theme
 from avtaleflyt.formatting import parse_amount, parse_date, parse_int, parse_percent
@@ -56,9 +57,8 @@ def build_fact(kind: str, occurred_on: date, options: dict[str, Any], ctx: Ctx) 
     fact = parse_fact_kind(kind)
     reference = options.get("reference")
     if reference is not None:
-        reference = str(reference).strip() or None
-        if reference and len(reference) > 100:
-            raise InvalidInput("«--ref» er for lang (høyst 100 tegn).", field="reference")
+        reference = check_text(str(reference), "reference", 100, required=False,
+                               label="«--ref»")
     match fact:
         case FactKind.COUNCIL_DECISION | FactKind.COUNTY_DECISION:
             outcome = _choice(Outcome, _required(options, "outcome", fact), "outcome")

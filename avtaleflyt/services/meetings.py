@@ -12,6 +12,7 @@ from sqlalchemy import and_, or_
 from sqlmodel import Session, col, select
 
 from avtaleflyt.domain.errors import Conflict, InvalidInput
+from avtaleflyt.domain.text import check_text
 from avtaleflyt.domain.meetingplan import BODIES, COUNTY, MeetingRow, parse_csv, parse_ics
 from avtaleflyt.formatting import format_date
 from avtaleflyt.models import County, Meeting, Municipality, OnboardingCase
@@ -167,8 +168,7 @@ def add_meeting(*, session: Session, kommunenummer: str | None, body: str, on: d
     if on < ctx.today:
         raise InvalidInput(f"«--date»: møtet {format_date(on)} er før i dag "
                            f"({format_date(ctx.today)}); legg inn kommende møter.", field="date")
-    if title is not None and len(title) > 200:
-        raise InvalidInput("«--title» er for lang (høyst 200 tegn).", field="title")
+    title = check_text(title, "title", 200, required=False)
     if county and body != COUNTY:
         raise InvalidInput("«--county» gjelder bare fylkeskommunens organ (--body county); "
                            "en kommunes møte hører til kommunens fylke.", field="county")
@@ -208,7 +208,14 @@ def import_meetings(*, session: Session, path: Path, kommunenummer: str | None,
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError:
-            text = data.decode("cp1252")
+            try:
+                text = data.decode("cp1252")
+            except UnicodeDecodeError:
+                raise InvalidInput(f"{path.name} er ikke en tekstfil (CSV i UTF-8 eller "
+                                   "Windows-1252) eller en .ics-fil.", field="file") from None
+        if "\x00" in text:
+            raise InvalidInput(f"{path.name} er ikke en tekstfil (CSV i UTF-8 eller "
+                               "Windows-1252) eller en .ics-fil.", field="file")
         rows = parse_csv(text)
     added, skipped = _store(session, _resolve(session, rows, county))
     from .deadlines import schedule_political_cases

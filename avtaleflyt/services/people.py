@@ -9,6 +9,7 @@ from sqlmodel import Session, select
 
 from avtaleflyt.domain import machine
 from avtaleflyt.domain.errors import Conflict, InvalidInput, NotFound
+from avtaleflyt.domain.text import check_text
 from avtaleflyt.domain.machine import NewEvent
 from avtaleflyt.domain.stages import CaseStatus, Theme
 from avtaleflyt.models import ContactPerson, ExperienceNote
@@ -21,15 +22,9 @@ _EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
 _PHONE = re.compile(r"^\+?[0-9 ]{5,20}$")
 
 
-def _text(value: str | None, field: str, limit: int, *, required: bool = True) -> str | None:
-    value = (value or "").strip()
-    if not value:
-        if required:
-            raise InvalidInput(f"«--{field}» kan ikke være tom.", field=field)
-        return None
-    if len(value) > limit:
-        raise InvalidInput(f"«--{field}» er for lang (høyst {limit} tegn).", field=field)
-    return value
+def _text(value: str | None, field: str, limit: int, *, required: bool = True,
+          multiline: bool = False) -> str | None:
+    return check_text(value, field, limit, required=required, multiline=multiline)
 
 
 def add_contact(*, session: Session, kommunenummer: str, name: str, role: str, email: str,
@@ -72,7 +67,7 @@ def add_note(*, session: Session, kommunenummer: str, theme: Theme, text: str, o
     """Add an experience note to the case. A `shared` note may also be shown outside the
     case's own county (in the national comparison); an unshared one only in its county."""
     m, case = get_case(session, kommunenummer)
-    text = _text(text, "text", 5000)
+    text = _text(text, "text", 5000, multiline=True)
     machine.check_not_future(on, ctx.today)
     if on < case.opened_on:
         raise InvalidInput(f"Datoen {machine.fmt(on)} er før saken ble åpnet "
@@ -95,9 +90,9 @@ def assign_task(*, session: Session, task_id: int, contact_id: int | None, ctx: 
 
     from .store import latest_case
 
-    task = session.get(Task, task_id)
-    if task is None:
-        raise NotFound(f"Fant ingen oppgave med id {task_id}.", field="task_id")
+    from .store import get_task
+
+    task = get_task(session, task_id)
     case = session.get(OnboardingCase, task.case_id)
     m = session.get(Municipality, case.municipality_id)
     latest = latest_case(session, m)

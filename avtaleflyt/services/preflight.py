@@ -13,6 +13,7 @@ from datetime import date
 from sqlmodel import Session
 
 from avtaleflyt.domain import machine
+from avtaleflyt.domain.text import check_text
 from avtaleflyt.domain.machine import FactInput
 from avtaleflyt.domain.stages import CaseStatus
 
@@ -33,7 +34,8 @@ def check_fact(*, session: Session, kommunenummer: str, fact: FactInput, ctx: Ct
 
 
 def check_status_change(*, session: Session, kommunenummer: str, action: str, on: date,
-                        ctx: Ctx) -> None:
+                        ctx: Ctx, reason: str | None = None) -> None:
+    check_text(reason, "reason", 500, required=False, multiline=True)
     m, case = get_case(session, kommunenummer)
     state = snapshot(session, m, case)
     if action == "hold":

@@ -78,8 +78,22 @@ def county_codes(session: Session, ctx: Ctx) -> dict[int, str]:
     return dict(session.exec(select(County.id, County.code)).all())
 
 
+MAX_ID = 2**31 - 1  # ids are INTEGER columns: PostgreSQL refuses a larger number outright
+
+
+def get_task(session: Session, task_id: int) -> Task:
+    """The task, or NotFound for an unknown id (also one no database could hold)."""
+    task = session.get(Task, task_id) if 0 < task_id <= MAX_ID else None
+    if task is None:
+        raise NotFound(f"Fant ingen oppgave med id {task_id}. "
+                       "Se oppgavene med «avtaleflyt case show KNR».", field="task_id")
+    return task
+
+
 def task_kommunenummer(session: Session, task_id: int) -> str | None:
     """The municipality a task's case belongs to (None for an unknown task)."""
+    if not 0 < task_id <= MAX_ID:
+        return None
     return session.exec(
         select(Municipality.kommunenummer)
         .join(OnboardingCase, col(OnboardingCase.municipality_id) == Municipality.id)

@@ -18,6 +18,7 @@ from fastapi.responses import FileResponse, RedirectResponse
 from avtaleflyt import runtime
 from avtaleflyt.domain.errors import Conflict, DomainError, InvalidInput, NotFound
 from avtaleflyt.domain.stages import FactKind
+from avtaleflyt.domain.text import check_text
 from avtaleflyt.domain.stages import Stage
 from avtaleflyt.formatting import format_date_short, parse_date
 from avtaleflyt.services import preflight
@@ -238,8 +239,7 @@ def add_note(request: Request, user: User, knr: str, csrf_token: F = "", theme: 
     try:
         on = _date_or_none(date)
         parse_theme(theme)
-        if not text.strip():
-            raise InvalidInput("«tekst» kan ikke være tom.", field="text")
+        check_text(text, "text", 5000, multiline=True, label="«tekst»")
         result = _run(user, "add_note", kommunenummer=knr, theme=theme, text=text,
                       noted_on=on, shared=bool(share))
     except DomainError as e:
@@ -267,7 +267,7 @@ def _status_action(request, user, knr, action, csrf_token, date, reason):
             raise InvalidInput("«begrunnelse» er for lang (høyst 500 tegn).", field="reason")
         ctx = runtime.ctx(actor=user.username)
         _preflight(preflight.check_status_change, kommunenummer=knr, action=action,
-                   on=on or ctx.today, ctx=ctx)
+                   on=on or ctx.today, ctx=ctx, reason=reason)
         result = _run(user, "change_status", kommunenummer=knr, action=action, on=on,
                       reason=reason.strip() or None)
     except DomainError as e:
