@@ -53,6 +53,8 @@ class Config:
     agreement: AgreementDefaults = field(default_factory=AgreementDefaults)
     task_due: dict[str, int] = field(default_factory=dict)
     reminders: ReminderRules = field(default_factory=ReminderRules)
+    access_log_days: int = 365  # [privacy]
+    allow_by: bool = False  # [cli]
     raw: dict[str, Any] = field(default_factory=dict)  # sections other modules read
     # `[county."55"]` sections, each merged over the top level and validated like it.
     counties: dict[str, Config] = field(default_factory=dict, repr=False)
@@ -91,6 +93,12 @@ def _int(raw: Any, name: str, lo: int, hi: int) -> int:
     if isinstance(raw, bool) or not isinstance(raw, int) or not lo <= raw <= hi:
         raise InvalidInput(f"«{name}» må være et heltall mellom {lo} og {hi}, ikke {raw!r}.",
                            field=name)
+    return raw
+
+
+def _bool(raw: Any, name: str) -> bool:
+    if not isinstance(raw, bool):
+        raise InvalidInput(f"«{name}» må være true eller false, ikke {raw!r}.", field=name)
     return raw
 
 
@@ -183,6 +191,9 @@ def _build(data: dict[str, Any]) -> Config:
         ),
         task_due={k: _int(v, f"tasks.due.{k}", 0, 730) for k, v in due.items()},
         reminders=_reminder_rules(data),
+        access_log_days=_int(data["privacy"]["access_log_days"], "privacy.access_log_days",
+                             1, 36500),
+        allow_by=_bool(data["cli"]["allow_by"], "cli.allow_by"),
         raw=data,
     )
 

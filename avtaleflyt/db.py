@@ -29,9 +29,18 @@ def get_engine(url: str) -> Engine:
 
 
 def _ensure_sqlite_dir(url: str) -> None:
+    """A new database's folder is created 0700 and the file itself 0600 before SQLite opens
+    it (SQLite gives -wal and -shm the database file's mode); an existing file is tightened
+    to 0600. A folder that already exists is the installer's choice and left as it is,
+    except the data directory (`init`, documents)."""
+    from .filemodes import private_dir, private_sqlite
+
     path = url.split("sqlite:///", 1)[-1]
     if path and path != ":memory:" and not path.startswith("file:"):
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        file = Path(path)
+        if not file.parent.exists():
+            private_dir(file.parent)
+        private_sqlite(file)
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:

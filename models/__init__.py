@@ -1,5 +1,6 @@
 """The case store's tables (SQLModel). Importing this package registers them all."""
 
+from .access import AccessLog
 from .agreement import AgreementTerms, ResponsibilityItem
 from .case import Event, OnboardingCase, Task
 from .meeting import Meeting
@@ -11,6 +12,7 @@ from .types import UTCDateTime, utcnow
 from .user import FeedToken, User
 
 __all__ = [
+    "AccessLog",
     "AgreementTerms", "ContactPerson", "ContactPersonBase", "County", "Delivery", "Digest", "Event",
     "ExperienceNote", "Meeting", "Municipality", "OnboardingCase", "Reminder",
     "ResponsibilityItem", "Task", "UTCDateTime", "utcnow",

@@ -46,3 +46,6 @@ class Document(SQLModel, table=True):
     sha256: str = Field(sa_column=Column(String(64), nullable=False))
     path: str = Field(sa_column=Column(String(300), unique=True, nullable=False))
     size: int
+    # Set when an erased contact person's data was blanked out of the file (sha256 and size
+    # are then the redacted file's); otherwise the row is never updated.
+    redacted_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))

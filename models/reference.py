@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Column, String
+from sqlalchemy import Column, Index, String, func, text
 from sqlmodel import Field, SQLModel
 
 from .types import UTCDateTime, utcnow
@@ -38,6 +38,15 @@ class ContactPerson(ContactPersonBase, table=True):
     """Personal data: shown only to logged-in users, never in logs."""
 
     __tablename__ = "contact_person"
+    # The database, not only the service, keeps a municipality's contacts apart: one e-mail
+    # address per municipality whatever its case, and at most one primary contact. Two
+    # concurrent `contact add` therefore cannot both succeed.
+    __table_args__ = (
+        Index("uq_contact_person_email", "municipality_id", func.lower(text("email")),
+              unique=True),
+        Index("uq_contact_person_primary", "municipality_id", unique=True,
+              sqlite_where=text("is_primary"), postgresql_where=text("is_primary")),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     municipality_id: int = Field(foreign_key="municipality.id", index=True)

@@ -60,9 +60,14 @@ def test_db_and_today_options_reach_the_flow_run_without_touching_the_environmen
     other = tmp_path / "other.db"
     shutil.copy(sqlite_template, other)
     other_url = f"sqlite:///{other}"
+    # --by is refused unless the installation allows it ([cli] allow_by, e.g. training).
+    refused = cli("--db", other_url, "--by", "ola", "case", "open", "1836")
+    assert refused.exit_code == 2 and "«--by»" in refused.output
+    allows = tmp_path / "opplaering.toml"
+    allows.write_text("[cli]\nallow_by = true\n")
     environ = dict(os.environ)
-    opened = cli("--db", other_url, "--today", "02.03.2026", "--by", "ola",
-                 "case", "open", "1836")
+    opened = cli("--db", other_url, "--today", "02.03.2026", "--config", str(allows),
+                 "--by", "ola", "case", "open", "1836")
     assert opened.exit_code == 0, opened.output
     assert dict(os.environ) == environ
     status = json.loads(cli("--db", other_url, "--today", "2026-03-02",

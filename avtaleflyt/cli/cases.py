@@ -335,6 +335,68 @@ def contact_add(
     run_write(go, as_json)
 
 
+ContactId = Annotated[int, typer.Argument(help="Kontaktpersonens id (se «contact list KNR»).")]
+
+
+@contact_app.command("edit")
+def contact_edit(
+    contact_id: ContactId,
+    name: Annotated[Optional[str], typer.Option("--name", help="Nytt navn.")] = None,
+    role: Annotated[Optional[str], typer.Option("--role", help="Ny rolle.")] = None,
+    email: Annotated[Optional[str], typer.Option("--email", help="Ny e-postadresse.")] = None,
+    phone: Annotated[Optional[str], typer.Option(
+        "--phone", help="Nytt telefonnummer («» fjerner det).")] = None,
+    primary: Annotated[Optional[bool], typer.Option(
+        "--primary/--not-primary", help="Gjør til (eller fjern som) kommunens "
+        "primærkontakt; den gamle primærkontakten mister merket.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Rett opplysningene om en kontaktperson (bare feltene du oppgir endres)."""
+    from avtaleflyt import runtime
+    from avtaleflyt.services.people import edit_contact
+
+    def go():
+        with runtime.session() as s:
+            return edit_contact(session=s, contact_id=contact_id, name=name, role=role,
+                                email=email, phone=phone, primary=primary,
+                                ctx=runtime.ctx()).as_dict()
+
+    run_write(go, as_json)
+
+
+@contact_app.command("erase")
+def contact_erase(
+    contact_id: ContactId,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Ikke spør om bekreftelse.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Slett en kontaktperson helt (personvern): fra kontaktlisten, oppgavene, lagrede
+    meldinger og lagrede dokumenter. Historikken beholder bare at id-en ble slettet."""
+    from avtaleflyt import runtime
+    from avtaleflyt.services.people import erase_contact
+
+    from .output import fail
+
+    if not yes:
+        with user_errors(), runtime.session() as s:
+            from avtaleflyt.models import ContactPerson
+
+            c = s.get(ContactPerson, contact_id)
+            if c is None:
+                raise fail(f"Fant ingen kontaktperson med id {contact_id}.", 1)
+            who = f"{c.name} ({c.email})"
+        if not typer.confirm(f"Slette {who} for godt, også fra lagrede dokumenter og "
+                             "meldinger? Dette kan ikke angres.", default=False):
+            console.print("Avbrutt; ingenting er slettet.")
+            raise typer.Exit(1)
+
+    def go():
+        with runtime.session() as s:
+            return erase_contact(session=s, contact_id=contact_id, ctx=runtime.ctx()).as_dict()
+
+    run_write(go, as_json)
+
+
 @contact_app.command("list")
 def contact_list(knr: Knr, as_json: JsonOpt = False) -> None:
     """Vis kommunens kontaktpersoner."""

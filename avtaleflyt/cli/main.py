@@ -38,7 +38,8 @@ def _global(
         "--today", help="Late som dagens dato er denne (ÅÅÅÅ-MM-DD), for simulering. "
         "Standard: AVTALEFLYT_TODAY, ellers dagens dato i Norge.")] = None,
     by: Annotated[Optional[str], typer.Option(
-        "--by", help="Hvem som registrerer (lagres i historikken). Standard: innlogget bruker."
+        "--by", help="Hvem som registrerer (lagres i historikken). Standard: innlogget "
+        "bruker. Bare tillatt når konfigurasjonen har [cli] allow_by = true."
     )] = None,
     config: Annotated[Optional[str], typer.Option(
         "--config", help="TOML-fil med frister og standardvilkår (AVTALEFLYT_CONFIG).")] = None,
@@ -72,9 +73,25 @@ def _global(
             s = load_settings(**overrides)  # fails fast on malformed settings
         except UnknownVariable as e:
             raise fail(str(e), 2) from None
+        if by:
+            _check_by_allowed(s)
         typer_ctx.with_resource(runtime.use_settings(s))
         if s.config is not None:
             runtime.ctx()
+
+
+def _check_by_allowed(s) -> None:
+    """`--by` puts another name than the OS login in the history: only where the
+    installation allows it (`[cli] allow_by = true`, e.g. a training installation)."""
+    from avtaleflyt.config import cached_config
+    from avtaleflyt.services.context import config_path
+
+    path = config_path(s)
+    if not cached_config(str(path) if path else None).allow_by:
+        raise fail("«--by» er ikke tillatt i denne installasjonen: historikken skal vise hvem "
+                   "som faktisk utførte kommandoen (innlogget bruker). En installasjon for "
+                   "opplæring eller simulering kan tillate det med «[cli] allow_by = true» i "
+                   "konfigurasjonsfilen.", 2)
 
 
 @app.command()
@@ -86,6 +103,9 @@ def init() -> None:
     with user_errors():
         s = runtime.settings()
         url = s.effective_database_url
+        from avtaleflyt.filemodes import private_dir
+
+        private_dir(s.data_dir)  # personal data: readable by the owner only
         db.upgrade(url)
         with runtime.session() as session:
             counties, munis = load_reference_data(session)
@@ -142,6 +162,43 @@ def demo(
 
     with user_errors():
         run_demo(reuse=keep_going)
+
+
+@app.command()
+def audit(
+    case: Annotated[str, typer.Option("--case", help="Kommunenummer, fire siffer.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Skriv JSON for skript.")] = False,
+) -> None:
+    """Vis tilgangsloggen for en kommunes sak: hvem som så saken, kontaktpersonene eller
+    dokumentene, og når (nyeste først). Brukes for innsynskrav (personvern)."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    from avtaleflyt import runtime
+    from avtaleflyt.services.privacy import access_rows
+
+    with user_errors(), runtime.session() as s:
+        rows = access_rows(s, case)
+    if as_json:
+        print_json(rows)
+        return
+    if not rows:
+        console.print(f"Ingen oppslag i tilgangsloggen for {escape(case)}.", highlight=False)
+        return
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    def format_datetime_oslo(iso: str) -> str:
+        return datetime.fromisoformat(iso).astimezone(ZoneInfo("Europe/Oslo")).strftime(
+            "%d.%m.%Y %H:%M:%S")
+
+    t = Table(title=f"Tilgangslogg for {escape(case)}", title_justify="left")
+    for c in ("Tidspunkt", "Bruker", "Handling", "Objekt"):
+        t.add_column(c)
+    for r in rows:
+        t.add_row(format_datetime_oslo(r["at"]), escape(r["username"]),
+                  escape(r["action_label"]), escape(r["object"] or ""))
+    console.print(t)
 
 
 def _register() -> None:

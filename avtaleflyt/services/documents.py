@@ -522,18 +522,29 @@ def write_atomically(path: Path, data: bytes) -> None:
         raise
 
 
-def _write_new(path: Path, data: bytes) -> None:
+def _write_new(path: Path, data: bytes, root: Path) -> None:
     """Write a complete file under a name nobody has taken; FileExistsError if taken.
 
     A hard link, unlike os.replace, refuses to overwrite: a stored version is never replaced,
     not even by a writer that picked the same number at the same moment.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _temp_copy(path, data)
+    _private_folders(root, path.parent)
+    tmp = _temp_copy(path, data)  # mkstemp: 0600, kept by the hard link
     try:
         os.link(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _private_folders(root: Path, folder: Path) -> None:
+    """The data directory, the documents folder and the folder of one municipality (or
+    county) are 0700: stored documents may name contact persons."""
+    from avtaleflyt.filemodes import private_dir
+
+    if not root.exists():
+        private_dir(root.parent)
+    private_dir(root)
+    private_dir(folder)
 
 
 def _temp_copy(path: Path, data: bytes) -> Path:
@@ -572,7 +583,7 @@ def _store(session: Session, rendered: Rendered, ctx: Ctx, root: Path) -> list[D
                 while True:
                     rel = f"{scope.folder}/{kind}-v{version}.{fmt}"
                     try:
-                        _write_new(root / rel, data)
+                        _write_new(root / rel, data, root)
                         break
                     except FileExistsError:
                         # Taken by a writer that has not committed yet (or never will).

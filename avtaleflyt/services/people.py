@@ -5,17 +5,22 @@ from __future__ import annotations
 import re
 from datetime import date
 
-from sqlmodel import Session, select
+from pathlib import Path
+
+from sqlalchemy import func
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
 
 from avtaleflyt.domain import machine
 from avtaleflyt.domain.errors import Conflict, InvalidInput, NotFound
 from avtaleflyt.domain.text import check_text
 from avtaleflyt.domain.machine import NewEvent
 from avtaleflyt.domain.stages import CaseStatus, Theme
-from avtaleflyt.models import ContactPerson, ExperienceNote
+from avtaleflyt.models import ContactPerson, ExperienceNote, Municipality, Task
 
 from .cases import Outcome, _outcome
 from .context import Ctx
+from .scope import EVERYWHERE, Scope
 from .store import add_events, commit_case, get_case, get_municipality
 
 _EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
@@ -27,39 +32,160 @@ def _text(value: str | None, field: str, limit: int, *, required: bool = True,
     return check_text(value, field, limit, required=required, multiline=multiline)
 
 
+def _check_email(email: str | None) -> str:
+    email = _text(email, "email", 254)
+    if not _EMAIL.match(email):
+        raise InvalidInput(f"«--email»: «{email}» er ikke en gyldig e-postadresse.", field="email")
+    return email
+
+
+def _check_phone(phone: str | None) -> str | None:
+    phone = _text(phone, "phone", 40, required=False)
+    if phone and not _PHONE.match(phone):
+        raise InvalidInput(f"«--phone»: «{phone}» er ikke et gyldig telefonnummer.",
+                           field="phone")
+    return phone
+
+
+def _duplicate_email(m: Municipality, email: str) -> Conflict:
+    return Conflict(f"«--email»: {m.name} har allerede en kontaktperson med e-post {email}.",
+                    field="email")
+
+
+def _unique_violation(e: IntegrityError, m: Municipality, email: str) -> Conflict:
+    """The database's unique indexes decide a race the service's own check could not see."""
+    text = str(e.orig)
+    if "uq_contact_person_primary" in text or "is_primary" in text:
+        return Conflict(f"«--primary»: {m.name} fikk en annen primærkontakt samtidig. "
+                        "Ingenting ble lagret; prøv igjen.", field="primary")
+    return _duplicate_email(m, email)
+
+
+def _unmark_primary(session: Session, m: Municipality, except_id: int | None) -> None:
+    for c in session.exec(select(ContactPerson).where(
+            ContactPerson.municipality_id == m.id, col(ContactPerson.is_primary))).all():
+        if c.id != except_id:
+            c.is_primary = False
+            session.add(c)
+    session.flush()  # the old primary is unmarked before the new one is marked
+
+
 def add_contact(*, session: Session, kommunenummer: str, name: str, role: str, email: str,
                 phone: str | None, primary: bool, ctx: Ctx) -> Outcome:
     m = get_municipality(session, kommunenummer)
     name = _text(name, "name", 200)
     role = _text(role, "role", 200)
-    email = _text(email, "email", 254)
-    if not _EMAIL.match(email):
-        raise InvalidInput(f"«--email»: «{email}» er ikke en gyldig e-postadresse.", field="email")
-    phone = _text(phone, "phone", 40, required=False)
-    if phone and not _PHONE.match(phone):
-        raise InvalidInput(f"«--phone»: «{phone}» er ikke et gyldig telefonnummer.",
-                           field="phone")
+    email = _check_email(email)
+    phone = _check_phone(phone)
     existing = session.exec(select(ContactPerson).where(
         ContactPerson.municipality_id == m.id)).all()
     if any(c.email.lower() == email.lower() for c in existing):
-        raise Conflict(f"{m.name} har allerede en kontaktperson med e-post {email}.",
-                       field="email")
-    if primary:
-        for c in existing:
-            if c.is_primary:
-                c.is_primary = False
-                session.add(c)
-    contact = ContactPerson(municipality_id=m.id, name=name, role=role, email=email,
-                            phone=phone, is_primary=primary or not existing)
-    session.add(contact)
-    session.flush()
-    # The event names the contact by id only: personal data stays in one place.
-    add_events(session, m, None, [NewEvent("contact_added", ctx.today,
-                                           {"contact_id": contact.id,
-                                            "primary": contact.is_primary})], ctx)
-    session.commit()
+        raise _duplicate_email(m, email)
+    try:
+        if primary:
+            _unmark_primary(session, m, None)
+        contact = ContactPerson(municipality_id=m.id, name=name, role=role, email=email,
+                                phone=phone, is_primary=primary or not existing)
+        session.add(contact)
+        session.flush()
+        # The event names the contact by id only: personal data stays in one place.
+        add_events(session, m, None, [NewEvent("contact_added", ctx.today,
+                                               {"contact_id": contact.id,
+                                                "primary": contact.is_primary})], ctx)
+        session.commit()
+    except IntegrityError as e:
+        session.rollback()
+        raise _unique_violation(e, m, email) from None
     out = Outcome(m.kommunenummer, m.name, f"Kontaktperson lagt til for {m.name}.")
     return out
+
+
+def _contact_in_scope(session: Session, contact_id: int, scope: Scope,
+                      kommunenummer: str | None = None) -> tuple[ContactPerson, Municipality]:
+    """The contact, if it belongs to a municipality in `scope` (and to `kommunenummer` when
+    given): otherwise "not found", the same answer as for an id that does not exist."""
+    contact = session.get(ContactPerson, contact_id)
+    m = session.get(Municipality, contact.municipality_id) if contact else None
+    if (contact is None or m is None or not scope.allows(m.county_id)
+            or (kommunenummer is not None and m.kommunenummer != kommunenummer)):
+        raise NotFound(f"Fant ingen kontaktperson med id {contact_id}.", field="contact_id")
+    return contact, m
+
+
+def edit_contact(*, session: Session, contact_id: int, ctx: Ctx, name: str | None = None,
+                 role: str | None = None, email: str | None = None, phone: str | None = None,
+                 primary: bool | None = None, scope: Scope = EVERYWHERE,
+                 kommunenummer: str | None = None) -> Outcome:
+    """Correct a contact person's data (only the fields given; phone "" removes the number).
+    `primary=True` makes the contact the municipality's primary contact and unmarks the old
+    one in the same transaction. The event records which fields changed, never their values."""
+    contact, m = _contact_in_scope(session, contact_id, scope, kommunenummer)
+    changes: dict[str, object] = {}
+    if name is not None:
+        changes["name"] = _text(name, "name", 200)
+    if role is not None:
+        changes["role"] = _text(role, "role", 200)
+    if email is not None:
+        changes["email"] = _check_email(email)
+    if phone is not None:
+        changes["phone"] = _check_phone(phone)
+    if primary is not None:
+        changes["is_primary"] = primary
+    changed = sorted(k for k, v in changes.items() if getattr(contact, k) != v)
+    if not changed:
+        return Outcome(m.kommunenummer, m.name, "Ingen endring: kontaktpersonen hadde allerede "
+                       "disse opplysningene.", changed=False)
+    new_email = changes.get("email", contact.email)
+    if "email" in changed and session.exec(select(ContactPerson.id).where(
+            ContactPerson.municipality_id == m.id, ContactPerson.id != contact.id,
+            func.lower(ContactPerson.email) == str(new_email).lower())).first() is not None:
+        raise _duplicate_email(m, str(new_email))
+    try:
+        if changes.get("is_primary") is True:
+            _unmark_primary(session, m, contact.id)
+        for k in changed:
+            setattr(contact, k, changes[k])
+        session.add(contact)
+        add_events(session, m, None, [NewEvent("contact_changed", ctx.today,
+                                               {"contact_id": contact.id,
+                                                "fields": changed})], ctx)
+        session.commit()
+    except IntegrityError as e:
+        session.rollback()
+        raise _unique_violation(e, m, str(new_email)) from None
+    return Outcome(m.kommunenummer, m.name, f"Kontaktpersonen i {m.name} er rettet.")
+
+
+def erase_contact(*, session: Session, contact_id: int, ctx: Ctx, scope: Scope = EVERYWHERE,
+                  kommunenummer: str | None = None, documents: Path | None = None) -> Outcome:
+    """Erase a contact person everywhere their data was copied (GDPR art. 17).
+
+    - tasks assigned to them go back to the default owner (`contact_id` cleared);
+    - the contact's undigested reminders are dropped and unsent digests to them given up;
+    - the name, e-mail and phone are blanked out («[slettet]») of every stored digest
+      (title, text, HTML, error) and delivery error, and of every stored document file of
+      the municipality and its county (see `privacy.redact_documents`);
+    - the row is deleted, and a tombstone event `contact_erased` records the id only.
+    Events never held the data (they name contacts by id), so the append-only history
+    needs no change. Everything but the document files is one transaction.
+    """
+    from .privacy import redact_documents, redact_outbox
+
+    contact, m = _contact_in_scope(session, contact_id, scope, kommunenummer)
+    values = [v for v in (contact.name, contact.email, contact.phone) if v]
+    tasks = session.exec(select(Task).where(Task.contact_id == contact.id)).all()
+    for t in tasks:
+        t.contact_id = None
+        session.add(t)
+    redact_outbox(session, contact.id, values)
+    redact_documents(session, m, values, documents)
+    session.delete(contact)
+    session.flush()
+    add_events(session, m, None, [NewEvent("contact_erased", ctx.today,
+                                           {"contact_id": contact_id})], ctx)
+    session.commit()
+    return Outcome(m.kommunenummer, m.name, f"Kontaktpersonen (id {contact_id}) er slettet fra "
+                   f"{m.name}, også fra lagrede dokumenter og meldinger.")
 
 
 def add_note(*, session: Session, kommunenummer: str, theme: Theme, text: str, on: date,
@@ -86,7 +212,7 @@ def add_note(*, session: Session, kommunenummer: str, theme: Theme, text: str, o
 def assign_task(*, session: Session, task_id: int, contact_id: int | None, ctx: Ctx) -> Outcome:
     """Name the contact person who owns a municipality's task (None: back to the default,
     the municipality's primary contact)."""
-    from avtaleflyt.models import Municipality, OnboardingCase, Task
+    from avtaleflyt.models import OnboardingCase
 
     from .store import latest_case
 

@@ -223,6 +223,8 @@ _EVENT_LABELS = {
     "agreement_ended": "Avtalen utløpt",
     "note_added": "Erfaringsnotat",
     "contact_added": "Kontaktperson lagt til",
+    "contact_changed": "Kontaktperson rettet",
+    "contact_erased": "Kontaktperson slettet",
     "duties_planned": "Faste oppgaver i driften planlagt",
 }
 

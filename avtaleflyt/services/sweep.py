@@ -38,6 +38,7 @@ class SweepResult:
     digests_built: int = 0
     sent: list[dict[str, Any]] = field(default_factory=list)  # masked targets only
     overdue_tasks: int = 0
+    access_log_deleted: int = 0  # entries older than [privacy] access_log_days
 
     @property
     def sent_count(self) -> int:
@@ -127,6 +128,11 @@ def run_sweep(*, session: Session, ctx: Ctx, targets: TargetBook, dry_run: bool 
     say("Sender …")
     result.sent = [asdict(r) for r in reminders.send_due_digests(
         session=session, ctx=ctx, targets=targets, now=now, deliver=deliver)]
+    say("Sletter gamle oppslag i tilgangsloggen …")
+    from .privacy import purge_access_log
+
+    result.access_log_deleted = purge_access_log(
+        session=session, days=ctx.config.access_log_days, now=now)
     return result
 
 

@@ -26,6 +26,7 @@ from avtaleflyt.services.dashboard import case_task_contacts
 from avtaleflyt.services.documents import documents_root, list_documents
 from avtaleflyt.services.facts import build_fact, parse_theme
 from avtaleflyt.services.meetings import list_meetings
+from avtaleflyt.services.privacy import log_access
 from avtaleflyt.services.queries import case_detail
 from avtaleflyt.services.store import get_municipality
 from avtaleflyt.services.users import UserView
@@ -53,8 +54,16 @@ def visible_knr(request: Request, knr: str,
         try:
             get_municipality(s, knr, user.scope)
         except DomainError as e:
+            if request.method == "GET" and _KNR.match(knr):
+                # A refused look at a case is logged too: the DPO sees who tried to read
+                # another county's case (the user still only gets the 404).
+                log_access(s, username=user.username, action="case_page_denied",
+                           kommunenummer=knr, object=request.url.path[:200])
             raise CaseNotVisible(e.message, _status(e)) from None
     return knr
+
+
+_KNR = re.compile(r"^\d{4}$")
 
 
 router = APIRouter(dependencies=[Depends(visible_knr)])
@@ -81,6 +90,11 @@ def _page(request: Request, user: UserView, knr: str, status_code: int = 200, **
             documents = list_documents(session=s, kommunenummer=knr)
             meetings = list_meetings(s, knr, since=runtime.today())[:8]
             assigned = case_task_contacts(s, detail["case_id"])
+            if status_code == 200 and request.method == "GET":
+                # The page shows the case and its contact persons (personal data).
+                log_access(s, username=user.username, action="case_page", kommunenummer=knr,
+                           case_id=detail["case_id"],
+                           object=f"kontaktpersoner: {len(detail.get('contacts', []))}")
         # Open tasks first (by due date), then what is done.
         detail["tasks"].sort(key=lambda t: (t["done_on"] is not None, t["due_on"] or "9999",
                                             "" if t["done_on"] is None else t["done_on"]))
@@ -179,6 +193,9 @@ def document(request: Request, user: User, knr: str, kind: str, version: int, fm
         return request.app.state.pages.render(request, "error.html.j2", 404,
                                               title="Fant ikke dokumentet",
                                               message="Dokumentet finnes ikke.", user=user)
+    with runtime.session() as s:
+        log_access(s, username=user.username, action="document", kommunenummer=knr,
+                   case_id=doc.get("case_id"), object=f"{kind} v{version} ({fmt})")
     media = {"html": "text/html; charset=utf-8", "docx": "application/vnd.openxmlformats-"
              "officedocument.wordprocessingml.document"}.get(fmt, "application/octet-stream")
     # HTML documents are downloaded rather than shown, so they never run in our origin.
@@ -273,3 +290,59 @@ def _status_action(request, user, knr, action, csrf_token, date, reason):
     except DomainError as e:
         return _refused(request, user, knr, action, e, values)
     return _done(request, knr, result)
+
+
+# --- contact persons: correct and erase (personal data, never a flow) ---------------------
+
+_CONTACT_FIELDS = {"name", "role", "email", "phone", "primary"}
+
+
+@router.post("/sak/{knr}/kontakt/{contact_id}")
+def edit_contact(request: Request, user: User, knr: str, contact_id: int, csrf_token: F = "",
+                 name: F = "", role: F = "", email: F = "", phone: F = "", primary: F = ""):
+    """Correct a contact person of this municipality (another municipality's id: 404)."""
+    from avtaleflyt.services.people import edit_contact as edit
+
+    check_csrf(request, csrf_token)
+    values = {"name": name, "role": role, "email": email, "phone": phone, "primary": primary}
+    try:
+        with runtime.session() as s:
+            result = edit(session=s, contact_id=contact_id, name=name, role=role,
+                          email=email, phone=phone, primary=bool(primary),
+                          ctx=runtime.ctx(actor=user.username), scope=user.scope,
+                          kommunenummer=knr).as_dict()
+    except DomainError as e:
+        return _contact_refused(request, user, knr, contact_id, e, values)
+    return _done(request, knr, result)
+
+
+@router.post("/sak/{knr}/kontakt/{contact_id}/slett")
+def erase_contact(request: Request, user: User, knr: str, contact_id: int,
+                  csrf_token: F = "", confirm: F = ""):
+    """Erase a contact person of this municipality everywhere (needs the confirm box)."""
+    from avtaleflyt.services.people import erase_contact as erase
+
+    check_csrf(request, csrf_token)
+    try:
+        if not confirm:
+            raise InvalidInput("Kryss av for å bekrefte at kontaktpersonen skal slettes.",
+                               field="confirm")
+        with runtime.session() as s:
+            result = erase(session=s, contact_id=contact_id,
+                           ctx=runtime.ctx(actor=user.username), scope=user.scope,
+                           kommunenummer=knr).as_dict()
+    except DomainError as e:
+        return _contact_refused(request, user, knr, contact_id, e, {})
+    return _done(request, knr, result)
+
+
+def _contact_refused(request, user, knr, contact_id, e: DomainError, values):
+    if isinstance(e, NotFound):
+        return request.app.state.pages.render(request, "error.html.j2", 404,
+                                              title="Fant ikke kontaktpersonen",
+                                              message=e.message, user=user)
+    field = _field(e)
+    errors = {field if field in _CONTACT_FIELDS | {"confirm"} else "_": form_message(
+        e.message).replace("«--", "«")}
+    return _page(request, user, knr, _status(e), form=f"contact-{contact_id}", values=values,
+                 errors=errors)
