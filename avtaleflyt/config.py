@@ -52,6 +52,7 @@ class Config:
     agreement: AgreementDefaults = field(default_factory=AgreementDefaults)
     task_due: dict[str, int] = field(default_factory=dict)
     reminders: ReminderRules = field(default_factory=ReminderRules)
+    prefect_retention_days: int = 30
     raw: dict[str, Any] = field(default_factory=dict)  # sections other modules read
     # `[county."55"]` sections, each merged over the top level and validated like it.
     counties: dict[str, Config] = field(default_factory=dict, repr=False)
@@ -182,6 +183,8 @@ def _build(data: dict[str, Any]) -> Config:
         ),
         task_due={k: _int(v, f"tasks.due.{k}", 0, 730) for k, v in due.items()},
         reminders=_reminder_rules(data),
+        prefect_retention_days=_int(data["prefect"]["retention_days"],
+                                    "prefect.retention_days", 1, 3650),
         raw=data,
     )
 
