@@ -55,6 +55,7 @@ class Config:
     reminders: ReminderRules = field(default_factory=ReminderRules)
     access_log_days: int = 365  # [privacy]
     allow_by: bool = False  # [cli]
+    prefect_retention_days: int = 30
     raw: dict[str, Any] = field(default_factory=dict)  # sections other modules read
     # `[county."55"]` sections, each merged over the top level and validated like it.
     counties: dict[str, Config] = field(default_factory=dict, repr=False)
@@ -194,6 +195,8 @@ def _build(data: dict[str, Any]) -> Config:
         access_log_days=_int(data["privacy"]["access_log_days"], "privacy.access_log_days",
                              1, 36500),
         allow_by=_bool(data["cli"]["allow_by"], "cli.allow_by"),
+        prefect_retention_days=_int(data["prefect"]["retention_days"],
+                                    "prefect.retention_days", 1, 3650),
         raw=data,
     )
 

@@ -110,5 +110,17 @@ def run_flow(flow_fn, /, **params):
     quiet_prefect_env()
     from prefect.settings import temporary_settings
 
-    with temporary_settings(updates={"flows.heartbeat_frequency": None}):
+    updates: dict[str, object] = {"flows.heartbeat_frequency": None}
+    auth = prefect_client_auth()
+    if auth:
+        updates["api.auth_string"] = auth
+    with temporary_settings(updates=updates):
         return flow_fn(**params)
+
+
+def prefect_client_auth() -> str | None:
+    """The stored credential of the Prefect server `avtaleflyt serve` runs, when
+    PREFECT_API_URL points at it and no PREFECT_API_AUTH_STRING is set (prefect_auth.py)."""
+    from .prefect_auth import client_auth
+
+    return client_auth(settings().data_dir)

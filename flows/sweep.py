@@ -2,6 +2,13 @@
 
 Thin: every step is a service call, each its own transaction and safe to repeat, so a rerun
 the same day — or after a crash — sends nothing twice.
+
+The business date is not a parameter: anyone who can start a deployment run could otherwise
+pick a date years ahead and close running agreements for good. The sweep runs on today's
+date in Norway unless the installation running it simulates a date through its own settings
+(AVTALEFLYT_TODAY in the worker's environment, or `--today`, which the CLI installs before it
+runs the flow in its own process). A run started with a `today` parameter is refused by
+Prefect's parameter check before the flow body runs.
 """
 
 from __future__ import annotations
@@ -17,11 +24,17 @@ from avtaleflyt.notifications.channels import TargetBook
 
 
 @flow(name="deadline-sweep", log_prints=False)
-def deadline_sweep(today: date | None = None, dry_run: bool = False) -> dict[str, Any]:
+def deadline_sweep(dry_run: bool = False) -> dict[str, Any]:
     """Advance dated gates, keep deadlines on the meeting plan, generate duties, write the
     reminders owed today to the outbox and send one digest per recipient through Apprise."""
     logger = get_run_logger()
-    ctx = runtime.ctx(today, "deadline-sweep")
+    settings = runtime.settings()
+    ctx = runtime.ctx(None, "deadline-sweep")
+    if settings.today is not None:
+        logger.warning("Simulert dato %s fra installasjonens innstillinger (AVTALEFLYT_TODAY "
+                       "eller --today), ikke dagens dato.", ctx.today.isoformat())
+    else:
+        logger.info("Fristsveip for %s (dagens dato i Norge).", ctx.today.isoformat())
     targets = TargetBook.from_settings(runtime.settings())
     if dry_run:
         with sweep_service.dry_run_session(runtime.settings().effective_database_url) as s:

@@ -88,6 +88,13 @@ class Serve:
             env=env, stdout=self.log.open("wb"), stderr=subprocess.STDOUT)
         self.api = f"http://127.0.0.1:{self.prefect_port}/api"
         self.web = f"http://127.0.0.1:{self.port}"
+        self.data_dir = Path(env["AVTALEFLYT_DATA_DIR"])
+
+    @property
+    def auth(self) -> tuple[str, str]:
+        """The Prefect server's credential, as `serve` stored it (basic auth)."""
+        user, _, password = (self.data_dir / "prefect_auth").read_text().strip().partition(":")
+        return user, password
 
     def up(self) -> None:
         def ready():
@@ -98,7 +105,7 @@ class Serve:
 
     def sweep_deployment(self) -> dict:
         def found():
-            r = httpx.post(self.api + "/deployments/filter", timeout=10,
+            r = httpx.post(self.api + "/deployments/filter", timeout=10, auth=self.auth,
                            json={"deployments": {"name": {"any_": ["deadline-sweep"]}}})
             return r.json()[0] if r.status_code == 200 and r.json() else None
         return _wait(found, 120, "the deadline-sweep deployment")
@@ -152,14 +159,15 @@ def test_serve_runs_the_sweep_on_its_schedule_and_stops_cleanly(sqlite_url, tmp_
         assert dep["paused"] is False
 
         run = httpx.post(f"{serve.api}/deployments/{dep['id']}/create_flow_run", json={},
-                         timeout=10).json()
+                         timeout=10, auth=serve.auth).json()
 
         def finished():
-            state = httpx.get(f"{serve.api}/flow_runs/{run['id']}", timeout=10
-                              ).json()["state"]["type"]
+            state = httpx.get(f"{serve.api}/flow_runs/{run['id']}", timeout=10,
+                              auth=serve.auth).json()["state"]["type"]
             return state if state in ("COMPLETED", "FAILED", "CRASHED", "CANCELLED") else None
         assert _wait(finished, 180, "the sweep run") == "COMPLETED"
-        artifacts = httpx.post(f"{serve.api}/artifacts/filter", timeout=10, json={
+        artifacts = httpx.post(f"{serve.api}/artifacts/filter", timeout=10, auth=serve.auth,
+                               json={
             "artifacts": {"flow_run_id": {"any_": [run["id"]]}}}).json()
         table = next(a for a in artifacts if a["key"] == "sakstatus")
         data = table["data"] if isinstance(table["data"], list) else json.loads(table["data"])

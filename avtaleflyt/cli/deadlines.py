@@ -45,7 +45,7 @@ def sweep(
             from avtaleflyt.flows.sweep import deadline_sweep
 
             with console.status("Kjører fristsveipet …"):
-                result = runtime.run_flow(deadline_sweep, today=runtime.today())
+                result = runtime.run_flow(deadline_sweep)  # --today is in the settings
     if as_json:
         print_json(result)
         return

@@ -245,7 +245,9 @@ def _run_demo(*, reuse: bool) -> None:
         _keep_deadlines(end)
         from avtaleflyt.flows.sweep import deadline_sweep
 
-        sweep = runtime.run_flow(deadline_sweep, today=end, dry_run=True)
+        # The sweep takes its date from the settings, never from a parameter.
+        with runtime.use_settings(runtime.settings().model_copy(update={"today": end})):
+            sweep = runtime.run_flow(deadline_sweep, dry_run=True)
     with runtime.session() as s:
         from avtaleflyt.services.queries import status_rows
 

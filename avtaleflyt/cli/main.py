@@ -33,7 +33,11 @@ def _global(
     typer_ctx: typer.Context,
     db: Annotated[Optional[str], typer.Option(
         "--db", help="Database-URL (sqlite:///sti eller postgresql://…). "
-        "Standard: AVTALEFLYT_DATABASE_URL, ellers SQLite i datamappen.")] = None,
+        "Standard: AVTALEFLYT_DATABASE_URL, ellers SQLite i datamappen. Uten passord: "
+        "en kommandolinje kan leses av andre brukere på maskinen; bruk --db-file.")] = None,
+    db_file: Annotated[Optional[str], typer.Option(
+        "--db-file", help="Fil som inneholder database-URL-en (også med passord). "
+        "Filen bør bare kunne leses av deg (chmod 600).")] = None,
     today: Annotated[Optional[str], typer.Option(
         "--today", help="Late som dagens dato er denne (ÅÅÅÅ-MM-DD), for simulering. "
         "Standard: AVTALEFLYT_TODAY, ellers dagens dato i Norge.")] = None,
@@ -50,13 +54,12 @@ def _global(
     the command (and the flow runs it starts in this process) until it ends."""
     with user_errors():
         overrides: dict[str, object] = {"user": by or None, "config": config or None}
+        if db and db_file:
+            raise fail("«--db» og «--db-file» kan ikke brukes samtidig; velg én.", 2)
         if db:
-            from avtaleflyt.settings import normalise_database_url
-
-            try:
-                overrides["database_url"] = normalise_database_url(db)
-            except ValueError as e:
-                raise fail(f"«--db»: {e}", 2) from None
+            overrides["database_url"] = _database_option(db, "--db")
+        elif db_file:
+            overrides["database_url"] = _database_option(_read_db_file(db_file), "--db-file")
         if today:
             from avtaleflyt.formatting import parse_date
 
@@ -92,6 +95,46 @@ def _check_by_allowed(s) -> None:
                    "som faktisk utførte kommandoen (innlogget bruker). En installasjon for "
                    "opplæring eller simulering kan tillate det med «[cli] allow_by = true» i "
                    "konfigurasjonsfilen.", 2)
+
+
+def _database_option(url: str, option: str) -> str:
+    """A database URL from the command line or a file; one with a password only from a file
+    (another user can read a command line through `ps` or /proc/PID/cmdline)."""
+    from avtaleflyt.settings import normalise_database_url
+
+    try:
+        normal = normalise_database_url(url)
+    except ValueError as e:
+        raise fail(f"«{option}»: {e}", 2) from None
+    if option == "--db":
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
+
+        try:
+            password = make_url(normal).password
+        except (ArgumentError, ValueError):
+            raise fail("«--db»: database-URL-en kan ikke leses.", 2) from None
+        if password:
+            # The message never repeats the URL: it holds the password.
+            raise fail("«--db»: database-URL-en inneholder et passord, og kommandolinjen kan "
+                       "leses av andre brukere på maskinen. Legg URL-en i "
+                       "AVTALEFLYT_DATABASE_URL eller i en fil som bare du kan lese, og bruk "
+                       "«--db-file FIL».", 2)
+    return normal
+
+
+def _read_db_file(path: str) -> str:
+    from pathlib import Path
+
+    try:
+        text = Path(path).read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError):
+        raise fail(f"«--db-file»: kan ikke lese filen {path}.", 2) from None
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    if len(lines) != 1:
+        raise fail(f"«--db-file»: filen {path} må inneholde nøyaktig én linje: "
+                   "database-URL-en.", 2)
+    return lines[0]
 
 
 @app.command()

@@ -83,6 +83,7 @@ class Supervisor:
         self.children.append((name, proc))
 
     def run(self) -> None:
+        from avtaleflyt import prefect_auth
         from avtaleflyt.runtime import quiet_prefect_env
 
         env = self._env()
@@ -92,19 +93,43 @@ class Supervisor:
         if not os.environ.get("PREFECT_API_URL"):
             _require_free("127.0.0.1", self.prefect_port, "--prefect-port")
         try:
+            credential_file = None
             if os.environ.get("PREFECT_API_URL"):
+                # An external server: used as it is. Its credential, if it has one, is the
+                # operator's PREFECT_API_AUTH_STRING, which the children inherit.
                 api = os.environ["PREFECT_API_URL"].rstrip("/")
             else:
                 api = f"http://127.0.0.1:{self.prefect_port}/api"
+                origin = api.removesuffix("/api")
+                credential = prefect_auth.server_credential(self.data_dir)
+                credential_file = prefect_auth.credential_path(self.data_dir)
                 # The UI in the browser must call this server, not the default port 4200.
                 env["PREFECT_UI_API_URL"] = env["PREFECT_API_URL"] = api
+                # Clients authenticate with the credential; an API key would take precedence
+                # over it in Prefect's client and fail against a self-hosted server.
+                env[prefect_auth.CLIENT_ENV] = credential
+                env.pop("PREFECT_API_KEY", None)
+                # Only the server process gets the server's side of it, through its
+                # environment (never its command line). Cross-origin calls: none but the
+                # server's own UI.
+                server_env = env | {
+                    prefect_auth.SERVER_ENV: credential,
+                    "PREFECT_SERVER_API_CORS_ALLOWED_ORIGINS": origin,
+                    "PREFECT_SERVER_CORS_ALLOWED_ORIGINS": origin,
+                }
                 self._start("prefect-server", [
                     sys.executable, "-m", "prefect", "server", "start",
                     "--host", "127.0.0.1", "--port", str(self.prefect_port)],
-                    env, logs / "server.log")
+                    server_env, logs / "server.log")
                 console.print(f"Starter Prefect-serveren (logg: {logs / 'server.log'}) …")
                 self._wait_healthy(api)
-            os.environ.update({k: env[k] for k in ("PREFECT_API_URL", "PREFECT_HOME")})
+                prefect_auth.record_server(self.data_dir, api)
+                self._recorded = True
+            # The dashboard's flow runs happen in this process: they need the same.
+            os.environ.update({k: env[k] for k in ("PREFECT_API_URL", "PREFECT_HOME",
+                                                   prefect_auth.CLIENT_ENV) if k in env})
+            if credential_file is not None:
+                os.environ.pop("PREFECT_API_KEY", None)
             quiet_prefect_env()
             from avtaleflyt.web import scheduler
 
@@ -112,9 +137,11 @@ class Supervisor:
             if names:
                 self._start("scheduler", [sys.executable, "-m", "avtaleflyt.web.scheduler"],
                             env, logs / "scheduler.log")
-            self._serve_dashboard(api, names)
+            self._serve_dashboard(api, names, credential_file)
         finally:
             self.stop()
+            if getattr(self, "_recorded", False):
+                prefect_auth.forget_server(self.data_dir)
 
     def _wait_healthy(self, api: str) -> None:
         import httpx
@@ -133,7 +160,8 @@ class Supervisor:
             time.sleep(0.5)
         raise fail(f"Prefect-serveren svarte ikke innen {HEALTH_TIMEOUT:.0f} sekunder.")
 
-    def _serve_dashboard(self, api: str, deployments: list[str]) -> None:
+    def _serve_dashboard(self, api: str, deployments: list[str],
+                         credential_file: Path | None = None) -> None:
         import uvicorn
 
         from avtaleflyt.web.app import create_app
@@ -144,6 +172,10 @@ class Supervisor:
         ui = api.removesuffix("/api")
         console.print(f"Nettsiden:     [bold]http://{self.host}:{self.port}/[/]", highlight=False)
         console.print(f"Prefect-UI:    [bold]{ui}/[/]", highlight=False)
+        if credential_file is not None:
+            # Where the credential is, never the credential itself.
+            console.print(f"               Logg inn med hele innholdet i {credential_file}",
+                          highlight=False)
         if deployments:
             console.print("Planlagte kjøringer: " + ", ".join(deployments), highlight=False)
         console.print("Stopp med Ctrl-C.")
