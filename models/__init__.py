@@ -8,12 +8,12 @@ from .notes import ExperienceNote
 from .outbox import Delivery, Digest, Reminder
 from .reference import ContactPerson, ContactPersonBase, County, Municipality
 from .types import UTCDateTime, utcnow
-from .user import FeedToken, User
+from .user import FeedToken, LoginAttempt, User, UserSession
 
 __all__ = [
     "AgreementTerms", "ContactPerson", "ContactPersonBase", "County", "Delivery", "Digest", "Event",
     "ExperienceNote", "Meeting", "Municipality", "OnboardingCase", "Reminder",
     "ResponsibilityItem", "Task", "UTCDateTime", "utcnow",
     "Document",
-    "FeedToken", "User",
+    "FeedToken", "LoginAttempt", "User", "UserSession",
 ]
