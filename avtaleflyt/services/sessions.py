@@ -13,6 +13,7 @@ window, and further attempts are refused without checking the password.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import logging
@@ -44,7 +45,8 @@ def csrf_for(token: str) -> str:
     """The CSRF token of a session: derived from the session's secret token, so it needs no
     storage, changes with every login and dies with the session. Knowing the stored hash
     does not give it."""
-    return hmac.new(token.encode(), b"avtaleflyt-csrf", hashlib.sha256).hexdigest()
+    digest = hmac.new(token.encode(), b"avtaleflyt-csrf", hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()  # as token_urlsafe(32)
 
 
 def start_session(*, session: Session, user: UserView, rules: DashboardRules,
