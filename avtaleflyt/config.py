@@ -48,6 +48,16 @@ class ReminderRules:
 
 
 @dataclass(frozen=True)
+class DashboardRules:
+    """Sessions and the login throttle of the dashboard (installation-wide, `[dashboard]`)."""
+
+    session_idle_minutes: int = 60
+    session_max_hours: int = 12
+    login_max_failures: int = 5
+    login_window_minutes: int = 15
+
+
+@dataclass(frozen=True)
 class Config:
     closed_days: tuple[tuple[int, int], ...] = ((12, 24),)
     agreement: AgreementDefaults = field(default_factory=AgreementDefaults)
@@ -56,6 +66,7 @@ class Config:
     access_log_days: int = 365  # [privacy]
     allow_by: bool = False  # [cli]
     prefect_retention_days: int = 30
+    dashboard: DashboardRules = field(default_factory=DashboardRules)
     raw: dict[str, Any] = field(default_factory=dict)  # sections other modules read
     # `[county."55"]` sections, each merged over the top level and validated like it.
     counties: dict[str, Config] = field(default_factory=dict, repr=False)
@@ -138,6 +149,10 @@ def _county_sections(over: dict[str, Any], where: Path) -> dict[str, dict[str, A
                                f"(kjente: {', '.join(sorted(known))}).", field=name)
         if not isinstance(section, dict):
             raise InvalidInput(f"«{name}» i {where} må være en tabell.", field=name)
+        if "dashboard" in section:  # one dashboard serves every county
+            raise InvalidInput(f"«{name}.dashboard» i {where}: innlogging og økter gjelder hele "
+                               "installasjonen; sett dem under [dashboard].",
+                               field=f"{name}.dashboard")
     return sections
 
 
@@ -197,6 +212,7 @@ def _build(data: dict[str, Any]) -> Config:
         allow_by=_bool(data["cli"]["allow_by"], "cli.allow_by"),
         prefect_retention_days=_int(data["prefect"]["retention_days"],
                                     "prefect.retention_days", 1, 3650),
+        dashboard=_dashboard_rules(data),
         raw=data,
     )
 
@@ -251,3 +267,19 @@ def _reminder_rules(data: dict[str, Any]) -> ReminderRules:
 @lru_cache(maxsize=4)
 def cached_config(path: str | None) -> Config:
     return load_config(Path(path) if path else None)
+
+
+def _dashboard_rules(data: dict[str, Any]) -> DashboardRules:
+    d = data["dashboard"]
+    rules = DashboardRules(
+        session_idle_minutes=_int(d["session_idle_minutes"], "dashboard.session_idle_minutes",
+                                  1, 24 * 60),
+        session_max_hours=_int(d["session_max_hours"], "dashboard.session_max_hours", 1, 24 * 7),
+        login_max_failures=_int(d["login_max_failures"], "dashboard.login_max_failures", 1, 100),
+        login_window_minutes=_int(d["login_window_minutes"], "dashboard.login_window_minutes",
+                                  1, 24 * 60),
+    )
+    if rules.session_idle_minutes > rules.session_max_hours * 60:
+        raise InvalidInput("«dashboard.session_idle_minutes» kan ikke være lengre enn "
+                           "«dashboard.session_max_hours».", field="dashboard.session_idle_minutes")
+    return rules

@@ -9,7 +9,7 @@ from .notes import ExperienceNote
 from .outbox import Delivery, Digest, Reminder
 from .reference import ContactPerson, ContactPersonBase, County, Municipality
 from .types import UTCDateTime, utcnow
-from .user import FeedToken, User
+from .user import FeedToken, LoginAttempt, User, UserSession
 
 __all__ = [
     "AccessLog",
@@ -17,5 +17,5 @@ __all__ = [
     "ExperienceNote", "Meeting", "Municipality", "OnboardingCase", "Reminder",
     "ResponsibilityItem", "Task", "UTCDateTime", "utcnow",
     "Document",
-    "FeedToken", "User",
+    "FeedToken", "LoginAttempt", "User", "UserSession",
 ]

@@ -128,3 +128,104 @@ def revoke_feed(username: Username) -> None:
     if n == 0:
         raise fail(f"«{escape(username)}» hadde ingen aktiv kalenderadresse.")
     console.print(f"Kalenderadressen til «{escape(username)}» virker ikke lenger.")
+
+
+@user_app.command("disable")
+def disable(username: Username) -> None:
+    """Steng en bruker ute: innloggingen slutter å virke med en gang, og kalenderadressen
+    svarer ikke mens brukeren er stengt."""
+    from avtaleflyt import runtime
+    from avtaleflyt.services.users import set_active
+
+    with user_errors(), runtime.session() as s:
+        user, ended = set_active(session=s, username=username, active=False)
+    console.print(f"Brukeren «{escape(user.username)}» er stengt ({_ended(ended)}).",
+                  highlight=False)
+
+
+@user_app.command("enable")
+def enable(username: Username) -> None:
+    """Åpne en stengt bruker igjen (brukeren må logge inn på nytt)."""
+    from avtaleflyt import runtime
+    from avtaleflyt.services.users import set_active
+
+    with user_errors(), runtime.session() as s:
+        user, _ = set_active(session=s, username=username, active=True)
+    console.print(f"Brukeren «{escape(user.username)}» kan logge inn igjen.", highlight=False)
+
+
+@user_app.command("password")
+def password(
+    username: Username,
+    password_stdin: Annotated[bool, typer.Option(
+        "--password-stdin", help="Les det nye passordet fra standard inn (for skript).")] = False,
+) -> None:
+    """Sett nytt passord (spørres om skjult, to ganger). Brukerens innlogginger avsluttes."""
+    from avtaleflyt import runtime
+    from avtaleflyt.services.users import check_password, find_user, set_password
+
+    with user_errors():
+        with runtime.session() as s:  # an unknown name is refused before the prompt
+            find_user(s, username)
+        if password_stdin:
+            new = sys.stdin.readline().rstrip("\r\n")
+        else:
+            new = typer.prompt("Nytt passord", hide_input=True,
+                               confirmation_prompt="Gjenta passordet")
+        check_password(new)
+        with runtime.session() as s:
+            user, ended = set_password(session=s, username=username, password=new)
+    console.print(f"Nytt passord for «{escape(user.username)}» ({_ended(ended)}).",
+                  highlight=False)
+
+
+def _ended(n: int) -> str:
+    return ("ingen innlogginger var aktive" if n == 0 else
+            "1 innlogging er avsluttet" if n == 1 else f"{n} innlogginger er avsluttet")
+
+
+@user_app.command("sessions")
+def sessions_(
+    username: Username,
+    revoke: Annotated[bool, typer.Option(
+        "--revoke", help="Avslutt alle brukerens innlogginger.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Skriv JSON.")] = False,
+) -> None:
+    """Vis brukerens aktive innlogginger på nettsiden (når de startet, sist brukt, når de
+    utløper), eller avslutt dem alle med --revoke."""
+    from avtaleflyt import runtime
+    from avtaleflyt.services import sessions
+
+    if revoke:
+        with user_errors(), runtime.session() as s:
+            n = sessions.revoke_sessions(session=s, username=username)
+        if as_json:
+            print_json({"username": username, "revoked": n})
+        else:
+            console.print(f"«{escape(username)}»: {_ended(n)}.", highlight=False)
+        return
+    with user_errors(), runtime.session() as s:
+        rows = sessions.active_sessions(session=s, username=username,
+                                        rules=runtime.ctx().config.dashboard)
+    if as_json:
+        print_json([{"created_at": r.created_at.isoformat(),
+                     "last_seen_at": r.last_seen_at.isoformat(),
+                     "expires_at": r.expires_at.isoformat(),
+                     "address": r.address, "user_agent": r.user_agent} for r in rows])
+        return
+    if not rows:
+        console.print(f"«{escape(username)}» har ingen aktive innlogginger.", highlight=False)
+        return
+    t = Table(title=f"Aktive innlogginger for «{escape(username)}»", title_justify="left")
+    for c in ("Startet", "Sist brukt", "Utløper", "Adresse", "Nettleser"):
+        t.add_column(c)
+    for r in rows:
+        t.add_row(_when(r.created_at), _when(r.last_seen_at), _when(r.expires_at),
+                  escape(r.address or ""), escape((r.user_agent or "")[:40]))
+    console.print(t)
+
+
+def _when(value) -> str:
+    from avtaleflyt.domain.calendar import OSLO
+
+    return value.astimezone(OSLO).strftime("%d.%m.%Y %H:%M")

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from pwdlib import PasswordHash
+from sqlalchemy import func
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from avtaleflyt.domain.errors import Conflict, InvalidInput, NotFound
@@ -70,19 +72,72 @@ def check_county_choice(*, session: Session, county: str | None, national: bool)
     _county_choice(session, county, national)
 
 
+def check_password(password: str) -> str:
+    if len(password or "") < MIN_PASSWORD:
+        raise InvalidInput(f"«passord» må ha minst {MIN_PASSWORD} tegn.", field="password")
+    return password
+
+
+def _same_name(username: str):
+    """Names are compared without regard to case ("KARI" is "kari")."""
+    return func.lower(User.username) == (username or "").strip().lower()
+
+
+def _exists(session: Session, username: str) -> Conflict | None:
+    other = session.exec(select(User).where(_same_name(username))).first()
+    if other is None:
+        return None
+    if other.username == username:
+        return Conflict(f"Brukeren «{username}» finnes allerede.", field="username")
+    return Conflict(f"Brukeren «{other.username}» finnes allerede; store og små bokstaver "
+                    f"regnes som like, så «{username}» kan ikke også brukes.", field="username")
+
+
 def create_user(*, session: Session, username: str, password: str,
                 county: str | None = None, national: bool = False) -> UserView:
     username = check_username(username)
     home = _county_choice(session, county, national)
-    if len(password or "") < MIN_PASSWORD:
-        raise InvalidInput(f"«passord» må ha minst {MIN_PASSWORD} tegn.", field="password")
-    if session.exec(select(User).where(User.username == username)).first() is not None:
-        raise Conflict(f"Brukeren «{username}» finnes allerede.", field="username")
+    check_password(password)
+    if (taken := _exists(session, username)) is not None:
+        raise taken
     user = User(username=username, password_hash=_hasher.hash(password),
                 county_id=home.id if home else None)
     session.add(user)
-    session.commit()
+    try:
+        session.commit()
+    except IntegrityError:  # created by someone else at the same moment
+        session.rollback()
+        raise _exists(session, username) or Conflict(
+            f"Brukeren «{username}» finnes allerede.", field="username") from None
     return _view(user, county=home)
+
+
+def set_active(*, session: Session, username: str, active: bool) -> tuple[UserView, int]:
+    """Enable or disable a user. Disabling ends every session at once (and the calendar
+    feed stops answering while the user is disabled); enabling revives no old session.
+    Returns the user and how many sessions were ended."""
+    from .sessions import revoke_user_sessions
+
+    user = _get(session, username)
+    user.active = active
+    session.add(user)
+    ended = 0 if active else revoke_user_sessions(session, user.id)
+    session.commit()
+    return _view(user, county=_county_of(session, user)), ended
+
+
+def set_password(*, session: Session, username: str, password: str) -> tuple[UserView, int]:
+    """A new password for the user; every session of theirs ends (log in again with the
+    new one). Returns the user and how many sessions were ended."""
+    from .sessions import revoke_user_sessions
+
+    check_password(password)
+    user = _get(session, username)
+    user.password_hash = _hasher.hash(password)
+    session.add(user)
+    ended = revoke_user_sessions(session, user.id)
+    session.commit()
+    return _view(user, county=_county_of(session, user)), ended
 
 
 def set_county(*, session: Session, username: str, county: str | None = None,
@@ -98,7 +153,7 @@ def set_county(*, session: Session, username: str, county: str | None = None,
 
 def authenticate(*, session: Session, username: str, password: str) -> UserView | None:
     """The user if the name and password match an active user, else None."""
-    user = session.exec(select(User).where(User.username == (username or "").strip())).first()
+    user = session.exec(select(User).where(_same_name(username))).first()
     if user is None:
         _hasher.verify(password or "", _DUMMY_HASH)
         return None
@@ -131,8 +186,13 @@ def _hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def find_user(session: Session, username: str) -> User:
+    """The user with this name (any case), or NotFound naming it."""
+    return _get(session, username)
+
+
 def _get(session: Session, username: str) -> User:
-    user = session.exec(select(User).where(User.username == username.strip())).first()
+    user = session.exec(select(User).where(_same_name(username))).first()
     if user is None:
         raise NotFound(f"Fant ingen bruker «{username}». Se «avtaleflyt user list».",
                        field="username")

@@ -100,9 +100,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.exception_handler(auth.LoginRequired)
     async def _login(request: Request, exc: auth.LoginRequired) -> Response:
         if request.method == "GET":
-            return RedirectResponse(auth.login_url(exc.next_path), status_code=303)
-        return pages.render(request, "error.html.j2", 401, title="Ikke innlogget",
-                            message="Du må logge inn før du kan gjøre endringer.")
+            response = RedirectResponse(auth.login_url(exc.next_path), status_code=303)
+        else:
+            response = pages.render(request, "error.html.j2", 401, title="Ikke innlogget",
+                                    message="Du må logge inn før du kan gjøre endringer.")
+        if auth.SESSION_COOKIE in request.cookies:  # ended, expired or unknown: drop it
+            auth.forget_cookie(request, response)
+        return response
 
     @app.exception_handler(auth.CsrfFailed)
     async def _csrf(request: Request, exc: auth.CsrfFailed) -> Response:

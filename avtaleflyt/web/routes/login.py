@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import math
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import PlainTextResponse, RedirectResponse
 
 from avtaleflyt import runtime
+from avtaleflyt.domain.calendar import OSLO
+from avtaleflyt.models import utcnow
+from avtaleflyt.services import sessions
 from avtaleflyt.services.users import authenticate
 
 from .. import auth
@@ -31,20 +35,40 @@ def login(request: Request, username: Annotated[str, Form()] = "",
           password: Annotated[str, Form()] = "", neste: Annotated[str, Form()] = "/",
           csrf_token: Annotated[str, Form()] = ""):
     auth.check_csrf(request, csrf_token)
+    pages = request.app.state.pages
+    values = {"neste": auth.safe_next(neste), "username": username}
+    address, rules = auth.client_address(request), auth.rules()
     with runtime.session() as s:
+        until = sessions.throttled_until(session=s, username=username, address=address,
+                                         rules=rules)
+        if until is not None:  # refused before the password is looked at
+            sessions.record_attempt(session=s, username=username, address=address,
+                                    outcome="throttled")
+            seconds = max(1, math.ceil((until - utcnow()).total_seconds()))
+            minutes = math.ceil(seconds / 60)
+            at = until.astimezone(OSLO).strftime("%H:%M")
+            response = pages.render(
+                request, "login.html.j2", 429, title="Logg inn", values=values,
+                errors={"password": "For mange mislykkede innlogginger. Prøv igjen kl. "
+                        f"{at} (om {minutes} {'minutt' if minutes == 1 else 'minutter'})."})
+            response.headers["Retry-After"] = str(seconds)
+            return response
         user = authenticate(session=s, username=username, password=password)
+        sessions.record_attempt(session=s, username=username, address=address,
+                                outcome="failure" if user is None else "success")
     if user is None:
-        return request.app.state.pages.render(
-            request, "login.html.j2", 401, title="Logg inn",
-            values={"neste": auth.safe_next(neste), "username": username},
-            errors={"password": "Feil brukernavn eller passord."})
-    auth.log_in(request, user)
-    return RedirectResponse(auth.safe_next(neste), status_code=303)
+        return pages.render(request, "login.html.j2", 401, title="Logg inn", values=values,
+                            errors={"password": "Feil brukernavn eller passord."})
+    response = RedirectResponse(auth.safe_next(neste), status_code=303)
+    auth.log_in(request, response, user)
+    return response
 
 
 @router.post("/logg-ut")
 def logout(request: Request, csrf_token: Annotated[str, Form()] = ""):
-    auth.check_csrf(request, csrf_token)
-    request.session.clear()
+    if auth.session_user(request) is not None:  # nothing to protect without a session
+        auth.check_csrf(request, csrf_token)
+    response = RedirectResponse("/logg-inn", status_code=303)
+    auth.log_out(request, response)
     auth.flash(request, "Du er logget ut.")
-    return RedirectResponse("/logg-inn", status_code=303)
+    return response
