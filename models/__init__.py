@@ -2,6 +2,7 @@
 
 from .agreement import AgreementTerms, ResponsibilityItem
 from .case import Event, OnboardingCase, Task
+from .commands import Command, PersonalText
 from .meeting import Meeting
 from .document import Document
 from .notes import ExperienceNote
@@ -11,8 +12,8 @@ from .types import UTCDateTime, utcnow
 from .user import FeedToken, User
 
 __all__ = [
-    "AgreementTerms", "ContactPerson", "ContactPersonBase", "County", "Delivery", "Digest", "Event",
-    "ExperienceNote", "Meeting", "Municipality", "OnboardingCase", "Reminder",
+    "AgreementTerms", "Command", "ContactPerson", "ContactPersonBase", "County", "Delivery", "Digest", "Event",
+    "ExperienceNote", "Meeting", "Municipality", "OnboardingCase", "PersonalText", "Reminder",
     "ResponsibilityItem", "Task", "UTCDateTime", "utcnow",
     "Document",
     "FeedToken", "User",
