@@ -30,6 +30,8 @@ PENDING, APPLIED, DONE, REFUSED = "pending", "applied", "done", "refused"
 _KEY = re.compile(r"^[A-Za-z0-9_.:-]{8,80}$")
 # Which parameters of a command are free text, and what kind of text they are.
 FREE_TEXT = {"add_note": {"text": "note"}, "change_status": {"reason": "reason"}}
+# …and the payload key that holds its `personal_text` id.
+TEXT_ID_KEYS = {"text": "text_id", "reason": "reason_text_id"}
 
 
 def new_key() -> str:
@@ -87,7 +89,7 @@ def submit(*, session: Session, key: str | None, kind: str, actor: str,
                 row = texts.store(session, municipality_id=m.id,
                                   case_id=case.id if case else None, kind=tkind,
                                   text=cleaned[field])
-                payload[f"{field}_text_id"] = row.id
+                payload[TEXT_ID_KEYS[field]] = row.id
     if existing is not None:  # refused before: the same key may try again, with this input
         existing.payload, existing.status, existing.result = payload, PENDING, None
         existing.actor, existing.finished_at = actor, None
@@ -132,12 +134,13 @@ def mark_refused(session: Session, command_id: int, error: DomainError) -> None:
     """The domain said no: nothing was written. The command's own texts are deleted (no
     note or event refers to them), and the key may be used again."""
     cmd = load(session, command_id)
-    for k, v in list(cmd.payload.items()):
-        if k.endswith("_text_id") and v is not None:
+    text_keys = set(TEXT_ID_KEYS.values())
+    for k, v in cmd.payload.items():
+        if k in text_keys and v is not None:
             row = session.get(PersonalText, v)
             if row is not None:
                 session.delete(row)
-    cmd.payload = {k: v for k, v in cmd.payload.items() if not k.endswith("_text_id")}
+    cmd.payload = {k: v for k, v in cmd.payload.items() if k not in text_keys}
     cmd.status, cmd.finished_at = REFUSED, utcnow()
     cmd.result = {"error": error.message, "field": error.field}
     session.add(cmd)
