@@ -93,8 +93,11 @@ def test_note_text_reason_and_login_never_reach_prefect_or_the_event_table(db_ur
     assert set(hold.details) == {"reason_text_id"}
     # The operator still sees the reason and the notes in `case show`, with their text ids.
     shown = cli("case", "show", "1836").output
-    assert reason in shown and f"tekst {hold.details['reason_text_id']}" in shown
-    assert note in shown and web_note in shown
+    assert note in shown and web_note in shown and "(tekst " in shown
+    d = json.loads(cli("case", "show", "1836", "--json").stdout)
+    held = next(h for h in d["history"] if h["kind"] == "case_on_hold")
+    assert reason in held["label"] and held["text_id"] == hold.details["reason_text_id"]
+    assert f"(tekst {held['text_id']})" in held["label"]
 
 
 def test_a_retried_cli_command_with_the_same_key_records_once(db_url, prefect_server):
