@@ -203,8 +203,8 @@ def record_fact(request: Request, user: User, knr: str, csrf_token: F = "",
         ctx = runtime.ctx(actor=user.username)
         fact_input = build_fact(fact, on or ctx.today, options, ctx)
         _preflight(preflight.check_fact, kommunenummer=knr, fact=fact_input, ctx=ctx)
-        result = _run(user, "record_fact", idempotency_key, kommunenummer=knr, fact=fact, occurred_on=on,
-                      options=options)
+        result = _run(user, "record_fact", idempotency_key, kommunenummer=knr, fact=fact,
+                      occurred_on=on, options=options)
     except DomainError as e:
         return _refused(request, user, knr, "fact", e, values)
     return _done(request, knr, result)
@@ -242,8 +242,8 @@ def add_note(request: Request, user: User, knr: str, csrf_token: F = "", theme: 
         parse_theme(theme)
         if not text.strip():
             raise InvalidInput("«tekst» kan ikke være tom.", field="text")
-        result = _run(user, "add_note", idempotency_key, kommunenummer=knr, theme=theme, text=text,
-                      noted_on=on, shared=bool(share))
+        result = _run(user, "add_note", idempotency_key, kommunenummer=knr, theme=theme,
+                      text=text, noted_on=on, shared=bool(share))
     except DomainError as e:
         return _refused(request, user, knr, "note", e, values)
     return _done(request, knr, result)
@@ -272,8 +272,8 @@ def _status_action(request, user, knr, action, csrf_token, date, reason, idempot
         ctx = runtime.ctx(actor=user.username)
         _preflight(preflight.check_status_change, kommunenummer=knr, action=action,
                    on=on or ctx.today, ctx=ctx)
-        result = _run(user, "change_status", idempotency_key, kommunenummer=knr, action=action, on=on,
-                      reason=reason.strip() or None)
+        result = _run(user, "change_status", idempotency_key, kommunenummer=knr,
+                      action=action, on=on, reason=reason.strip() or None)
     except DomainError as e:
         return _refused(request, user, knr, action, e, values)
     return _done(request, knr, result)
