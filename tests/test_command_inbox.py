@@ -236,3 +236,12 @@ def test_a_redacted_hold_reason_shows_the_marker(db_url, prefect_server):
     held = next(h for h in d["history"] if h["kind"] == "case_on_hold")
     assert "[sladdet]" in held["label"] and reason not in json.dumps(d, ensure_ascii=False)
     assert reason not in _all_text(db_url)
+
+
+def test_listing_texts_to_redact_is_read_only_and_does_not_start_prefect(sqlite_url):
+    import os
+
+    from .cli_support import run_isolated
+
+    run = run_isolated([["redact", "--list", "1836", "--json"]], dict(os.environ))
+    assert json.loads(run.outputs[0]) == [] and not run.prefect_loaded
