@@ -34,10 +34,12 @@ def cli(*args: str, by: str | None = None):
 def _flow_runs(names: list[str]):
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import FlowFilter, FlowFilterName
+    from prefect.client.schemas.sorting import FlowRunSort
 
+    # Newest first: the server is shared by the whole session.
     with get_client(sync_client=True) as client:
         return client.read_flow_runs(flow_filter=FlowFilter(name=FlowFilterName(any_=names)),
-                                     limit=200)
+                                     sort=FlowRunSort.EXPECTED_START_TIME_DESC, limit=200)
 
 
 def _all_text(url: str) -> str:
