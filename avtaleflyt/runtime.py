@@ -75,6 +75,9 @@ def today(s: Settings | None = None) -> date:
     return oslo_date(datetime.now(UTC))
 
 
+_business_date = today
+
+
 def ctx(today_: date | None = None, actor: str | None = None) -> Ctx:
     s = settings()
     path = config_path(s)
@@ -124,3 +127,25 @@ def prefect_client_auth() -> str | None:
     from .prefect_auth import client_auth
 
     return client_auth(settings().data_dir)
+
+
+def run_command(kind: str, /, *, key: str | None = None, actor: str | None = None,
+                today: date | None = None, **params) -> dict:
+    """Store a command in the inbox, then run its flow with the command's id only.
+
+    `kind` names a flow in `flows/commands.py` or `flows/meetings.py` (open_case, add_note,
+    add_meeting, …). A key already done returns its first result without a flow run. The
+    result carries the command's `idempotency_key`, so a script can retry safely.
+    """
+    from .services import inbox
+
+    params["today"] = today or _business_date()
+    with session() as s:
+        sub = inbox.submit(session=s, key=key, kind=kind, actor=actor or settings().user,
+                           params=params)
+    if sub.result is not None:
+        return {**sub.result, "idempotency_key": sub.key}
+    from avtaleflyt.flows import commands, meetings
+
+    flow_fn = getattr(commands, kind, None) or getattr(meetings, kind)
+    return {**run_flow(flow_fn, command_id=sub.id), "idempotency_key": sub.key}

@@ -1,102 +1,137 @@
-"""One flow per command that changes a case. Each records the fact through a service, then
-lets `onboarding` advance the case — so every change shows up as a flow run in Prefect.
+"""One flow per command that changes a case. The command's input is in the application
+database (`command`, see services/inbox.py); the flow gets only its id — never free text,
+personal data or the acting user, which Prefect would keep and show in its UI. Each flow
+loads the command, calls a service, lets `onboarding` advance the case, and stores the
+result on the command row. A re-run of a command that is done returns the stored result;
+one whose change is committed (`applied`) only finishes the onboarding loop.
 
-Adding a contact person is deliberately not a flow: its parameters are personal data, and
-Prefect's UI shows flow parameters to anyone who can reach it."""
+Adding a contact person is deliberately not a flow: it is personal data."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
 from prefect import flow
 
 from avtaleflyt import runtime
-from avtaleflyt.services import cases, facts, people
+from avtaleflyt.domain.errors import DomainError
+from avtaleflyt.services import cases, facts, inbox, people
+from avtaleflyt.services.context import Ctx
 
 from avtaleflyt.flows.onboarding import onboarding
 
 
-def _finish(outcome: cases.Outcome, today: date | None, actor: str | None) -> dict[str, Any]:
-    result = outcome.as_dict()
-    # The onboarding loop's body, not a nested flow run: the stage flows it calls are this
-    # command's subflows. One flow run fewer per command (a quarter of the demo's time).
-    progress = onboarding.fn(outcome.kommunenummer, today=today, actor=actor)
-    result["transitions"] = progress["transitions"]
-    result["stage"], result["status"] = progress["stage"], progress["status"]
+def _day(value: str | None) -> date | None:
+    return date.fromisoformat(value) if value else None
+
+
+def execute(command_id: int, apply: Callable[..., Any], *, advance: bool = True
+            ) -> dict[str, Any]:
+    """Run one command once: `apply(session, payload, ctx)` returns the service's outcome."""
+    with runtime.session() as s:
+        cmd = inbox.load(s, command_id)
+        if cmd.status == inbox.DONE:
+            return cmd.result
+        payload, actor = dict(cmd.payload), cmd.actor
+        ctx = runtime.ctx(_day(payload.get("today")), actor)
+        if cmd.status in (inbox.PENDING, inbox.REFUSED):
+            # Staged on the service's own session: its single commit carries this too.
+            cmd.status = inbox.APPLIED
+            s.add(cmd)
+            try:
+                out = apply(s, payload, ctx)
+            except DomainError as e:
+                s.rollback()
+                inbox.mark_refused(s, command_id, e)
+                raise
+            partial = out if isinstance(out, dict) else out.as_dict()
+            inbox.mark_applied(s, inbox.load(s, command_id), partial)
+        else:
+            partial = dict(cmd.result or {})
+    result = dict(partial)
+    if advance and partial.get("kommunenummer"):
+        # The onboarding loop's body, not a nested flow run: the stage flows it calls are
+        # this command's subflows. One flow run fewer per command.
+        progress = onboarding.fn(partial["kommunenummer"], today=ctx.today, actor=actor)
+        result["transitions"] = progress["transitions"]
+        result["stage"], result["status"] = progress["stage"], progress["status"]
+    with runtime.session() as s:
+        inbox.mark_done(s, command_id, result)
     return result
 
 
-@flow(name="open-case")
-def open_case(kommunenummer: str, opened_on: date | None = None, today: date | None = None,
-              actor: str | None = None) -> dict[str, Any]:
-    ctx = runtime.ctx(today, actor)
-    with runtime.session() as s:
-        out = cases.open_case(session=s, kommunenummer=kommunenummer,
-                              opened_on=opened_on or ctx.today, ctx=ctx)
-    return _finish(out, ctx.today, ctx.actor)
+def _open(s, p: dict[str, Any], ctx: Ctx):
+    return cases.open_case(session=s, kommunenummer=p["kommunenummer"],
+                           opened_on=_day(p.get("opened_on")) or ctx.today, ctx=ctx)
 
 
-@flow(name="record-fact")
-def record_fact(kommunenummer: str, fact: str, occurred_on: date | None = None,
-                options: dict[str, Any] | None = None, today: date | None = None,
-                actor: str | None = None) -> dict[str, Any]:
-    ctx = runtime.ctx(today, actor)
-    with runtime.session() as s:
-        fact_input = facts.build_case_fact(session=s, kommunenummer=kommunenummer, kind=fact,
-                                           occurred_on=occurred_on or ctx.today,
-                                           options=options or {}, ctx=ctx)
-        out = cases.record_fact(session=s, kommunenummer=kommunenummer, fact=fact_input, ctx=ctx)
-    return _finish(out, ctx.today, ctx.actor)
-
-
-@flow(name="complete-task")
-def complete_task(task_id: int, done_on: date | None = None, today: date | None = None,
-                  actor: str | None = None) -> dict[str, Any]:
-    ctx = runtime.ctx(today, actor)
-    with runtime.session() as s:
-        out = cases.complete_task(session=s, task_id=task_id, on=done_on or ctx.today, ctx=ctx)
-    return _finish(out, ctx.today, ctx.actor)
-
-
-@flow(name="change-case-status")
-def change_status(kommunenummer: str, action: str, on: date | None = None,
-                  reason: str | None = None, today: date | None = None,
-                  actor: str | None = None) -> dict[str, Any]:
-    """Put on hold, resume or withdraw a case."""
-    ctx = runtime.ctx(today, actor)
-    day = on or ctx.today
-    with runtime.session() as s:
-        if action == "hold":
-            out = cases.hold(session=s, kommunenummer=kommunenummer, on=day, reason=reason,
+def _record(s, p: dict[str, Any], ctx: Ctx):
+    fact_input = facts.build_case_fact(session=s, kommunenummer=p["kommunenummer"],
+                                       kind=p["fact"],
+                                       occurred_on=_day(p.get("occurred_on")) or ctx.today,
+                                       options=p.get("options") or {}, ctx=ctx)
+    return cases.record_fact(session=s, kommunenummer=p["kommunenummer"], fact=fact_input,
                              ctx=ctx)
-        elif action == "resume":
-            out = cases.resume(session=s, kommunenummer=kommunenummer, on=day, ctx=ctx)
-        elif action == "withdraw":
-            out = cases.withdraw(session=s, kommunenummer=kommunenummer, on=day, reason=reason,
-                                 ctx=ctx)
-        else:
-            raise ValueError(f"unknown action {action!r}")
-    return _finish(out, ctx.today, ctx.actor)
 
 
-@flow(name="add-note")
-def add_note(kommunenummer: str, theme: str, text: str, noted_on: date | None = None,
-             today: date | None = None, actor: str | None = None,
-             shared: bool = False) -> dict[str, Any]:
-    ctx = runtime.ctx(today, actor)
-    with runtime.session() as s:
-        out = people.add_note(session=s, kommunenummer=kommunenummer,
-                              theme=facts.parse_theme(theme), text=text,
-                              on=noted_on or ctx.today, ctx=ctx, shared=shared)
-    return _finish(out, ctx.today, ctx.actor)
+def _complete(s, p: dict[str, Any], ctx: Ctx):
+    return cases.complete_task(session=s, task_id=p["task_id"],
+                               on=_day(p.get("done_on")) or ctx.today, ctx=ctx)
 
 
-@flow(name="assign-task")
-def assign_task(task_id: int, contact_id: int | None = None, today: date | None = None,
-                actor: str | None = None) -> dict[str, Any]:
-    """Only ids cross the flow boundary: the contact's name stays in the database."""
-    ctx = runtime.ctx(today, actor)
-    with runtime.session() as s:
-        out = people.assign_task(session=s, task_id=task_id, contact_id=contact_id, ctx=ctx)
-    return out.as_dict()
+def _status(s, p: dict[str, Any], ctx: Ctx):
+    knr, action, day = p["kommunenummer"], p["action"], _day(p.get("on")) or ctx.today
+    if action == "hold":
+        return cases.hold(session=s, kommunenummer=knr, on=day, ctx=ctx,
+                          reason_text_id=p.get("reason_text_id"))
+    if action == "resume":
+        return cases.resume(session=s, kommunenummer=knr, on=day, ctx=ctx)
+    if action == "withdraw":
+        return cases.withdraw(session=s, kommunenummer=knr, on=day, ctx=ctx,
+                              reason_text_id=p.get("reason_text_id"))
+    raise ValueError(f"unknown action {action!r}")
+
+
+def _note(s, p: dict[str, Any], ctx: Ctx):
+    return people.add_note(session=s, kommunenummer=p["kommunenummer"],
+                           theme=facts.parse_theme(p["theme"]), text_id=p["text_id"],
+                           on=_day(p.get("noted_on")) or ctx.today, ctx=ctx,
+                           shared=bool(p.get("shared")))
+
+
+def _assign(s, p: dict[str, Any], ctx: Ctx):
+    return people.assign_task(session=s, task_id=p["task_id"], contact_id=p.get("contact_id"),
+                              ctx=ctx)
+
+
+@flow(name="open-case", flow_run_name="open-case-{command_id}")
+def open_case(command_id: int) -> dict[str, Any]:
+    return execute(command_id, _open)
+
+
+@flow(name="record-fact", flow_run_name="record-fact-{command_id}")
+def record_fact(command_id: int) -> dict[str, Any]:
+    return execute(command_id, _record)
+
+
+@flow(name="complete-task", flow_run_name="complete-task-{command_id}")
+def complete_task(command_id: int) -> dict[str, Any]:
+    return execute(command_id, _complete)
+
+
+@flow(name="change-case-status", flow_run_name="change-case-status-{command_id}")
+def change_status(command_id: int) -> dict[str, Any]:
+    """Put on hold, resume or withdraw a case."""
+    return execute(command_id, _status)
+
+
+@flow(name="add-note", flow_run_name="add-note-{command_id}")
+def add_note(command_id: int) -> dict[str, Any]:
+    return execute(command_id, _note)
+
+
+@flow(name="assign-task", flow_run_name="assign-task-{command_id}")
+def assign_task(command_id: int) -> dict[str, Any]:
+    return execute(command_id, _assign, advance=False)

@@ -1,4 +1,7 @@
-"""Meeting-plan changes as Prefect flow runs: adding a meeting can move deadlines."""
+"""Meeting-plan changes as Prefect flow runs: adding a meeting can move deadlines.
+
+Like the case commands, each flow gets only the id of a stored command (services/inbox.py):
+a meeting's title, an import file's path and the acting user stay in the database."""
 
 from __future__ import annotations
 
@@ -8,26 +11,28 @@ from typing import Any
 
 from prefect import flow
 
-from avtaleflyt import runtime
 from avtaleflyt.services import meetings
 
-
-@flow(name="add-meeting")
-def add_meeting(body: str, meeting_date: date, kommunenummer: str | None = None,
-                title: str | None = None, today: date | None = None,
-                actor: str | None = None, county: str | None = None) -> dict[str, Any]:
-    ctx = runtime.ctx(today, actor)
-    with runtime.session() as s:
-        return meetings.add_meeting(session=s, kommunenummer=kommunenummer, body=body,
-                                    on=meeting_date, title=title, ctx=ctx,
-                                    county=county).as_dict()
+from avtaleflyt.flows.commands import execute
 
 
-@flow(name="import-meetings")
-def import_meetings(path: str, kommunenummer: str | None = None, body: str | None = None,
-                    today: date | None = None, actor: str | None = None,
-                    county: str | None = None) -> dict[str, Any]:
-    ctx = runtime.ctx(today, actor)
-    with runtime.session() as s:
-        return meetings.import_meetings(session=s, path=Path(path), kommunenummer=kommunenummer,
-                                        body=body, ctx=ctx, county=county).as_dict()
+def _add(s, p: dict[str, Any], ctx):
+    return meetings.add_meeting(session=s, kommunenummer=p.get("kommunenummer"),
+                                body=p["body"], on=date.fromisoformat(p["meeting_date"]),
+                                title=p.get("title"), ctx=ctx, county=p.get("county"))
+
+
+def _import(s, p: dict[str, Any], ctx):
+    return meetings.import_meetings(session=s, path=Path(p["path"]),
+                                    kommunenummer=p.get("kommunenummer"), body=p.get("body"),
+                                    ctx=ctx, county=p.get("county"))
+
+
+@flow(name="add-meeting", flow_run_name="add-meeting-{command_id}")
+def add_meeting(command_id: int) -> dict[str, Any]:
+    return execute(command_id, _add, advance=False)
+
+
+@flow(name="import-meetings", flow_run_name="import-meetings-{command_id}")
+def import_meetings(command_id: int) -> dict[str, Any]:
+    return execute(command_id, _import, advance=False)

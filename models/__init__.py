@@ -3,6 +3,7 @@
 from .access import AccessLog
 from .agreement import AgreementTerms, ResponsibilityItem
 from .case import Event, OnboardingCase, Task
+from .commands import Command, PersonalText
 from .meeting import Meeting
 from .document import Document
 from .notes import ExperienceNote
@@ -13,8 +14,9 @@ from .user import FeedToken, LoginAttempt, User, UserSession
 
 __all__ = [
     "AccessLog",
-    "AgreementTerms", "ContactPerson", "ContactPersonBase", "County", "Delivery", "Digest", "Event",
-    "ExperienceNote", "Meeting", "Municipality", "OnboardingCase", "Reminder",
+    "AgreementTerms", "Command", "ContactPerson", "ContactPersonBase", "County", "Delivery",
+    "Digest", "Event", "ExperienceNote", "Meeting", "Municipality", "OnboardingCase",
+    "PersonalText", "Reminder",
     "ResponsibilityItem", "Task", "UTCDateTime", "utcnow",
     "Document",
     "FeedToken", "LoginAttempt", "User", "UserSession",

@@ -1,4 +1,5 @@
-"""Documents the process produced: one row per stored file, never updated."""
+"""Documents the process produced: one row per stored file, never updated except when a
+redaction (`avtaleflyt redact`) rewrites its file (new SHA-256 and size)."""
 
 from __future__ import annotations
 

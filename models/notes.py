@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Boolean, Column, String, Text, false
+from sqlalchemy import Boolean, Column, String, false
 from sqlmodel import Field, SQLModel
 
 from .types import UTCDateTime, utcnow
@@ -17,7 +17,8 @@ class ExperienceNote(SQLModel, table=True):
     case_id: int = Field(foreign_key="onboarding_case.id", index=True)
     stage: str = Field(sa_column=Column(String(32), nullable=False))
     theme: str = Field(sa_column=Column(String(32), nullable=False, index=True))
-    text: str = Field(sa_column=Column(Text, nullable=False))
+    # The text lives in `personal_text` (redactable); read it through the reference.
+    text_id: int = Field(foreign_key="personal_text.id", index=True)
     # Shown outside the case's own county (in a national comparison) only when shared.
     shared: bool = Field(default=False, sa_column=Column(Boolean, nullable=False,
                                                          server_default=false()))

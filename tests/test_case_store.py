@@ -228,7 +228,8 @@ def test_notes_keep_theme_and_stage(session, db_url):
     notes = snapshot_json(session, date(2026, 3, 3))["notes"]
     assert notes == [{"id": notes[0]["id"], "stage": "first_contact", "theme": "technical_systems",
                       "theme_label": "Systemtekniske løsninger",
-                      "text": "IT-avdelingen må med fra start <b>&</b>", "noted_on": "2026-03-03",
+                      "text": "IT-avdelingen må med fra start <b>&</b>",
+                      "text_id": notes[0]["text_id"], "noted_on": "2026-03-03",
                       "shared": False}]
 
 

@@ -108,17 +108,15 @@ def test_document_commands_never_import_prefect(db_url, tmp_path):
 
 @pytest.mark.prefect
 def test_record_fact_flow_stores_the_saksframlegg(db_url, prefect_server):
-    from avtaleflyt.flows import commands
-
     today = date(2026, 3, 19)
-    runtime.run_flow(commands.open_case, kommunenummer="1836", opened_on=date(2026, 3, 2),
-                     today=today)
+    runtime.run_command("open_case", kommunenummer="1836", opened_on=date(2026, 3, 2),
+                        today=today)
     for fact, on in (("meeting-held", date(2026, 3, 10)), ("needs-assessed", date(2026, 3, 12))):
-        runtime.run_flow(commands.record_fact, kommunenummer="1836", fact=fact, occurred_on=on,
-                         today=today)
+        runtime.run_command("record_fact", kommunenummer="1836", fact=fact, occurred_on=on,
+                            today=today)
     assert stored(db_url) == []
-    result = runtime.run_flow(commands.record_fact, kommunenummer="1836",
-                              fact="intent-confirmed", occurred_on=today, today=today)
+    result = runtime.run_command("record_fact", kommunenummer="1836",
+                                 fact="intent-confirmed", occurred_on=today, today=today)
     assert result["stage"] == "political_approval"
 
     rows = stored(db_url)

@@ -12,10 +12,11 @@ import sqlalchemy as sa
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlmodel import SQLModel
+from sqlmodel import SQLModel, select
 
 import avtaleflyt.models  # noqa: F401  (registers the tables)
 from avtaleflyt import db
+from avtaleflyt.models import Event
 from avtaleflyt.services import queries
 from avtaleflyt.services.reference import load_reference_data
 from avtaleflyt.services.scope import scope_for_code
@@ -100,6 +101,9 @@ def test_upgrading_a_one_county_database_keeps_every_row(empty_url):
         one("INSERT INTO experience_note (case_id, stage, theme, text, noted_on, "
             f"recorded_by, created_at) VALUES ({case}, 'first_contact', 'engagement', "
             f"'Kommunedirektøren var med fra start.', '2026-03-02', 'anna', '{now}')")
+        one("INSERT INTO event (municipality_id, case_id, kind, occurred_on, recorded_at, "
+            f"recorded_by, details) VALUES ({rodoy}, {case}, 'case_on_hold', '2026-03-03', "
+            f"'{now}', 'anna', '{{\"reason\": \"Venter på ny rådmann\"}}')")
         one("INSERT INTO app_user (username, password_hash, active, created_at) VALUES "
             f"('anna', '$argon2id$x', true, '{now}')")
         before = _counts(c)
@@ -118,6 +122,17 @@ def test_upgrading_a_one_county_database_keeps_every_row(empty_url):
             "WHERE username = 'anna'")).scalar_one()
         assert user_county == "18"
         assert c.execute(sa.text("SELECT shared FROM experience_note")).scalar_one() in (False, 0)
+        # Free text moved into personal_text; the note and the event refer to it by id.
+        texts = dict(c.execute(sa.text("SELECT id, text FROM personal_text")).all())
+        assert sorted(texts.values()) == ["Kommunedirektøren var med fra start.",
+                                          "Venter på ny rådmann"]
+        note_text = c.execute(sa.text("SELECT text_id FROM experience_note")).scalar_one()
+        assert texts[note_text] == "Kommunedirektøren var med fra start."
+    with db.session_scope(empty_url) as s:
+        held = s.exec(select(Event).where(Event.kind == "case_on_hold")).one()
+        assert set(held.details) == {"reason_text_id"}
+        assert texts[held.details["reason_text_id"]] == "Venter på ny rådmann"
+    with db.get_engine(empty_url).connect() as c:
         rodoy = c.execute(sa.text("SELECT name FROM municipality WHERE kommunenummer = '1836'"
                                   )).scalar_one()
         assert rodoy == "Rødøy"

@@ -39,12 +39,13 @@ def _date(value: str | None, field: str = "--date"):
 
 
 def _flow(name: str, **params: Any) -> dict[str, Any]:
-    """Run one of the command flows as a Prefect flow run in this process."""
+    """Store the command in the inbox and run its flow (given only the command's id) as a
+    Prefect flow run in this process. One idempotency key per invocation."""
     from avtaleflyt import runtime
-    from avtaleflyt.flows import commands
 
-    params.setdefault("today", runtime.today())
-    return runtime.run_flow(getattr(commands, name), **params)
+    from .output import command_key
+
+    return runtime.run_command(name, key=command_key(), **params)
 
 
 def _preflight(check, **params: Any) -> None:
@@ -244,8 +245,8 @@ def _print_case(d: dict[str, Any]) -> None:
         console.print("[bold]Erfaringsnotater[/]")
         for n in d["notes"]:
             console.print(f"  {fmt_iso(n['noted_on'])} [{escape(n['theme_label'])}] "
-                          f"{escape(n['text'])}{' (delt)' if n.get('shared') else ''}",
-                          highlight=False)
+                          f"{escape(n['text'])}{' (delt)' if n.get('shared') else ''} "
+                          f"(tekst {n['text_id']})", highlight=False)
     if d.get("contacts"):
         console.print("[bold]Kontaktpersoner[/]")
         for c in d["contacts"]:
@@ -417,3 +418,53 @@ def contact_list(knr: Knr, as_json: JsonOpt = False) -> None:
         t.add_row(str(c["id"]), escape(c["name"]), escape(c["role"]), escape(c["email"]),
                   escape(c["phone"] or ""), "ja" if c["primary"] else "")
     console.print(t)
+
+
+def redact(
+    text_id: Annotated[Optional[int], typer.Argument(
+        help="Tekstens id (se «case show KNR» eller «redact --list KNR»).")] = None,
+    reason: Annotated[Optional[str], typer.Option(
+        "--reason", help="Hvorfor teksten sladdes (lagres, vises ikke i historikken).")] = None,
+    list_: Annotated[Optional[str], typer.Option(
+        "--list", help="Vis kommunens fritekster (notater, begrunnelser) med id.",
+        metavar="KNR")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Sladd en fritekst som kan navngi personer (et erfaringsnotat eller en begrunnelse).
+
+    Teksten erstattes med «[sladdet]» overalt: i saken, på dashbordet, i rapportene og i
+    lagrede dokumenter. Historikken får en hendelse om hvem som sladdet hvilken tekst (id-en,
+    aldri teksten). For driftsansvarlige.
+    """
+    from avtaleflyt import runtime
+    from avtaleflyt.services import texts
+
+    if list_ is not None:
+        from rich.markup import escape
+
+        with user_errors(), runtime.session() as s:
+            rows = texts.list_texts(s, list_)
+        if as_json:
+            print_json(rows)
+            return
+        t = Table(title="Fritekster", title_justify="left")
+        for c in ("Id", "Type", "Tekst", "Sladdet"):
+            t.add_column(c)
+        for r in rows:
+            t.add_row(str(r["id"]), "notat" if r["kind"] == "note" else "begrunnelse",
+                      escape(r["text"]), fmt_iso(r["redacted_at"][:10]) if r["redacted_at"]
+                      else "")
+        console.print(t)
+        return
+
+    def go() -> dict[str, Any]:
+        from avtaleflyt.domain.errors import InvalidInput
+
+        if text_id is None:
+            raise InvalidInput("«TEXT_ID» mangler: oppgi tekstens id, eller bruk --list KNR.",
+                               field="text_id")
+        with runtime.session() as s:
+            return texts.redact(session=s, text_id=text_id, reason=reason or "",
+                                ctx=runtime.ctx())
+
+    run_write(go, as_json)

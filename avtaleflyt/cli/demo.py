@@ -229,9 +229,7 @@ def _run_demo(*, reuse: bool) -> None:
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), console=console, transient=True) as progress:
         bar = progress.add_task("Starter Prefect …", total=len(steps) + 1)
-        from avtaleflyt.flows import meetings
-
-        runtime.run_flow(meetings.import_meetings, path=str(plan), today=start, actor="demo")
+        runtime.run_command("import_meetings", path=str(plan), today=start, actor="demo")
         progress.advance(bar)
         kept: date | None = None
         for step in steps:
@@ -274,30 +272,31 @@ def _keep_deadlines(day: date) -> None:
 
 
 def _perform(step: Step, day: date) -> None:
+    """One step through the command inbox, as the CLI and the dashboard do it."""
     from avtaleflyt import runtime
-    from avtaleflyt.flows import commands, onboarding
+    from avtaleflyt.flows import onboarding
 
     common = {"today": day, "actor": "demo"}
+    run = runtime.run_command
     a = step.args
     match step.action:
         case "open":
-            runtime.run_flow(commands.open_case, kommunenummer=step.knr, opened_on=day, **common)
+            run("open_case", kommunenummer=step.knr, opened_on=day, **common)
         case "record":
             options = {k: v for k, v in a.items() if k != "fact"}
-            runtime.run_flow(commands.record_fact, kommunenummer=step.knr, fact=a["fact"],
-                             occurred_on=day, options=options, **common)
+            run("record_fact", kommunenummer=step.knr, fact=a["fact"], occurred_on=day,
+                options=options, **common)
         case "task":
-            runtime.run_flow(commands.complete_task, task_id=_task_id(step.knr, a["key"]),
-                             done_on=day, **common)
+            run("complete_task", task_id=_task_id(step.knr, a["key"]), done_on=day, **common)
         case "duties":
             for task_id, due in _due_duties(step.knr, day):
-                runtime.run_flow(commands.complete_task, task_id=task_id, done_on=due, **common)
+                run("complete_task", task_id=task_id, done_on=due, **common)
         case "hold" | "withdraw":
-            runtime.run_flow(commands.change_status, kommunenummer=step.knr, action=step.action,
-                             on=day, reason=a.get("reason"), **common)
+            run("change_status", kommunenummer=step.knr, action=step.action, on=day,
+                reason=a.get("reason"), **common)
         case "note":
-            runtime.run_flow(commands.add_note, kommunenummer=step.knr, theme=a["theme"],
-                             text=a["text"], noted_on=day, **common)
+            run("add_note", kommunenummer=step.knr, theme=a["theme"], text=a["text"],
+                noted_on=day, **common)
         case "advance":
             runtime.run_flow(onboarding.onboarding, kommunenummer=step.knr, **common)
         case "contact":

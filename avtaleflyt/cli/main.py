@@ -49,10 +49,17 @@ def _global(
         "--config", help="TOML-fil med frister og standardvilkår (AVTALEFLYT_CONFIG).")] = None,
     verbose: Annotated[bool, typer.Option(
         "--verbose", "-v", help="Vis Prefects egne logglinjer i terminalen.")] = False,
+    idempotency_key: Annotated[Optional[str], typer.Option(
+        "--idempotency-key", help="Nøkkel for en kommando som endrer en sak: kjøres samme "
+        "kommando igjen med samme nøkkel, registreres ingenting på nytt (svaret er det "
+        "første). Standard: en ny nøkkel for hver kjøring.")] = None,
 ) -> None:
     """Build the settings once, from the options and the environment, and install them for
     the command (and the flow runs it starts in this process) until it ends."""
     with user_errors():
+        from .output import set_command_key
+
+        set_command_key(idempotency_key)
         overrides: dict[str, object] = {"user": by or None, "config": config or None}
         if db and db_file:
             raise fail("«--db» og «--db-file» kan ikke brukes samtidig; velg én.", 2)
@@ -262,6 +269,7 @@ def _register() -> None:
     app.add_typer(documents.report_app, name="report")
     app.add_typer(users.user_app, name="user")
     app.command("serve")(serve.serve)
+    app.command("redact")(cases.redact)
 
 
 _register()

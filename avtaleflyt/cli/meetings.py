@@ -22,11 +22,12 @@ CountyOpt = Annotated[Optional[str], typer.Option(
 
 
 def _flow(name: str, **params: Any) -> dict[str, Any]:
+    """Store the command in the inbox; its flow gets only the command's id."""
     from avtaleflyt import runtime
-    from avtaleflyt.flows import meetings
 
-    params.setdefault("today", runtime.today())
-    return runtime.run_flow(getattr(meetings, name), **params)
+    from .output import command_key
+
+    return runtime.run_command(name, key=command_key(), **params)
 
 
 @app.command("add")

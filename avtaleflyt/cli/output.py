@@ -6,6 +6,7 @@ import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import date
 from typing import Any
 
@@ -18,6 +19,29 @@ from avtaleflyt.domain.stages import CaseStatus, Stage
 
 console = Console()
 err = Console(stderr=True)
+
+# The idempotency key of this invocation's command (`--idempotency-key`, else a new one).
+_command_key: ContextVar[str | None] = ContextVar("avtaleflyt_command_key", default=None)
+
+
+def set_command_key(key: str | None) -> None:
+    if key is not None:
+        from avtaleflyt.services.inbox import check_key
+
+        key = check_key(key)
+    _command_key.set(key)
+
+
+def command_key() -> str:
+    """One key per invocation: a retried invocation given the same `--idempotency-key`
+    returns the first result and records nothing twice."""
+    key = _command_key.get()
+    if key is None:
+        import uuid
+
+        key = uuid.uuid4().hex
+        _command_key.set(key)
+    return key
 
 STATUS_STYLE = {
     "active": "green", "on_hold": "yellow", "withdrawn": "dim", "rejected": "red",

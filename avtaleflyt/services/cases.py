@@ -221,11 +221,27 @@ def complete_task(*, session: Session, task_id: int, on: date, ctx: Ctx) -> Outc
     return _outcome(m, case, f"Oppgaven «{task.title}» er gjort ({m.name}).")
 
 
-def hold(*, session: Session, kommunenummer: str, on: date, reason: str | None,
-         ctx: Ctx) -> Outcome:
-    reason = check_text(reason, "reason", 500, required=False, multiline=True)
+def _with_reason(session: Session, m, case: OnboardingCase, event: NewEvent,
+                 reason: str | None, reason_text_id: int | None) -> NewEvent:
+    """The event refers to the reason by its `personal_text` id; it never holds the text."""
+    from . import texts
+
+    if reason_text_id is not None:
+        row = texts.load(session, reason_text_id, m.id)
+    else:
+        reason = texts.clean(reason, "reason", required=False)
+        if reason is None:
+            return event
+        row = texts.store(session, municipality_id=m.id, case_id=case.id, kind="reason",
+                          text=reason)
+    return NewEvent(event.kind, event.occurred_on, {**event.details, "reason_text_id": row.id})
+
+
+def hold(*, session: Session, kommunenummer: str, on: date, reason: str | None = None,
+         ctx: Ctx, reason_text_id: int | None = None) -> Outcome:
     m, case = get_case(session, kommunenummer)
-    event = machine.hold(snapshot(session, m, case), on, ctx.today, reason)
+    event = machine.hold(snapshot(session, m, case), on, ctx.today, None)
+    event = _with_reason(session, m, case, event, reason, reason_text_id)
     add_events(session, m, case, [event], ctx)
     case.status = CaseStatus.ON_HOLD.value
     case.on_hold_since = on
@@ -249,11 +265,11 @@ def resume(*, session: Session, kommunenummer: str, on: date, ctx: Ctx) -> Outco
     return _outcome(m, case, f"Saken for {m.name} er gjenopptatt.{moved}")
 
 
-def withdraw(*, session: Session, kommunenummer: str, on: date, reason: str | None,
-             ctx: Ctx) -> Outcome:
-    reason = check_text(reason, "reason", 500, required=False, multiline=True)
+def withdraw(*, session: Session, kommunenummer: str, on: date, reason: str | None = None,
+             ctx: Ctx, reason_text_id: int | None = None) -> Outcome:
     m, case = get_case(session, kommunenummer)
-    event = machine.withdraw(snapshot(session, m, case), on, ctx.today, reason)
+    event = machine.withdraw(snapshot(session, m, case), on, ctx.today, None)
+    event = _with_reason(session, m, case, event, reason, reason_text_id)
     add_events(session, m, case, [event], ctx)
     case.status = CaseStatus.WITHDRAWN.value
     case.closed_on = on

@@ -20,6 +20,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import func
@@ -58,6 +59,7 @@ from avtaleflyt.models import (
     ExperienceNote,
     Municipality,
     OnboardingCase,
+    PersonalText,
     Task,
 )
 
@@ -235,8 +237,10 @@ def yearly_report_context(session: Session, scope: Scope, ctx: Ctx,
     visits = [t for t in tasks if "visit" in t.key]
     duties = [DutyRecord(t.title, t.due_on, t.done_on) for t in tasks if t not in visits]
     notes = session.exec(
-        select(ExperienceNote).where(ExperienceNote.case_id == case.id,
-                                     col(ExperienceNote.noted_on).between(start, end))
+        select(ExperienceNote, PersonalText.text)
+        .join(PersonalText, col(PersonalText.id) == ExperienceNote.text_id)
+        .where(ExperienceNote.case_id == case.id,
+               col(ExperienceNote.noted_on).between(start, end))
         .order_by(col(ExperienceNote.noted_on), col(ExperienceNote.id))).all()
     name = scope.municipality.name
     return YearlyReportContext(
@@ -244,7 +248,14 @@ def yearly_report_context(session: Session, scope: Scope, ctx: Ctx,
         site_visits_done=sum(1 for t in visits if t.done_on is not None),
         site_visits_planned=len(visits) or (terms.site_visits_per_year if terms else 0),
         today=ctx.today,
-        notes=[NoteView(name, n.stage, n.theme, n.text, n.noted_on) for n in notes])
+        notes=[NoteView(name, n.stage, n.theme, _shown(text), n.noted_on) for n, text in notes])
+
+
+def _shown(text: str | None) -> str:
+    """A note's or reason's text from `personal_text`, or «[sladdet]» once redacted."""
+    from .texts import REDACTED
+
+    return REDACTED if text is None else text
 
 
 def _experience_rows(session: Session, scope: scopes.Scope, *, shared_only: bool):
@@ -261,15 +272,26 @@ def _experience_rows(session: Session, scope: scopes.Scope, *, shared_only: bool
         .where(col(Event.kind).in_(_SPAN_EVENTS))
         .order_by(col(Event.case_id), col(Event.occurred_on), col(Event.id)),
         Municipality.county_id)).all()
-    q = (select(ExperienceNote, Municipality)
+    q = (select(ExperienceNote, Municipality, PersonalText.text)
+         .join(PersonalText, col(PersonalText.id) == ExperienceNote.text_id)
          .join(OnboardingCase, col(OnboardingCase.id) == ExperienceNote.case_id)
          .join(Municipality, col(Municipality.id) == OnboardingCase.municipality_id)
          .order_by(col(ExperienceNote.noted_on), col(ExperienceNote.id)))
     if shared_only:
         q = q.where(col(ExperienceNote.shared).is_(True))
     notes = session.exec(scope.where(q, Municipality.county_id)).all()
-    by_case: dict[int, list[Event]] = defaultdict(list)
+    # Hold and withdraw reasons, by their `personal_text` id: one query.
+    reason_ids = {e.details["reason_text_id"] for e in events
+                  if e.details.get("reason_text_id") is not None}
+    reasons = dict(session.exec(select(PersonalText.id, PersonalText.text)
+                                .where(col(PersonalText.id).in_(reason_ids))).all())
+    by_case: dict[int, list[Any]] = defaultdict(list)
     for e in events:
+        rid = e.details.get("reason_text_id")
+        if rid is not None:  # a read-only copy with the text: the event row is never changed
+            e = SimpleNamespace(id=e.id, case_id=e.case_id, kind=e.kind,
+                                occurred_on=e.occurred_on, recorded_by=e.recorded_by,
+                                details={**e.details, "reason": _shown(reasons.get(rid))})
         by_case[e.case_id].append(e)
     return cases, by_case, notes
 
@@ -301,8 +323,8 @@ def _county_experience(county: County, cases, by_case, notes, ctx: Ctx,
                                         f"{f': {reason}' if reason else ''}")
     return ExperienceReportContext(
         county_name=county.library_name or county.name, generated=ctx.today, spans=spans,
-        notes=[NoteView(m.name, n.stage, n.theme, n.text, n.noted_on, note_county)
-               for n, m in notes],
+        notes=[NoteView(m.name, n.stage, n.theme, _shown(text), n.noted_on, note_county)
+               for n, m, text in notes],
         closed_cases=closed, waiting_reasons=waiting)
 
 
@@ -317,7 +339,7 @@ def comparison_context(session: Session, ctx: Ctx) -> ExperienceComparisonContex
         mine = [(case, m) for case, m in cases if m.county_id == county.id]
         short = county.name.removesuffix(" fylkeskommune")
         report = _county_experience(county, mine, by_case,
-                                    [(n, m) for n, m in notes if m.county_id == county.id],
+                                    [(n, m, t) for n, m, t in notes if m.county_id == county.id],
                                     ctx, note_county=short)
         status = [(CaseStatus(case.status), Stage(case.stage)) for case, _ in mine]
         out.append(CountyExperience(

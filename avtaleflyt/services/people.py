@@ -188,18 +188,32 @@ def erase_contact(*, session: Session, contact_id: int, ctx: Ctx, scope: Scope =
                    f"{m.name}, også fra lagrede dokumenter og meldinger.")
 
 
-def add_note(*, session: Session, kommunenummer: str, theme: Theme, text: str, on: date,
-             ctx: Ctx, shared: bool = False) -> Outcome:
+def add_note(*, session: Session, kommunenummer: str, theme: Theme, on: date, ctx: Ctx,
+             text: str | None = None, text_id: int | None = None,
+             shared: bool = False) -> Outcome:
     """Add an experience note to the case. A `shared` note may also be shown outside the
-    case's own county (in the national comparison); an unshared one only in its county."""
+    case's own county (in the national comparison); an unshared one only in its county.
+
+    The note's text lives in `personal_text`: given as `text` it is stored there now; the
+    command inbox has stored it already and passes its `text_id`."""
+    from . import texts
+
     m, case = get_case(session, kommunenummer)
-    text = _text(text, "text", 5000, multiline=True)
+    if text_id is None:
+        text = texts.clean(text, "note", required=True)
     machine.check_not_future(on, ctx.today)
     if on < case.opened_on:
         raise InvalidInput(f"Datoen {machine.fmt(on)} er før saken ble åpnet "
                            f"({machine.fmt(case.opened_on)}).", field="date")
-    note = ExperienceNote(case_id=case.id, stage=case.stage, theme=theme.value, text=text,
-                          noted_on=on, recorded_by=ctx.actor, shared=shared)
+    if text_id is None:
+        row = texts.store(session, municipality_id=m.id, case_id=case.id, kind="note",
+                          text=text)
+    else:
+        row = texts.load(session, text_id, m.id)
+        row.case_id = case.id
+        session.add(row)
+    note = ExperienceNote(case_id=case.id, stage=case.stage, theme=theme.value,
+                          text_id=row.id, noted_on=on, recorded_by=ctx.actor, shared=shared)
     session.add(note)
     session.flush()
     add_events(session, m, case, [NewEvent("note_added", on, {

@@ -136,6 +136,10 @@ def case_detail(session: Session, kommunenummer: str, today: date, *,
     notes = session.exec(select(ExperienceNote).where(ExperienceNote.case_id == case.id)
                          .order_by(col(ExperienceNote.noted_on), col(ExperienceNote.id))).all()
     tasks = case_tasks(session, case.id)
+    from .texts import resolve
+
+    shown = resolve(session, [n.text_id for n in notes] +
+                    [e.details.get("reason_text_id") for e in events])
     detail: dict[str, Any] = {
         "kommunenummer": m.kommunenummer,
         "municipality": m.name,
@@ -162,7 +166,8 @@ def case_detail(session: Session, kommunenummer: str, today: date, *,
             "closes_with_fact": t.milestone is not None,
         } for t in tasks],
         "history": [{
-            "id": e.id, "kind": e.kind, "label": event_label(e.kind, e.details),
+            "id": e.id, "kind": e.kind, "label": event_label(e.kind, e.details, shown),
+            "text_id": e.details.get("reason_text_id"),
             "occurred_on": e.occurred_on.isoformat(),
             "recorded_at": e.recorded_at.isoformat(), "recorded_by": e.recorded_by,
             "details": e.details,
@@ -181,7 +186,8 @@ def case_detail(session: Session, kommunenummer: str, today: date, *,
                                      for r in terms.split],
         },
         "notes": [{"id": n.id, "stage": n.stage, "theme": n.theme,
-                   "theme_label": Theme(n.theme).label, "text": n.text,
+                   "theme_label": Theme(n.theme).label, "text": shown.get(n.text_id, ""),
+                   "text_id": n.text_id,
                    "noted_on": n.noted_on.isoformat(), "shared": n.shared} for n in notes],
     }
     if with_personal_data:
@@ -229,8 +235,15 @@ _EVENT_LABELS = {
 }
 
 
-def event_label(kind: str, details: dict[str, Any]) -> str:
-    """One line of history in Norwegian."""
+def event_label(kind: str, details: dict[str, Any],
+                texts: dict[int, str] | None = None) -> str:
+    """One line of history in Norwegian. `texts` resolves free-text references (a hold or
+    withdraw reason) from `personal_text`; without it they are left out."""
+    reason_id = details.get("reason_text_id")
+    if reason_id is not None and texts is not None and reason_id in texts:
+        return f"{_EVENT_LABELS.get(kind, kind)}: {texts[reason_id]} (tekst {reason_id})"
+    if kind == "text_redacted":
+        return f"Tekst {details.get('text_id')} sladdet"
     if kind in FactKind._value2member_map_:
         label = FACT_LABELS[FactKind(kind)]
         if "outcome" in details:

@@ -54,8 +54,16 @@ def make_env() -> Environment:
                        if k else "–")
     env.globals.update(STAGES=STAGE_ORDER, FACTS=[(k.cli_name, FACT_LABELS[k]) for k in FactKind],
                        OUTCOMES=list(Outcome), PARTIES=list(Party), THEMES=list(Theme),
-                       STATUSES=list(CaseStatus))
+                       STATUSES=list(CaseStatus), new_command_key=_new_command_key)
     return env
+
+
+def _new_command_key() -> str:
+    """One idempotency key per rendered form (a hidden field): a double-submitted form or
+    a browser's retry stores the command once (services/inbox.py)."""
+    import uuid
+
+    return uuid.uuid4().hex
 
 
 class Pages:

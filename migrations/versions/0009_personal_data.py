@@ -1,7 +1,7 @@
 """personal data: contact constraints in the database, an access log, redacted documents
 
 Revision ID: 0009
-Revises: 0007
+Revises: 0008
 Create Date: 2027-01-10
 
 - `contact_person`: a unique index on (municipality_id, lower(email)) and a partial unique
@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0009"
-down_revision: str | None = "0007"
+down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

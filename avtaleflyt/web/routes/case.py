@@ -153,11 +153,12 @@ def _preflight(check, **params: Any) -> None:
         check(session=s, **params)
 
 
-def _run(user: UserView, name: str, **params: Any) -> dict[str, Any]:
-    from avtaleflyt.flows import commands
-
-    return runtime.run_flow(getattr(commands, name), today=runtime.today(),
-                            actor=user.username, **params)
+def _run(user: UserView, name: str, key: str, **params: Any) -> dict[str, Any]:
+    """Store the command (with the form's idempotency key) and run its flow, which gets
+    only the command's id: the note text, the reason and the login name stay in our
+    database. A form without a key (an old page) gets a new one."""
+    return runtime.run_command(name, key=key or None, today=runtime.today(),
+                               actor=user.username, **params)
 
 
 def _done(request: Request, knr: str, result: dict[str, Any]):
@@ -204,7 +205,8 @@ def document(request: Request, user: User, knr: str, kind: str, version: int, fm
 
 
 @router.post("/sak/{knr}/fakta")
-def record_fact(request: Request, user: User, knr: str, csrf_token: F = "", fact: F = "",
+def record_fact(request: Request, user: User, knr: str, csrf_token: F = "",
+                idempotency_key: F = "", fact: F = "",
                 date: F = "", outcome: F = "", reference: F = "", party: F = "",
                 start: F = "", years: F = "", notice_months: F = "", price: F = "",
                 position_share: F = "", site_visits: F = ""):
@@ -219,8 +221,8 @@ def record_fact(request: Request, user: User, knr: str, csrf_token: F = "", fact
         ctx = runtime.ctx(actor=user.username)
         fact_input = build_fact(fact, on or ctx.today, options, ctx)
         _preflight(preflight.check_fact, kommunenummer=knr, fact=fact_input, ctx=ctx)
-        result = _run(user, "record_fact", kommunenummer=knr, fact=fact, occurred_on=on,
-                      options=options)
+        result = _run(user, "record_fact", idempotency_key, kommunenummer=knr, fact=fact,
+                      occurred_on=on, options=options)
     except DomainError as e:
         return _refused(request, user, knr, "fact", e, values)
     return _done(request, knr, result)
@@ -228,7 +230,7 @@ def record_fact(request: Request, user: User, knr: str, csrf_token: F = "", fact
 
 @router.post("/sak/{knr}/oppgave")
 def complete_task(request: Request, user: User, knr: str, csrf_token: F = "",
-                  task_id: F = "", date: F = ""):
+                  task_id: F = "", date: F = "", idempotency_key: F = ""):
     check_csrf(request, csrf_token)
     values = {"task_id": task_id, "date": date}
     try:
@@ -236,7 +238,7 @@ def complete_task(request: Request, user: User, knr: str, csrf_token: F = "",
         if not task_id.isdigit():
             raise NotFound("Velg en oppgave fra listen.", field="task_id")
         _require_task_of(knr, int(task_id))
-        result = _run(user, "complete_task", task_id=int(task_id), done_on=on)
+        result = _run(user, "complete_task", idempotency_key, task_id=int(task_id), done_on=on)
     except DomainError as e:
         # The task's row may have no form (done since), so the message goes to the top;
         # the row's date field is still marked when the date was the problem.
@@ -250,15 +252,15 @@ def complete_task(request: Request, user: User, knr: str, csrf_token: F = "",
 
 @router.post("/sak/{knr}/notat")
 def add_note(request: Request, user: User, knr: str, csrf_token: F = "", theme: F = "other",
-             text: F = "", date: F = "", share: F = ""):
+             text: F = "", date: F = "", share: F = "", idempotency_key: F = ""):
     check_csrf(request, csrf_token)
     values = {"theme": theme, "text": text, "date": date, "share": share}
     try:
         on = _date_or_none(date)
         parse_theme(theme)
         check_text(text, "text", 5000, multiline=True, label="«tekst»")
-        result = _run(user, "add_note", kommunenummer=knr, theme=theme, text=text,
-                      noted_on=on, shared=bool(share))
+        result = _run(user, "add_note", idempotency_key, kommunenummer=knr, theme=theme,
+                      text=text, noted_on=on, shared=bool(share))
     except DomainError as e:
         return _refused(request, user, knr, "note", e, values)
     return _done(request, knr, result)
@@ -266,16 +268,18 @@ def add_note(request: Request, user: User, knr: str, csrf_token: F = "", theme: 
 
 @router.post("/sak/{knr}/vent")
 def hold(request: Request, user: User, knr: str, csrf_token: F = "", date: F = "",
-         reason: F = ""):
-    return _status_action(request, user, knr, "hold", csrf_token, date, reason)
+         reason: F = "", idempotency_key: F = ""):
+    return _status_action(request, user, knr, "hold", csrf_token, date, reason,
+                          idempotency_key)
 
 
 @router.post("/sak/{knr}/gjenoppta")
-def resume(request: Request, user: User, knr: str, csrf_token: F = "", date: F = ""):
-    return _status_action(request, user, knr, "resume", csrf_token, date, "")
+def resume(request: Request, user: User, knr: str, csrf_token: F = "", date: F = "",
+           idempotency_key: F = ""):
+    return _status_action(request, user, knr, "resume", csrf_token, date, "", idempotency_key)
 
 
-def _status_action(request, user, knr, action, csrf_token, date, reason):
+def _status_action(request, user, knr, action, csrf_token, date, reason, idempotency_key):
     check_csrf(request, csrf_token)
     values = {"date": date, "reason": reason}
     try:
@@ -285,8 +289,8 @@ def _status_action(request, user, knr, action, csrf_token, date, reason):
         ctx = runtime.ctx(actor=user.username)
         _preflight(preflight.check_status_change, kommunenummer=knr, action=action,
                    on=on or ctx.today, ctx=ctx, reason=reason)
-        result = _run(user, "change_status", kommunenummer=knr, action=action, on=on,
-                      reason=reason.strip() or None)
+        result = _run(user, "change_status", idempotency_key, kommunenummer=knr,
+                      action=action, on=on, reason=reason.strip() or None)
     except DomainError as e:
         return _refused(request, user, knr, action, e, values)
     return _done(request, knr, result)
