@@ -27,8 +27,10 @@ TODAY = "2026-03-20"
 
 
 def cli(*args: str, by: str | None = None):
-    argv = ["--today", TODAY] + (["--by", by] if by else []) + list(args)
-    return runner.invoke(app, argv, catch_exceptions=False)
+    """`by` is the login name the command runs as (the OS user; `--by` is off by default)."""
+    argv = ["--today", TODAY] + list(args)
+    return runner.invoke(app, argv, catch_exceptions=False,
+                         env={"AVTALEFLYT_USER": by} if by else None)
 
 
 def _flow_runs(names: list[str]):

@@ -99,9 +99,15 @@ def test_the_installed_wheel_runs_outside_the_checkout(installed, tmp_path):
         css = httpx.get(f"http://127.0.0.1:{port}/static/style.css", timeout=10)
         assert css.status_code == 200 and len(css.text) > 100
 
+        # The Prefect server requires the credential serve stored in the data directory.
+        user, _, password = (tmp_path / "data" / "prefect_auth").read_text().strip() \
+            .partition(":")
+        assert httpx.post(f"http://127.0.0.1:{prefect_port}/api/deployments/filter",
+                          timeout=10, json={}).status_code == 401
+
         def scheduled():
             r = httpx.post(f"http://127.0.0.1:{prefect_port}/api/deployments/filter",
-                           timeout=10, json={})
+                           timeout=10, json={}, auth=(user, password))
             return r.status_code == 200 and any(d["name"] == "deadline-sweep"
                                                 for d in r.json())
         _wait(scheduled, 180, "the sweep deployment from the packaged prefect.yaml")

@@ -131,8 +131,10 @@ def mark_done(session: Session, command_id: int, result: dict[str, Any]) -> None
 
 
 def mark_refused(session: Session, command_id: int, error: DomainError) -> None:
-    """The domain said no: nothing was written. The command's own texts are deleted (no
-    note or event refers to them), and the key may be used again."""
+    """The domain said no: nothing was written, and nothing of the command stays either —
+    bad input changes nothing, not even the inbox. The command row and its texts (no note or
+    event refers to them) are deleted, so the key may be used again with corrected input.
+    The refusal itself is the flow run's failed state and the user's message."""
     cmd = load(session, command_id)
     text_keys = set(TEXT_ID_KEYS.values())
     for k, v in cmd.payload.items():
@@ -140,8 +142,5 @@ def mark_refused(session: Session, command_id: int, error: DomainError) -> None:
             row = session.get(PersonalText, v)
             if row is not None:
                 session.delete(row)
-    cmd.payload = {k: v for k, v in cmd.payload.items() if k not in text_keys}
-    cmd.status, cmd.finished_at = REFUSED, utcnow()
-    cmd.result = {"error": error.message, "field": error.field}
-    session.add(cmd)
+    session.delete(cmd)
     session.commit()
