@@ -19,6 +19,8 @@ from typing import Annotated
 
 import typer
 
+from avtaleflyt import filemodes
+
 from .output import console, fail, user_errors
 
 STOP_TIMEOUT = 20.0
@@ -65,8 +67,12 @@ class Supervisor:
         self.server = None
 
     def _env(self) -> dict[str, str]:
-        prefect_home = self.data_dir / "prefect"
-        prefect_home.mkdir(parents=True, exist_ok=True)
+        # Prefect's database and logs hold flow runs and their logs: private, like the
+        # application database (a folder or files made by an older version are tightened).
+        prefect_home = filemodes.private_dir(self.data_dir / "prefect")
+        for existing in prefect_home.iterdir():
+            if existing.is_file():
+                os.chmod(existing, filemodes.FILE_MODE)
         env = dict(os.environ) | self.settings_env
         env.setdefault("PREFECT_HOME", str(prefect_home))
         env["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
@@ -74,11 +80,14 @@ class Supervisor:
         return env
 
     def _start(self, name: str, cmd: list[str], env: dict[str, str], log: Path) -> None:
+        filemodes.private_file(log)
         out = log.open("ab")
         # A session of their own: the terminal's Ctrl-C reaches only us, and we stop the
-        # children in order; killpg then also reaches anything they started.
+        # children in order; killpg then also reaches anything they started. umask 077:
+        # what they create (Prefect's SQLite database and its -wal/-shm) is 0600.
         proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, start_new_session=True)
+                                stdin=subprocess.DEVNULL, start_new_session=True,
+                                umask=0o077)
         out.close()
         self.children.append((name, proc))
 
