@@ -80,6 +80,14 @@ def user_errors() -> Iterator[None]:
         if "no such table" in text or "does not exist" in text:
             raise fail("Databasen er ikke klargjort. Kjør «avtaleflyt init» først.") from None
         raise fail(_escape(f"Databasefeil: {text.splitlines()[0]}")) from None
+    except OSError as e:
+        # A full disk or a read-only file system while writing a document or report: the
+        # files are written to a temporary name first, so nothing half-written is left.
+        from avtaleflyt.services.documents import disk_problem
+
+        where = f" {e.filename}" if getattr(e, "filename", None) else ""
+        raise fail(_escape(f"Kunne ikke skrive{where}: {disk_problem(e)}. Ingenting ble "
+                           "lagret; frigjør plass eller rett tilgangen, og prøv igjen.")) from None
 
 
 def _escape(s: str) -> str:

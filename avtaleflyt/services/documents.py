@@ -534,9 +534,9 @@ def write_atomically(path: Path, data: bytes) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = _temp_copy(path, data)
-    except OSError:
-        raise InvalidInput(f"«--out»: kan ikke skrive «{path}» (mappen finnes ikke eller "
-                           "er skrivebeskyttet).", field="out") from None
+    except OSError as e:
+        raise InvalidInput(f"«--out»: kan ikke skrive «{path}»: {disk_problem(e)}.",
+                           field="out") from None
     try:
         os.replace(tmp, path)
     except BaseException:
@@ -570,12 +570,28 @@ def _private_folders(root: Path, folder: Path) -> None:
 
 
 def _temp_copy(path: Path, data: bytes) -> Path:
+    """A complete, synced copy under a temporary name next to `path`; on any failure (a full
+    disk, a read-only file system) nothing is left behind."""
     fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+    except BaseException:
+        Path(name).unlink(missing_ok=True)
+        raise
     return Path(name)
+
+
+def disk_problem(e: OSError) -> str:
+    """What went wrong writing a file, in Norwegian (no path: the caller names the file)."""
+    import errno
+
+    return {errno.ENOSPC: "disken er full", errno.EDQUOT: "diskkvoten er brukt opp",
+            errno.EROFS: "filsystemet er skrivebeskyttet",
+            errno.EACCES: "mangler skrivetilgang", errno.EPERM: "mangler skrivetilgang",
+            errno.ENOENT: "mappen finnes ikke"}.get(e.errno, e.strerror or "ukjent feil")
 
 
 def _next_version(session: Session, scope: Scope, kind: str, fmt: str) -> int:

@@ -8,6 +8,8 @@ still a flow run in Prefect's UI. Only the daily sweep is a deployment run by th
 
 from __future__ import annotations
 
+import logging
+import secrets
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -28,6 +30,8 @@ from avtaleflyt.resources import static_dir, templates_dir
 from avtaleflyt.settings import Settings
 
 from . import auth
+
+_log = logging.getLogger("avtaleflyt.web")
 
 TEMPLATES = templates_dir("web")
 STATIC = static_dir()
@@ -104,6 +108,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="Avtaleflyt", docs_url=None, redoc_url=None, openapi_url=None)
     pages = Pages(make_env())
     app.state.pages = pages
+
+    @app.exception_handler(Exception)
+    async def _crash(request: Request, exc: Exception) -> Response:
+        """Never a bare "Internal Server Error": a Norwegian page with a reference that the
+        log line carries too, so IT can find what happened from what the user quotes."""
+        ref = secrets.token_hex(4).upper()
+        _log.error("Feil %s ved %s %s", ref, request.method, request.url.path, exc_info=exc)
+        message = ("Noe gikk galt på serveren. Har du sendt et skjema, kan du se på saken om "
+                   "endringen kom med før du prøver igjen. Oppgi referansen "
+                   f"{ref} hvis du kontakter IT-avdelingen.")
+        try:
+            return pages.render(request, "error.html.j2", 500, title="Noe gikk galt",
+                                message=message)
+        except Exception:  # the page itself cannot be drawn (e.g. its session is gone)
+            return HTMLResponse(f"<!doctype html><html lang=\"nb\"><title>Noe gikk galt</title>"
+                                f"<p>{message}</p></html>", status_code=500,
+                                headers={"Cache-Control": "no-store"})
 
     @app.exception_handler(auth.LoginRequired)
     async def _login(request: Request, exc: auth.LoginRequired) -> Response:
