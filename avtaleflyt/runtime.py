@@ -24,6 +24,7 @@ from datetime import date
 from sqlmodel import Session
 
 from .db import session_scope
+from .domain.errors import DomainError
 from .services.context import Ctx, config_path, make_ctx
 from .settings import Settings, load_settings
 
@@ -104,21 +105,63 @@ def quiet_prefect_env() -> None:
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "60")
 
 
-def run_flow(flow_fn, /, **params):
-    """Run a flow in this process as a Prefect flow run.
+@contextmanager
+def prefect_run_settings() -> Iterator[str | None]:
+    """Prefect's settings for a flow run in this process; yields the API URL (None: a
+    temporary server of this process's own).
 
     Heartbeats are off: they exist to detect crashed long runs, and for a command that ends
     in a fraction of a second the heartbeat thread only adds a second's wait at exit.
+    Client retries are bounded (prefect_faults.CLIENT_SETTINGS), so a dead API is reported
+    within seconds instead of after a minute of backoff.
     """
     quiet_prefect_env()
     from prefect.settings import temporary_settings
 
-    updates: dict[str, object] = {"flows.heartbeat_frequency": None}
+    from .prefect_faults import CLIENT_SETTINGS, api_url_in_use
+
+    updates: dict[str, object] = {"flows.heartbeat_frequency": None, **CLIENT_SETTINGS}
     auth = prefect_client_auth()
     if auth:
         updates["api.auth_string"] = auth
     with temporary_settings(updates=updates):
+        yield api_url_in_use()
+
+
+def run_flow(flow_fn, /, **params):
+    """Run a flow in this process as a Prefect flow run. An unreachable Prefect API is
+    refused before the flow starts (`prefect_faults.probe`), and one that fails while the
+    flow runs becomes a `PrefectUnavailable` with a Norwegian message, never a traceback."""
+    from . import prefect_faults as pf
+
+    with prefect_run_settings() as api:
+        if api and not pf.probe(api):
+            raise pf.unavailable_before(api)
+        try:
+            return _with_one_retry(flow_fn, api, params)
+        except DomainError:
+            raise
+        except Exception as e:
+            if pf.is_unreachable(e):
+                pf.silence_log_shipping()
+                raise pf.unavailable_flow(api) from None
+            raise
+
+
+def _with_one_retry(flow_fn, api: str | None, params: dict):
+    """Run the flow; if a request to the API failed but the API still answers, run it once
+    more. Only for flows a re-run cannot apply twice (commands through the inbox, the
+    onboarding loop, the sweep)."""
+    from . import prefect_faults as pf
+
+    try:
         return flow_fn(**params)
+    except DomainError:
+        raise
+    except Exception as e:
+        if not pf.is_unreachable(e) or not pf.retry_worthwhile(api):
+            raise
+    return flow_fn(**params)
 
 
 def prefect_client_auth() -> str | None:
@@ -137,15 +180,50 @@ def run_command(kind: str, /, *, key: str | None = None, actor: str | None = Non
     add_meeting, …). A key already done returns its first result without a flow run. The
     result carries the command's `idempotency_key`, so a script can retry safely.
     """
+    from . import prefect_faults as pf
     from .services import inbox
 
+    key = inbox.check_key(key)
     params["today"] = today or _business_date()
-    with session() as s:
-        sub = inbox.submit(session=s, key=key, kind=kind, actor=actor or settings().user,
-                           params=params)
-    if sub.result is not None:
-        return {**sub.result, "idempotency_key": sub.key}
-    from avtaleflyt.flows import commands, meetings
+    with prefect_run_settings() as api:
+        if api and not pf.probe(api):
+            # Before anything is written. A key that is already done needs no Prefect.
+            status, result = _command_status(key)
+            if status == inbox.DONE:
+                return {**result, "idempotency_key": key}
+            if status == inbox.APPLIED:
+                raise pf.unavailable_during(api, status, key)
+            raise pf.unavailable_before(api, key)
+        with session() as s:
+            sub = inbox.submit(session=s, key=key, kind=kind, actor=actor or settings().user,
+                               params=params)
+        if sub.result is not None:
+            return {**sub.result, "idempotency_key": sub.key}
+        from avtaleflyt.flows import commands, meetings
 
-    flow_fn = getattr(commands, kind, None) or getattr(meetings, kind)
-    return {**run_flow(flow_fn, command_id=sub.id), "idempotency_key": sub.key}
+        flow_fn = getattr(commands, kind, None) or getattr(meetings, kind)
+        try:
+            return {**_with_one_retry(flow_fn, api, {"command_id": sub.id}),
+                    "idempotency_key": sub.key}
+        except DomainError:
+            raise
+        except Exception as e:
+            if not pf.is_unreachable(e):
+                raise
+            pf.silence_log_shipping()
+            # What the user needs to know: was the change saved? The row says.
+            raise pf.unavailable_during(api, _command_status(sub.key)[0], sub.key) from None
+
+
+def _command_status(key: str) -> tuple[str | None, dict | None]:
+    """The inbox row's status and result for `key`, or (None, None)."""
+    from sqlmodel import select
+
+    from .models import Command
+
+    try:
+        with session() as s:
+            cmd = s.exec(select(Command).where(Command.idempotency_key == key)).first()
+            return (cmd.status, cmd.result) if cmd is not None else (None, None)
+    except Exception:  # noqa: BLE001 - the database may be what failed; then say "unclear"
+        return None, None

@@ -49,11 +49,18 @@ def _flow(name: str, **params: Any) -> dict[str, Any]:
 
 
 def _preflight(check, **params: Any) -> None:
-    """Refuse bad input before Prefect starts (see services/preflight.py)."""
+    """Refuse bad input before Prefect starts (see services/preflight.py). Not for a retry
+    of a command whose change is already saved (its key is `applied` or `done` in the
+    inbox): the case has moved on, and the inbox finishes or answers that command."""
     from avtaleflyt import runtime
+    from avtaleflyt.services import inbox
+
+    from .output import command_key
 
     ctx = runtime.ctx()
     with runtime.session() as s:
+        if inbox.status_of(s, command_key()) in (inbox.APPLIED, inbox.DONE):
+            return
         check(session=s, ctx=ctx, **params)
 
 

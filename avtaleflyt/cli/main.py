@@ -275,5 +275,16 @@ def _register() -> None:
 _register()
 
 
+def _terminated(signum, frame) -> None:
+    """SIGTERM (`kill`, systemd, a CI runner's timeout) ends the command like Ctrl-C does:
+    by unwinding, so Prefect's exit handlers run and stop the temporary Prefect server this
+    process started. Python's default for SIGTERM ends the process at once and leaves that
+    server running, an orphan holding a port."""
+    raise SystemExit(128 + signum)
+
+
 def main() -> None:
+    import signal
+
+    signal.signal(signal.SIGTERM, _terminated)
     app()

@@ -67,8 +67,9 @@ def user_errors() -> Iterator[None]:
     try:
         yield
     except DomainError as e:
-        raise fail(_escape(e.message), 2 if e.__class__.__name__ in
-                   ("InvalidInput", "InvalidValue", "MeetingPlanInvalid") else 1) from None
+        code = getattr(e, "exit_code", None) or (2 if e.__class__.__name__ in (
+            "InvalidInput", "InvalidValue", "MeetingPlanInvalid") else 1)
+        raise fail(_escape(e.message), code) from None
     except ValidationError as e:
         first = e.errors()[0]
         where = ".".join(str(p) for p in first["loc"])

@@ -106,6 +106,11 @@ def submit(*, session: Session, key: str | None, kind: str, actor: str,
     return Submitted(cmd.id, key, None)
 
 
+def status_of(session: Session, key: str) -> str | None:
+    """The status of the command with this key, or None if there is none."""
+    return session.exec(select(Command.status).where(Command.idempotency_key == key)).first()
+
+
 def _plain(v: Any) -> Any:
     return v.isoformat() if isinstance(v, date) else v
 
