@@ -17,6 +17,7 @@ twice. This module does not import Prefect.
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from avtaleflyt.domain.errors import DomainError
@@ -140,3 +141,62 @@ def api_url_in_use() -> Any:
     from prefect.settings import PREFECT_API_URL
 
     return PREFECT_API_URL.value() or None
+
+
+# --- the temporary server dies with its command ------------------------------------------
+
+_PR_SET_PDEATHSIG = 1
+_guard_lock = threading.Lock()
+
+
+def _die_with_parent() -> None:  # runs in the forked child, before exec
+    import ctypes
+    import signal as _signal
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, _signal.SIGTERM, 0, 0, 0)
+
+
+def guard_temporary_server() -> None:
+    """Make the temporary Prefect server that a command starts die with the command, even
+    when the command is killed with SIGKILL (no Python code runs then, so neither Prefect's
+    atexit nor our SIGTERM handler can stop it).
+
+    Linux's PR_SET_PDEATHSIG, set in the server process between fork and exec, sends it
+    SIGTERM when the thread that started it ends; Prefect starts it from the thread that
+    first needs the API — the command's main thread for an in-process flow run — so that is
+    when the command ends. Prefect's own `_run_uvicorn_command` builds the command line; only
+    the `subprocess.Popen` it calls gets the hook, for that one call, under a lock. On other
+    systems nothing changes (Prefect's atexit and our SIGTERM handler remain)."""
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return
+    from prefect.server.api import server as prefect_server
+
+    cls = prefect_server.SubprocessASGIServer
+    if getattr(cls._run_uvicorn_command, "_avtaleflyt_guarded", False):
+        return
+    original = cls._run_uvicorn_command
+    import ctypes  # noqa: F401  (loaded before any fork: the child must not import)
+
+    def guarded(self):
+        import subprocess
+
+        with _guard_lock:
+            real = subprocess.Popen
+
+            def popen(*args, **kwargs):
+                argv = kwargs.get("args", args[0] if args else ())
+                if "uvicorn" in list(argv):  # only the server, never another thread's child
+                    kwargs.setdefault("preexec_fn", _die_with_parent)
+                return real(*args, **kwargs)
+
+            subprocess.Popen = popen
+            try:
+                return original(self)
+            finally:
+                subprocess.Popen = real
+
+    guarded._avtaleflyt_guarded = True  # type: ignore[attr-defined]
+    cls._run_uvicorn_command = guarded

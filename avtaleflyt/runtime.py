@@ -118,8 +118,9 @@ def prefect_run_settings() -> Iterator[str | None]:
     quiet_prefect_env()
     from prefect.settings import temporary_settings
 
-    from .prefect_faults import CLIENT_SETTINGS, api_url_in_use
+    from .prefect_faults import CLIENT_SETTINGS, api_url_in_use, guard_temporary_server
 
+    guard_temporary_server()
     updates: dict[str, object] = {"flows.heartbeat_frequency": None, **CLIENT_SETTINGS}
     auth = prefect_client_auth()
     if auth:
