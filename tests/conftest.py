@@ -10,6 +10,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
@@ -58,19 +59,20 @@ def sqlite_template(tmp_path_factory) -> Path:
     return path
 
 
-@pytest.fixture(scope="session")
-def pg_database() -> Iterator[str]:
+@contextmanager
+def throwaway_pg_database(prefix: str = "avtaleflyt_test") -> Iterator[str]:
+    """An empty PostgreSQL database of its own, dropped afterwards. Unreachable PostgreSQL
+    skips the test, except under CI=true, where it fails."""
     problem = _pg_available()
     if problem:
         if IN_CI:
             pytest.fail(f"PostgreSQL is required under CI=true but unreachable: {problem}")
         pytest.skip(f"PostgreSQL not reachable: {problem}")
-    name = f"avtaleflyt_test_{uuid.uuid4().hex[:10]}"
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
     admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as c:
         c.execute(sa.text(f'CREATE DATABASE "{name}"'))
     url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    db.upgrade(url)
     try:
         yield url
     finally:
@@ -79,6 +81,13 @@ def pg_database() -> Iterator[str]:
         with admin.connect() as c:
             c.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def pg_database() -> Iterator[str]:
+    with throwaway_pg_database() as url:
+        db.upgrade(url)
+        yield url
 
 
 def _reset_pg(url: str) -> None:

@@ -4,7 +4,6 @@ every row and puts its cases and users in their county."""
 
 from __future__ import annotations
 
-import uuid
 from datetime import date
 
 import pytest
@@ -21,7 +20,7 @@ from avtaleflyt.services import queries
 from avtaleflyt.services.reference import load_reference_data
 from avtaleflyt.services.scope import scope_for_code
 
-from .conftest import PG_ADMIN_URL, IN_CI, _pg_available
+from .conftest import throwaway_pg_database
 
 TABLES = ("county", "municipality", "onboarding_case", "event", "task", "experience_note",
           "app_user")
@@ -33,23 +32,8 @@ def empty_url(request, tmp_path):
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'migrate.db'}"
         return
-    problem = _pg_available()
-    if problem:
-        if IN_CI:
-            pytest.fail(f"PostgreSQL is required under CI=true but unreachable: {problem}")
-        pytest.skip(f"PostgreSQL not reachable: {problem}")
-    name = f"avtaleflyt_migrate_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as c:
-        c.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    try:
+    with throwaway_pg_database("avtaleflyt_migrate") as url:
         yield url
-    finally:
-        db.get_engine(url).dispose()
-        with admin.connect() as c:
-            c.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def _upgrade(url: str, revision: str) -> None:

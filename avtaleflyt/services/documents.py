@@ -533,10 +533,16 @@ def write_atomically(path: Path, data: bytes) -> None:
         raise InvalidInput(f"«--out»: «{path}» er en mappe; oppgi et filnavn.", field="out")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = _temp_copy(path, data)
+        replace_file(path, data)
     except OSError as e:
         raise InvalidInput(f"«--out»: kan ikke skrive «{path}»: {disk_problem(e)}.",
                            field="out") from None
+
+
+def replace_file(path: Path, data: bytes) -> None:
+    """Replace (or create) a file so that a reader sees the old or the new content, never
+    a mixture, and a failure (full disk, read-only file system) leaves the old one intact."""
+    tmp = _temp_copy(path, data)
     try:
         os.replace(tmp, path)
     except BaseException:

@@ -12,9 +12,7 @@ from __future__ import annotations
 import hashlib
 import html
 import io
-import os
 import re
-import tempfile
 import zipfile
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -26,6 +24,7 @@ from sqlmodel import Session, col, select
 
 from avtaleflyt.models import AccessLog, Delivery, Digest, Document, Municipality, Reminder, utcnow
 
+from .documents import replace_file
 from .scope import EVERYWHERE, Scope
 
 REDACTED = "[slettet]"
@@ -127,26 +126,13 @@ def redact_documents(session: Session, m: Municipality, values: list[str],
             continue
         new = redact_file_bytes(doc.format, data, values) if values else data
         if new != data:
-            _replace(path, new)
+            replace_file(path, new)
             changed += 1
         digest = hashlib.sha256(new).hexdigest()
         if digest != doc.sha256:  # also a file redacted by an earlier, interrupted erase
             doc.sha256, doc.size, doc.redacted_at = digest, len(new), utcnow()
             session.add(doc)
     return changed
-
-
-def _replace(path: Path, data: bytes) -> None:
-    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(name, path)
-    except BaseException:
-        Path(name).unlink(missing_ok=True)
-        raise
 
 
 # --- the access log --------------------------------------------------------------------

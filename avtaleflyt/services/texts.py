@@ -177,7 +177,7 @@ def _scrub_docx(data: bytes, text: str) -> bytes | None:
 
 
 def _scrub_documents(session: Session, text: str) -> list[tuple[int, str]]:
-    from .documents import documents_root, write_atomically
+    from .documents import documents_root, replace_file
 
     root = documents_root()
     scrubbed = []
@@ -189,7 +189,7 @@ def _scrub_documents(session: Session, text: str) -> list[tuple[int, str]]:
         new = (_scrub_html if d.format == "html" else _scrub_docx)(data, text)
         if new is None:
             continue
-        write_atomically(path, new)
+        replace_file(path, new)
         d.sha256 = hashlib.sha256(new).hexdigest()
         d.size = len(new)
         session.add(d)
