@@ -204,8 +204,7 @@ def run_command(kind: str, /, *, key: str | None = None, actor: str | None = Non
 
         flow_fn = getattr(commands, kind, None) or getattr(meetings, kind)
         try:
-            return {**_with_one_retry(flow_fn, api, {"command_id": sub.id}),
-                    "idempotency_key": sub.key}
+            result = _with_one_retry(flow_fn, api, {"command_id": sub.id})
         except DomainError:
             raise
         except Exception as e:
@@ -214,6 +213,10 @@ def run_command(kind: str, /, *, key: str | None = None, actor: str | None = Non
             pf.silence_log_shipping()
             # What the user needs to know: was the change saved? The row says.
             raise pf.unavailable_during(api, _command_status(sub.key)[0], sub.key) from None
+        refusal = commands.take_refusal(sub.id)
+        if refusal is not None:
+            raise refusal
+        return {**result, "idempotency_key": sub.key}
 
 
 def _command_status(key: str) -> tuple[str | None, dict | None]:

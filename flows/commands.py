@@ -27,6 +27,14 @@ def _day(value: str | None) -> date | None:
     return date.fromisoformat(value) if value else None
 
 
+_REFUSALS: dict[int, DomainError] = {}
+
+
+def take_refusal(command_id: int) -> DomainError | None:
+    """The domain's refusal of a command run in this process, if it was refused."""
+    return _REFUSALS.pop(command_id, None)
+
+
 def execute(command_id: int, apply: Callable[..., Any], *, advance: bool = True
             ) -> dict[str, Any]:
     """Run one command once: `apply(session, payload, ctx)` returns the service's outcome."""
@@ -45,7 +53,12 @@ def execute(command_id: int, apply: Callable[..., Any], *, advance: bool = True
             except DomainError as e:
                 s.rollback()
                 inbox.mark_refused(s, command_id, e)
-                raise
+                # The refusal quotes what the user typed (a name in a meeting plan, a note):
+                # it must not become the flow run's failure message, log or stored
+                # exception in Prefect. The run completes as "refused"; the command that
+                # started it in this process takes the refusal (`take_refusal`) and shows it.
+                _REFUSALS[command_id] = e
+                return {"refused": True}
             partial = out if isinstance(out, dict) else out.as_dict()
             inbox.mark_applied(s, inbox.load(s, command_id), partial)
         else:

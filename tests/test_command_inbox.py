@@ -249,3 +249,28 @@ def test_listing_texts_to_redact_is_read_only_and_does_not_start_prefect(sqlite_
 
     run = run_isolated([["redact", "--list", "1836", "--json"]], dict(os.environ))
     assert json.loads(run.outputs[0]) == [] and not run.prefect_loaded
+
+
+def test_a_refusal_that_quotes_the_users_input_stays_out_of_prefect(db_url, tmp_path,
+                                                                     prefect_server):
+    """A meeting plan whose bad row names a person: the user is told, with the row quoted;
+    Prefect's flow run completes as refused, and neither its state message nor its logs
+    quote the input."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
+
+    plan = tmp_path / "plan.csv"
+    plan.write_text("kommunenummer;organ;dato\n1836;Ragnhild Organfeil;18.06.2026\n",
+                    encoding="utf-8")
+    result = cli("meeting", "import", str(plan))
+    assert result.exit_code == 2 and "Ragnhild Organfeil" in result.stderr
+    runs = [r for r in _flow_runs(["import-meetings"])
+            if r.parameters.get("command_id") is not None][:1]
+    assert runs and runs[0].state.is_completed()
+    assert "Ragnhild" not in (runs[0].state.message or "")
+    with get_client(sync_client=True) as client:
+        logs = client.read_logs(log_filter=LogFilter(
+            flow_run_id=LogFilterFlowRunId(any_=[runs[0].id])))
+    assert not any("Ragnhild" in log.message for log in logs)
+    with db.session_scope(db_url) as s:
+        assert s.exec(select(Command)).all() == []  # a refused command leaves no row
