@@ -48,7 +48,20 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA busy_timeout=30000")
+    # Deleted and overwritten content is zeroed, not left in free pages: an erased contact
+    # or a redacted note must not survive in the file (see `forget_freed_pages`).
+    cur.execute("PRAGMA secure_delete=ON")
     cur.close()
+
+
+def forget_freed_pages(session) -> None:
+    """After erasing personal data on SQLite: move the write-ahead log into the database
+    and truncate it, so the old page images in `-wal` are gone too (best effort: a reader
+    holding an old snapshot can delay it to the next checkpoint). PostgreSQL's old row
+    versions are reclaimed by its own VACUUM; see docs/security.md."""
+    if session.get_bind().dialect.name == "sqlite":
+        session.connection().exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        session.commit()
 
 
 @contextmanager

@@ -33,6 +33,9 @@ class Settings(BaseSettings):
     apprise_config: Path | None = None
     smtp_url: str | None = None
     leader_urls: str | None = None  # escalations; or entries tagged "leader" in apprise_config
+    # Comma-separated addresses of reverse proxies whose X-Forwarded-For `serve` believes;
+    # none by default, so the client's address is the connection's.
+    trusted_proxies: str | None = None
     # fylkesnummer → comma-separated Apprise URLs, from AVTALEFLYT_NOTIFY_URLS_<nr> and
     # AVTALEFLYT_LEADER_URLS_<nr>. Hold secrets: never logged or shown (repr=False).
     county_notify_urls: dict[str, str] = Field(default_factory=dict, repr=False)

@@ -71,8 +71,16 @@ STAGE_FLOWS = {
 
 
 @flow(name="onboarding")
-def onboarding(kommunenummer: str, today: date | None = None, actor: str | None = None) -> dict:
-    """Run the case's current stage; while it advances, run the next one."""
+def onboarding(kommunenummer: str, today: date | None = None) -> dict:
+    """Run the case's current stage; while it advances, run the next one. Who acts is the
+    entry point's user (settings), never a parameter Prefect would keep."""
+    return advance(kommunenummer, today, runtime.settings().user)
+
+
+def advance(kommunenummer: str, today: date | None, actor: str | None) -> dict:
+    """The onboarding loop's body, as the commands run it inside their own flow run: the
+    stage flows it calls are that run's subflows, and the actor reaches them through a
+    context variable."""
     transitions = []
     token = _ACTOR.set(actor)
     try:

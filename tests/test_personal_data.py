@@ -108,6 +108,13 @@ def test_erase_removes_the_person_everywhere_and_leaves_a_tombstone(db_url, monk
         values = [NAME, EMAIL, PHONE]
         assert _everywhere(db_url, values) == []
         assert _in_files(root, values) == []
+        if db_url.startswith("sqlite"):  # nor in the file's free pages or write-ahead log
+            from pathlib import Path
+
+            dbfile = Path(db_url.removeprefix("sqlite:///"))
+            for f in (dbfile, dbfile.with_name(dbfile.name + "-wal")):
+                raw = f.read_bytes() if f.exists() else b""
+                assert not [v for v in values if v.encode() in raw], f
         # The next day's reminder for her task goes to the primary contact, not to her.
         with db.session_scope(db_url) as s:
             run_sweep(session=s, ctx=ctx_for(date.fromordinal(task.due_on.toordinal() + 1)),

@@ -233,6 +233,30 @@ def test_bad_logins_are_throttled_for_a_name_without_checking_the_password(db_ur
         ["login success: username='kari' address=testclient"]
 
 
+def test_the_wait_grows_with_each_run_of_failures(db_url):
+    """Five failures wait 15 minutes; five more after that wait 30, then 60."""
+    make_user(db_url)
+    c = client()
+
+    def run_of_failures() -> int:
+        codes = [login(c, "kari", f"feil {i}").status_code for i in range(6)]
+        assert codes == [401] * 5 + [429]
+        return int(login(c, "kari", "feil igjen").headers["retry-after"])
+
+    def wait_it_out(minutes: int) -> None:
+        with db.session_scope(db_url) as s:
+            for row in s.exec(select(LoginAttempt)).all():
+                row.attempted_at -= timedelta(minutes=minutes)
+                s.add(row)
+            s.commit()
+
+    waits = []
+    for minutes in (16, 31, 61):
+        waits.append(run_of_failures())
+        wait_it_out(minutes)
+    assert 800 < waits[0] <= 900 and 1700 < waits[1] <= 1800 and 3500 < waits[2] <= 3600
+
+
 def test_bad_logins_from_one_address_are_throttled_across_names(db_url):
     make_user(db_url, "kari")
     make_user(db_url, "tove", "55")

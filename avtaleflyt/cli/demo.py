@@ -298,7 +298,8 @@ def _perform(step: Step, day: date) -> None:
             run("add_note", kommunenummer=step.knr, theme=a["theme"], text=a["text"],
                 noted_on=day, **common)
         case "advance":
-            runtime.run_flow(onboarding.onboarding, kommunenummer=step.knr, **common)
+            # The demo's settings name its user ("demo"); the flow takes no actor parameter.
+            runtime.run_flow(onboarding.onboarding, kommunenummer=step.knr, today=day)
         case "contact":
             from avtaleflyt.services.people import add_contact
 

@@ -100,7 +100,7 @@ def _check_by_allowed(s) -> None:
     if not cached_config(str(path) if path else None).allow_by:
         raise fail("«--by» er ikke tillatt i denne installasjonen: historikken skal vise hvem "
                    "som faktisk utførte kommandoen (innlogget bruker). En installasjon for "
-                   "opplæring eller simulering kan tillate det med «[cli] allow_by = true» i "
+                   "opplæring eller simulering kan tillate det med «\\[cli] allow_by = true» i "
                    "konfigurasjonsfilen.", 2)
 
 
@@ -118,7 +118,9 @@ def _database_option(url: str, option: str) -> str:
         from sqlalchemy.exc import ArgumentError
 
         try:
-            password = make_url(normal).password
+            parsed = make_url(normal)
+            # libpq also takes the password as a query parameter (…/db?password=…).
+            password = parsed.password or parsed.query.get("password")
         except (ArgumentError, ValueError):
             raise fail("«--db»: database-URL-en kan ikke leses.", 2) from None
         if password:
@@ -169,7 +171,10 @@ def _safe_url(url: str) -> str:
     """Database URLs may carry a password; never print it."""
     from sqlalchemy.engine import make_url
 
-    return make_url(url).render_as_string(hide_password=True)
+    parsed = make_url(url)
+    if "password" in parsed.query:
+        parsed = parsed.update_query_dict({"password": "***"})
+    return parsed.render_as_string(hide_password=True)
 
 
 @app.command()

@@ -175,8 +175,18 @@ class Supervisor:
 
         from avtaleflyt.web.app import create_app
 
+        from avtaleflyt import runtime
+
+        # A client's address (login throttling, the session list, the log) comes from the
+        # connection, never from X-Forwarded-For, unless the operator names the reverse
+        # proxy that sets it (AVTALEFLYT_TRUSTED_PROXIES). uvicorn's default trusts the
+        # header from 127.0.0.1 — every local user — which would let anyone on the machine
+        # pick the address the throttle counts.
+        proxies = runtime.settings().trusted_proxies
         config = uvicorn.Config(create_app(), host=self.host, port=self.port,
-                                log_level="warning", access_log=False)
+                                log_level="warning", access_log=False,
+                                proxy_headers=bool(proxies),
+                                forwarded_allow_ips=proxies or "")
         self.server = uvicorn.Server(config)
         ui = api.removesuffix("/api")
         console.print(f"Nettsiden:     [bold]http://{self.host}:{self.port}/[/]", highlight=False)

@@ -104,7 +104,9 @@ def _contact_in_scope(session: Session, contact_id: int, scope: Scope,
                       kommunenummer: str | None = None) -> tuple[ContactPerson, Municipality]:
     """The contact, if it belongs to a municipality in `scope` (and to `kommunenummer` when
     given): otherwise "not found", the same answer as for an id that does not exist."""
-    contact = session.get(ContactPerson, contact_id)
+    from .store import MAX_ID
+
+    contact = session.get(ContactPerson, contact_id) if 0 < contact_id <= MAX_ID else None
     m = session.get(Municipality, contact.municipality_id) if contact else None
     if (contact is None or m is None or not scope.allows(m.county_id)
             or (kommunenummer is not None and m.kommunenummer != kommunenummer)):
@@ -184,6 +186,9 @@ def erase_contact(*, session: Session, contact_id: int, ctx: Ctx, scope: Scope =
     add_events(session, m, None, [NewEvent("contact_erased", ctx.today,
                                            {"contact_id": contact_id})], ctx)
     session.commit()
+    from avtaleflyt.db import forget_freed_pages
+
+    forget_freed_pages(session)
     return Outcome(m.kommunenummer, m.name, f"Kontaktpersonen (id {contact_id}) er slettet fra "
                    f"{m.name}, også fra lagrede dokumenter og meldinger.")
 

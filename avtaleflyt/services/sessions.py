@@ -153,26 +153,35 @@ def throttled_until(*, session: Session, username: str, address: str, rules: Das
 
     Failures count within the window; for a name, only those after its latest successful
     login (a success proves the password, so it ends that name's run of failures). Refused
-    (throttled) attempts do not count, so the wait never grows past the window."""
+    (throttled) attempts do not count. The wait grows: the first run of failures waits one
+    window, and every further run of `max` failures within a day doubles it (15, 30, 60
+    minutes …, at most 24 hours), so guessing slows down instead of going on at a steady
+    5 attempts per window."""
     now = utcnow()
-    since = now - timedelta(minutes=rules.login_window_minutes)
+    window = timedelta(minutes=rules.login_window_minutes)
+    since, day = now - window, now - timedelta(hours=24)
     name = attempt_name(username)
     last_ok = session.exec(
         select(func.max(LoginAttempt.attempted_at))
         .where(LoginAttempt.username == name, LoginAttempt.outcome == "success",
-               col(LoginAttempt.attempted_at) > since)).one()
+               col(LoginAttempt.attempted_at) > day)).one()
     until = None
-    for where in ((LoginAttempt.username == name,
-                   col(LoginAttempt.attempted_at) > max(since, last_ok or since)),
-                  (LoginAttempt.address == address, col(LoginAttempt.attempted_at) > since)):
+    for who, start in ((LoginAttempt.username == name, max(day, last_ok or day)),
+                       (LoginAttempt.address == address, day)):
         times = session.exec(
             select(LoginAttempt.attempted_at)
-            .where(LoginAttempt.outcome == "failure", *where)
+            .where(LoginAttempt.outcome == "failure", who,
+                   col(LoginAttempt.attempted_at) > max(since, start))
             .order_by(col(LoginAttempt.attempted_at).desc())
             .limit(rules.login_max_failures)).all()
         if len(times) >= rules.login_max_failures:
-            # Free again when the oldest of the last `max` failures leaves the window.
-            free = min(times) + timedelta(minutes=rules.login_window_minutes)
+            failures_today = session.exec(
+                select(func.count()).select_from(LoginAttempt)
+                .where(LoginAttempt.outcome == "failure", who,
+                       col(LoginAttempt.attempted_at) > start)).one()
+            rounds = max(0, failures_today // rules.login_max_failures - 1)
+            # Free again when the oldest of the last `max` failures is a (grown) window old.
+            free = min(times) + min(window * 2 ** min(rounds, 10), timedelta(hours=24))
             until = free if until is None else max(until, free)
     return until
 

@@ -113,6 +113,9 @@ def redact(*, session: Session, text_id: int, reason: str, ctx: Ctx) -> dict[str
     add_events(session, m, case, [NewEvent("text_redacted", ctx.today, {
         "text_id": text_id, "documents": [d for d, _ in scrubbed]})], ctx)
     session.commit()
+    from avtaleflyt.db import forget_freed_pages
+
+    forget_freed_pages(session)
     return {"text_id": text_id, "kommunenummer": m.kommunenummer, "redacted_by": ctx.actor,
             "redacted_at": row.redacted_at.isoformat(),
             "documents": [{"id": d, "file": f} for d, f in scrubbed],
