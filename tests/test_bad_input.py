@@ -233,6 +233,10 @@ FORM_CASES: list[tuple[str, dict[str, str], int, str]] = [
     ("/sak/1836/oppgave", {"task_id": "-1"}, 404, "oppgave"),
     ("/sak/1836/oppgave", {"task_id": "99999999999"}, 404, "oppgave"),
     ("/sak/1836/oppgave", {"task_id": "1", "date": "2026-02-30"}, 422, "finnes ikke"),
+    ("/sak/1836/kontakt/99999999999999999999999", {"name": "Ola"}, 404, "kontaktperson"),
+    ("/sak/1836/kontakt/99999999999999999999999/slett", {"confirm": "ja"}, 404,
+     "kontaktperson"),
+    ("/sak/1836/kontakt/0/slett", {"confirm": "ja"}, 404, "kontaktperson"),
     ("/sak/9999/notat", {"theme": "engagement", "text": "x"}, 404, "9999"),
     ("/sak/12ab/notat", {"theme": "engagement", "text": "x"}, 422, "fire siffer"),
 ]
