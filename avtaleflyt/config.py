@@ -24,6 +24,14 @@ DEFAULTS = defaults_toml()
 # Tables whose keys the user chooses (one per year), so they are not checked against defaults.
 _OPEN_TABLES = frozenset({"statistics.deadlines"})
 
+# Tables that one installation has once, whatever county a case belongs to: a
+# `[county."NR".<table>]` section would be accepted and silently never used, so it is refused.
+_INSTALLATION_WIDE = {
+    "dashboard": "innlogging og økter",
+    "cli": "kommandolinjens regler",
+    "privacy": "oppbevaringstiden for tilgangsloggen",
+    "prefect": "oppbevaringstiden for Prefects kjøringer",
+}
 
 @dataclass(frozen=True)
 class AgreementDefaults:
@@ -149,10 +157,11 @@ def _county_sections(over: dict[str, Any], where: Path) -> dict[str, dict[str, A
                                f"(kjente: {', '.join(sorted(known))}).", field=name)
         if not isinstance(section, dict):
             raise InvalidInput(f"«{name}» i {where} må være en tabell.", field=name)
-        if "dashboard" in section:  # one dashboard serves every county
-            raise InvalidInput(f"«{name}.dashboard» i {where}: innlogging og økter gjelder hele "
-                               "installasjonen; sett dem under [dashboard].",
-                               field=f"{name}.dashboard")
+        for table, what in _INSTALLATION_WIDE.items():
+            if table in section:
+                raise InvalidInput(f"«{name}.{table}» i {where}: {what} gjelder hele "
+                                   f"installasjonen; sett det under [{table}].",
+                                   field=f"{name}.{table}")
     return sections
 
 

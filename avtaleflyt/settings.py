@@ -119,8 +119,17 @@ def check_environment(environ: Mapping[str, str]) -> None:
     known = known_names()
     for key in sorted(environ):
         name = key.upper()  # pydantic-settings matches names case-insensitively
-        if (not name.startswith(ENV_PREFIX) or name in known
-                or any(p.fullmatch(name) for p in KNOWN_PATTERNS)):
+        county = next((m.group(1) for p in KNOWN_PATTERNS if (m := p.fullmatch(name))), None)
+        if county is not None:
+            from avtaleflyt.reference_data import counties
+
+            codes = [c.code for c in counties()]
+            if county not in codes:  # e.g. 54, Troms og Finnmark before 2024
+                raise UnknownVariable(
+                    f"Miljøvariabelen {key} gjelder fylke {county}, som ikke finnes. "
+                    f"Fylkesnumrene er {', '.join(codes)}.")
+            continue
+        if not name.startswith(ENV_PREFIX) or name in known:
             continue
         # Compare what follows the prefix: the shared prefix makes every name look close.
         close = difflib.get_close_matches(name.removeprefix(ENV_PREFIX),

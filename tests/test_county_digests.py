@@ -320,6 +320,11 @@ def test_the_sweep_uses_each_county_s_deadlines(db_url, session, tmp_path, hook)
     ('[county."55".agreement]\nyearly_price = -5\n', "county.55.agreement.yearly_price"),
     ('[county."55".tasks.due]\n"no.such.task" = 5\n', "county.55.tasks.due.no.such.task"),
     ('county = 5\n', "county"),
+    # Installation-wide tables would be accepted and never used: refused instead.
+    ('[county."55".cli]\nallow_by = true\n', "county.55.cli"),
+    ('[county."55".privacy]\naccess_log_days = 1\n', "county.55.privacy"),
+    ('[county."55".prefect]\nretention_days = 1\n', "county.55.prefect"),
+    ('[county."55".dashboard]\nsession_idle_minutes = 5\n', "county.55.dashboard"),
 ])
 def test_county_sections_are_checked_as_strictly_as_the_top_level(tmp_path, text, name):
     with pytest.raises(InvalidInput) as e:

@@ -117,3 +117,20 @@ def test_the_calendar_feed_has_only_the_owners_county(two_counties):
     assert municipalities("kari") == set(NORDLAND.values())
     assert municipalities("tove") == set(TROMS.values())
     assert municipalities("nina") == {*NORDLAND.values(), *TROMS.values()}
+
+
+def test_a_national_user_sees_a_countys_notes_only_when_shared(two_counties):
+    from avtaleflyt.services import people
+    from avtaleflyt.domain.stages import Theme
+
+    with db.session_scope(two_counties) as s:
+        people.add_note(session=s, kommunenummer="5501", theme=Theme.ENGAGEMENT,
+                        text="Intern Troms-vurdering, ikke delt.", on=TODAY, ctx=ctx_for(TODAY))
+        people.add_note(session=s, kommunenummer="5501", theme=Theme.ENGAGEMENT,
+                        text="Delt erfaring fra Tromsø.", on=TODAY, ctx=ctx_for(TODAY),
+                        shared=True)
+    national = logged_in(two_counties, "nina", county=None).get("/sak/5501").text
+    assert "Delt erfaring fra Tromsø." in national
+    assert "Intern Troms-vurdering" not in national and "1 notat er ikke delt" in national
+    own = logged_in(two_counties, "tove", county="55").get("/sak/5501").text
+    assert "Intern Troms-vurdering, ikke delt." in own and "Delt erfaring fra Tromsø." in own

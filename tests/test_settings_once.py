@@ -39,6 +39,7 @@ def test_per_county_recipients_and_known_names_are_accepted(sqlite_url, monkeypa
     result = cli("status", "--json")
     assert result.exit_code == 0, result.output
     for wrong in ("AVTALEFLYT_NOTIFY_URLS_X", "AVTALEFLYT_NOTIFY_URLS_5",
+                  "AVTALEFLYT_NOTIFY_URLS_54",  # Troms og Finnmark before 2024
                   "AVTALEFLYT_COUNTY_NOTIFY_URLS"):
         monkeypatch.setenv(wrong, "json://127.0.0.1:1/x")
         result = cli("status", "--json")

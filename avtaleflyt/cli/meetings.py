@@ -129,9 +129,10 @@ def list_(
                       "«avtaleflyt meeting import».")
         return
     t = Table(title="Møteplan", title_justify="left")
-    for c in ("Dato", "Organ", "Kommune", "Tittel"):
+    for c in ("Dato", "Organ", "Fylke", "Kommune", "Tittel"):
         t.add_column(c)
     for r in rows:
         where = f"{r['kommunenummer']} {r['municipality']}" if r["kommunenummer"] else "–"
-        t.add_row(fmt_iso(r["date"]), r["body_label"], escape(where), escape(r["title"] or ""))
+        t.add_row(fmt_iso(r["date"]), r["body_label"], r["county_code"], escape(where),
+                  escape(r["title"] or ""))
     console.print(t)

@@ -53,7 +53,7 @@ def add(
 
 def _where(user) -> str:
     return (f"ser {escape(user.county_name)} ({user.county_code})" if user.county_code
-            else "nasjonal: ser alle fylker")
+            else "er nasjonal og ser alle fylker")
 
 
 @user_app.command("set")

@@ -95,6 +95,12 @@ def _page(request: Request, user: UserView, knr: str, status_code: int = 200, **
                 log_access(s, username=user.username, action="case_page", kommunenummer=knr,
                            case_id=detail["case_id"],
                            object=f"kontaktpersoner: {len(detail.get('contacts', []))}")
+        if user.scope.national:
+            # A county's notes are seen outside the county only when it shared them
+            # (`note add --share`); a national user sees the others' shared ones.
+            hidden = sum(1 for n in detail["notes"] if not n.get("shared"))
+            detail["notes"] = [n for n in detail["notes"] if n.get("shared")]
+            extra.setdefault("hidden_notes", hidden)
         # Open tasks first (by due date), then what is done.
         detail["tasks"].sort(key=lambda t: (t["done_on"] is not None, t["due_on"] or "9999",
                                             "" if t["done_on"] is None else t["done_on"]))
