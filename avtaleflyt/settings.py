@@ -159,8 +159,15 @@ def normalise_database_url(url: str) -> str:
 
 
 def _login_name() -> str:
+    """The OS account running the command. From the password database, not from $LOGNAME or
+    $USER (which anyone can set for one command, as getpass.getuser() would believe)."""
     try:
-        return getpass.getuser()
-    except Exception:  # no login name in some containers
-        return "ukjent"
+        import pwd
+
+        return pwd.getpwuid(os.getuid()).pw_name
+    except (ImportError, KeyError):  # not POSIX, or a uid without a passwd entry (containers)
+        try:
+            return getpass.getuser()
+        except Exception:
+            return "ukjent"
 

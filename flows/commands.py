@@ -20,7 +20,7 @@ from avtaleflyt.domain.errors import DomainError
 from avtaleflyt.services import cases, facts, inbox, people
 from avtaleflyt.services.context import Ctx
 
-from avtaleflyt.flows.onboarding import advance
+from avtaleflyt.flows.onboarding import advance as advance_case
 
 
 def _day(value: str | None) -> date | None:
@@ -67,7 +67,7 @@ def execute(command_id: int, apply: Callable[..., Any], *, advance: bool = True
     if advance and partial.get("kommunenummer"):
         # The onboarding loop's body, not a nested flow run: the stage flows it calls are
         # this command's subflows. One flow run fewer per command.
-        progress = advance(partial["kommunenummer"], today=ctx.today, actor=actor)
+        progress = advance_case(partial["kommunenummer"], today=ctx.today, actor=actor)
         result["transitions"] = progress["transitions"]
         result["stage"], result["status"] = progress["stage"], progress["status"]
     with runtime.session() as s:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+from avtaleflyt.settings import load_settings
 import shutil
 from datetime import date
 
@@ -107,3 +108,14 @@ def test_the_demo_switches_database_without_leaking_it(sqlite_url, tmp_path, mon
     # The database of the environment is still the one in use, and still has no cases.
     assert runtime.settings().effective_database_url == sqlite_url
     assert json.loads(cli("status", "--json").stdout) == []
+
+
+def test_the_cli_user_is_the_os_account_not_a_variable_anyone_can_set(monkeypatch):
+    """$LOGNAME and $USER are one command's environment; the history records the account
+    from the password database (AVTALEFLYT_USER is the installation's own setting)."""
+    import pwd
+
+    monkeypatch.delenv("AVTALEFLYT_USER", raising=False)
+    monkeypatch.setenv("LOGNAME", "eve")
+    monkeypatch.setenv("USER", "eve")
+    assert load_settings().user == pwd.getpwuid(os.getuid()).pw_name != "eve"
