@@ -65,14 +65,32 @@ def purge_old_runs(client, cutoff: datetime, keep: set | None = None) -> int:
                     flow_run_id=ArtifactFilterFlowRunId(any_=ids))):
                 client.delete_artifact(artifact.id)
             for run_id in ids:
-                try:
-                    client.delete_flow_run(run_id)
+                if _delete(client, run_id):
                     deleted += 1
-                except Exception:  # noqa: BLE001 - gone already (a parent took it): fine
+                else:
                     keep.add(run_id)
             if len(runs) < BATCH:
                 break
     return deleted
+
+
+def _delete(client, run_id, attempts: int = 4) -> bool:
+    """Delete one run; True if it was deleted here. Gone already (a parent run took it) is
+    not an error. A busy server (SQLite's lock, a 503) is tried again after a short pause:
+    commands run with Prefect's client retries off, so this flow retries for itself."""
+    import time
+
+    from prefect.exceptions import ObjectNotFound
+
+    for attempt in range(attempts):
+        try:
+            client.delete_flow_run(run_id)
+            return True
+        except ObjectNotFound:
+            return False
+        except Exception:  # noqa: BLE001 - busy or dropped: try again, then leave it
+            time.sleep(0.5 * (attempt + 1))
+    return False
 
 
 @flow(name="prefect-retention", log_prints=False)

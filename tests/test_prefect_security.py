@@ -355,15 +355,37 @@ def test_the_retention_flow_deletes_old_prefect_runs_and_keeps_new_ones(
             "the probe runs' logs")
     # Age two real, started runs: Prefect's API stamps start times itself, so the test
     # moves them back in the temporary server's own database.
+    # The server may still be writing a run's last state when the test gets there (and
+    # would write its own start time back): age them until the API reads the old times.
     past = (datetime.now(UTC) - timedelta(days=31)).strftime("%Y-%m-%d %H:%M:%S.%f")
-    with sqlite3.connect(_harness_db()) as con:
-        for rid in old_run_ids:
-            con.execute("UPDATE flow_run SET start_time = ?, expected_start_time = ? "
-                        "WHERE id = ?", (past, past, str(rid)))
+    month_ago = datetime.now(UTC) - timedelta(days=30)
+
+    def aged() -> bool:
+        con = sqlite3.connect(_harness_db(), timeout=30)
+        try:
+            with con:  # one transaction, committed; then closed so no lock lingers
+                for rid in old_run_ids:
+                    con.execute("UPDATE flow_run SET start_time = ?, expected_start_time = ? "
+                                "WHERE id = ?", (past, past, str(rid)))
+        finally:
+            con.close()
+        with get_client(sync_client=True) as client:
+            return all(client.read_flow_run(rid).start_time < month_ago
+                       for rid in old_run_ids)
+
+    _wait(aged, 30, "the two probe runs to read as a month old")
     old_run_ids.append(long_due.id)
 
     result = runtime.run_flow(prefect_retention)
-    assert result["retention_days"] == 30 and result["deleted"] >= 3
+    with get_client(sync_client=True) as client:
+        left = []
+        for rid in old_run_ids:
+            try:
+                r = client.read_flow_run(rid)
+                left.append((r.state_type, r.start_time, r.expected_start_time))
+            except ObjectNotFound:
+                pass
+    assert result["retention_days"] == 30 and result["deleted"] >= 3, left
 
     with get_client(sync_client=True) as client:
         for rid in old_run_ids:
