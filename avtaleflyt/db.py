@@ -84,15 +84,77 @@ def alembic_config(url: str):
     return cfg
 
 
-def upgrade(url: str) -> None:
-    """Create or upgrade the schema to the newest migration."""
+from .domain.errors import Conflict  # noqa: E402
+
+
+class MigrationFailed(Conflict):
+    """A migration left rows that break a foreign key; nothing was changed."""
+
+
+def upgrade(url: str, revision: str = "head", *, documents_dir: Path | None = None) -> None:
+    """Create or upgrade the schema to the newest migration (or `revision`).
+
+    `documents_dir`: the pre-0010 documents folder; migration 0010 moves its files into the
+    database, and they are deleted from it once that has committed."""
+    _migrate(url, "upgrade", revision, documents_dir)
+    if documents_dir is not None and Path(documents_dir).is_dir():
+        from .services.document_store import retire_files
+
+        with session_scope(url) as s:
+            retire_files(s, Path(documents_dir))
+
+
+def downgrade(url: str, revision: str, *, documents_dir: Path | None = None) -> None:
+    _migrate(url, "downgrade", revision, documents_dir)
+
+
+def _migrate(url: str, direction: str, revision: str, documents_dir: Path | None) -> None:
+    """Run the migrations in one transaction.
+
+    On SQLite, foreign-key enforcement is off while they run: a batch migration rebuilds a
+    table by copying it and dropping the original, and dropping a parent table with the
+    checks on fails ("FOREIGN KEY constraint failed") or, with ON DELETE CASCADE, deletes
+    its children. `PRAGMA foreign_key_check` then checks every row before the commit; a
+    violation fails the migration, naming the table and row, and changes nothing. SQLite
+    only runs DDL inside a transaction it was told to BEGIN, so the driver is put in
+    autocommit mode and the transaction begun explicitly."""
     from alembic import command
 
     engine = get_engine(url)
     cfg = alembic_config(url)
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
+    if documents_dir is not None:
+        cfg.attributes["documents_dir"] = Path(documents_dir)
+    sqlite = engine.dialect.name == "sqlite"
+    with engine.connect() as conn:
+        if sqlite:
+            raw = conn.connection.driver_connection
+            old_level = raw.isolation_level
+            raw.isolation_level = None  # no implicit transactions: we BEGIN ourselves
+            raw.execute("PRAGMA foreign_keys=OFF")
+        try:
+            with conn.begin():
+                if sqlite:
+                    conn.exec_driver_sql("BEGIN IMMEDIATE")
+                cfg.attributes["connection"] = conn
+                getattr(command, direction)(cfg, revision)
+                if sqlite:
+                    _check_foreign_keys(conn)
+        finally:
+            if sqlite:
+                raw.execute("PRAGMA foreign_keys=ON")
+                raw.isolation_level = old_level
+
+
+def _check_foreign_keys(conn) -> None:
+    bad = conn.exec_driver_sql("PRAGMA foreign_key_check").all()
+    if not bad:
+        return
+    lines = [f"tabell {table}, rad {rowid}: peker på en rad i {parent} som ikke finnes"
+             for table, rowid, parent, _fk in bad[:20]]
+    more = f" (og {len(bad) - 20} til)" if len(bad) > 20 else ""
+    raise MigrationFailed(
+        "Migreringen ble avbrutt og ingenting er endret: fremmednøkler er brutt etter "
+        "migreringen" + more + ":\n" + "\n".join(lines))
 
 
 def current_revision(url: str) -> str | None:

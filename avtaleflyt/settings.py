@@ -11,7 +11,7 @@ from datetime import date
 from pathlib import Path
 
 import platformdirs
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Per-county targets: AVTALEFLYT_NOTIFY_URLS_55 / AVTALEFLYT_LEADER_URLS_55 override the
@@ -21,7 +21,9 @@ COUNTY_LEADER_ENV = re.compile(r"^AVTALEFLYT_LEADER_URLS_(\d{2})$")
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="AVTALEFLYT_", extra="ignore")
+    # hide_input_in_errors: a refused AVTALEFLYT_SESSION_SECRET is never echoed back.
+    model_config = SettingsConfigDict(env_prefix="AVTALEFLYT_", extra="ignore",
+                                      hide_input_in_errors=True)
 
     data_dir: Path = Field(default_factory=lambda: platformdirs.user_data_path("avtaleflyt"))
     database_url: str | None = None
@@ -40,6 +42,9 @@ class Settings(BaseSettings):
     # AVTALEFLYT_LEADER_URLS_<nr>. Hold secrets: never logged or shown (repr=False).
     county_notify_urls: dict[str, str] = Field(default_factory=dict, repr=False)
     county_leader_urls: dict[str, str] = Field(default_factory=dict, repr=False)
+    # The key that signs the dashboard's state cookie, shared by every dashboard node of an
+    # installation. Unset: a key generated once into the data directory (one node).
+    session_secret: SecretStr | None = Field(default=None, repr=False)
 
     @model_validator(mode="before")
     @classmethod
@@ -73,6 +78,20 @@ class Settings(BaseSettings):
                 raise ValueError(e.message) from None
         return v or None
 
+    @field_validator("session_secret", mode="before")
+    @classmethod
+    def _strong_secret(cls, v: object) -> object:
+        """Refuse a short or placeholder key before anything starts (the value is never
+        repeated in the message)."""
+        if isinstance(v, SecretStr):
+            v = v.get_secret_value()
+        if v is None or (isinstance(v, str) and not v.strip()):
+            return None
+        problem = session_secret_problem(str(v))
+        if problem:
+            raise ValueError(f"AVTALEFLYT_SESSION_SECRET {problem}")
+        return str(v).strip()
+
     @field_validator("database_url")
     @classmethod
     def _known_backend(cls, v: str | None) -> str | None:
@@ -94,6 +113,8 @@ class Settings(BaseSettings):
                 out[ENV_PREFIX + name.upper()] = value.isoformat()
             elif isinstance(value, (str, Path)):
                 out[ENV_PREFIX + name.upper()] = str(value)
+            elif isinstance(value, SecretStr):
+                out[ENV_PREFIX + name.upper()] = value.get_secret_value()
         return out
 
 
@@ -146,6 +167,25 @@ def load_settings(**overrides: object) -> Settings:
     an override of None means "not given"."""
     check_environment(os.environ)
     return Settings(**{k: v for k, v in overrides.items() if v is not None})
+
+
+MIN_SECRET_LENGTH = 32
+_PLACEHOLDERS = ("changethis", "changeme", "change-me", "change_me", "secret", "password",
+                 "passord", "hemmelig", "example", "eksempel", "todo", "xxx")
+
+
+def session_secret_problem(value: str) -> str | None:
+    """Why `value` cannot sign sessions, in Norwegian, or None when it can. Generate one
+    with `python -c "import secrets; print(secrets.token_urlsafe(48))"`."""
+    v = value.strip()
+    hint = ("Lag en med «python3 -c 'import secrets; print(secrets.token_urlsafe(48))'» og "
+            "bruk samme verdi på alle nodene.")
+    if len(v) < MIN_SECRET_LENGTH:
+        return f"er for kort ({len(v)} tegn; minst {MIN_SECRET_LENGTH}). {hint}"
+    lowered = v.lower()
+    if len(set(v)) < 8 or any(p in lowered for p in _PLACEHOLDERS):
+        return f"ser ut som en plassholder, ikke en tilfeldig nøkkel. {hint}"
+    return None
 
 
 def normalise_database_url(url: str) -> str:

@@ -5,7 +5,7 @@ from .agreement import AgreementTerms, ResponsibilityItem
 from .case import Event, OnboardingCase, Task
 from .commands import Command, PersonalText
 from .meeting import Meeting
-from .document import Document
+from .document import Document, DocumentBlob
 from .notes import ExperienceNote
 from .outbox import Delivery, Digest, Reminder
 from .reference import ContactPerson, ContactPersonBase, County, Municipality
@@ -18,6 +18,6 @@ __all__ = [
     "Digest", "Event", "ExperienceNote", "Meeting", "Municipality", "OnboardingCase",
     "PersonalText", "Reminder",
     "ResponsibilityItem", "Task", "UTCDateTime", "utcnow",
-    "Document",
+    "Document", "DocumentBlob",
     "FeedToken", "LoginAttempt", "User", "UserSession",
 ]

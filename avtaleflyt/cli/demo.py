@@ -208,7 +208,7 @@ def _run_demo(*, reuse: bool) -> None:
     from avtaleflyt.services.reference import load_reference_data
 
     url = runtime.settings().effective_database_url
-    db.upgrade(url)
+    db.upgrade(url, documents_dir=runtime.settings().data_dir / "documents")
     with runtime.session() as s:
         load_reference_data(s)
         from avtaleflyt.services.queries import status_rows

@@ -23,10 +23,12 @@ report_app = typer.Typer(help="Rapporter på tvers av sakene.", no_args_is_help=
 Knr = Annotated[str, typer.Argument(help="Kommunenummer, fire siffer (f.eks. 1836).")]
 FormatOpt = Annotated[str, typer.Option("--format", help="html eller docx.")]
 OutOpt = Annotated[Optional[Path], typer.Option(
-    "--out", help="Skriv dokumentet hit i stedet for å lagre en ny versjon i dokumentmappen.")]
+    "--out", help="Skriv dokumentet til denne filen i stedet for å lagre en ny versjon i "
+                  "databasen.")]
 
 
-def _write_or_store(kind: str, fmt: str, out: Path | None, **where) -> Path:
+def _write_or_store(kind: str, fmt: str, out: Path | None, **where) -> str:
+    """The file written (`--out`), or a line naming the new stored version."""
     from avtaleflyt import runtime
     from avtaleflyt.services import documents
 
@@ -36,10 +38,11 @@ def _write_or_store(kind: str, fmt: str, out: Path | None, **where) -> Path:
         if out is not None:
             rendered = documents.render(session=s, kind=kind, formats=(fmt,), ctx=ctx, **where)
             documents.write_atomically(out, rendered.files[fmt])
-            return out.resolve()
+            return str(out.resolve())
         [row] = documents.store_document(session=s, kind=kind, formats=(fmt,), ctx=ctx,
                                          **where)
-        return documents.documents_root() / row.path
+        return (f"Lagret {row.path} (versjon {row.version}, SHA-256 {row.sha256[:12]}…). "
+                f"Hent en kopi med «avtaleflyt doc get {row.path} --out FIL».")
 
 
 @doc_app.command("render")
@@ -54,7 +57,8 @@ def render(
 ) -> None:
     """Lag et dokument for kommunens sak fra dagens data.
 
-    Uten --out lagres en ny versjon i dokumentmappen; stien skrives ut.
+    Uten --out lagres en ny versjon i databasen (alle noder og «doc get» ser den); navnet
+    skrives ut. Med --out skrives bare filen, og ingen versjon lagres.
 
     Gamle versjoner beholdes alltid."""
     from avtaleflyt.services.documents import CASE_KINDS, check_kind
@@ -62,13 +66,33 @@ def render(
     with user_errors():
         kind = check_kind(kind, CASE_KINDS)
         path = _write_or_store(kind, fmt, out, kommunenummer=knr, year=year)
-    console.print(str(path), highlight=False, soft_wrap=True)
+    console.print(path, highlight=False, soft_wrap=True)
+
+
+@doc_app.command("get")
+def get(
+    name: Annotated[str, typer.Argument(
+        help="Dokumentets navn slik «doc list»/«report list» viser det, f.eks. "
+             "1836/agreement-v2.docx.")],
+    out: Annotated[Path, typer.Option(
+        "--out", help="Filen kopien skrives til (erstattes om den finnes).")],
+) -> None:
+    """Skriv en lagret versjon fra databasen til en fil (samme innhold og SHA-256)."""
+    from avtaleflyt import runtime
+    from avtaleflyt.services import document_store
+
+    with user_errors(), runtime.session() as s:
+        doc = document_store.by_name(s, name)
+        data = document_store.content(s, doc)
+        document_store.write_atomically(out, data)
+    console.print(f"{doc.path} → {out.resolve()} (SHA-256 {doc.sha256[:12]}…)",
+                  highlight=False, soft_wrap=True)
 
 
 @doc_app.command("list")
 def list_(knr: Knr, as_json: Annotated[bool, typer.Option(
         "--json", help="Skriv JSON for skript.")] = False) -> None:
-    """Vis kommunens lagrede dokumenter: type, versjon, format, dato, SHA-256 og sti."""
+    """Vis kommunens lagrede dokumenter: type, versjon, format, dato, SHA-256 og navn."""
     from avtaleflyt import runtime
     from avtaleflyt.services.documents import list_documents
 
@@ -85,17 +109,15 @@ def list_(knr: Knr, as_json: Annotated[bool, typer.Option(
 
 def _print_documents(rows: list[dict], title: str, *, with_type: bool = True,
                      with_county: bool = False) -> None:
-    """`with_county`: reports of several counties (and national ones, in «landet/»), each in
-    its own folder under the documents folder; a column names the county."""
+    """`with_county`: reports of several counties (and national ones, «landet/…»); a column
+    names the county. The name is what `doc get` takes."""
     from datetime import date
 
     from avtaleflyt.formatting import format_date_short
 
-    folder = Path(rows[0]["file"]).parent
-    if with_county:
-        folder = folder.parent
     t = Table(title=title, title_justify="left",
-              caption=f"Mappe: {folder}", caption_justify="left")
+              caption="Lagret i databasen. Hent en kopi med «avtaleflyt doc get NAVN --out FIL».",
+              caption_justify="left")
     # Narrow enough for an 80-column terminal: the format shows as the file's extension.
     if with_type:
         t.add_column("Type", min_width=16)
@@ -104,12 +126,12 @@ def _print_documents(rows: list[dict], title: str, *, with_type: bool = True,
     t.add_column("Versjon", justify="right")
     t.add_column("Dato", no_wrap=True)
     t.add_column("SHA-256", no_wrap=True)
-    t.add_column("Fil", no_wrap=True)
+    t.add_column("Navn", no_wrap=True)
     for r in rows:
         t.add_row(*([r["label"]] if with_type else []),
                   *([r["county_code"] or "alle"] if with_county else []), str(r["version"]),
                   format_date_short(date.fromisoformat(r["created_on"])),
-                  r["sha256"][:7] + "…", r["path"] if with_county else Path(r["path"]).name)
+                  r["sha256"][:7] + "…", r["path"])
     console.print(t)
 
 
@@ -127,7 +149,7 @@ def experience(
     erfaringer etter tema, avslåtte/trukne saker). Uten --county og med saker i flere fylker:
     fylkene side om side (tid per fase, utfall og de delte erfaringene etter tema).
 
-    Uten --out lagres en ny versjon i dokumentmappen; stien skrives ut."""
+    Uten --out lagres en ny versjon i databasen; navnet skrives ut."""
     if as_json:
         from avtaleflyt import runtime
         from avtaleflyt.services.documents import experience_figures
@@ -138,7 +160,7 @@ def experience(
         return
     with user_errors():
         path = _write_or_store("experience_report", fmt, out, county=county)
-    console.print(str(path), highlight=False, soft_wrap=True)
+    console.print(path, highlight=False, soft_wrap=True)
 
 
 @report_app.command("list")
@@ -146,7 +168,7 @@ def report_list(
     as_json: Annotated[bool, typer.Option("--json", help="Skriv JSON for skript.")] = False,
     county: CountyOption = None,
 ) -> None:
-    """Vis lagrede erfaringsrapporter: versjon, dato, SHA-256 og sti.
+    """Vis lagrede erfaringsrapporter: versjon, dato, SHA-256 og navn.
 
     Uten --county vises rapportene for alle fylkene og sammenligningene av fylkene."""
     from avtaleflyt import runtime

@@ -158,7 +158,8 @@ def init() -> None:
         from avtaleflyt.filemodes import private_dir
 
         private_dir(s.data_dir)  # personal data: readable by the owner only
-        db.upgrade(url)
+        # Migration 0010 moves documents from the old folder into the database.
+        db.upgrade(url, documents_dir=s.data_dir / "documents")
         with runtime.session() as session:
             counties, munis = load_reference_data(session)
     console.print(f"Databasen er klar: [bold]{_safe_url(url)}[/] (skjema {db.head_revision()}).",

@@ -1,11 +1,10 @@
 """Documents from the case store: build each document's data, render it, store it.
 
 Rendering happens entirely in memory first; only a document that rendered completely is
-written, and a file is written before its row is committed, so a template error leaves
-neither a file nor a row. Stored files are never replaced: each new rendering is a new
-version with its own file, and two writers that race for the same number end up with two
-distinct versions (the file name is claimed with an exclusive hard link, the database's
-unique indexes check it a second time).
+stored (in the database, see document_store.py), so a template error leaves nothing.
+Stored versions are never replaced: each new rendering is a new version, and two writers
+that race for the same number end up with two distinct versions (the database's unique
+indexes decide).
 
 Storing a document is not a change to a case, so it appends no Event: the `document` row
 itself is the insert-only record. Nothing here imports Prefect.
@@ -13,18 +12,12 @@ itself is the insert-only record. Nothing here imports Prefect.
 
 from __future__ import annotations
 
-import hashlib
-import os
-import tempfile
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date
-from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import func
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from avtaleflyt.documents.context import (
@@ -91,7 +84,6 @@ STAGE_DOCUMENTS: dict[Stage, str] = {
 
 _SPAN_ENDS = ("case_rejected", "case_withdrawn", "agreement_ended")
 _SPAN_EVENTS = ("case_opened", "stage_entered", *_SPAN_ENDS, "case_on_hold")
-_ATTEMPTS = 5
 
 
 # --- input checks ---------------------------------------------------------------------
@@ -521,137 +513,14 @@ def render(*, session: Session, kind: str, formats: tuple[str, ...], ctx: Ctx,
 
 
 # --- storing --------------------------------------------------------------------------
+# In the database: see document_store.py. The file helpers stay importable from here.
 
-
-def documents_root(settings: Settings | None = None) -> Path:
-    return _settings(settings).data_dir / "documents"
-
-
-def write_atomically(path: Path, data: bytes) -> None:
-    """Write a file a reader never sees half-written (for `--out`, which may replace)."""
-    if path.is_dir():
-        raise InvalidInput(f"«--out»: «{path}» er en mappe; oppgi et filnavn.", field="out")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        replace_file(path, data)
-    except OSError as e:
-        raise InvalidInput(f"«--out»: kan ikke skrive «{path}»: {disk_problem(e)}.",
-                           field="out") from None
-
-
-def replace_file(path: Path, data: bytes) -> None:
-    """Replace (or create) a file so that a reader sees the old or the new content, never
-    a mixture, and a failure (full disk, read-only file system) leaves the old one intact."""
-    tmp = _temp_copy(path, data)
-    try:
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
-def _write_new(path: Path, data: bytes, root: Path) -> None:
-    """Write a complete file under a name nobody has taken; FileExistsError if taken.
-
-    A hard link, unlike os.replace, refuses to overwrite: a stored version is never replaced,
-    not even by a writer that picked the same number at the same moment.
-    """
-    _private_folders(root, path.parent)
-    tmp = _temp_copy(path, data)  # mkstemp: 0600, kept by the hard link
-    try:
-        os.link(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def _private_folders(root: Path, folder: Path) -> None:
-    """The data directory, the documents folder and the folder of one municipality (or
-    county) are 0700: stored documents may name contact persons."""
-    from avtaleflyt.filemodes import private_dir
-
-    if not root.exists():
-        private_dir(root.parent)
-    private_dir(root)
-    private_dir(folder)
-
-
-def _temp_copy(path: Path, data: bytes) -> Path:
-    """A complete, synced copy under a temporary name next to `path`; on any failure (a full
-    disk, a read-only file system) nothing is left behind."""
-    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-    except BaseException:
-        Path(name).unlink(missing_ok=True)
-        raise
-    return Path(name)
-
-
-def disk_problem(e: OSError) -> str:
-    """What went wrong writing a file, in Norwegian (no path: the caller names the file)."""
-    import errno
-
-    return {errno.ENOSPC: "disken er full", errno.EDQUOT: "diskkvoten er brukt opp",
-            errno.EROFS: "filsystemet er skrivebeskyttet",
-            errno.EACCES: "mangler skrivetilgang", errno.EPERM: "mangler skrivetilgang",
-            errno.ENOENT: "mappen finnes ikke"}.get(e.errno, e.strerror or "ukjent feil")
-
-
-def _next_version(session: Session, scope: Scope, kind: str, fmt: str) -> int:
-    q = select(func.max(Document.version)).where(Document.kind == kind, Document.format == fmt)
-    if scope.municipality is not None:
-        q = q.where(Document.municipality_id == scope.municipality.id)
-    elif scope.county is None:
-        q = q.where(col(Document.county_id).is_(None), col(Document.municipality_id).is_(None))
-    else:
-        q = q.where(Document.county_id == scope.county.id,
-                    col(Document.municipality_id).is_(None))
-    return (session.exec(q).one() or 0) + 1
-
-
-def _store(session: Session, rendered: Rendered, ctx: Ctx, root: Path) -> list[Document]:
-    scope, kind = rendered.scope, rendered.kind
-    ids = (scope.case.id if scope.case else None,
-           scope.municipality.id if scope.municipality else None,
-           scope.county.id if scope.county else None)
-    floor: dict[str, int] = {}
-    for _ in range(_ATTEMPTS):
-        written: list[Path] = []
-        try:
-            rows = []
-            for fmt, data in rendered.files.items():
-                version = max(_next_version(session, scope, kind, fmt), floor.get(fmt, 1))
-                while True:
-                    rel = f"{scope.folder}/{kind}-v{version}.{fmt}"
-                    try:
-                        _write_new(root / rel, data, root)
-                        break
-                    except FileExistsError:
-                        # Taken by a writer that has not committed yet (or never will).
-                        version += 1
-                written.append(root / rel)
-                floor[fmt] = version + 1
-                rows.append(Document(
-                    case_id=ids[0], municipality_id=ids[1], county_id=ids[2], kind=kind,
-                    version=version, format=fmt, created_on=ctx.today,
-                    sha256=hashlib.sha256(data).hexdigest(), path=rel, size=len(data)))
-            session.add_all(rows)
-            session.commit()
-            return rows
-        except IntegrityError:
-            session.rollback()
-            for p in written:
-                p.unlink(missing_ok=True)
-        except BaseException:
-            session.rollback()
-            for p in written:
-                p.unlink(missing_ok=True)
-            raise
-    raise Conflict("Dokumentet ble lagret av noen andre samtidig, flere ganger på rad. "
-                   "Ingenting ble lagret; prøv igjen.")
+from .document_store import (  # noqa: E402,F401
+    disk_problem,
+    documents_root,
+    replace_file,
+    write_atomically,
+)
 
 
 def store_document(*, session: Session, kind: str, ctx: Ctx, kommunenummer: str | None = None,
@@ -660,19 +529,22 @@ def store_document(*, session: Session, kind: str, ctx: Ctx, kommunenummer: str 
                    read_scope: scopes.Scope = scopes.EVERYWHERE) -> list[Document]:
     """Render a new version of a document from the current data and store it.
 
-    Returns one row per format; `row.path` is relative to `documents_root()`.
+    Returns one row per format; `row.path` is the version's name, its bytes are
+    `document_store.content(session, row)`.
     """
+    from . import document_store
+
     rendered = render(session=session, kind=kind, formats=formats, ctx=ctx,
                       kommunenummer=kommunenummer, county=county, year=year, settings=settings,
                       read_scope=read_scope)
-    return _store(session, rendered, ctx, documents_root(settings))
+    return document_store.store(session, rendered, ctx)
 
 
 def ensure_stage_documents(*, session: Session, kommunenummer: str, ctx: Ctx,
                            settings: Settings | None = None) -> list[str]:
     """Write the draft the case's current stage calls for, unless the case already has one.
 
-    Safe to repeat. Returns the stored paths (relative to the documents folder), if any.
+    Safe to repeat. Returns the stored versions' names, if any.
     """
     _, case = get_case(session, kommunenummer)
     kind = STAGE_DOCUMENTS.get(Stage(case.stage))
@@ -714,9 +586,8 @@ def list_documents(*, session: Session, kommunenummer: str | None = None,
     rows = session.exec(q.order_by(col(County.code).is_(None), col(County.code),
                                    col(Document.kind), col(Document.format),
                                    col(Document.version))).all()
-    root = documents_root(settings)
     return [{"kind": d.kind, "county_code": code, "label": KIND_LABELS.get(d.kind, d.kind), "version": d.version,
              "format": d.format, "created_on": d.created_on.isoformat(),
              "created_at": d.created_at.isoformat(), "sha256": d.sha256, "size": d.size,
-             "path": d.path, "file": str(root / d.path), "case_id": d.case_id}
+             "path": d.path, "case_id": d.case_id}
             for d, code in rows]

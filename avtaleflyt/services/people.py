@@ -165,11 +165,11 @@ def erase_contact(*, session: Session, contact_id: int, ctx: Ctx, scope: Scope =
     - tasks assigned to them go back to the default owner (`contact_id` cleared);
     - the contact's undigested reminders are dropped and unsent digests to them given up;
     - the name, e-mail and phone are blanked out («[slettet]») of every stored digest
-      (title, text, HTML, error) and delivery error, and of every stored document file of
-      the municipality and its county (see `privacy.redact_documents`);
+      (title, text, HTML, error) and delivery error, and of every stored document of the
+      municipality and its county (see `privacy.redact_documents`);
     - the row is deleted, and a tombstone event `contact_erased` records the id only.
     Events never held the data (they name contacts by id), so the append-only history
-    needs no change. Everything but the document files is one transaction.
+    needs no change. Everything, the documents' bytes included, is one transaction.
     """
     from .privacy import redact_documents, redact_outbox
 

@@ -2,14 +2,13 @@
 
 A contact person's name, e-mail address and phone number live in `contact_person`. Copies
 can end up in rendered text: stored digests (a coordinator's digest names a task's owner,
-a failed send's error may quote an address) and stored document files (the setup checklist
-names the contact a task is assigned to). Erasing a contact blanks those copies out here.
+a failed send's error may quote an address) and stored documents (the setup checklist
+names the contact a task is assigned to; their bytes are in `document_blob`). Erasing a contact blanks those copies out here.
 Events never hold them: they name a contact by id.
 """
 
 from __future__ import annotations
 
-import hashlib
 import html
 import io
 import re
@@ -24,7 +23,7 @@ from sqlmodel import Session, col, select
 
 from avtaleflyt.models import AccessLog, Delivery, Digest, Document, Municipality, Reminder, utcnow
 
-from .documents import replace_file
+from . import document_store
 from .scope import EVERYWHERE, Scope
 
 REDACTED = "[slettet]"
@@ -104,34 +103,29 @@ def redact_file_bytes(fmt: str, data: bytes, values: list[str]) -> bytes:
 
 def redact_documents(session: Session, m: Municipality, values: list[str],
                      root: Path | None = None) -> int:
-    """Blank the values out of the stored document files of the municipality, its county's
-    reports and the national ones, in place (a new file under the same name, atomically), and
-    record the new SHA-256 and size with `redacted_at`. A redacted version keeps its number
-    and everything else it said: re-rendering would instead change a signed agreement into
-    today's wording. Returns how many files changed."""
-    from .documents import documents_root
-
-    root = root or documents_root()
+    """Blank the values out of the stored documents of the municipality, its county's
+    reports and the national ones: each changed version points at its redacted bytes (new
+    SHA-256 and size, `redacted_at`), and the original bytes are deleted unless another
+    version still refers to them. A redacted version keeps its number and everything else
+    it said: re-rendering would instead change a signed agreement into today's wording.
+    Returns how many versions changed. (`root` is unused since documents moved into the
+    database; kept for callers.) Not committed."""
     docs = session.exec(select(Document).where(or_(
         Document.municipality_id == m.id,
         (col(Document.municipality_id).is_(None)) & (Document.county_id == m.county_id),
         (col(Document.municipality_id).is_(None)) & (col(Document.county_id).is_(None)),
     ))).all()
     changed = 0
+    old: list[str] = []
     for doc in docs:
-        path = root / doc.path
-        try:
-            data = path.read_bytes()
-        except FileNotFoundError:
-            continue
+        data = document_store.content(session, doc)
         new = redact_file_bytes(doc.format, data, values) if values else data
-        if new != data:
-            replace_file(path, new)
+        replaced = document_store.replace_content(session, doc, new)
+        if replaced is not None:
+            doc.redacted_at = utcnow()
+            old.append(replaced)
             changed += 1
-        digest = hashlib.sha256(new).hexdigest()
-        if digest != doc.sha256:  # also a file redacted by an earlier, interrupted erase
-            doc.sha256, doc.size, doc.redacted_at = digest, len(new), utcnow()
-            session.add(doc)
+    document_store.drop_unreferenced(session, old)
     return changed
 
 

@@ -8,7 +8,6 @@ Nothing here imports Prefect.
 
 from __future__ import annotations
 
-import hashlib
 import html
 import io
 import re
@@ -180,21 +179,20 @@ def _scrub_docx(data: bytes, text: str) -> bytes | None:
 
 
 def _scrub_documents(session: Session, text: str) -> list[tuple[int, str]]:
-    from .documents import documents_root, replace_file
+    """Blank the text out of every stored version that holds it; the original bytes are
+    deleted unless a version not holding the text refers to them. Not committed."""
+    from . import document_store
 
-    root = documents_root()
     scrubbed = []
+    old: list[str] = []
     for d in session.exec(select(Document).order_by(col(Document.id))).all():
-        path = root / d.path
-        if not path.is_file():
-            continue
-        data = path.read_bytes()
+        data = document_store.content(session, d)
         new = (_scrub_html if d.format == "html" else _scrub_docx)(data, text)
         if new is None:
             continue
-        replace_file(path, new)
-        d.sha256 = hashlib.sha256(new).hexdigest()
-        d.size = len(new)
-        session.add(d)
+        replaced = document_store.replace_content(session, d, new)
+        if replaced is not None:
+            old.append(replaced)
         scrubbed.append((d.id, d.path))
+    document_store.drop_unreferenced(session, old)
     return scrubbed

@@ -183,7 +183,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
     # Middleware added last runs first: every handler sees the session and the settings.
     app.add_middleware(auth.SchemeAwareSessions,
-                       secret_key=auth.session_secret(settings.data_dir))
+                       secret_key=auth.signing_secret(settings))
     app.add_middleware(InstallSettings, settings=settings)
     app.state.settings = settings
     return app

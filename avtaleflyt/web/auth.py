@@ -38,6 +38,14 @@ STATE_MAX_AGE = 12 * 3600
 SECRET_FILE = "session_secret"
 
 
+def signing_secret(settings) -> str:
+    """The state cookie's signing key: AVTALEFLYT_SESSION_SECRET when set (every dashboard
+    node of an installation must share it), else the one generated into the data dir."""
+    if settings.session_secret is not None:
+        return settings.session_secret.get_secret_value()
+    return session_secret(settings.data_dir)
+
+
 def session_secret(data_dir: Path) -> str:
     """The signing key for the state cookie: made once, kept in the data dir, mode 0600."""
     path = data_dir / SECRET_FILE

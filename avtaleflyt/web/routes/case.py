@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import datetime as dt  # form fields are called `date`
 import re
-from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
-from fastapi.responses import FileResponse, RedirectResponse
+from fastapi.responses import RedirectResponse, Response
 
 from avtaleflyt import runtime
 from avtaleflyt.domain.errors import Conflict, DomainError, InvalidInput, NotFound
@@ -23,7 +22,8 @@ from avtaleflyt.domain.stages import Stage
 from avtaleflyt.formatting import format_date_short, parse_date
 from avtaleflyt.services import preflight
 from avtaleflyt.services.dashboard import case_task_contacts
-from avtaleflyt.services.documents import documents_root, list_documents
+from avtaleflyt.services import document_store
+from avtaleflyt.services.documents import list_documents
 from avtaleflyt.services.facts import build_fact, parse_theme
 from avtaleflyt.services.meetings import list_meetings
 from avtaleflyt.services.privacy import log_access
@@ -194,20 +194,21 @@ def document(request: Request, user: User, knr: str, kind: str, version: int, fm
                                                   message=e.message, user=user)
     doc = next((d for d in docs if (d["kind"], d["version"], d["format"]) ==
                 (kind, version, fmt)), None)
-    root = documents_root().resolve()
-    path = Path(doc["file"]).resolve() if doc else None
-    if path is None or not path.is_relative_to(root) or not path.is_file():
+    if doc is None:
         return request.app.state.pages.render(request, "error.html.j2", 404,
                                               title="Fant ikke dokumentet",
                                               message="Dokumentet finnes ikke.", user=user)
     with runtime.session() as s:
+        data = document_store.read_blob(s, doc["sha256"])
         log_access(s, username=user.username, action="document", kommunenummer=knr,
                    case_id=doc.get("case_id"), object=f"{kind} v{version} ({fmt})")
     media = {"html": "text/html; charset=utf-8", "docx": "application/vnd.openxmlformats-"
              "officedocument.wordprocessingml.document"}.get(fmt, "application/octet-stream")
     # HTML documents are downloaded rather than shown, so they never run in our origin.
-    return FileResponse(path, media_type=media, filename=path.name,
-                        content_disposition_type="attachment")
+    name = doc["path"].rsplit("/", 1)[-1]
+    return Response(data, media_type=media, headers={
+        "Content-Disposition": f'attachment; filename="{name}"',
+        "ETag": f'"{doc["sha256"]}"', "Cache-Control": "private, no-store"})
 
 
 @router.post("/sak/{knr}/fakta")
