@@ -109,34 +109,40 @@ def downgrade(url: str, revision: str, *, documents_dir: Path | None = None) -> 
 
 
 def _migrate(url: str, direction: str, revision: str, documents_dir: Path | None) -> None:
-    """Run the migrations in one transaction.
-
-    On SQLite, foreign-key enforcement is off while they run: a batch migration rebuilds a
-    table by copying it and dropping the original, and dropping a parent table with the
-    checks on fails ("FOREIGN KEY constraint failed") or, with ON DELETE CASCADE, deletes
-    its children. `PRAGMA foreign_key_check` then checks every row before the commit; a
-    violation fails the migration, naming the table and row, and changes nothing. SQLite
-    only runs DDL inside a transaction it was told to BEGIN, so the driver is put in
-    autocommit mode and the transaction begun explicitly."""
     from alembic import command
 
-    engine = get_engine(url)
     cfg = alembic_config(url)
     if documents_dir is not None:
         cfg.attributes["documents_dir"] = Path(documents_dir)
+    with migration_connection(url) as conn:
+        cfg.attributes["connection"] = conn
+        getattr(command, direction)(cfg, revision)
+
+
+@contextmanager
+def migration_connection(url: str) -> Iterator:
+    """A connection for schema changes, committed as ONE transaction when the block ends.
+
+    On SQLite, foreign-key enforcement is off inside it: a batch migration rebuilds a table
+    by copying it and dropping the original, and dropping a parent table with the checks on
+    fails ("FOREIGN KEY constraint failed") or, with ON DELETE CASCADE, deletes its
+    children. `PRAGMA foreign_key_check` then checks every row before the commit; a
+    violation raises `MigrationFailed`, naming table and row, and nothing is changed.
+    SQLite only runs DDL inside a transaction it was told to BEGIN, so the driver is put in
+    autocommit mode and the transaction begun explicitly."""
+    engine = get_engine(url)
     sqlite = engine.dialect.name == "sqlite"
     with engine.connect() as conn:
         if sqlite:
             raw = conn.connection.driver_connection
             old_level = raw.isolation_level
             raw.isolation_level = None  # no implicit transactions: we BEGIN ourselves
-            raw.execute("PRAGMA foreign_keys=OFF")
+            raw.execute("PRAGMA foreign_keys=OFF")  # a no-op inside a transaction
         try:
             with conn.begin():
                 if sqlite:
                     conn.exec_driver_sql("BEGIN IMMEDIATE")
-                cfg.attributes["connection"] = conn
-                getattr(command, direction)(cfg, revision)
+                yield conn
                 if sqlite:
                     _check_foreign_keys(conn)
         finally:

@@ -263,7 +263,7 @@ def test_report_commands_take_a_county(session, db_url):
     assert [c["code"] for c in national["counties"]] == ["18", "55"]
     result = cli("report", "experience", "--format", "docx", today=day)
     assert result.exit_code == 0, result.output
-    assert result.stdout.strip().endswith("landet/experience_comparison-v1.docx")
+    assert "Lagret landet/experience_comparison-v1.docx" in result.stdout
     assert cli("report", "experience", "--county", "18", today=day).exit_code == 0
     listing = cli("report", "list", today=day).stdout
     assert "landet/experience_comparison-v1.docx" in listing

@@ -18,6 +18,7 @@ from avtaleflyt.cli.main import app
 from avtaleflyt.services import documents
 from avtaleflyt.models import Document
 
+from .doc_support import stored_documents
 from .test_document_store import to_political_approval
 
 from .cli_support import run_isolated
@@ -39,9 +40,19 @@ def test_render_list_and_report(session, db_url, tmp_path):
 
     result = cli("doc", "render", "1836", "agreement", "--format", "docx")
     assert result.exit_code == 0, result.output
-    path = Path(result.stdout.strip())
-    assert path == documents.documents_root() / "1836" / "agreement-v1.docx"
-    assert docx.Document(str(path)).paragraphs[0].text.startswith("Samarbeidsavtale")
+    assert "Lagret 1836/agreement-v1.docx (versjon 1" in result.stdout
+    # Stored in the database, not as a file; `doc get` writes a copy with the same bytes.
+    assert not documents.documents_root().exists()
+    copy = tmp_path / "kopi" / "avtale.docx"
+    result = cli("doc", "get", "1836/agreement-v1.docx", "--out", str(copy))
+    assert result.exit_code == 0, result.output
+    assert docx.Document(str(copy)).paragraphs[0].text.startswith("Samarbeidsavtale")
+    [row] = [r for r in stored(db_url) if r.kind == "agreement"]
+    assert hashlib.sha256(copy.read_bytes()).hexdigest() == row.sha256
+    result = cli("doc", "get", "1836/agreement-v9.docx", "--out", str(tmp_path / "x.docx"))
+    assert result.exit_code == 1 and "Fant ikke dokumentet «1836/agreement-v9.docx»" in \
+        result.stderr
+    assert not (tmp_path / "x.docx").exists()
 
     out = tmp_path / "ut" / "saksframlegg.html"
     out.parent.mkdir()
@@ -55,7 +66,7 @@ def test_render_list_and_report(session, db_url, tmp_path):
     assert [(d["kind"], d["format"], d["version"]) for d in listing] == [
         ("agreement", "docx", 1), ("saksframlegg", "docx", 1), ("saksframlegg", "html", 1)]
     for d in listing:
-        data = Path(d["file"]).read_bytes()
+        data = (stored_documents() / d["path"]).read_bytes()
         assert hashlib.sha256(data).hexdigest() == d["sha256"]
     table = cli("doc", "list", "1836")
     assert "agreement-v1.docx" in table.stdout and "saksframlegg-v1.html" in table.stdout
@@ -67,7 +78,7 @@ def test_render_list_and_report(session, db_url, tmp_path):
     assert "Ingen rapporter" in cli("report", "list").stdout
     result = cli("report", "experience", "--format", "docx")
     assert result.exit_code == 0, result.output
-    assert Path(result.stdout.strip()).name == "experience_report-v1.docx"
+    assert "Lagret fylke-18/experience_report-v1.docx" in result.stdout
     reports = json.loads(cli("report", "list", "--json").stdout)
     assert [(r["kind"], r["format"], r["version"], r["path"]) for r in reports] == [
         ("experience_report", "docx", 1, "fylke-18/experience_report-v1.docx")]
@@ -91,14 +102,16 @@ def test_refusals_exit_non_zero_and_write_nothing(session, db_url, tmp_path):
         assert words in result.stderr, (args, result.stderr)
     assert len(stored(db_url)) == before
     assert list(folder.iterdir()) == []
-    assert sorted(p.name for p in documents.documents_root().rglob("*.*")) == [
-        "saksframlegg-v1.docx", "saksframlegg-v1.html"]
+    assert sorted(stored_documents().names()) == [
+        "1836/saksframlegg-v1.docx", "1836/saksframlegg-v1.html"]
 
 
 def test_document_commands_never_import_prefect(db_url, tmp_path):
     env = {**os.environ, "AVTALEFLYT_DATABASE_URL": db_url, "AVTALEFLYT_TODAY": "2026-03-20"}
     out = tmp_path / "erfaring.html"
     run = run_isolated([["doc", "list", "1836", "--json"], ["doc", "list", "1836"],
+                        ["doc", "get", "1836/saksframlegg-v1.html", "--out",
+                         str(tmp_path / "kopi.html")],
                         ["report", "list"], ["report", "experience", "--json"],
                         ["report", "experience", "--out", str(out)],
                         ["report", "experience", "--format", "docx"]], env)
@@ -123,7 +136,7 @@ def test_record_fact_flow_stores_the_saksframlegg(db_url, prefect_server):
     assert [(r.kind, r.format, r.version, r.created_on) for r in rows] == [
         ("saksframlegg", "html", 1, today), ("saksframlegg", "docx", 1, today)]
     for r in rows:
-        data = (documents.documents_root() / r.path).read_bytes()
+        data = (stored_documents() / r.path).read_bytes()
         assert hashlib.sha256(data).hexdigest() == r.sha256
-    html = (documents.documents_root() / rows[0].path).read_text(encoding="utf-8")
+    html = (stored_documents() / rows[0].path).read_text(encoding="utf-8")
     assert "Rødøy kommune" in html and "kr 120 000" in html and "19. mars 2026" in html

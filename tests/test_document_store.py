@@ -68,8 +68,11 @@ def to_system_setup(session):
     return record(session, "signed", date(2026, 5, 22), party="county")
 
 
-def root() -> Path:
-    return documents.documents_root()
+def root():
+    """The stored documents, by name, as the database holds them."""
+    from .doc_support import stored_documents
+
+    return stored_documents()
 
 
 def rows(session, kind=None):
@@ -145,16 +148,23 @@ def test_new_versions_never_overwrite_old_ones(session, db_url):
         assert_intact(r)
 
 
-def test_a_leftover_file_is_never_replaced(session, db_url):
-    """A file without a row (a writer that crashed before committing) keeps its name."""
+def test_documents_live_in_the_database_and_identical_bytes_once(session, db_url):
+    """Nothing is written to the data directory; two versions with the same bytes share one
+    stored copy, each still its own version."""
     to_political_approval(session)
-    orphan = root() / "1836" / "agreement-v1.html"
-    orphan.write_bytes(b"left behind")
-    [row] = documents.store_document(session=session, kind="agreement", kommunenummer=KNR,
-                                     ctx=ctx_for(date(2026, 3, 20)))
-    assert row.path == "1836/agreement-v2.html"
-    assert orphan.read_bytes() == b"left behind"
-    assert_intact(row)
+    [v1] = documents.store_document(session=session, kind="agreement", kommunenummer=KNR,
+                                    ctx=ctx_for(date(2026, 3, 20)))
+    [v2] = documents.store_document(session=session, kind="agreement", kommunenummer=KNR,
+                                    ctx=ctx_for(date(2026, 3, 20)))
+    assert (v1.path, v2.path) == ("1836/agreement-v1.html", "1836/agreement-v2.html")
+    assert v1.sha256 == v2.sha256
+    assert not documents.documents_root().exists()
+    from avtaleflyt.models import DocumentBlob
+
+    blobs = session.exec(select(DocumentBlob).where(DocumentBlob.sha256 == v1.sha256)).all()
+    assert len(blobs) == 1
+    assert_intact(v1)
+    assert_intact(v2)
 
 
 def test_concurrent_writers_get_distinct_versions(session, db_url):

@@ -65,18 +65,23 @@ def _everywhere(url: str, values: list[str]) -> list[str]:
     return found
 
 
-def _in_files(root: Path, values: list[str]) -> list[str]:
+def _in_documents(db_url: str, values: list[str]) -> list[str]:
+    """Every stored document content (`document_blob`, also bytes no version refers to any
+    more) that holds one of the values, unpacking DOCX; by SHA-256 prefix and kind."""
+    from avtaleflyt.models import DocumentBlob
+
     found = []
-    for f in root.rglob("*"):
-        if not f.is_file():
-            continue
-        if f.suffix == ".docx":
-            with zipfile.ZipFile(io.BytesIO(f.read_bytes())) as z:
-                text = "".join(z.read(n).decode("utf-8", "replace") for n in z.namelist())
-        else:
-            text = f.read_text("utf-8", "replace")
-        if any(v.lower() in text.lower() for v in values):
-            found.append(f.name)
+    with db.session_scope(db_url) as s:
+        for blob in s.exec(select(DocumentBlob)).all():
+            data = bytes(blob.content)
+            if data[:2] == b"PK":
+                with zipfile.ZipFile(io.BytesIO(data)) as z:
+                    text = "".join(z.read(n).decode("utf-8", "replace") for n in z.namelist())
+                kind = "docx"
+            else:
+                text, kind = data.decode("utf-8", "replace"), "html"
+            if any(v.lower() in text.lower() for v in values):
+                found.append(f"{blob.sha256[:8]} ({kind})")
     return found
 
 
@@ -90,8 +95,7 @@ def test_erase_removes_the_person_everywhere_and_leaves_a_tombstone(db_url, monk
         people.assign_task(session=s, task_id=task.id, contact_id=kari, ctx=ctx_for(DAY))
         store_document(session=s, kind="setup_checklist", ctx=ctx_for(DAY),
                        kommunenummer="1836", formats=("html", "docx"))
-    root = documents_root()
-    assert _in_files(root, [NAME])  # the checklist names her (html and docx)
+    assert len(_in_documents(db_url, [NAME])) == 2  # the checklist names her (html and docx)
     smtp, hook = SmtpServer().start(), HookServer().start()
     try:
         targets = TargetBook(coordinator=(hook.url(),), smtp_url=smtp.url)
@@ -107,7 +111,7 @@ def test_erase_removes_the_person_everywhere_and_leaves_a_tombstone(db_url, monk
         assert done.exit_code == 0, done.output
         values = [NAME, EMAIL, PHONE]
         assert _everywhere(db_url, values) == []
-        assert _in_files(root, values) == []
+        assert _in_documents(db_url, values) == []  # the originals are gone, not orphaned
         if db_url.startswith("sqlite"):  # nor in the file's free pages or write-ahead log
             from pathlib import Path
 
@@ -282,9 +286,12 @@ def test_private_file_modes(sqlite_url, tmp_path, monkeypatch):
 
         cases.open_case(session=s, kommunenummer="1837", opened_on=DAY, ctx=ctx_for(DAY))
         store_document(session=s, kind="agreement", ctx=ctx_for(DAY), kommunenummer="1837")
-    docs = data / "documents"
-    assert mode(docs) == 0o700 and mode(docs / "1837") == 0o700
-    assert [mode(f) for f in (docs / "1837").iterdir()] == [0o600]
+    # Stored in the (0600) database, not as files; a copy a user asks for is 0600 too.
+    assert not (data / "documents").exists()
+    copy = tmp_path / "kopi" / "avtale.html"
+    got = cli("doc", "get", "1837/agreement-v1.html", "--out", str(copy))
+    assert got.exit_code == 0, got.output
+    assert mode(copy) == 0o600 and "Meløy" in copy.read_text(encoding="utf-8")
 
 
 def test_by_is_refused_unless_the_installation_allows_it(sqlite_url, tmp_path, monkeypatch):

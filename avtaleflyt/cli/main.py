@@ -259,7 +259,7 @@ def audit(
 
 def _register() -> None:
     """Sub-commands live in their own modules; none of them imports Prefect at load time."""
-    from . import cases, deadlines, documents, meetings, municipalities, serve, users
+    from . import cases, dbcmd, deadlines, documents, meetings, municipalities, serve, users
 
     app.add_typer(municipalities.county_app, name="county")
     app.add_typer(municipalities.app, name="municipality")
@@ -276,6 +276,7 @@ def _register() -> None:
     app.add_typer(users.user_app, name="user")
     app.command("serve")(serve.serve)
     app.command("redact")(cases.redact)
+    app.add_typer(dbcmd.db_app, name="db")
 
 
 _register()

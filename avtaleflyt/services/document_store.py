@@ -50,10 +50,13 @@ def sha256_of(data: bytes) -> str:
 
 
 def put_blob(session: Session, data: bytes) -> str:
-    """Add the bytes unless already stored; their SHA-256. Not committed."""
+    """Add the bytes unless already stored; their SHA-256. Flushed (rows referring to them
+    may follow: without a relationship the unit of work does not order the two tables),
+    not committed."""
     digest = sha256_of(data)
     if session.get(DocumentBlob, digest) is None:
         session.add(DocumentBlob(sha256=digest, size=len(data), content=data))
+        session.flush()
     return digest
 
 
