@@ -110,13 +110,13 @@ def test_document_commands_never_import_prefect(db_url, tmp_path):
     env = {**os.environ, "AVTALEFLYT_DATABASE_URL": db_url, "AVTALEFLYT_TODAY": "2026-03-20"}
     out = tmp_path / "erfaring.html"
     run = run_isolated([["doc", "list", "1836", "--json"], ["doc", "list", "1836"],
-                        ["doc", "get", "1836/saksframlegg-v1.html", "--out",
-                         str(tmp_path / "kopi.html")],
                         ["report", "list"], ["report", "experience", "--json"],
                         ["report", "experience", "--out", str(out)],
-                        ["report", "experience", "--format", "docx"]], env)
+                        ["report", "experience", "--format", "docx"],
+                        ["doc", "get", "landet/experience_comparison-v1.docx", "--out",
+                         str(tmp_path / "kopi.docx")]], env)
     assert not run.prefect_loaded
-    assert out.exists()
+    assert out.exists() and (tmp_path / "kopi.docx").exists()
 
 
 @pytest.mark.prefect
