@@ -1,6 +1,6 @@
-"""Private files: the data directory, the documents folder and its subfolders are 0700,
-the SQLite database (and its -wal/-shm, which SQLite creates with the database's mode),
-stored documents and secrets 0600. Personal data must not be readable by other local users."""
+"""Private files: the data directory (and the pre-0010 documents folder a downgrade writes)
+are 0700, the SQLite database (and its -wal/-shm, which SQLite creates with the database's
+mode), document copies and secrets 0600. Personal data must not be readable by other local users."""
 
 from __future__ import annotations
 

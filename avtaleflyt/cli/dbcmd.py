@@ -36,7 +36,7 @@ def copy(
     from .main import _safe_url
 
     def progress(table: str, done: int, total: int) -> None:
-        if done == total or done % 5000 == 0:
+        if done == total or (done and done % 5000 == 0):
             err.print(f"{table}: {done}/{total} rader", highlight=False)
 
     with user_errors():
