@@ -90,6 +90,7 @@ def project(snap, table: str, cols: list[str]) -> list[tuple]:
 # --- migrations with data -----------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_the_demo_database_is_worth_migrating(filled):
     snap = snapshot(filled)
     counts = {t: len(rows) for t, (_, rows) in snap.items()}
@@ -99,13 +100,28 @@ def test_the_demo_database_is_worth_migrating(filled):
     assert db.current_revision(filled) == db.head_revision()
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def filled_any(request, filled):
+    """The demo's data on each backend: on PostgreSQL copied there with `db copy`."""
+    if request.param == "sqlite":
+        yield filled
+        return
+    from avtaleflyt import dbcopy
+
+    with throwaway_pg_database("avtaleflyt_roundtrip") as pg:
+        dbcopy.copy_database(filled, pg)
+        yield pg
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("revision", REVISIONS)
-def test_down_to_each_revision_and_up_again_keeps_every_row(filled, tmp_path, revision):
+def test_down_to_each_revision_and_up_again_keeps_every_row(filled_any, tmp_path, revision):
+    filled = filled_any
     before = snapshot(filled)
     files = tmp_path / "documents"
     db.downgrade(filled, revision, documents_dir=files)
     at_r = {t: cols for t, (cols, _) in snapshot(filled).items()}
-    if revision < "0010":  # the documents went back to files, with their hashes
+    if "document" in at_r:  # the documents went back to files, with their hashes
         with db.get_engine(filled).connect() as c:
             for path, digest in c.execute(sa.text("SELECT path, sha256 FROM document")):
                 assert hashlib.sha256((files / path).read_bytes()).hexdigest() == digest
@@ -118,7 +134,7 @@ def test_down_to_each_revision_and_up_again_keeps_every_row(filled, tmp_path, re
         shared = [c for c in cols if c in before[table][0]]
         assert project(after, table, shared) == project(before, table, shared), table
         compared += len(before[table][1])
-    assert compared > 1000
+    assert compared > 500  # 0001's tables hold ~700 of the demo's rows
     # The files the downgrade wrote are back in the database and gone from the folder.
     assert not files.exists() or not any(p.is_file() for p in files.rglob("*"))
 
@@ -129,6 +145,7 @@ def _rebuild(conn, table: str) -> None:
         pass  # copy, drop, rename: what any batch change to a SQLite table does
 
 
+@pytest.mark.slow
 def test_rebuilding_a_parent_table_keeps_its_children(filled, tmp_path):
     """A future migration that batch-rebuilds `municipality` (parent of cases, contacts,
     documents, events) on a filled database."""
@@ -151,6 +168,7 @@ def test_rebuilding_a_parent_table_keeps_its_children(filled, tmp_path):
     assert status.exit_code == 0 and len(json.loads(status.stdout)) == 10
 
 
+@pytest.mark.slow
 def test_a_migration_that_breaks_a_foreign_key_changes_nothing(filled):
     before = snapshot(filled)
     with pytest.raises(db.MigrationFailed) as e:
@@ -163,6 +181,7 @@ def test_a_migration_that_breaks_a_foreign_key_changes_nothing(filled):
     assert snapshot(filled) == before
 
 
+@pytest.mark.slow
 def test_moving_documents_in_refuses_a_missing_or_changed_file(filled, tmp_path):
     """Migration 0010 on an installation whose files are not what the rows say."""
     files = tmp_path / "documents"
@@ -190,6 +209,8 @@ def _cli(*args: str, db_url: str | None = None):
     return runner.invoke(app, [*pre, *args])
 
 
+@pytest.mark.slow
+@pytest.mark.postgres
 def test_db_copy_moves_a_demo_installation_to_postgresql(filled):
     with throwaway_pg_database("avtaleflyt_copy") as pg:
         bad = _cli("db", "copy", "--to", "mysql://x/y")
