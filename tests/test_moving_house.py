@@ -135,8 +135,8 @@ def test_down_to_each_revision_and_up_again_keeps_every_row(filled_any, tmp_path
         assert project(after, table, shared) == project(before, table, shared), table
         compared += len(before[table][1])
     assert compared > 500  # 0001's tables hold ~700 of the demo's rows
-    # The files the downgrade wrote are back in the database and gone from the folder.
-    assert not files.exists() or not any(p.is_file() for p in files.rglob("*"))
+    if "document" in at_r:  # the files the downgrade wrote are back in the database only
+        assert not files.exists() or not any(p.is_file() for p in files.rglob("*"))
 
 
 def _rebuild(conn, table: str) -> None:
