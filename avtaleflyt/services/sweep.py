@@ -87,9 +87,9 @@ def advance_cases(*, session: Session, ctx: Ctx) -> list[dict[str, Any]]:
 
 
 def _end(terms: AgreementTerms):
-    from dateutil.relativedelta import relativedelta
+    from avtaleflyt.domain.agreement import period_end
 
-    return terms.start_date + relativedelta(years=terms.years, days=-1)
+    return period_end(terms.start_date, terms.years * 12 + terms.months)
 
 
 def keep_deadlines(*, session: Session, ctx: Ctx, result: SweepResult | None = None,
