@@ -51,7 +51,7 @@ def test_meeting_move_cancel_and_split_forms(browser, live, sqlite_url):  # noqa
     page.locator(f"#meeting-{june} summary").click()
     page.locator(f"#meeting-{june} button", has_text="Avlys møtet").click()
     assert "bekrefte" in page.locator("#err-confirm").inner_text()
-    page.locator(f"#meeting-{june} summary").click()
+    assert page.locator(f"#meeting-{june} details").get_attribute("open") is not None
     page.check(f"#meeting-{june}-confirm")
     page.locator(f"#meeting-{june} button", has_text="Avlys møtet").click()
     page.wait_for_url(f"{live}/sak/1836")
