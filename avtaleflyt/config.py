@@ -38,6 +38,7 @@ class AgreementDefaults:
     yearly_price: int = 120_000
     position_share: Decimal = Decimal(20)
     site_visits_per_year: int = 4
+    renewal: str = "none"
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,9 @@ class ReminderRules:
     statistics_deadlines: dict[int, date] = field(default_factory=dict)
     coordinator_label: str = "koordinator"
     leader_label: str = "leder"
+    local_report_day: int = 5
+    statistics_input_days_before: int = 14
+    evaluation_months_before_notice: int = 1
 
 
 @dataclass(frozen=True)
@@ -75,6 +79,8 @@ class Config:
     allow_by: bool = False  # [cli]
     prefect_retention_days: int = 30
     dashboard: DashboardRules = field(default_factory=DashboardRules)
+    saksgang: tuple[str, ...] = ("formannskap", "kommunestyre")  # [political]
+    split: tuple[tuple[str, str], ...] = ()  # [split] rows: (task, "county"|"municipality")
     raw: dict[str, Any] = field(default_factory=dict)  # sections other modules read
     # `[county."55"]` sections, each merged over the top level and validated like it.
     counties: dict[str, Config] = field(default_factory=dict, repr=False)
@@ -213,7 +219,10 @@ def _build(data: dict[str, Any]) -> Config:
             position_share=Decimal(str(share)),
             site_visits_per_year=_int(agr["site_visits_per_year"],
                                       "agreement.site_visits_per_year", 0, 52),
+            renewal=_renewal(agr["renewal"]),
         ),
+        saksgang=check_saksgang(data["political"]["saksgang"], "political.saksgang"),
+        split=_split_rows(data["split"]["rows"]),
         task_due={k: _int(v, f"tasks.due.{k}", 0, 730) for k, v in due.items()},
         reminders=_reminder_rules(data),
         access_log_days=_int(data["privacy"]["access_log_days"], "privacy.access_log_days",
@@ -270,7 +279,54 @@ def _reminder_rules(data: dict[str, Any]) -> ReminderRules:
         statistics_deadlines=deadlines,
         coordinator_label=_label(notify["coordinator_label"], "notify.coordinator_label"),
         leader_label=_label(notify["leader_label"], "notify.leader_label"),
+        local_report_day=_int(duties["local_report_day"], "duties.local_report_day", 1, 28),
+        statistics_input_days_before=_int(duties["statistics_input_days_before"],
+                                          "duties.statistics_input_days_before", 0, 90),
+        evaluation_months_before_notice=_int(duties["evaluation_months_before_notice"],
+                                             "duties.evaluation_months_before_notice", 0, 12),
     )
+
+
+def _renewal(raw: Any) -> str:
+    if raw not in ("none", "auto"):
+        raise InvalidInput(f"«agreement.renewal» må være \"none\" (fast periode) eller "
+                           f"\"auto\" (fornyes automatisk), ikke {raw!r}.",
+                           field="agreement.renewal")
+    return raw
+
+
+_SAKSGANG_BODIES = ("formannskap", "kommunestyre")
+
+
+def check_saksgang(raw: Any, name: str) -> tuple[str, ...]:
+    """A saksgang: bodies in order, each once, ending with the deciding kommunestyre."""
+    if isinstance(raw, str):
+        raw = [p for p in re.split(r"[,\s]+", raw) if p]
+    if (not isinstance(raw, list) or not raw
+            or any(not isinstance(b, str) or b not in _SAKSGANG_BODIES for b in raw)
+            or len(set(raw)) != len(raw) or raw[-1] != "kommunestyre"):
+        raise InvalidInput(f"«{name}» må være organene saken behandles i, i rekkefølge, "
+                           f"blant {', '.join(_SAKSGANG_BODIES)}, og slutte med "
+                           f"kommunestyre (for eksempel formannskap,kommunestyre), ikke "
+                           f"{raw!r}.", field=name)
+    return tuple(raw)
+
+
+def _split_rows(raw: Any) -> tuple[tuple[str, str], ...]:
+    name = "split.rows"
+    if not isinstance(raw, list):
+        raise InvalidInput(f"«{name}» må være en liste med rader.", field=name)
+    out = []
+    for i, row in enumerate(raw, start=1):
+        task = row.get("task") if isinstance(row, dict) else None
+        who = row.get("responsible") if isinstance(row, dict) else None
+        if (not isinstance(task, str) or not task.strip() or len(task) > 300
+                or who not in ("county", "municipality") or set(row) - {"task", "responsible"}):
+            raise InvalidInput(f"«{name}», rad {i}: må ha task (tekst, høyst 300 tegn) og "
+                               f"responsible (\"county\" eller \"municipality\"), ikke "
+                               f"{row!r}.", field=name)
+        out.append((task.strip(), who))
+    return tuple(out)
 
 
 @lru_cache(maxsize=4)

@@ -148,3 +148,17 @@ def add_note(command_id: int) -> dict[str, Any]:
 @flow(name="assign-task", flow_run_name="assign-task-{command_id}")
 def assign_task(command_id: int) -> dict[str, Any]:
     return execute(command_id, _assign, advance=False)
+
+
+def _split(s, p: dict[str, Any], ctx: Ctx):
+    from avtaleflyt.services import split
+
+    return split.change_split(session=s, kommunenummer=p["kommunenummer"],
+                              action=p["action"], row=p.get("row"), task=p.get("task"),
+                              responsible=p.get("responsible"), ctx=ctx)
+
+
+@flow(name="change-split", flow_run_name="change-split-{command_id}")
+def change_split(command_id: int) -> dict[str, Any]:
+    """Change one row of a case's responsibility split (grenseoppgang)."""
+    return execute(command_id, _split, advance=False)

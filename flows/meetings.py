@@ -36,3 +36,32 @@ def add_meeting(command_id: int) -> dict[str, Any]:
 @flow(name="import-meetings", flow_run_name="import-meetings-{command_id}")
 def import_meetings(command_id: int) -> dict[str, Any]:
     return execute(command_id, _import, advance=False)
+
+
+def _move(s, p: dict[str, Any], ctx):
+    return meetings.move_meeting(session=s, meeting_id=int(p["meeting_id"]),
+                                 on=date.fromisoformat(p["meeting_date"]), ctx=ctx)
+
+
+def _cancel(s, p: dict[str, Any], ctx):
+    return meetings.cancel_meeting(session=s, meeting_id=int(p["meeting_id"]), ctx=ctx)
+
+
+def _saksgang(s, p: dict[str, Any], ctx):
+    return meetings.set_saksgang(session=s, kommunenummer=p["kommunenummer"],
+                                 bodies=p.get("bodies"), ctx=ctx)
+
+
+@flow(name="move-meeting", flow_run_name="move-meeting-{command_id}")
+def move_meeting(command_id: int) -> dict[str, Any]:
+    return execute(command_id, _move, advance=False)
+
+
+@flow(name="cancel-meeting", flow_run_name="cancel-meeting-{command_id}")
+def cancel_meeting(command_id: int) -> dict[str, Any]:
+    return execute(command_id, _cancel, advance=False)
+
+
+@flow(name="set-saksgang", flow_run_name="set-saksgang-{command_id}")
+def set_saksgang(command_id: int) -> dict[str, Any]:
+    return execute(command_id, _saksgang, advance=False)

@@ -1,10 +1,10 @@
 """The case store's tables (SQLModel). Importing this package registers them all."""
 
 from .access import AccessLog
-from .agreement import AgreementTerms, ResponsibilityItem
+from .agreement import AgreementTerms, CaseSplitRow, ResponsibilityItem
 from .case import Event, OnboardingCase, Task
 from .commands import Command, PersonalText
-from .meeting import Meeting
+from .meeting import Meeting, Saksgang
 from .document import Document, DocumentBlob
 from .notes import ExperienceNote
 from .outbox import Delivery, Digest, Reminder
@@ -20,4 +20,5 @@ __all__ = [
     "ResponsibilityItem", "Task", "UTCDateTime", "utcnow",
     "Document", "DocumentBlob",
     "FeedToken", "LoginAttempt", "User", "UserSession",
+    "CaseSplitRow", "Saksgang",
 ]

@@ -36,3 +36,14 @@ class Meeting(SQLModel, table=True):
     title: str | None = Field(default=None, max_length=200)
     created_at: datetime = Field(default_factory=utcnow,
                                  sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class Saksgang(SQLModel, table=True):
+    """A municipality's own saksgang: the bodies that treat an onboarding case, in order,
+    comma-separated ("formannskap,kommunestyre"). Without a row the configuration's
+    `[political] saksgang` applies."""
+
+    __tablename__ = "saksgang"
+
+    municipality_id: int = Field(foreign_key="municipality.id", primary_key=True)
+    bodies: str = Field(max_length=100)

@@ -19,6 +19,10 @@ from .output import (
 
 case_app = typer.Typer(help="Saker: åpne, registrere fakta, vise, sette på vent.",
                        no_args_is_help=True)
+split_app = typer.Typer(
+    help="Sakens grenseoppgang (ansvarsfordeling): vis og endre rad for rad til avtalen "
+    "er signert.", no_args_is_help=True)
+case_app.add_typer(split_app, name="split")
 task_app = typer.Typer(help="Oppgaver i sjekklistene.", no_args_is_help=True)
 note_app = typer.Typer(help="Erfaringsnotater.", no_args_is_help=True)
 contact_app = typer.Typer(help="Kontaktpersoner i kommunene (personopplysninger).",
@@ -92,6 +96,13 @@ def record(
         help="Hvem som signerte: municipality eller county.")] = None,
     start: Annotated[Optional[str], typer.Option(help="Avtalens startdato.")] = None,
     years: Annotated[Optional[str], typer.Option(help="Avtalens varighet i år.")] = None,
+    months: Annotated[Optional[str], typer.Option(
+        "--months", help="Varighet i måneder, alene (en pilot på 4 måneder: --months 4) "
+        "eller i tillegg til --years.")] = None,
+    renewal: Annotated[Optional[str], typer.Option(
+        "--renewal", help="Ved sluttdato: none (fast periode, avtalen går ut) eller auto "
+        "(fornyes med samme lengde om den ikke sies opp). Standard fra konfigurasjonen.")
+    ] = None,
     notice_months: Annotated[Optional[str], typer.Option(
         "--notice-months", help="Oppsigelsestid i måneder.")] = None,
     price: Annotated[Optional[str], typer.Option(help="Pris per år i kroner.")] = None,
@@ -104,8 +115,9 @@ def record(
     """Registrer noe som har skjedd i saken. Saken går videre når fasen er fullført.
 
     council-decision og county-decision krever --outcome; signed krever --party; terms-set
-    krever --start, --years og --notice-months (--price, --position-share og --site-visits
-    har standardverdier fra konfigurasjonen: kr 120 000, 20 % og 4 besøk).
+    krever --start, --years og/eller --months, og --notice-months (--price,
+    --position-share, --site-visits og --renewal har standardverdier fra konfigurasjonen:
+    kr 120 000, 20 %, 4 besøk og none).
 
     Eksempel: avtaleflyt case record 1836 council-decision --outcome approved --ref "PS 21/20"
     """
@@ -114,7 +126,8 @@ def record(
         from avtaleflyt.services.facts import build_fact
 
         options = {"outcome": outcome, "reference": ref, "party": party, "start": start,
-                   "years": years, "notice_months": notice_months, "price": price,
+                   "years": years, "months": months, "renewal": renewal,
+                   "notice_months": notice_months, "price": price,
                    "position_share": position_share, "site_visits": site_visits}
         options = {k: v for k, v in options.items() if v is not None}
         from avtaleflyt.services import preflight
@@ -475,3 +488,78 @@ def redact(
                                 ctx=runtime.ctx())
 
     run_write(go, as_json)
+
+
+@split_app.command("show")
+def split_show(knr: Knr, as_json: JsonOpt = False) -> None:
+    """Vis sakens grenseoppgang med radnummer."""
+    from avtaleflyt import runtime
+    from avtaleflyt.services.split import split_rows
+
+    with user_errors():
+        with runtime.session() as s:
+            d = split_rows(s, knr)
+    if as_json:
+        print_json(d)
+        return
+    from rich.markup import escape
+
+    t = Table(title=f"Grenseoppgang for {d['municipality']} ({d['kommunenummer']})",
+              title_justify="left")
+    for c in ("Rad", "Oppgave", "Ansvar"):
+        t.add_column(c)
+    for r in d["rows"]:
+        t.add_row(str(r["row"]), escape(r["task"]), r["responsible_label"])
+    console.print(t)
+    if not d["editable"]:
+        console.print("Avtalen er signert" + (f" {fmt_iso(d['signed_on'])}" if d["signed_on"]
+                                               else "") + "; grenseoppgangen kan ikke endres.")
+
+
+def _split_change(knr: str, action: str, as_json: bool, **params: Any) -> None:
+    def go() -> dict[str, Any]:
+        from avtaleflyt import runtime
+        from avtaleflyt.services.split import split_rows
+
+        with runtime.session() as s:
+            split_rows(s, knr)  # an unknown municipality or case is refused before Prefect
+        return _flow("change_split", kommunenummer=knr, action=action, **params)
+
+    run_write(go, as_json)
+
+
+@split_app.command("set")
+def split_set(
+    knr: Knr,
+    row: Annotated[int, typer.Argument(help="Radnummeret (se «case split show»).")],
+    responsible: Annotated[Optional[str], typer.Option(
+        "--responsible", help="county (fylkeskommunen) eller municipality (kommunen).")] = None,
+    task: Annotated[Optional[str], typer.Option("--task", help="Ny tekst for raden.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Endre hvem som har ansvaret for en rad, og/eller radens tekst.
+
+    Eksempel: avtaleflyt case split set 1836 2 --responsible municipality"""
+    _split_change(knr, "set", as_json, row=row, responsible=responsible, task=task)
+
+
+@split_app.command("add")
+def split_add(
+    knr: Knr,
+    task: Annotated[str, typer.Option("--task", help="Oppgaven.")],
+    responsible: Annotated[str, typer.Option(
+        "--responsible", help="county (fylkeskommunen) eller municipality (kommunen).")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Legg til en rad nederst i grenseoppgangen."""
+    _split_change(knr, "add", as_json, task=task, responsible=responsible)
+
+
+@split_app.command("remove")
+def split_remove(
+    knr: Knr,
+    row: Annotated[int, typer.Argument(help="Radnummeret (se «case split show»).")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Fjern en rad fra grenseoppgangen."""
+    _split_change(knr, "remove", as_json, row=row)

@@ -69,6 +69,10 @@ def _print_sweep(r: dict[str, Any]) -> None:
         f"{r['tasks_rescheduled']} politiske frister satt eller flyttet, "
         f"{r['duties_created']} faste oppgaver laget, {r['reminders_new']} nye påminnelser, "
         f"{r['overdue_tasks']} oppgaver på overtid.", highlight=False)
+    if r.get("day_off"):
+        console.print(f"{escape(r['day_off'])} er ikke en arbeidsdag: ingen påminnelser "
+                      "sendes i dag; de kommer neste arbeidsdag.", highlight=False)
+        return
     if not r["sent"]:
         console.print("Ingen oppsummeringer å sende.")
         return

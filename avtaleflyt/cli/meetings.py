@@ -1,4 +1,5 @@
-"""`avtaleflyt meeting add|list|import`: council meeting plans (møteplaner)."""
+"""`avtaleflyt meeting add|list|import|move|cancel|saksgang`: council meeting plans
+(møteplaner) and each municipality's saksgang."""
 
 from __future__ import annotations
 
@@ -129,10 +130,91 @@ def list_(
                       "«avtaleflyt meeting import».")
         return
     t = Table(title="Møteplan", title_justify="left")
-    for c in ("Dato", "Organ", "Fylke", "Kommune", "Tittel"):
+    for c in ("Id", "Dato", "Organ", "Fylke", "Kommune", "Tittel"):
         t.add_column(c)
     for r in rows:
         where = f"{r['kommunenummer']} {r['municipality']}" if r["kommunenummer"] else "–"
-        t.add_row(fmt_iso(r["date"]), r["body_label"], r["county_code"], escape(where),
-                  escape(r["title"] or ""))
+        t.add_row(str(r["id"]), fmt_iso(r["date"]), r["body_label"], r["county_code"],
+                  escape(where), escape(r["title"] or ""))
     console.print(t)
+
+
+MeetingId = Annotated[int, typer.Argument(help="Møtets id (se «avtaleflyt meeting list»).")]
+
+
+def _known_meeting(meeting_id: int) -> None:
+    """An unknown id is refused before a flow starts."""
+    from avtaleflyt import runtime
+    from avtaleflyt.services.meetings import _get_meeting
+
+    with runtime.session() as s:
+        _get_meeting(s, meeting_id)
+
+
+@app.command("move")
+def move(
+    meeting_id: MeetingId,
+    date: Annotated[str, typer.Option("--date", help="Ny møtedato (ÅÅÅÅ-MM-DD eller "
+                                      "DD.MM.ÅÅÅÅ).")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Flytt et møte til en annen dag. Fristene i sakene det gjelder følger med, og
+    historikken sier hva som skjedde."""
+    def go() -> dict[str, Any]:
+        from avtaleflyt.formatting import parse_date
+
+        on = parse_date(date, "--date")
+        _known_meeting(meeting_id)
+        return _flow("move_meeting", meeting_id=meeting_id, meeting_date=on)
+
+    run_write(go, as_json)
+
+
+@app.command("cancel")
+def cancel(meeting_id: MeetingId, as_json: JsonOpt = False) -> None:
+    """Avlys et møte. Saker som skulle behandles der, får organets neste møte."""
+    def go() -> dict[str, Any]:
+        _known_meeting(meeting_id)
+        return _flow("cancel_meeting", meeting_id=meeting_id)
+
+    run_write(go, as_json)
+
+
+@app.command("saksgang")
+def saksgang_(
+    knr: Annotated[str, typer.Argument(help="Kommunenummer (f.eks. 1836).")],
+    set_: Annotated[Optional[str], typer.Option(
+        "--set", help="Organene i rekkefølge, kommaseparert, siste er kommunestyre "
+        "(f.eks. formannskap,kommunestyre), eller «default» for konfigurasjonens.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Vis eller sett kommunens saksgang. Saksframlegget skal være klart sin frist før
+    møtet i det FØRSTE organet; vedtaket fattes i kommunestyret."""
+    if set_ is None:
+        from avtaleflyt import runtime
+        from avtaleflyt.services.meetings import saksgang
+
+        with user_errors():
+            with runtime.session() as s:
+                d = saksgang(s, knr, runtime.ctx())
+        if as_json:
+            print_json(d)
+        else:
+            console.print(f"Saksgang for {escape(d['municipality'])}: {d['label']}"
+                          + ("" if d["own"] else " (standard fra konfigurasjonen)"),
+                          highlight=False)
+        return
+
+    def go() -> dict[str, Any]:
+        from avtaleflyt import runtime
+        from avtaleflyt.config import check_saksgang
+        from avtaleflyt.services.store import get_municipality
+
+        if set_.strip().lower() != "default":
+            check_saksgang([b.strip().lower() for b in set_.replace(";", ",").split(",")
+                            if b.strip()], "--set")
+        with runtime.session() as s:
+            get_municipality(s, knr)
+        return _flow("set_saksgang", kommunenummer=knr, bodies=set_)
+
+    run_write(go, as_json)

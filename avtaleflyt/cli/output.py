@@ -161,6 +161,8 @@ def outcome(result: dict[str, Any], as_json: bool) -> None:
         print_json(result)
         return
     console.print(_escape(result["message"]), highlight=False)
+    for warning in result.get("warnings") or []:
+        console.print(f"[yellow]Advarsel:[/] {_escape(warning)}", highlight=False)
     for tr in result.get("transitions", []):
         console.print(f"  → Ny fase: [bold]{stage_label(tr['to'])}[/] fra {fmt_iso(tr['on'])}",
                       highlight=False)

@@ -47,6 +47,31 @@ DEFAULT_SPLIT: tuple[ResponsibilityRow, ...] = tuple(
 )
 
 
+RENEWAL_NONE = "none"   # a fixed term: the agreement ends on its end date
+RENEWAL_AUTO = "auto"   # renewed for a period of the same length unless notice is given
+RENEWALS = (RENEWAL_NONE, RENEWAL_AUTO)
+
+
+def period_end(start: date, months: int) -> date:
+    """The last day of a period of `months` months beginning on `start`: the day before
+    the same date `months` later. When that date does not exist (29 February in a common
+    year, 31 April), the period ends on the last day of the month: one year from
+    29.02.2028 ends on 28.02.2029, four months from 01.09.2020 on 31.12.2020, one month
+    from 31.01 on the last day of February."""
+    same_day = start + relativedelta(months=months)
+    if same_day.day != start.day:  # clamped to the end of a shorter month
+        return same_day
+    return same_day - relativedelta(days=1)
+
+
+def notice_deadline_for(end: date, notice_months: int, cal) -> date:
+    """The last day notice can be given so the agreement ends on `end`: `notice_months`
+    before the end date, moved to the PREVIOUS working day when that is a weekend, a
+    public holiday or a closed day. Moving it earlier, never later, means notice given on
+    the date we show is never late, whichever way the other party counts (docs/terms.md)."""
+    return cal.previous_working_day(end - relativedelta(months=notice_months))
+
+
 @dataclass(frozen=True)
 class Terms:
     start_date: date
@@ -56,27 +81,53 @@ class Terms:
     position_share: Decimal
     site_visits_per_year: int
     split: tuple[ResponsibilityRow, ...] = field(default=DEFAULT_SPLIT)
+    months: int = 0            # added to `years`: a pilot of 4 months is years=0, months=4
+    renewal: str = RENEWAL_NONE
+
+    @property
+    def term_months(self) -> int:
+        return self.years * 12 + self.months
 
     @property
     def end_date(self) -> date:
-        """The last day of the agreement."""
-        return self.start_date + relativedelta(years=self.years) - relativedelta(days=1)
+        """The last day of the agreement (of its first period, when it renews)."""
+        return period_end(self.start_date, self.term_months)
 
     @property
     def notice_deadline(self) -> date:
-        """The last day notice can be given so the agreement ends on `end_date`."""
+        """The last day notice can be given so the agreement ends on `end_date`, before
+        the working-day rule (`notice_deadline_for` applies it)."""
         return self.end_date - relativedelta(months=self.notice_months)
+
+    def periods(self, until: date) -> list[tuple[date, date]]:
+        """(first day, last day) of each agreement period that begins on or before
+        `until`. A fixed term has one; an automatically renewed agreement a new one of the
+        same length after each end date."""
+        out = [(self.start_date, self.end_date)]
+        while self.renewal == RENEWAL_AUTO and out[-1][1] < until and len(out) < 200:
+            start = out[-1][1] + relativedelta(days=1)
+            out.append((start, period_end(start, self.term_months)))
+        return out
 
     def validate(self, *, set_on: date) -> None:
         """Refuse terms no agreement could have. Field names are the CLI's option names."""
-        if not 1 <= self.years <= 10:
+        if not 0 <= self.months <= 11:
             raise InvalidInput(
-                f"«--years» må være mellom 1 og 10 år, ikke {self.years}.", field="years")
+                f"«--months» må være mellom 0 og 11 måneder (resten i «--years»), ikke "
+                f"{self.months}.", field="months")
+        if not 0 <= self.years <= 10 or not 1 <= self.term_months <= 120:
+            raise InvalidInput(
+                "«--years» og «--months» må til sammen gi en avtaleperiode på mellom 1 måned "
+                f"og 10 år, ikke {self.years} år og {self.months} måneder.", field="years")
+        if self.renewal not in RENEWALS:
+            raise InvalidInput(
+                f"«--renewal» må være none (fast periode) eller auto (fornyes automatisk), "
+                f"ikke «{self.renewal}».", field="renewal")
         if not 0 <= self.notice_months <= 24:
             raise InvalidInput(
                 f"«--notice-months» må være mellom 0 og 24 måneder, ikke {self.notice_months}.",
                 field="notice_months")
-        if self.notice_months >= self.years * 12:
+        if self.notice_months >= self.term_months:
             raise InvalidInput(
                 "«--notice-months»: oppsigelsestiden må være kortere enn avtaleperioden.",
                 field="notice_months")

@@ -55,6 +55,36 @@ def next_reachable(meetings: Iterable[date], today: date, lead_working_days: int
     return None
 
 
+def first_body_meeting(council_meeting: date, first_meetings: Sequence[date] | None
+                       ) -> date | None:
+    """The meeting of the saksgang's first body that prepares `council_meeting`: the latest
+    one before it. Without a first body of its own (saksgang only "kommunestyre", or no
+    meeting of the first body in the plan at all) the council meeting itself."""
+    if not first_meetings:
+        return council_meeting
+    return max((f for f in first_meetings if f < council_meeting), default=None)
+
+
+def next_reachable_in_saksgang(council_meetings: Iterable[date],
+                               first_meetings: Sequence[date] | None, today: date,
+                               lead_working_days: int, cal: WorkingCalendar, *,
+                               after: date | None = None) -> tuple[date, date] | None:
+    """(council meeting, case-document deadline) of the first council meeting whose case
+    document can still reach the first body of the saksgang in time: the saksframlegg is
+    due `lead_working_days` before the FIRST body's meeting (formannskapet 04.06 before
+    kommunestyret 18.06 → due 12.05 with 15 working days), the decision at the council."""
+    for m in sorted(set(council_meetings)):
+        if after is not None and m <= after:
+            continue
+        first = first_body_meeting(m, first_meetings)
+        if first is None:
+            continue
+        deadline = delivery_deadline(first, lead_working_days, cal)
+        if deadline >= today:
+            return m, deadline
+    return None
+
+
 def next_meeting(meetings: Iterable[date], *, on_or_after: date) -> date | None:
     return min((m for m in meetings if m >= on_or_after), default=None)
 
@@ -69,7 +99,8 @@ def _after_missed(meetings: Sequence[date], missed: date, today: date) -> date |
 
 def schedule_political(*, tasks: Mapping[str, OpenTask], council_meetings: Sequence[date],
                        county_meetings: Sequence[date], postponed: Mapping[str, date],
-                       today: date, lead_working_days: int, cal: WorkingCalendar
+                       today: date, lead_working_days: int, cal: WorkingCalendar,
+                       first_body_meetings: Sequence[date] | None = None
                        ) -> list[DueChange]:
     """What to change so the political tasks point at the right meetings.
 
@@ -78,8 +109,16 @@ def schedule_political(*, tasks: Mapping[str, OpenTask], council_meetings: Seque
       current one; both deadlines move.
     - A decision postponed at a meeting: the next meeting after the postponement.
     - A meeting passed with no decision recorded: the body's next meeting.
+    - A planned meeting that was moved or cancelled (its date is no longer in the plan), or
+      whose first-body meeting moved: planned again from the meeting plan ("replanned").
     `postponed` maps COUNCIL/COUNTY to the date of the latest postponed decision.
+    `first_body_meetings` are the meetings of the saksgang's first body when that is not
+    the council (formannskapet); the saksframlegg is due its lead time before them.
     """
+    def reachable(after: date | None = None) -> tuple[date, date] | None:
+        return next_reachable_in_saksgang(council_meetings, first_body_meetings, today,
+                                          lead_working_days, cal, after=after)
+
     changes: list[DueChange] = []
     saks, council, county = tasks.get(SAKSFRAMLEGG), tasks.get(COUNCIL), tasks.get(COUNTY)
 
@@ -95,6 +134,10 @@ def schedule_political(*, tasks: Mapping[str, OpenTask], council_meetings: Seque
         if postponed_on is not None and t.due_on <= postponed_on:
             m = next_meeting(meetings, on_or_after=postponed_on + timedelta(days=1))
             change(t, m, "postponed" if m else "unplanned", m)
+        elif t.due_on not in meetings:
+            # The meeting was moved or cancelled: the body's next meeting from today.
+            m = next_meeting(meetings, on_or_after=today)
+            change(t, m, "replanned" if m else "unplanned", m)
         elif today > t.due_on:
             m = _after_missed(meetings, t.due_on, today)
             change(t, m, "missed" if m else "unplanned", m)
@@ -103,16 +146,22 @@ def schedule_political(*, tasks: Mapping[str, OpenTask], council_meetings: Seque
         delivered = saks is None or saks.done_on is not None
         if not delivered:
             if saks.due_on is None or council.due_on is None:
-                pick = next_reachable(council_meetings, today, lead_working_days, cal)
+                pick = reachable()
                 reason = "planned"
             elif today > saks.due_on:
-                pick = next_reachable(council_meetings, today, lead_working_days, cal,
-                                      after=council.due_on)
+                pick = reachable(after=council.due_on)
                 reason = "moved"
             else:
+                # Still on time for the planned meeting, if the plan still holds it and its
+                # first-body meeting gives the same deadline; else plan again from today.
                 pick, reason = (council.due_on, saks.due_on), "keep"
+                same = (next_reachable_in_saksgang([council.due_on], first_body_meetings,
+                                                   today, lead_working_days, cal)
+                        if council.due_on in council_meetings else None)
+                if same != pick:
+                    pick, reason = same or reachable(), "replanned"
             if pick is None:
-                if reason == "moved":
+                if reason in ("moved", "replanned"):
                     change(saks, None, "unplanned", None)
                     change(council, None, "unplanned", None)
             elif reason != "keep":

@@ -146,6 +146,10 @@ class FactInput:
                 "position_share": str(t.position_share),
                 "site_visits_per_year": t.site_visits_per_year,
             }
+            if t.months:
+                d["terms"]["months"] = t.months
+            if t.renewal != "none":
+                d["terms"]["renewal"] = t.renewal
         return d
 
 
@@ -345,12 +349,29 @@ def next_transition(state: CaseState, today: date) -> Transition | None:
 
 
 def agreement_ended(state: CaseState, today: date) -> NewEvent | None:
-    """A running agreement past its end date ends the case (renewal opens a new one)."""
+    """A fixed-term agreement past its end date ends the case. One that renews
+    automatically does not end: see `agreement_renewals`."""
     if (state.status is CaseStatus.ACTIVE and state.stage is Stage.RUNNING_OPERATION
-            and state.terms is not None and today > state.terms.end_date):
+            and state.terms is not None and state.terms.renewal != "auto"
+            and today > state.terms.end_date):
         return NewEvent("agreement_ended", state.terms.end_date,
                         {"end_date": state.terms.end_date.isoformat()})
     return None
+
+
+def agreement_renewals(state: CaseState, today: date, recorded: set[date]
+                       ) -> list[NewEvent]:
+    """An automatically renewed agreement begins a new period the day after each end date;
+    one "agreement_renewed" event per period begun by `today` and not in `recorded`
+    (the period starts already written), so repeating this writes nothing twice."""
+    t = state.terms
+    if (state.status is not CaseStatus.ACTIVE or state.stage is not Stage.RUNNING_OPERATION
+            or t is None or t.renewal != "auto"):
+        return []
+    return [NewEvent("agreement_renewed", start, {"period": k, "start": start.isoformat(),
+                                                   "end": end.isoformat()})
+            for k, (start, end) in enumerate(t.periods(today), start=1)
+            if k > 1 and start <= today and start not in recorded]
 
 
 def plan_stage_tasks(stage: Stage, entered_on: date, terms: Terms | None, calendar: Calendar,
@@ -423,7 +444,9 @@ def hold(state: CaseState, on: date, today: date, reason: str | None) -> NewEven
 
 
 def resume(state: CaseState, on: date, today: date) -> tuple[NewEvent, int]:
-    """Resume a held case. Returns the event and how many days open deadlines move."""
+    """Resume a held case. Returns the event and how many days open checklist deadlines
+    move. Deadlines of the political approval are not shifted: they follow the meeting
+    plan and are planned again from it (a decision can only be made at a meeting)."""
     if state.status is not CaseStatus.ON_HOLD:
         require_active(state)
         raise Conflict(f"Saken for {state.municipality} er ikke satt på vent.")

@@ -314,3 +314,40 @@ def _checked_default_kommunenummer(nummer: str | None) -> str | None:
 def _not_a_kommunenummer(nummer: str) -> str:
     # Spreadsheets drop leading zeros, so Oslo's 0301 arrives as 301: say so.
     return f"«{nummer}» er ikke et kommunenummer med fire sifre (for eksempel 1836 eller 0301)"
+
+
+# -- plausibility ------------------------------------------------------------------------
+
+_WEEKDAYS = ("mandag", "tirsdag", "onsdag", "torsdag", "fredag", "lørdag", "søndag")
+
+
+def meeting_warning(on: date, cal, body: str | None = None) -> str | None:
+    """A Norwegian warning when a meeting date is implausible — a public holiday (or a day
+    the offices are closed), a weekend, or July, when councils rarely meet — naming the
+    day. The meeting is still accepted: councils do sometimes meet on odd days, and a
+    refused date would be worse than a questioned one. None for an ordinary day."""
+    from avtaleflyt.formatting import format_weekday_date
+
+    who = f"Møtet i {_BODY_NAMES[body]}" if body in _BODY_NAMES else "Møtet"
+    day = format_weekday_date(on)
+    name = cal.holiday_name(on)
+    if name:
+        return f"{who} {day} er på en helligdag eller fridag ({name}). Stemmer datoen?"
+    if on.weekday() >= 5:
+        return f"{who} {day} er på en {_WEEKDAYS[on.weekday()]}. Stemmer datoen?"
+    if on.month == 7:
+        return (f"{who} {day} er i juli, da kommunene vanligvis ikke har politiske møter. "
+                "Stemmer datoen?")
+    return None
+
+
+def short_date(d: date) -> str:
+    """'4. juni' (the year left out, as in a history line about a meeting plan)."""
+    from avtaleflyt.formatting import format_date
+
+    return format_date(d).rsplit(" ", 1)[0]
+
+
+def body_name(body: str) -> str:
+    """'kommunestyret', 'formannskapet', 'fylkeskommunen'."""
+    return _BODY_NAMES.get(body, body)

@@ -65,6 +65,9 @@ def open_case(*, session: Session, kommunenummer: str, opened_on: date, ctx: Ctx
     session.add(case)
     session.flush()
     add_events(session, m, case, events, ctx)
+    from .split import seed_split
+
+    seed_split(session, case, ctx)
     add_tasks(session, case, machine.plan_stage_tasks(
         Stage.FIRST_CONTACT, opened_on, None, ctx.calendar, ctx.config.task_due))
     commit_case(session, case)
@@ -81,7 +84,12 @@ def record_fact(*, session: Session, kommunenummer: str, fact: FactInput, ctx: C
                         changed=False)
     add_events(session, m, case, result.events, ctx)
     if result.terms is not None:
-        _store_terms(session, case, result.terms, fact.occurred_on)
+        from dataclasses import replace
+
+        from .split import case_split
+
+        _store_terms(session, case, replace(result.terms, split=tuple(case_split(session, case))),
+                     fact.occurred_on)
     if result.milestone is not None:
         close_milestone_tasks(session, case, result.milestone, fact.occurred_on)
     if fact.kind is FactKind.COUNCIL_DECISION:
@@ -122,6 +130,8 @@ def _store_terms(session: Session, case: OnboardingCase, terms: Terms, set_on: d
     row.yearly_price = terms.yearly_price
     row.position_share = terms.position_share
     row.site_visits_per_year = terms.site_visits_per_year
+    row.months = terms.months
+    row.renewal = terms.renewal
     session.add(row)
     session.flush()
     for i, r in enumerate(terms.split):
@@ -156,6 +166,15 @@ def run_stage(*, session: Session, kommunenummer: str, stage: Stage, ctx: Ctx) -
     state = snapshot(session, m, case)
     created = add_tasks(session, case, machine.plan_stage_tasks(
         stage, case.stage_entered_on, state.terms, ctx.calendar, ctx.config.task_due))
+    renewed = machine.agreement_renewals(state, ctx.today, _renewals_recorded(session, case))
+    if renewed:
+        add_events(session, m, case, renewed, ctx)
+        session.flush()
+        from . import deadlines
+
+        created += deadlines.generate_duties(session=session, ctx=ctx, case_ids=[case.id],
+                                             commit=False)
+        commit_case(session, case)
     ended = machine.agreement_ended(state, ctx.today)
     if ended is not None:
         add_events(session, m, case, [ended], ctx)
@@ -182,6 +201,13 @@ def run_stage(*, session: Session, kommunenummer: str, stage: Stage, ctx: Ctx) -
     return StageRun(m.kommunenummer, case.stage, case.status, True, created,
                     {"from": step.from_stage.value, "to": step.to_stage.value,
                      "on": step.on.isoformat()})
+
+
+def _renewals_recorded(session: Session, case: OnboardingCase) -> set[date]:
+    from avtaleflyt.models import Event
+
+    return {e.occurred_on for e in session.exec(select(Event).where(
+        Event.case_id == case.id, Event.kind == "agreement_renewed")).all()}
 
 
 def _stage_deadlines(session: Session, case: OnboardingCase, stage: Stage, ctx: Ctx) -> None:
@@ -253,13 +279,22 @@ def resume(*, session: Session, kommunenummer: str, on: date, ctx: Ctx) -> Outco
     m, case = get_case(session, kommunenummer)
     ctx = county_ctx(session, m, ctx)
     event, days = machine.resume(snapshot(session, m, case), on, ctx.today)
+    from .deadlines import POLITICAL_KEYS, schedule_political_cases
+
     for t in session.exec(select(Task).where(Task.case_id == case.id,
                                              Task.done_on.is_(None))).all():  # type: ignore[union-attr]
+        if t.key in POLITICAL_KEYS or t.key.startswith("duty."):
+            # Political deadlines follow the meeting plan and are planned again from it
+            # below; duties follow the agreement's dates, which a hold does not move.
+            continue
         t.due_on = machine.shift_due(t.due_on, days, ctx.calendar)
         session.add(t)
     add_events(session, m, case, [event], ctx)
     case.status = CaseStatus.ACTIVE.value
     case.on_hold_since = None
+    if case.stage == Stage.POLITICAL_APPROVAL.value:
+        session.flush()
+        schedule_political_cases(session=session, ctx=ctx, case_ids=[case.id], commit=False)
     commit_case(session, case)
     moved = f" Åpne frister er flyttet {days} dager." if days else ""
     return _outcome(m, case, f"Saken for {m.name} er gjenopptatt.{moved}")

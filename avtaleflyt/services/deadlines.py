@@ -92,7 +92,7 @@ def schedule_political_cases(*, session: Session, ctx: Ctx, case_ids: list[int] 
     """Point every political case's tasks at the right meetings. Returns how many tasks
     changed. Moves append a "meeting_moved" event and tell the coordinator; a case without
     a meeting plan gets a "no_plan" notice for the coordinator (once per stage entry)."""
-    from .meetings import meetings_by_scope
+    from .meetings import meetings_by_scope, meetings_of_bodies, saksgang_by_municipality
 
     cases = _active_cases(session, Stage.POLITICAL_APPROVAL, case_ids)
     if not cases:
@@ -111,6 +111,8 @@ def schedule_political_cases(*, session: Session, ctx: Ctx, case_ids: list[int] 
                                             postponed[e.case_id].get(key, e.occurred_on))
     earliest = min(c.stage_entered_on for c, _, _ in cases)
     council_m, county_m = meetings_by_scope(session, {m.id for _, m, _ in cases}, earliest)
+    bodies_m = meetings_of_bodies(session, {m.id for _, m, _ in cases}, earliest)
+    own_saksgang = saksgang_by_municipality(session, {m.id for _, m, _ in cases})
     changed = 0
     notices: list[dict[str, Any]] = []
     for case, m, code in cases:
@@ -119,10 +121,13 @@ def schedule_political_cases(*, session: Session, ctx: Ctx, case_ids: list[int] 
         coordinator = coordinator_key(code)
         mine = tasks.get(case.id, {})
         views = {k: dl.OpenTask(k, t.due_on, t.done_on) for k, t in mine.items()}
+        first_body = (own_saksgang.get(m.id) or cctx.config.saksgang)[0]
         changes = dl.schedule_political(
             tasks=views, council_meetings=council_m.get(m.id, []),
             county_meetings=county_m.get(m.county_id, []), postponed=postponed[case.id],
-            today=ctx.today, lead_working_days=lead, cal=cctx.calendar)
+            today=ctx.today, lead_working_days=lead, cal=cctx.calendar,
+            first_body_meetings=(None if first_body == "kommunestyre"
+                                 else bodies_m.get((m.id, first_body), [])))
         events = []
         for ch in changes:
             t = mine[ch.key]
@@ -136,7 +141,8 @@ def schedule_political_cases(*, session: Session, ctx: Ctx, case_ids: list[int] 
                 "from": before.isoformat() if before else None,
                 "to": ch.due_on.isoformat() if ch.due_on else None,
                 "meeting": ch.meeting.isoformat() if ch.meeting else None}))
-            if ch.reason in ("moved", "postponed", "missed") and ch.due_on is not None \
+            if ch.reason in ("moved", "postponed", "missed", "replanned") \
+                    and ch.due_on is not None \
                     and ch.key != dl.SAKSFRAMLEGG:
                 notices.append({"task_id": t.id, "case_id": case.id, "kind": "moved",
                                 "due_on": ch.due_on, "step": 0, "recipient": coordinator,
@@ -199,7 +205,10 @@ def _duty_rules(ctx: Ctx) -> DutyRules:
     r = ctx.config.reminders
     return DutyRules(horizon_months=r.horizon_months, plan_and_budget_due=r.plan_and_budget_due,
                      statistics_default=r.statistics_default,
-                     statistics_deadlines=r.statistics_deadlines)
+                     statistics_deadlines=r.statistics_deadlines,
+                     local_report_day=r.local_report_day,
+                     statistics_input_days_before=r.statistics_input_days_before,
+                     evaluation_months_before_notice=r.evaluation_months_before_notice)
 
 
 def generate_duties(*, session: Session, ctx: Ctx, case_ids: list[int] | None = None,
@@ -213,7 +222,8 @@ def generate_duties(*, session: Session, ctx: Ctx, case_ids: list[int] | None = 
     terms_by_case = {row.case_id: Terms(
         start_date=row.start_date, years=row.years, notice_months=row.notice_months,
         yearly_price=row.yearly_price, position_share=Decimal(row.position_share),
-        site_visits_per_year=row.site_visits_per_year, split=())
+        site_visits_per_year=row.site_visits_per_year, split=(), months=row.months,
+        renewal=row.renewal)
         for row in session.exec(select(AgreementTerms)
                                 .where(col(AgreementTerms.case_id).in_(ids))).all()}
     existing: dict[int, set[str]] = defaultdict(set)

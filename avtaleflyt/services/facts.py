@@ -77,15 +77,24 @@ def _terms(options: dict[str, Any], ctx: Ctx) -> Terms:
     price = options.get("price")
     share = options.get("position_share")
     visits = options.get("site_visits")
+    months = options.get("months")
+    months = None if months is None or (isinstance(months, str) and not months.strip()) \
+        else months
+    years = options.get("years")
+    years = None if years is None or (isinstance(years, str) and not years.strip()) else years
+    renewal = options.get("renewal") or None
     return Terms(
         start_date=_as_date(_required(options, "start", f), "start"),
-        years=parse_int(str(_required(options, "years", f)), "--years"),
+        years=0 if years is None and months is not None
+        else parse_int(str(_required(options, "years", f)), "--years"),
         notice_months=parse_int(str(_required(options, "notice_months", f)), "--notice-months"),
         yearly_price=d.yearly_price if price is None else parse_amount(str(price), "--price"),
         position_share=d.position_share if share is None
         else Decimal(parse_percent(str(share), "--position-share")),
         site_visits_per_year=d.site_visits_per_year if visits is None
         else parse_int(str(visits), "--site-visits"),
+        months=0 if months is None else parse_int(str(months), "--months"),
+        renewal=d.renewal if renewal is None else str(renewal).strip().lower(),
     )
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -13,9 +13,18 @@ from sqlmodel import Session, col, select
 
 from avtaleflyt.domain.errors import Conflict, InvalidInput
 from avtaleflyt.domain.text import check_text
-from avtaleflyt.domain.meetingplan import BODIES, COUNTY, MeetingRow, parse_csv, parse_ics
+from avtaleflyt.domain.meetingplan import (
+    BODIES,
+    COUNTY,
+    MeetingRow,
+    body_name,
+    meeting_warning,
+    parse_csv,
+    parse_ics,
+    short_date,
+)
 from avtaleflyt.formatting import format_date
-from avtaleflyt.models import County, Meeting, Municipality, OnboardingCase
+from avtaleflyt.models import County, Meeting, Municipality, OnboardingCase, Saksgang
 
 from .context import Ctx
 from .scope import EVERYWHERE, Scope, county_by_code
@@ -63,6 +72,7 @@ class MeetingResult:
     added: int
     skipped: int
     rescheduled: int = 0
+    warnings: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -184,8 +194,15 @@ def add_meeting(*, session: Session, kommunenummer: str | None, body: str, on: d
     if not added:
         return MeetingResult(f"{who} har allerede møte {format_date(on)}; ingen endring.",
                              0, 1)
+    warnings = [w for w in [meeting_warning(on, _calendar_for(session, meetings[0], ctx),
+                                            body)] if w]
     return MeetingResult(f"Møte lagt inn: {who} {format_date(on)}.{_moved(moved)}", added,
-                         skipped, moved)
+                         skipped, moved, warnings)
+
+
+def _calendar_for(session: Session, meeting: Meeting, ctx: Ctx):
+    county = session.get(County, meeting.county_id)
+    return ctx.for_county(county.code if county else None).calendar
 
 
 def _county_name(session: Session, county_id: int) -> str:
@@ -217,14 +234,20 @@ def import_meetings(*, session: Session, path: Path, kommunenummer: str | None,
             raise InvalidInput(f"{path.name} er ikke en tekstfil (CSV i UTF-8 eller "
                                "Windows-1252) eller en .ics-fil.", field="file")
         rows = parse_csv(text)
-    added, skipped = _store(session, _resolve(session, rows, county))
+    resolved = _resolve(session, rows, county)
+    warnings = []
+    for row, meeting in zip(rows, resolved):
+        w = meeting_warning(meeting.date, _calendar_for(session, meeting, ctx), meeting.body)
+        if w:
+            warnings.append(f"Linje {row.line}: {w}" if row.line else w)
+    added, skipped = _store(session, resolved)
     from .deadlines import schedule_political_cases
 
     moved = schedule_political_cases(session=session, ctx=ctx, commit=False)
     session.commit()
     return MeetingResult(f"Importerte {added} møter fra {path.name}"
                          + (f" ({skipped} fantes fra før)." if skipped else ".") + _moved(moved),
-                         added, skipped, moved)
+                         added, skipped, moved, warnings)
 
 
 def list_meetings(session: Session, kommunenummer: str | None = None,
@@ -246,6 +269,7 @@ def list_meetings(session: Session, kommunenummer: str | None = None,
     if since is not None:
         q = q.where(col(Meeting.date) >= since)
     return [{
+        "id": mt.id,
         "date": mt.date.isoformat(),
         "body": mt.body,
         "body_label": BODY_LABELS[mt.body],
@@ -280,3 +304,187 @@ def meetings_by_scope(session: Session, municipality_ids: set[int], since: date
 def check_county(session: Session, code: str) -> None:
     """Refuse an unknown `--county` before anything starts."""
     county_by_code(session, code, "--county")
+
+
+def meetings_of_bodies(session: Session, municipality_ids: set[int], since: date
+                       ) -> dict[tuple[int, str], list[date]]:
+    """One query: the dates of each municipality's own bodies, by (municipality id, body)."""
+    out: dict[tuple[int, str], list[date]] = defaultdict(list)
+    if not municipality_ids:
+        return out
+    for r in session.exec(select(Meeting).where(
+            col(Meeting.date) >= since, col(Meeting.municipality_id).in_(municipality_ids))
+            .order_by(col(Meeting.date))).all():
+        out[(r.municipality_id, r.body)].append(r.date)
+    return out
+
+
+# -- saksgang --------------------------------------------------------------------------
+
+
+def saksgang_by_municipality(session: Session, municipality_ids: set[int]
+                             ) -> dict[int, tuple[str, ...]]:
+    """The municipalities' own saksgang, where one is set (one query)."""
+    if not municipality_ids:
+        return {}
+    return {r.municipality_id: tuple(r.bodies.split(",")) for r in session.exec(
+        select(Saksgang).where(col(Saksgang.municipality_id).in_(municipality_ids))).all()}
+
+
+def saksgang(session: Session, kommunenummer: str, ctx: Ctx) -> dict[str, Any]:
+    """A municipality's saksgang: its own, or the configuration's default for its county."""
+    from .store import county_ctx
+
+    m = get_municipality(session, kommunenummer)
+    own = saksgang_by_municipality(session, {m.id}).get(m.id)
+    bodies = own or county_ctx(session, m, ctx).config.saksgang
+    return {"kommunenummer": m.kommunenummer, "municipality": m.name,
+            "saksgang": list(bodies), "own": own is not None,
+            "label": " → ".join(body_name(b) for b in bodies)}
+
+
+def set_saksgang(*, session: Session, kommunenummer: str, bodies: str | list[str] | None,
+                 ctx: Ctx) -> dict[str, Any]:
+    """Set a municipality's own saksgang ("formannskap,kommunestyre"), or with None/"default"
+    go back to the configuration's. Deadlines of its case in political approval follow."""
+    from avtaleflyt.config import check_saksgang
+
+    from .store import add_events, latest_case
+
+    m = get_municipality(session, kommunenummer)
+    row = session.get(Saksgang, m.id)
+    if bodies is None or (isinstance(bodies, str) and bodies.strip().lower() == "default"):
+        new = None
+        if row is not None:
+            session.delete(row)
+    else:
+        if isinstance(bodies, str):
+            bodies = [b.strip().lower() for b in bodies.replace(";", ",").split(",")
+                      if b.strip()]
+        new = check_saksgang(list(bodies), "--set")
+        if row is None:
+            row = Saksgang(municipality_id=m.id, bodies=",".join(new))
+        row.bodies = ",".join(new)
+        session.add(row)
+    session.flush()
+    case = latest_case(session, m)
+    info = saksgang(session, kommunenummer, ctx)
+    if case is not None and case.status in ("active", "on_hold"):
+        add_events(session, m, case, [_event("saksgang_set", ctx.today,
+                                             {"saksgang": info["saksgang"]})], ctx)
+    from .deadlines import schedule_political_cases
+
+    moved = schedule_political_cases(session=session, ctx=ctx, commit=False)
+    session.commit()
+    return {**info, "message": f"Saksgang for {m.name}: {info['label']}."
+            + ("" if new else " (standard fra konfigurasjonen)") + _moved(moved),
+            "rescheduled": moved}
+
+
+def _event(kind: str, on: date, details: dict[str, Any]):
+    from avtaleflyt.domain.machine import NewEvent
+
+    return NewEvent(kind, on, details)
+
+
+# -- moving and cancelling meetings ------------------------------------------------------
+
+
+def _get_meeting(session: Session, meeting_id: int, scope: Scope = EVERYWHERE) -> Meeting:
+    from avtaleflyt.domain.errors import NotFound
+
+    meeting = session.get(Meeting, meeting_id)
+    if meeting is None or not scope.allows(meeting.county_id):
+        raise NotFound(f"Fant ikke møte {meeting_id}. Se «avtaleflyt meeting list --all» "
+                       "for møtenes id.", field="id")
+    return meeting
+
+
+def _affected_cases(session: Session, meeting: Meeting):
+    """(municipality, open case or None) to write the history line for: the municipality's
+    own for its bodies; every open case in the county for the county's body."""
+    from .store import latest_case
+
+    if meeting.municipality_id is not None:
+        m = session.get(Municipality, meeting.municipality_id)
+        case = latest_case(session, m)
+        return [(m, case if case is not None and _is_open(case) else None)]
+    rows = session.exec(select(Municipality, OnboardingCase)
+                        .join(OnboardingCase, col(OnboardingCase.municipality_id)
+                              == Municipality.id)
+                        .where(Municipality.county_id == meeting.county_id,
+                               col(OnboardingCase.status).in_(("active", "on_hold")))).all()
+    return list(rows)
+
+
+def _is_open(case: OnboardingCase) -> bool:
+    return case.status in ("active", "on_hold")
+
+
+def move_meeting(*, session: Session, meeting_id: int, on: date, ctx: Ctx,
+                 scope: Scope = EVERYWHERE) -> MeetingResult:
+    """Move a meeting to another day. The history of the cases it concerns says so ("Møtet
+    i kommunestyret 4. juni ble flyttet til 11. juni"), and their deadlines are planned
+    again: a meeting moved earlier moves the saksframlegg's deadline earlier; one moved
+    later keeps the decision on it (never "the meeting passed without a decision")."""
+    meeting = _get_meeting(session, meeting_id, scope)
+    old = meeting.date
+    if old < ctx.today:
+        raise Conflict(f"Møtet {format_date(old)} er holdt; et holdt møte kan ikke flyttes.")
+    if on < ctx.today:
+        raise InvalidInput(f"«--date»: {format_date(on)} er før i dag "
+                           f"({format_date(ctx.today)}); et møte kan bare flyttes fremover i "
+                           "tid fra i dag.", field="date")
+    if on == old:
+        return MeetingResult(f"Møtet er allerede {format_date(on)}; ingen endring.", 0, 0)
+    clash = session.exec(select(Meeting.id).where(
+        Meeting.body == meeting.body, Meeting.date == on, Meeting.id != meeting.id,
+        (Meeting.municipality_id == meeting.municipality_id)
+        if meeting.municipality_id is not None
+        else and_(col(Meeting.municipality_id).is_(None),
+                  Meeting.county_id == meeting.county_id))).first()
+    if clash is not None:
+        raise Conflict(f"{BODY_LABELS[meeting.body]} har allerede et møte {format_date(on)} "
+                       f"(møte {clash}); avlys det ene i stedet for å flytte.", field="date")
+    meeting.date = on
+    session.add(meeting)
+    session.flush()
+    text = (f"Møtet i {body_name(meeting.body)} {short_date(old)} ble flyttet til "
+            f"{short_date(on)}" + (f" {on.year}" if on.year != old.year else ""))
+    _record(session, meeting, "meeting_rescheduled", {
+        "meeting_id": meeting.id, "body": meeting.body, "from": old.isoformat(),
+        "to": on.isoformat()}, ctx)
+    from .deadlines import schedule_political_cases
+
+    moved = schedule_political_cases(session=session, ctx=ctx, commit=False)
+    session.commit()
+    w = meeting_warning(on, _calendar_for(session, meeting, ctx), meeting.body)
+    return MeetingResult(f"{text}.{_moved(moved)}", 0, 0, moved, [w] if w else [])
+
+
+def cancel_meeting(*, session: Session, meeting_id: int, ctx: Ctx,
+                   scope: Scope = EVERYWHERE) -> MeetingResult:
+    """Cancel a meeting: it leaves the plan, the history says so, and cases planned for it
+    are planned again for the body's next meeting."""
+    meeting = _get_meeting(session, meeting_id, scope)
+    if meeting.date < ctx.today:
+        raise Conflict(f"Møtet {format_date(meeting.date)} er holdt; et holdt møte kan ikke "
+                       "avlyses.")
+    text = f"Møtet i {body_name(meeting.body)} {short_date(meeting.date)} ble avlyst"
+    _record(session, meeting, "meeting_cancelled", {
+        "meeting_id": meeting.id, "body": meeting.body, "date": meeting.date.isoformat()}, ctx)
+    session.delete(meeting)
+    session.flush()
+    from .deadlines import schedule_political_cases
+
+    moved = schedule_political_cases(session=session, ctx=ctx, commit=False)
+    session.commit()
+    return MeetingResult(f"{text}.{_moved(moved)}", 0, 0, moved)
+
+
+def _record(session: Session, meeting: Meeting, kind: str, details: dict[str, Any],
+            ctx: Ctx) -> None:
+    from .store import add_events
+
+    for m, case in _affected_cases(session, meeting):
+        add_events(session, m, case, [_event(kind, ctx.today, details)], ctx)

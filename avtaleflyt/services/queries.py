@@ -126,6 +126,13 @@ def county_rows(session: Session) -> list[dict[str, Any]]:
             for c in session.exec(select(County).order_by(col(County.code))).all()]
 
 
+def _notice(terms) -> date:
+    from avtaleflyt.domain.agreement import notice_deadline_for
+    from avtaleflyt.domain.calendar import default_calendar
+
+    return notice_deadline_for(terms.end_date, terms.notice_months, default_calendar())
+
+
 def case_detail(session: Session, kommunenummer: str, today: date, *,
                 with_personal_data: bool = True) -> dict[str, Any]:
     m, case = get_case(session, kommunenummer)
@@ -177,8 +184,11 @@ def case_detail(session: Session, kommunenummer: str, today: date, *,
             "start_date": terms.start_date.isoformat(),
             "end_date": terms.end_date.isoformat(),
             "years": terms.years,
+            "months": terms.months,
+            "renewal": terms.renewal,
             "notice_months": terms.notice_months,
-            "notice_deadline": terms.notice_deadline.isoformat(),
+            # Rolled to the previous working day (domain/agreement.py notice_deadline_for).
+            "notice_deadline": _notice(terms).isoformat(),
             "yearly_price": terms.yearly_price,
             "position_share": float(terms.position_share),
             "site_visits_per_year": terms.site_visits_per_year,
@@ -232,6 +242,7 @@ _EVENT_LABELS = {
     "contact_changed": "Kontaktperson rettet",
     "contact_erased": "Kontaktperson slettet",
     "duties_planned": "Faste oppgaver i driften planlagt",
+    "agreement_renewed": "Avtalen fornyet for en ny periode",
 }
 
 
@@ -267,8 +278,33 @@ def event_label(kind: str, details: dict[str, Any],
         when = f" {format_date(date.fromisoformat(to))}" if to else " ikke satt"
         verb = "satt til" if kind == "meeting_planned" else "flyttet til"
         reason = {"postponed": " (utsatt vedtak)", "moved": " (fristen for saksframlegget gikk ut)",
-                  "missed": " (møtet gikk uten registrert vedtak)"}.get(details.get("reason", ""), "")
+                  "missed": " (møtet gikk uten registrert vedtak)",
+                  "replanned": " (møteplanen ble endret)"}.get(details.get("reason", ""), "")
         return f"{what}: frist {verb}{when}{reason}"
+    if kind in ("meeting_rescheduled", "meeting_cancelled"):
+        from avtaleflyt.domain.meetingplan import body_name, short_date
+
+        body = body_name(details.get("body", ""))
+        if kind == "meeting_cancelled":
+            return f"Møtet i {body} {short_date(date.fromisoformat(details['date']))} ble avlyst"
+        old, new = date.fromisoformat(details["from"]), date.fromisoformat(details["to"])
+        return (f"Møtet i {body} {short_date(old)} ble flyttet til {short_date(new)}"
+                + (f" {new.year}" if new.year != old.year else ""))
+    if kind == "saksgang_set":
+        from avtaleflyt.domain.meetingplan import body_name
+
+        return "Saksgang: " + " → ".join(body_name(b) for b in details.get("saksgang", []))
+    if kind == "split_changed":
+        verb = {"add": "lagt til", "remove": "fjernet", "set": "endret"}.get(
+            details.get("action", ""), "endret")
+        who = Party(details["responsible"]).label.lower() if details.get("responsible") \
+            else ""
+        return (f"Grenseoppgang: rad {details.get('row')} {verb}: "
+                f"«{details.get('task', '')}» ({who})")
+    if kind == "agreement_renewed":
+        return (f"Avtalen fornyet: ny periode "
+                f"{format_date(date.fromisoformat(details['start']))}–"
+                f"{format_date(date.fromisoformat(details['end']))}")
     if kind == "task_assigned":
         return f"Ny ansvarlig for oppgaven «{details.get('title', '')}»"
     return _EVENT_LABELS.get(kind, kind)

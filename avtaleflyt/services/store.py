@@ -129,8 +129,20 @@ def load_terms(session: Session, case_id: int) -> tuple[AgreementTerms | None, T
         start_date=row.start_date, years=row.years, notice_months=row.notice_months,
         yearly_price=row.yearly_price, position_share=Decimal(row.position_share),
         site_visits_per_year=row.site_visits_per_year,
-        split=tuple(ResponsibilityRow(i.task, Party(i.responsible)) for i in items),
+        # The case's own split (services/split.py) once it has one; it can change until
+        # the agreement is signed, and is frozen after.
+        split=tuple(case_split_rows(session, case_id)
+                    or (ResponsibilityRow(i.task, Party(i.responsible)) for i in items)),
+        months=row.months, renewal=row.renewal,
     )
+
+
+def case_split_rows(session: Session, case_id: int) -> list[ResponsibilityRow]:
+    from avtaleflyt.models import CaseSplitRow
+
+    return [ResponsibilityRow(r.task, Party(r.responsible)) for r in session.exec(
+        select(CaseSplitRow).where(CaseSplitRow.case_id == case_id)
+        .order_by(col(CaseSplitRow.position))).all()]
 
 
 def case_tasks(session: Session, case_id: int) -> list[Task]:

@@ -39,6 +39,7 @@ class SweepResult:
     sent: list[dict[str, Any]] = field(default_factory=list)  # masked targets only
     overdue_tasks: int = 0
     access_log_deleted: int = 0  # entries older than [privacy] access_log_days
+    day_off: str | None = None  # set when today is a day off: nothing was collected or sent
 
     @property
     def sent_count(self) -> int:
@@ -87,9 +88,9 @@ def advance_cases(*, session: Session, ctx: Ctx) -> list[dict[str, Any]]:
 
 
 def _end(terms: AgreementTerms):
-    from dateutil.relativedelta import relativedelta
+    from avtaleflyt.domain.agreement import period_end
 
-    return terms.start_date + relativedelta(years=terms.years, days=-1)
+    return period_end(terms.start_date, terms.years * 12 + terms.months)
 
 
 def keep_deadlines(*, session: Session, ctx: Ctx, result: SweepResult | None = None,
@@ -116,6 +117,13 @@ def run_sweep(*, session: Session, ctx: Ctx, targets: TargetBook, dry_run: bool 
     say = progress or (lambda _msg: None)
     result = SweepResult(ctx.today.isoformat(), dry_run)
     keep_deadlines(session=session, ctx=ctx, result=result, say=say)
+    if not ctx.calendar.is_working_day(ctx.today):  # issue 14: digests on working days only
+        from avtaleflyt.formatting import format_weekday_date
+
+        name = ctx.calendar.holiday_name(ctx.today)
+        result.day_off = format_weekday_date(ctx.today) + (f" ({name})" if name else "")
+        say(f"{result.day_off} er ikke en arbeidsdag: ingen påminnelser sendes i dag.")
+        return result
     say("Finner frister og skriver påminnelser …")
     result.reminders_new = deadlines.collect_reminders(session=session, ctx=ctx,
                                                        targets=targets)

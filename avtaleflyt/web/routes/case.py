@@ -89,6 +89,9 @@ def _page(request: Request, user: UserView, knr: str, status_code: int = 200, **
             detail = case_detail(s, knr, runtime.today(), with_personal_data=True)
             documents = list_documents(session=s, kommunenummer=knr)
             meetings = list_meetings(s, knr, since=runtime.today())[:8]
+            from avtaleflyt.services.split import split_rows
+
+            split = split_rows(s, knr)
             assigned = case_task_contacts(s, detail["case_id"])
             if status_code == 200 and request.method == "GET":
                 # The page shows the case and its contact persons (personal data).
@@ -111,7 +114,7 @@ def _page(request: Request, user: UserView, knr: str, status_code: int = 200, **
     return request.app.state.pages.render(
         request, "case.html.j2", status_code, title=detail["municipality"], user=user, d=detail,
         timeline=charts.case_timeline(detail), documents=documents, meetings=meetings,
-        assigned=assigned, **extra)
+        assigned=assigned, split=split, **extra)
 
 
 # The services word their messages for the CLI («--outcome», «council-decision»,
@@ -121,6 +124,8 @@ _FORM_LABELS = {
     "--years": "Varighet", "--notice-months": "Oppsigelsestid", "--price": "Pris per år",
     "--position-share": "Stillingsandel", "--site-visits": "Besøk per år", "--date": "Dato",
     "--text": "Tekst", "--theme": "Tema", "--reason": "Begrunnelse",
+    "--months": "Måneder", "--renewal": "Fornyelse", "--task": "Oppgave",
+    "--responsible": "Ansvar", "ROW": "Rad",
 }
 _CLI_HINT = re.compile(r"\s*\((?:avtaleflyt|se «avtaleflyt) [^)]*\)")
 
@@ -169,6 +174,8 @@ def _run(user: UserView, name: str, key: str, **params: Any) -> dict[str, Any]:
 
 def _done(request: Request, knr: str, result: dict[str, Any]):
     message = result["message"]
+    for warning in result.get("warnings") or []:
+        message += f" Advarsel: {warning}"
     for t in result.get("transitions", []):
         message += (f" Ny fase: {Stage(t['to']).label} fra "
                     f"{format_date_short(dt.date.fromisoformat(t['on']))}.")
@@ -216,10 +223,11 @@ def record_fact(request: Request, user: User, knr: str, csrf_token: F = "",
                 idempotency_key: F = "", fact: F = "",
                 date: F = "", outcome: F = "", reference: F = "", party: F = "",
                 start: F = "", years: F = "", notice_months: F = "", price: F = "",
-                position_share: F = "", site_visits: F = ""):
+                position_share: F = "", site_visits: F = "", months: F = "", renewal: F = ""):
     check_csrf(request, csrf_token)
     values = {"fact": fact, "date": date, "outcome": outcome, "reference": reference,
-              "party": party, "start": start, "years": years, "notice_months": notice_months,
+              "party": party, "start": start, "years": years, "months": months,
+              "renewal": renewal, "notice_months": notice_months,
               "price": price, "position_share": position_share, "site_visits": site_visits}
     options = {k: v for k, v in values.items()
                if k not in ("fact", "date") and v.strip()}
@@ -357,3 +365,87 @@ def _contact_refused(request, user, knr, contact_id, e: DomainError, values):
         e.message).replace("«--", "«")}
     return _page(request, user, knr, _status(e), form=f"contact-{contact_id}", values=values,
                  errors=errors)
+
+
+# --- meetings: move and cancel (issue 14) ---------------------------------------------------
+
+
+def _meeting_of(knr: str, meeting_id: int, user: UserView) -> None:
+    """A meeting is changed from the page of a municipality it concerns: its own bodies'
+    meetings, or its county's body. Another id gives the same 404 as an unknown one."""
+    from avtaleflyt.services.meetings import _get_meeting
+
+    with runtime.session() as s:
+        meeting = _get_meeting(s, meeting_id, user.scope)
+        m = get_municipality(s, knr, user.scope)
+        if meeting.municipality_id not in (None, m.id) or meeting.county_id != m.county_id:
+            raise NotFound(f"Fant ikke møte {meeting_id} for {m.name}.", field="id")
+
+
+@router.post("/sak/{knr}/mote/{meeting_id}/flytt")
+def move_meeting(request: Request, user: User, knr: str, meeting_id: int, csrf_token: F = "",
+                 date: F = "", idempotency_key: F = ""):
+    check_csrf(request, csrf_token)
+    fid = f"meeting-{meeting_id}"
+    try:
+        if not date.strip():
+            raise InvalidInput("«Ny dato» mangler: skriv datoen møtet flyttes til.",
+                               field="date")
+        on = parse_date(date, "dato")
+        _meeting_of(knr, meeting_id, user)
+        result = _run(user, "move_meeting", idempotency_key, meeting_id=meeting_id,
+                      meeting_date=on)
+    except DomainError as e:
+        return _page(request, user, knr, _status(e), form=fid, values={"date": date},
+                     errors={"date": form_message(e.message)})
+    return _done(request, knr, result)
+
+
+@router.post("/sak/{knr}/mote/{meeting_id}/avlys")
+def cancel_meeting(request: Request, user: User, knr: str, meeting_id: int,
+                   csrf_token: F = "", confirm: F = "", idempotency_key: F = ""):
+    check_csrf(request, csrf_token)
+    fid = f"meeting-{meeting_id}"
+    try:
+        if not confirm:
+            raise InvalidInput("Kryss av for å bekrefte at møtet er avlyst.", field="confirm")
+        _meeting_of(knr, meeting_id, user)
+        result = _run(user, "cancel_meeting", idempotency_key, meeting_id=meeting_id)
+    except DomainError as e:
+        return _page(request, user, knr, _status(e), form=fid, values={},
+                     errors={"confirm": form_message(e.message)})
+    return _done(request, knr, result)
+
+
+# --- the case's responsibility split (grenseoppgang) -----------------------------------------
+
+
+@router.post("/sak/{knr}/grenseoppgang")
+def change_split(request: Request, user: User, knr: str, csrf_token: F = "", action: F = "",
+                 row: F = "", task: F = "", responsible: F = "", idempotency_key: F = ""):
+    check_csrf(request, csrf_token)
+    fid = f"split-{row}" if action in ("set", "remove") else "split-add"
+    values = {"task": task, "responsible": responsible}
+    try:
+        if action not in ("set", "add", "remove"):
+            raise InvalidInput("Ukjent endring av grenseoppgangen.", field="action")
+        with runtime.session() as s:
+            from avtaleflyt.services.split import split_rows
+
+            d = split_rows(s, knr)
+        if not d["editable"]:
+            raise Conflict("Avtalen er signert; grenseoppgangen kan ikke endres.")
+        if action != "add" and not (row.isdigit() and 1 <= int(row) <= len(d["rows"])):
+            raise InvalidInput("Velg en rad i grenseoppgangen.", field="row")
+        if action == "add":
+            check_text(task, "task", 300, label="«Oppgave»")
+        params = {"row": int(row) if row.isdigit() else None,
+                  "task": task.strip() or None, "responsible": responsible.strip() or None}
+        result = _run(user, "change_split", idempotency_key, kommunenummer=knr,
+                      action=action, **params)
+    except DomainError as e:
+        field = _field(e)
+        return _page(request, user, knr, _status(e), form=fid, values=values,
+                     errors={field if field in ("task", "responsible") else "_":
+                             form_message(e.message)})
+    return _done(request, knr, result)
