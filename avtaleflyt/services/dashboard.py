@@ -70,7 +70,11 @@ class Statistics:
 
 
 def _latest_case_ids():
-    return (select(func.max(OnboardingCase.id).label("id"))
+    """Each municipality's current case: its open one (there is at most one), else its
+    newest. A history of closed cases, renewals included, never hides an open case."""
+    open_id = func.max(case((col(OnboardingCase.status).in_(
+        (CaseStatus.ACTIVE.value, CaseStatus.ON_HOLD.value)), OnboardingCase.id)))
+    return (select(func.coalesce(open_id, func.max(OnboardingCase.id)).label("id"))
             .group_by(col(OnboardingCase.municipality_id)).subquery())
 
 
