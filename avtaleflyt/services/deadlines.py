@@ -65,7 +65,9 @@ def _touch(session: Session, case: OnboardingCase) -> None:
 
 
 def _insert_reminders(session: Session, rows: list[dict[str, Any]]) -> int:
-    """INSERT … ON CONFLICT DO NOTHING on the reminder's unique key, on both backends."""
+    """INSERT … ON CONFLICT DO NOTHING on the reminder's unique key, on both backends, as one
+    statement compiled once and executed with every row (executemany; SQLAlchemy batches
+    the rows into multi-row statements itself)."""
     if not rows:
         return 0
     dialect = session.get_bind().dialect.name
@@ -74,14 +76,11 @@ def _insert_reminders(session: Session, rows: list[dict[str, Any]]) -> int:
     else:
         from sqlalchemy.dialects.sqlite import insert
     now = utcnow()
-    inserted = 0
-    for i in range(0, len(rows), 500):
-        chunk = [{**r, "created_at": now} for r in rows[i:i + 500]]
-        stmt = insert(Reminder).values(chunk).on_conflict_do_nothing(
-            index_elements=["task_id", "kind", "due_on", "step", "recipient"])
-        # RETURNING counts what was new; rowcount is -1 for this statement on psycopg.
-        inserted += len(session.execute(stmt.returning(Reminder.id)).all())
-    return inserted
+    stmt = (insert(Reminder).on_conflict_do_nothing(
+        index_elements=["task_id", "kind", "due_on", "step", "recipient"])
+        .returning(Reminder.id))
+    # RETURNING counts what was new; rowcount is -1 for this statement on psycopg.
+    return len(session.execute(stmt, [{**r, "created_at": now} for r in rows]).all())
 
 
 # --- political approval on the meeting plan ------------------------------------------------
