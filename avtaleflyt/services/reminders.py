@@ -36,6 +36,7 @@ from avtaleflyt.notifications.channels import (
     LEADER,
     Deliver,
     SendResult,
+    Sender,
     TargetBook,
     contact_key,
     coordinator_key,
@@ -333,7 +334,13 @@ def contact_emails(session: Session, recipients: list[str]) -> dict[str, str]:
 def send_due_digests(*, session: Session, ctx: Ctx, targets: TargetBook,
                      now: datetime | None = None, deliver: Deliver = apprise_deliver
                      ) -> list[SendReport]:
-    """Send every digest that is due (new, or a failed one whose retry day has come)."""
+    """Send every digest that is due (new, or a failed one whose retry day has come). With
+    the default `deliver`, every e-mail of the run shares one SMTP connection per server
+    (`Sender`)."""
+    if deliver is apprise_deliver:
+        with Sender() as sender:
+            return send_due_digests(session=session, ctx=ctx, targets=targets, now=now,
+                                    deliver=sender)
     now = now or utcnow()
     due = session.exec(select(Digest).where(sendable(ctx, now))
                        .order_by(col(Digest.sweep_on), col(Digest.id))).all()
