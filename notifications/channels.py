@@ -15,6 +15,7 @@ uses the installation-wide ones (AVTALEFLYT_NOTIFY_URLS, AVTALEFLYT_LEADER_URLS,
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from collections.abc import Callable
@@ -130,15 +131,21 @@ class TargetBook:
     def targets_for(self, recipient: str, contact_email: str | None = None) -> list[Target]:
         role, county = role_and_county(recipient)
         if role == COORDINATOR:
-            return [Target(u, mask_url(u)) for u in self._coordinator_urls(county)]
+            return [Target(u, _masked(u)) for u in self._coordinator_urls(county)]
         if role == LEADER:
-            return [Target(u, mask_url(u)) for u in self._leader_urls(county)]
+            return [Target(u, _masked(u)) for u in self._leader_urls(county)]
         if recipient.startswith(CONTACT_PREFIX) and self.smtp_url and contact_email:
             sep = "&" if "?" in self.smtp_url else "?"
             url = f"{self.smtp_url}{sep}to={quote(contact_email, safe='@')}"
             # The masked form names the contact by key, not by address (personal data).
-            return [Target(url, f"{mask_url(self.smtp_url)} → {recipient}", html=True)]
+            return [Target(url, f"{_masked(self.smtp_url)} → {recipient}", html=True)]
         return []
+
+
+@functools.lru_cache(maxsize=256)
+def _masked(url: str) -> str:
+    """mask_url, once per configured URL (it parses the URL with Apprise)."""
+    return mask_url(url)
 
 
 def _split(value: str | None) -> list[str]:
@@ -188,7 +195,8 @@ def deliver(target: Target, title: str, text: str, html: str) -> SendResult:
     """Send one message to one target. The error text has every secret scrubbed out."""
     import apprise
 
-    a = apprise.Apprise()
+    # One target per call: Apprise's thread pool would only add a hand-off per message.
+    a = apprise.Apprise(asset=apprise.AppriseAsset(async_mode=False))
     if not a.add(target.url):
         return SendResult(False, f"Ugyldig Apprise-adresse: {target.masked}")
     with apprise.LogCapture(level=logging.WARNING, fmt="%(message)s") as logs:

@@ -313,15 +313,6 @@ def sendable(ctx: Ctx, now: datetime):
         and_(Digest.status == SENDING, col(Digest.claimed_at) < stale))
 
 
-def claim(session: Session, digest_id: int, ctx: Ctx, now: datetime) -> bool:
-    """Compare-and-swap: take the digest for sending only if nobody else has it."""
-    result = session.execute(
-        update(Digest).where(Digest.id == digest_id, sendable(ctx, now))
-        .values(status=SENDING, claimed_at=now, attempts=Digest.attempts + 1))
-    session.commit()
-    return result.rowcount == 1
-
-
 def contact_emails(session: Session, recipients: list[str]) -> dict[str, str]:
     ids = [int(r.removeprefix(CONTACT_PREFIX)) for r in recipients
            if r.startswith(CONTACT_PREFIX)]
@@ -331,35 +322,69 @@ def contact_emails(session: Session, recipients: list[str]) -> dict[str, str]:
         select(ContactPerson).where(col(ContactPerson.id).in_(ids))).all()}
 
 
+SEND_BATCH = 50  # digests whose addresses and earlier deliveries are read at once
+
+
+def _claim(session: Session, digest_id: int, ctx: Ctx, now: datetime) -> bool:
+    """The compare-and-swap UPDATE, uncommitted (the caller commits)."""
+    return session.execute(
+        update(Digest).where(Digest.id == digest_id, sendable(ctx, now))
+        .values(status=SENDING, claimed_at=now, attempts=Digest.attempts + 1)
+        .returning(Digest.id)).first() is not None
+
+
+def claim(session: Session, digest_id: int, ctx: Ctx, now: datetime) -> bool:
+    """Compare-and-swap: take the digest for sending only if nobody else has it."""
+    took = _claim(session, digest_id, ctx, now)
+    session.commit()
+    return took
+
+
 def send_due_digests(*, session: Session, ctx: Ctx, targets: TargetBook,
-                     now: datetime | None = None, deliver: Deliver = apprise_deliver
-                     ) -> list[SendReport]:
+                     now: datetime | None = None, deliver: Deliver = apprise_deliver,
+                     batch: int = SEND_BATCH) -> list[SendReport]:
     """Send every digest that is due (new, or a failed one whose retry day has come). With
     the default `deliver`, every e-mail of the run shares one SMTP connection per server
-    (`Sender`)."""
+    (`Sender`).
+
+    Each digest is claimed just before it is sent, and its result is recorded in the same
+    commit that claims the next one: one commit per message, and a sweep that dies can only
+    ever have one digest sent but unrecorded (taken over after the lease). Contact
+    addresses and earlier deliveries are read `batch` digests at a time, so the number of
+    queries per message is fixed."""
     if deliver is apprise_deliver:
         with Sender() as sender:
             return send_due_digests(session=session, ctx=ctx, targets=targets, now=now,
-                                    deliver=sender)
+                                    deliver=sender, batch=batch)
     now = now or utcnow()
-    due = session.exec(select(Digest).where(sendable(ctx, now))
+    due = session.exec(select(Digest.id, Digest.recipient).where(sendable(ctx, now))
                        .order_by(col(Digest.sweep_on), col(Digest.id))).all()
-    emails = contact_emails(session, [d.recipient for d in due])
     reports = []
-    for digest in due:
-        if not claim(session, digest.id, ctx, now):
-            continue  # another sweep has it
-        session.refresh(digest)
-        reports.append(_send_one(session, digest, ctx, targets, emails.get(digest.recipient),
-                                 deliver))
+    for i in range(0, len(due), batch):
+        chunk = due[i:i + batch]
+        ids = [d for d, _ in chunk]
+        emails = contact_emails(session, [r for _, r in chunk])
+        done: dict[int, set[str]] = defaultdict(set)
+        for digest_id, target in session.exec(select(Delivery.digest_id, Delivery.target)
+                                              .where(col(Delivery.digest_id).in_(ids),
+                                                     Delivery.status == SENT)).all():
+            done[digest_id].add(target)
+        for digest_id, recipient in chunk:
+            took = _claim(session, digest_id, ctx, now)
+            session.commit()  # the claim, and the previous digest's result
+            if not took:
+                continue  # another sweep has it
+            digest = session.get(Digest, digest_id, populate_existing=True)
+            reports.append(_send_one(session, digest, ctx, targets, emails.get(recipient),
+                                     deliver, done.get(digest_id, set())))
+    session.commit()
     return reports
 
 
 def _send_one(session: Session, digest: Digest, ctx: Ctx, targets: TargetBook,
-              email: str | None, deliver: Deliver) -> SendReport:
+              email: str | None, deliver: Deliver, done: set[str]) -> SendReport:
+    """Send one claimed digest to its targets and record the result (the caller commits)."""
     report = SendReport(digest.id, digest.recipient, SENDING, digest.item_count)
-    done = set(session.exec(select(Delivery.target).where(
-        Delivery.digest_id == digest.id, Delivery.status == SENT)).all())
     errors = []
     chosen = targets.targets_for(digest.recipient, email)
     if not chosen:
@@ -394,7 +419,6 @@ def _send_one(session: Session, digest: Digest, ctx: Ctx, targets: TargetBook,
             session.add(Delivery(digest_id=digest.id, target="(ingen)", status=FAILED,
                                  attempt=digest.attempts, error=errors[0], at=utcnow()))
     session.add(digest)
-    session.commit()
     report.status = digest.status
     return report
 
