@@ -76,14 +76,14 @@ def _sweep(url: str, targets: TargetBook):
 
 def test_sweep_queries_do_not_grow_with_history_or_items(backend, tmp_path, request):
     """The whole sweep (advance, political deadlines, duties, reminders, digests, sending,
-    access-log purge) for one county coordinator: 5 open cases and 1 000 closed ones, then
-    50 open cases (ten times the items in one digest) and 10 000 closed ones."""
+    access-log purge) for one county coordinator: 4 open cases and 1 000 closed ones, then
+    40 open cases (ten times the items in one digest) and 10 000 closed ones."""
     hook = HookServer().start()
     template = request.getfixturevalue("sqlite_template")
     try:
         targets = TargetBook(county_coordinator={"18": (hook.url("koordinator-18"),)})
         counts, items = [], []
-        for n_open, n_closed in ((5, 1_000), (50, 10_000)):
+        for n_open, n_closed in ((4, 1_000), (40, 10_000)):
             with _database(backend, tmp_path, template, f"size{n_open}") as url:
                 open_cases(url, n_open, date(2026, 1, 5), county="18")
                 add_closed_history(url, n_closed)
