@@ -11,6 +11,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
+from sqlalchemy import or_
 from sqlmodel import Session, col, select
 
 from avtaleflyt.domain import deadlines as dl
@@ -201,10 +202,36 @@ def _duty_rules(ctx: Ctx) -> DutyRules:
                      statistics_deadlines=r.statistics_deadlines)
 
 
+ALL_PLANNED = date(9999, 12, 31)  # duties_until when every duty of the agreement is planned
+
+
+def _horizon(today: date, ctx: Ctx) -> date:
+    from dateutil.relativedelta import relativedelta
+
+    return today + relativedelta(months=ctx.config.reminders.horizon_months)
+
+
 def generate_duties(*, session: Session, ctx: Ctx, case_ids: list[int] | None = None,
                     commit: bool = True) -> int:
-    """Create the recurring duties of every running case up to the horizon. Idempotent."""
-    cases = _active_cases(session, Stage.RUNNING_OPERATION, case_ids)
+    """Create the recurring duties of running cases up to the horizon. Idempotent, and
+    incremental: each case stores the due date of its next unplanned duty
+    (`duties_until`), and only cases where that date has come within the horizon (or that
+    were never planned) are read and planned again — a handful a day, not every running
+    case. The queries do not depend on how many cases there are."""
+    configs = [ctx, *(ctx.for_county(code) for code in ctx.config.counties)]
+    widest = max(_horizon(ctx.today, c) for c in configs)
+    q = (select(OnboardingCase, Municipality, County.code)
+         .join(Municipality, col(Municipality.id) == OnboardingCase.municipality_id)
+         .join(County, col(County.id) == Municipality.county_id)
+         .where(OnboardingCase.stage == Stage.RUNNING_OPERATION.value,
+                OnboardingCase.status == CaseStatus.ACTIVE.value,
+                or_(col(OnboardingCase.duties_until).is_(None),
+                    col(OnboardingCase.duties_until) <= widest)))
+    if case_ids is not None:
+        q = q.where(col(OnboardingCase.id).in_(case_ids))
+    cases = [(c, m, code) for c, m, code in session.exec(q).all()
+             if c.duties_until is None
+             or c.duties_until <= _horizon(ctx.today, ctx.for_county(code))]
     if not cases:
         return 0
     ids = [c.id for c, _, _ in cases]
@@ -225,10 +252,18 @@ def generate_duties(*, session: Session, ctx: Ctx, case_ids: list[int] | None = 
         if terms is None:
             continue
         cctx = ctx.for_county(code)
-        planned = [p for p in plan_duties(terms, entered_on=case.stage_entered_on,
-                                          today=ctx.today, rules=_duty_rules(cctx),
-                                          cal=cctx.calendar)
-                   if p.key not in existing[case.id]]
+        rules = _duty_rules(cctx)
+        in_horizon = plan_duties(terms, entered_on=case.stage_entered_on, today=ctx.today,
+                                 rules=rules, cal=cctx.calendar)
+        planned = [p for p in in_horizon if p.key not in existing[case.id]]
+        # The whole agreement's duties (pure and cheap): the first one beyond the horizon
+        # is when this case needs planning again.
+        keys = {p.key for p in in_horizon}
+        later = [p.due_on for p in plan_duties(terms, entered_on=case.stage_entered_on,
+                                               today=terms.end_date, rules=rules,
+                                               cal=cctx.calendar) if p.key not in keys]
+        case.duties_until = min(later) if later else ALL_PLANNED
+        session.add(case)
         if not planned:
             continue
         n = add_tasks(session, case, planned)

@@ -52,11 +52,31 @@ class SweepResult:
         return {**asdict(self), "sent_count": self.sent_count, "failed_count": self.failed_count}
 
     def table(self) -> list[dict[str, Any]]:
-        """The artifact's rows: one per digest, with masked targets. No secrets."""
-        return [{"mottaker": s["recipient"], "status": s["status"], "punkter": s["items"],
-                 "mål": ", ".join(t["target"] for t in s["targets"]) or "–",
-                 "feil": "; ".join(t["error"] for t in s["targets"] if t.get("error")) or ""}
-                for s in self.sent]
+        """The artifact's rows, with masked targets and no secrets: one per coordinator or
+        leader digest (at most two per county), and the contacts' digests counted in one
+        row per status, so the table has a bounded size however many contacts there are."""
+        rows, contacts = [], {}
+        for s in self.sent:
+            if s["recipient"].startswith("contact:"):
+                c = contacts.setdefault(s["status"], {"n": 0, "items": 0, "targets": set(),
+                                                      "errors": []})
+                c["n"] += 1
+                c["items"] += s["items"]
+                c["targets"].update(t["target"].split(" → ")[0] for t in s["targets"])
+                c["errors"].extend(t["error"] for t in s["targets"] if t.get("error"))
+                continue
+            rows.append({"mottaker": s["recipient"], "status": s["status"],
+                         "punkter": s["items"],
+                         "mål": ", ".join(t["target"] for t in s["targets"]) or "–",
+                         "feil": "; ".join(t["error"] for t in s["targets"]
+                                           if t.get("error"))[:500] or ""})
+        for status, c in sorted(contacts.items()):
+            errors = sorted(set(c["errors"]))
+            rows.append({"mottaker": f"kontaktpersoner ({c['n']})", "status": status,
+                         "punkter": c["items"], "mål": ", ".join(sorted(c["targets"])) or "–",
+                         "feil": ("; ".join(errors[:3]) + (f" (+{len(errors) - 3} til)"
+                                                           if len(errors) > 3 else ""))[:500]})
+        return rows
 
 
 def advance_cases(*, session: Session, ctx: Ctx) -> list[dict[str, Any]]:
