@@ -203,3 +203,51 @@ def test_a_thousand_emails_over_one_connection_and_a_thousand_posts(backend, tmp
     finally:
         smtp.stop()
         hook.stop()
+
+
+def test_a_county_sweep_builds_and_sends_that_countys_digests_only(db_url):
+    """The services take a county scope (the per-county sweep runs use it): Nordland's
+    run builds and sends Nordland's coordinator digest and nothing of Troms's."""
+    from avtaleflyt.services.scope import scope_for_code
+
+    hook = HookServer().start()
+    try:
+        open_cases(db_url, 2, date(2026, 1, 5), county="18")
+        open_cases(db_url, 2, date(2026, 1, 5), county="55")
+        targets = TargetBook(county_coordinator={"18": (hook.url("k18"),),
+                                                 "55": (hook.url("k55"),)})
+        with db.session_scope(db_url) as s:
+            nordland = run_sweep(session=s, ctx=ctx_for(TODAY), targets=targets,
+                                 scope=scope_for_code(s, "18"))
+            assert [d["recipient"] for d in nordland.sent] == ["coordinator:18"]
+            assert len(hook.to("k18")) == 1 and hook.to("k55") == []
+            assert all("Troms" not in p["message"] for p in hook.to("k18"))
+            # Troms's reminders are not even written by Nordland's run.
+            assert {r.recipient for r in s.exec(select(Reminder)).all()} == {"coordinator:18"}
+            troms = run_sweep(session=s, ctx=ctx_for(TODAY), targets=targets,
+                              scope=scope_for_code(s, "55"))
+            assert [d["recipient"] for d in troms.sent] == ["coordinator:55"]
+            assert len(hook.to("k55")) == 1 and len(hook.to("k18")) == 1
+            assert s.exec(select(Reminder).where(Reminder.digest_id.is_(None))).all() == []
+    finally:
+        hook.stop()
+
+
+def test_the_sweep_table_counts_contacts_instead_of_listing_them():
+    from avtaleflyt.services.sweep import SweepResult
+
+    result = SweepResult("2026-03-20", False, sent=[
+        {"recipient": "coordinator:18", "status": "sent", "items": 40,
+         "targets": [{"target": "json://…/k18", "ok": True, "error": None}]},
+        *({"recipient": f"contact:{i}", "status": "sent", "items": 2,
+           "targets": [{"target": f"mailto://…@smtp → contact:{i}", "ok": True,
+                        "error": None}]} for i in range(500)),
+        {"recipient": "contact:900", "status": "failed", "items": 1,
+         "targets": [{"target": "mailto://…@smtp → contact:900", "ok": False,
+                      "error": "550 ukjent mottaker"}]}])
+    table = result.table()
+    assert len(table) == 3
+    assert table[0]["mottaker"] == "coordinator:18" and table[0]["punkter"] == 40
+    assert table[1] == {"mottaker": "kontaktpersoner (1)", "status": "failed", "punkter": 1,
+                        "mål": "mailto://…@smtp", "feil": "550 ukjent mottaker"}
+    assert table[2]["mottaker"] == "kontaktpersoner (500)" and table[2]["punkter"] == 1000

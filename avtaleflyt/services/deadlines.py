@@ -47,8 +47,9 @@ _DECISION_KEY = {FactKind.COUNCIL_DECISION.value: dl.COUNCIL,
                  FactKind.COUNTY_DECISION.value: dl.COUNTY}
 
 
-def _active_cases(session: Session, stage: Stage, case_ids: list[int] | None = None):
-    """(case, municipality, fylkesnummer) of the stage's active cases."""
+def _active_cases(session: Session, stage: Stage, case_ids: list[int] | None = None,
+                  scope: Scope = EVERYWHERE):
+    """(case, municipality, fylkesnummer) of the stage's active cases in `scope`."""
     q = (select(OnboardingCase, Municipality, County.code)
          .join(Municipality, col(Municipality.id) == OnboardingCase.municipality_id)
          .join(County, col(County.id) == Municipality.county_id)
@@ -56,7 +57,7 @@ def _active_cases(session: Session, stage: Stage, case_ids: list[int] | None = N
                 OnboardingCase.status == CaseStatus.ACTIVE.value))
     if case_ids is not None:
         q = q.where(col(OnboardingCase.id).in_(case_ids))
-    return session.exec(q).all()
+    return session.exec(scope.where(q, Municipality.county_id)).all()
 
 
 def _touch(session: Session, case: OnboardingCase) -> None:
@@ -88,13 +89,13 @@ def _insert_reminders(session: Session, rows: list[dict[str, Any]]) -> int:
 
 
 def schedule_political_cases(*, session: Session, ctx: Ctx, case_ids: list[int] | None = None,
-                             commit: bool = True) -> int:
+                             commit: bool = True, scope: Scope = EVERYWHERE) -> int:
     """Point every political case's tasks at the right meetings. Returns how many tasks
     changed. Moves append a "meeting_moved" event and tell the coordinator; a case without
     a meeting plan gets a "no_plan" notice for the coordinator (once per stage entry)."""
     from .meetings import meetings_by_scope
 
-    cases = _active_cases(session, Stage.POLITICAL_APPROVAL, case_ids)
+    cases = _active_cases(session, Stage.POLITICAL_APPROVAL, case_ids, scope)
     if not cases:
         return 0
     ids = [c.id for c, _, _ in cases]
@@ -212,7 +213,7 @@ def _horizon(today: date, ctx: Ctx) -> date:
 
 
 def generate_duties(*, session: Session, ctx: Ctx, case_ids: list[int] | None = None,
-                    commit: bool = True) -> int:
+                    commit: bool = True, scope: Scope = EVERYWHERE) -> int:
     """Create the recurring duties of running cases up to the horizon. Idempotent, and
     incremental: each case stores the due date of its next unplanned duty
     (`duties_until`), and only cases where that date has come within the horizon (or that
@@ -229,7 +230,8 @@ def generate_duties(*, session: Session, ctx: Ctx, case_ids: list[int] | None = 
                     col(OnboardingCase.duties_until) <= widest)))
     if case_ids is not None:
         q = q.where(col(OnboardingCase.id).in_(case_ids))
-    cases = [(c, m, code) for c, m, code in session.exec(q).all()
+    cases = [(c, m, code) for c, m, code in session.exec(
+        scope.where(q, Municipality.county_id)).all()
              if c.duties_until is None
              or c.duties_until <= _horizon(ctx.today, ctx.for_county(code))]
     if not cases:
@@ -305,13 +307,14 @@ def primary_contacts(session: Session, municipality_ids: set[int]) -> dict[int, 
     return out
 
 
-def owed_reminders(session: Session, ctx: Ctx, targets: TargetBook) -> list[dict[str, Any]]:
+def owed_reminders(session: Session, ctx: Ctx, targets: TargetBook,
+                   scope: Scope = EVERYWHERE) -> list[dict[str, Any]]:
     """The outbox rows owed today (whether or not they exist already). Two queries."""
     configs = [ctx.config, *ctx.config.counties.values()]
     until = ctx.today + timedelta(days=max(
         dl.lookahead_days(c.reminders.upcoming_working_days, c.reminders.renewal_days_before)
         for c in configs))
-    rows = _open_tasks_until(session, until)
+    rows = _open_tasks_until(session, until, scope)
     contacts = (primary_contacts(session, {m.id for _, _, m, _ in rows})
                 if targets.has_smtp else {})
     out: list[dict[str, Any]] = []
@@ -351,9 +354,10 @@ def _recipients(kind: str, task: Task, contact: ContactPerson | None,
 
 
 def collect_reminders(*, session: Session, ctx: Ctx, targets: TargetBook,
-                      commit: bool = True) -> int:
-    """Write today's owed reminders to the outbox. Returns how many were new."""
-    n = _insert_reminders(session, owed_reminders(session, ctx, targets))
+                      commit: bool = True, scope: Scope = EVERYWHERE) -> int:
+    """Write today's owed reminders (of `scope`'s cases) to the outbox. Returns how many
+    were new."""
+    n = _insert_reminders(session, owed_reminders(session, ctx, targets, scope))
     if commit:
         session.commit()
     return n

@@ -41,12 +41,14 @@ from avtaleflyt.notifications.channels import (
     contact_key,
     coordinator_key,
     deliver as apprise_deliver,
+    leader_key,
     role_and_county,
 )
 from avtaleflyt.notifications.digest import DigestContent, Item, render, when_text
 from avtaleflyt.notifications.masking import scrub
 
 from .context import Ctx
+from .scope import EVERYWHERE, Scope
 
 PENDING, SENDING, SENT, FAILED, GAVE_UP = "pending", "sending", "sent", "failed", "gave_up"
 
@@ -146,7 +148,8 @@ def _undigested(columns):
 
 
 def build_digests(*, session: Session, ctx: Ctx, commit: bool = True,
-                  max_items: int = DIGEST_ITEMS, batch: int = BATCH) -> list[BuiltDigest]:
+                  max_items: int = DIGEST_ITEMS, batch: int = BATCH,
+                  scope: Scope = EVERYWHERE) -> list[BuiltDigest]:
     """Gather each recipient's undigested reminders (plus, for a county's coordinator, the
     delivery failures of that county's digests not yet reported) into today's digest. A
     recipient who already has a digest today keeps the new items for tomorrow's: one digest
@@ -156,13 +159,16 @@ def build_digests(*, session: Session, ctx: Ctx, commit: bool = True,
     A digest has a size: it counts the items per kind and county and lists the `max_items`
     most urgent, whatever the number of items. Counting and choosing happen in SQL (two
     queries for all recipients), and the reminders are marked with one set-based UPDATE per
-    digest — never a list of ids, so no bind-parameter limit is ever near."""
+    digest — never a list of ids, so no bind-parameter limit is ever near.
+
+    With a county `scope`, only that county's recipients are built (its coordinator, its
+    leader, and the contacts of its municipalities)."""
     from avtaleflyt.notifications.digest import HEADINGS
 
     urgency = case(*((Reminder.kind == k, v) for k, v in _URGENCY.items()), else_=9)
-    counts = session.exec(_undigested(
+    counts = session.exec(scope.where(_undigested(
         (col(Reminder.recipient), col(Reminder.kind), col(County.code), func.count(),
-         func.max(Reminder.id)))
+         func.max(Reminder.id))), Municipality.county_id)
         .group_by(col(Reminder.recipient), col(Reminder.kind), col(County.code))).all()
     ranked = _undigested((
         col(Reminder.id).label("rid"), col(Reminder.recipient).label("recipient"),
@@ -174,7 +180,8 @@ def build_digests(*, session: Session, ctx: Ctx, commit: bool = True,
         func.row_number().over(
             partition_by=col(Reminder.recipient),
             order_by=(urgency, col(Reminder.due_on), col(Municipality.kommunenummer),
-                      col(Reminder.id))).label("rn"))).subquery()
+                      col(Reminder.id))).label("rn")))
+    ranked = scope.where(ranked, Municipality.county_id).subquery()
     top = session.execute(select(ranked).where(ranked.c.rn <= max_items)
                           .order_by(ranked.c.recipient, ranked.c.rn)).all()
     failures = session.exec(
@@ -205,7 +212,8 @@ def build_digests(*, session: Session, ctx: Ctx, commit: bool = True,
         if role not in (COORDINATOR, LEADER):
             county = county_of.get(g.recipient)
         # Old rows ("coordinator", "leader") are reported to the installation-wide one.
-        for_coordinator[coordinator_key(county)].append((d, g))
+        if scope.national or county == scope.county_code:
+            for_coordinator[coordinator_key(county)].append((d, g))
     recipients = set(totals) | set(for_coordinator)
     taken = set(session.exec(select(Digest.recipient).where(
         Digest.sweep_on == ctx.today, col(Digest.recipient).in_(recipients))).all())
@@ -265,10 +273,12 @@ def build_digests(*, session: Session, ctx: Ctx, commit: bool = True,
             return []
         if recipient in last_id:
             # Everything counted above (ids up to the highest seen), in one statement.
-            still_open = (select(Task.id).join(OnboardingCase,
-                                               col(OnboardingCase.id) == Task.case_id)
-                          .where(col(Task.done_on).is_(None),
-                                 OnboardingCase.status == CaseStatus.ACTIVE.value))
+            still_open = scope.where(
+                select(Task.id).join(OnboardingCase, col(OnboardingCase.id) == Task.case_id)
+                .join(Municipality, col(Municipality.id) == OnboardingCase.municipality_id)
+                .where(col(Task.done_on).is_(None),
+                       OnboardingCase.status == CaseStatus.ACTIVE.value),
+                Municipality.county_id)
             session.execute(update(Reminder).where(
                 Reminder.recipient == recipient, col(Reminder.digest_id).is_(None),
                 col(Reminder.id) <= last_id[recipient],
@@ -340,9 +350,25 @@ def claim(session: Session, digest_id: int, ctx: Ctx, now: datetime) -> bool:
     return took
 
 
+def in_scope(scope: Scope):
+    """Digests whose recipient belongs to `scope`'s county: its coordinator, its leader, the
+    contacts of its municipalities. Everything for a national scope (old installation-wide
+    "coordinator"/"leader" rows only there)."""
+    from sqlalchemy import String, cast, literal, true
+
+    if scope.national:
+        return true()
+    contacts = (select(literal(CONTACT_PREFIX) + cast(ContactPerson.id, String))
+                .join(Municipality, col(Municipality.id) == ContactPerson.municipality_id)
+                .where(Municipality.county_id == scope.county_id))
+    return or_(col(Digest.recipient).in_((coordinator_key(scope.county_code),
+                                          leader_key(scope.county_code))),
+               col(Digest.recipient).in_(contacts.scalar_subquery()))
+
+
 def send_due_digests(*, session: Session, ctx: Ctx, targets: TargetBook,
                      now: datetime | None = None, deliver: Deliver = apprise_deliver,
-                     batch: int = SEND_BATCH) -> list[SendReport]:
+                     batch: int = SEND_BATCH, scope: Scope = EVERYWHERE) -> list[SendReport]:
     """Send every digest that is due (new, or a failed one whose retry day has come). With
     the default `deliver`, every e-mail of the run shares one SMTP connection per server
     (`Sender`).
@@ -355,9 +381,10 @@ def send_due_digests(*, session: Session, ctx: Ctx, targets: TargetBook,
     if deliver is apprise_deliver:
         with Sender() as sender:
             return send_due_digests(session=session, ctx=ctx, targets=targets, now=now,
-                                    deliver=sender, batch=batch)
+                                    deliver=sender, batch=batch, scope=scope)
     now = now or utcnow()
-    due = session.exec(select(Digest.id, Digest.recipient).where(sendable(ctx, now))
+    due = session.exec(select(Digest.id, Digest.recipient).where(sendable(ctx, now),
+                                                                 in_scope(scope))
                        .order_by(col(Digest.sweep_on), col(Digest.id))).all()
     reports = []
     for i in range(0, len(due), batch):
@@ -454,13 +481,13 @@ def reminder_rows(session: Session, since: date | None = None, limit: int = 500
     } for r, t, m, d in session.exec(q).all()]
 
 
-def overdue_count(session: Session, today: date) -> int:
-    from sqlalchemy import func
-
-    return int(session.exec(select(func.count()).select_from(Task)
-                            .join(OnboardingCase, col(OnboardingCase.id) == Task.case_id)
-                            .where(OnboardingCase.status == "active",
-                                   col(Task.done_on).is_(None), col(Task.due_on) < today)
-                            ).one())
+def overdue_count(session: Session, today: date, scope: Scope = EVERYWHERE) -> int:
+    return int(session.exec(scope.where(
+        select(func.count()).select_from(Task)
+        .join(OnboardingCase, col(OnboardingCase.id) == Task.case_id)
+        .join(Municipality, col(Municipality.id) == OnboardingCase.municipality_id)
+        .where(OnboardingCase.status == "active",
+               col(Task.done_on).is_(None), col(Task.due_on) < today),
+        Municipality.county_id)).one())
 
 
