@@ -250,8 +250,9 @@ class Sender:
             return deliver(target, title, text, html)
         try:
             plugin, messages = self._prepare(target, title, text, html)
-        except (ImportError, AttributeError, TypeError):
-            return deliver(target, title, text, html)  # Apprise's internals differ
+        except Exception:  # noqa: BLE001 - Apprise's internals differ, or the message
+            # cannot be built: plain Apprise sends it, or reports why it cannot.
+            return deliver(target, title, text, html)
         if plugin is None:
             return SendResult(False, f"Ugyldig Apprise-adresse: {target.masked}")
         import apprise
