@@ -67,6 +67,9 @@ class DashboardRules:
     session_max_hours: int = 12
     login_max_failures: int = 5
     login_window_minutes: int = 15
+    # The calendar feed's window: deadlines this many days back and ahead of today.
+    feed_days_back: int = 30
+    feed_days_ahead: int = 400
 
 
 @dataclass(frozen=True)
@@ -343,6 +346,9 @@ def _dashboard_rules(data: dict[str, Any]) -> DashboardRules:
         login_max_failures=_int(d["login_max_failures"], "dashboard.login_max_failures", 1, 100),
         login_window_minutes=_int(d["login_window_minutes"], "dashboard.login_window_minutes",
                                   1, 24 * 60),
+        feed_days_back=_int(d.get("feed_days_back", 30), "dashboard.feed_days_back", 0, 3650),
+        feed_days_ahead=_int(d.get("feed_days_ahead", 400), "dashboard.feed_days_ahead",
+                             1, 3650),
     )
     if rules.session_idle_minutes > rules.session_max_hours * 60:
         raise InvalidInput("«dashboard.session_idle_minutes» kan ikke være lengre enn "

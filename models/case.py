@@ -36,6 +36,10 @@ class OnboardingCase(SQLModel, table=True):
     stage_entered_on: date
     closed_on: date | None = None
     on_hold_since: date | None = None
+    # Recurring duties (running operation) are planned up to the horizon; this is the
+    # earliest due date of a duty not yet planned, so the sweep re-plans a case only once
+    # that duty comes within the horizon. NULL: not planned yet; 9999-12-31: all planned.
+    duties_until: date | None = None
     version: int = Field(default=1, sa_column=_VERSION)
     created_at: datetime = Field(default_factory=utcnow,
                                  sa_column=Column(UTCDateTime(), nullable=False))

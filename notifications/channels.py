@@ -15,6 +15,7 @@ uses the installation-wide ones (AVTALEFLYT_NOTIFY_URLS, AVTALEFLYT_LEADER_URLS,
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from collections.abc import Callable
@@ -130,15 +131,21 @@ class TargetBook:
     def targets_for(self, recipient: str, contact_email: str | None = None) -> list[Target]:
         role, county = role_and_county(recipient)
         if role == COORDINATOR:
-            return [Target(u, mask_url(u)) for u in self._coordinator_urls(county)]
+            return [Target(u, _masked(u)) for u in self._coordinator_urls(county)]
         if role == LEADER:
-            return [Target(u, mask_url(u)) for u in self._leader_urls(county)]
+            return [Target(u, _masked(u)) for u in self._leader_urls(county)]
         if recipient.startswith(CONTACT_PREFIX) and self.smtp_url and contact_email:
             sep = "&" if "?" in self.smtp_url else "?"
             url = f"{self.smtp_url}{sep}to={quote(contact_email, safe='@')}"
             # The masked form names the contact by key, not by address (personal data).
-            return [Target(url, f"{mask_url(self.smtp_url)} → {recipient}", html=True)]
+            return [Target(url, f"{_masked(self.smtp_url)} → {recipient}", html=True)]
         return []
+
+
+@functools.lru_cache(maxsize=256)
+def _masked(url: str) -> str:
+    """mask_url, once per configured URL (it parses the URL with Apprise)."""
+    return mask_url(url)
 
 
 def _split(value: str | None) -> list[str]:
@@ -188,7 +195,8 @@ def deliver(target: Target, title: str, text: str, html: str) -> SendResult:
     """Send one message to one target. The error text has every secret scrubbed out."""
     import apprise
 
-    a = apprise.Apprise()
+    # One target per call: Apprise's thread pool would only add a hand-off per message.
+    a = apprise.Apprise(asset=apprise.AppriseAsset(async_mode=False))
     if not a.add(target.url):
         return SendResult(False, f"Ugyldig Apprise-adresse: {target.masked}")
     with apprise.LogCapture(level=logging.WARNING, fmt="%(message)s") as logs:
@@ -203,3 +211,126 @@ def deliver(target: Target, title: str, text: str, html: str) -> SendResult:
         return SendResult(True)
     error = " ".join(captured.split()) or "Sendingen feilet."
     return SendResult(False, scrub(error, target.secrets)[:500])
+
+
+class Sender:
+    """Sends the messages of one sweep. A `Deliver` that keeps one SMTP connection open per
+    mail server for the whole sweep, so a thousand e-mails cost one connection and login,
+    not a thousand. Use as a context manager; the connections close at its end.
+
+    Why not plain Apprise: Apprise opens, authenticates and closes an SMTP connection inside
+    every `notify()` call (it shares one connection only among the recipients of one
+    message, and every digest here is its own message). So the e-mail path uses Apprise's
+    own pieces: it parses the mailto:// URL into Apprise's e-mail plugin (host, port, TLS
+    mode, login, sender), builds each message with the plugin's `prepare_emails`, and sends
+    it over Apprise's `AppriseSMTPController` kept open across messages. Every other
+    target (json://, slack:// …) goes through `deliver` exactly as before. Should Apprise's
+    internals ever not fit (another version), a message falls back to `deliver`."""
+
+    def __init__(self) -> None:
+        self._connections: dict[tuple, object] = {}
+        self.connections_opened = 0
+
+    def __enter__(self) -> Sender:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        for controller in self._connections.values():
+            try:
+                controller.__exit__(None, None, None)
+            except Exception:  # noqa: BLE001 - closing a dead connection must not fail a sweep
+                pass
+        self._connections.clear()
+
+    def __call__(self, target: Target, title: str, text: str, html: str) -> SendResult:
+        if not target.url.lower().startswith(("mailto://", "mailtos://")):
+            return deliver(target, title, text, html)
+        try:
+            plugin, messages = self._prepare(target, title, text, html)
+        except Exception:  # noqa: BLE001 - Apprise's internals differ, or the message
+            # cannot be built: plain Apprise sends it, or reports why it cannot.
+            return deliver(target, title, text, html)
+        if plugin is None:
+            return SendResult(False, f"Ugyldig Apprise-adresse: {target.masked}")
+        import apprise
+
+        with apprise.LogCapture(level=logging.WARNING, fmt="%(message)s") as logs:
+            pending = list(messages)
+            for _attempt in (1, 2):  # a connection the server has closed is opened again
+                try:
+                    smtp = self._connection(plugin)
+                except Exception as e:  # noqa: BLE001 - connection or login refused
+                    logs.write(f"{type(e).__name__}: {e}")
+                    break
+                while pending and smtp.sendmail(plugin.from_addr[1], pending[0].to_addrs,
+                                                pending[0].body):
+                    pending.pop(0)  # sent: never sent again on the retry
+                if not pending:
+                    break
+                if _connection_alive(smtp):
+                    break  # the server refused the message itself: no retry
+                self._drop(plugin)
+            ok = not pending
+            captured = logs.getvalue()
+        if ok:
+            return SendResult(True)
+        error = " ".join(captured.split()) or "Sendingen feilet."
+        return SendResult(False, scrub(error, target.secrets)[:500])
+
+    @staticmethod
+    def _prepare(target: Target, title: str, text: str, html: str):
+        import apprise
+        from apprise.plugins.email.base import NotifyEmail
+
+        plugin = apprise.Apprise.instantiate(target.url)
+        if plugin is None or not isinstance(plugin, NotifyEmail):
+            return None, []
+        body, fmt = (html, "html") if target.html else (text, "text")
+        headers = {"X-Application": plugin.app_id}
+        headers.update(plugin.headers)
+        headers.update(plugin._protocol_headers(body))
+        messages = list(NotifyEmail.prepare_emails(
+            subject=title, body=body, notify_format=plugin.resolve_format(fmt),
+            from_addr=plugin.from_addr, to=plugin.targets, cc=plugin.cc, bcc=plugin.bcc,
+            reply_to=plugin.reply_to, smtp_host=plugin.smtp_host, attach=None,
+            headers=headers, names=plugin.names, pgp=plugin.pgp, pgp_mode=plugin.pgp_mode,
+            inline=plugin.inline, tzinfo=plugin.tzinfo))
+        return plugin, messages
+
+    @staticmethod
+    def _key(plugin) -> tuple:
+        return (plugin.smtp_host, plugin.port, plugin.secure_mode, plugin.user,
+                plugin.password, plugin.verify_certificate)
+
+    def _connection(self, plugin):
+        key = self._key(plugin)
+        smtp = self._connections.get(key)
+        if smtp is None:
+            from apprise.plugins.email.smtp import AppriseSMTPController
+
+            smtp = AppriseSMTPController(
+                host=plugin.smtp_host, port=plugin.port, secure_mode=plugin.secure_mode,
+                user=plugin.user, password=plugin.password,
+                verify_certificate=plugin.verify_certificate,
+                socket_connect_timeout=plugin.socket_connect_timeout).__enter__()
+            self._connections[key] = smtp
+            self.connections_opened += 1
+        return smtp
+
+    def _drop(self, plugin) -> None:
+        smtp = self._connections.pop(self._key(plugin), None)
+        if smtp is not None:
+            try:
+                smtp.__exit__(None, None, None)
+            except Exception:  # noqa: BLE001
+                pass
+
+
+def _connection_alive(smtp) -> bool:
+    try:
+        return smtp._socket is not None and smtp._socket.noop()[0] == 250
+    except Exception:  # noqa: BLE001 - a closed socket raises
+        return False

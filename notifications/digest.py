@@ -52,6 +52,11 @@ class DigestContent:
     items: list[Item] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
     library: str | None = None  # the county library whose digest this is
+    # All the recipient's items, when `items` holds only the most urgent of them: the total
+    # and (heading, county name, count) per kind and county. A digest's size stays the same
+    # however many items there are.
+    total: int | None = None
+    summary: list[tuple[str, str, int]] = field(default_factory=list)
 
 
 @cache
@@ -80,7 +85,7 @@ def when_text(kind: str, due_on: date, today: date, working_days: int) -> str:
 
 
 def render(content: DigestContent, today: date) -> Rendered:
-    n = len(content.items)
+    n = content.total if content.total is not None else len(content.items)
     what = f"{n} {'frist' if n == 1 else 'frister'}" if n else "leveringsfeil"
     sender = f"Avtaleflyt, {content.library}" if content.library else "Avtaleflyt"
     title = f"{sender}: {what} – {format_date(today)}"
@@ -88,6 +93,8 @@ def render(content: DigestContent, today: date) -> Rendered:
         "title": title, "greeting": content.greeting, "today": format_date(today),
         "sender": sender,
         "items": content.items, "failures": [{"text": f} for f in content.failures],
+        "total": n, "more": n - len(content.items),
+        "summary": [{"heading": h, "county": c, "count": k} for h, c, k in content.summary],
     }
     return Rendered(title, _env().get_template("digest.txt.j2").render(**ctx),
                     _env().get_template("digest.html.j2").render(**ctx),

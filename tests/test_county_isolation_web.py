@@ -12,6 +12,7 @@ from sqlmodel import func, select
 
 from avtaleflyt import db
 from avtaleflyt.models import Event
+from avtaleflyt import runtime
 from avtaleflyt.services import users
 from avtaleflyt.services.documents import store_document
 
@@ -101,7 +102,13 @@ def test_a_national_user_sees_every_county(two_counties):
         assert c.get(f"/sak/{knr}").status_code == 200
 
 
-def test_the_calendar_feed_has_only_the_owners_county(two_counties):
+def test_the_calendar_feed_has_only_the_owners_county(two_counties, tmp_path, monkeypatch):
+    # The overdue cases' first meetings were due 53 days ago: widen the feed's window
+    # (30 days back by default) so each county has both of its cases in it.
+    config = tmp_path / "feed.toml"
+    config.write_text("[dashboard]\nfeed_days_back = 90\n")
+    monkeypatch.setenv("AVTALEFLYT_CONFIG", str(config))
+    runtime.forget_process_settings()
     make_user(two_counties, "kari", "18")
     make_user(two_counties, "tove", "55")
     make_user(two_counties, "nina", None)

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlmodel import SQLModel, select
 from typer.testing import CliRunner
 
-from avtaleflyt import db
+from avtaleflyt import db, runtime
 from avtaleflyt.cli.main import app
 from avtaleflyt.domain.errors import Conflict
 from avtaleflyt.models import ContactPerson, Digest, Event, Task
@@ -235,7 +235,12 @@ def test_access_log_and_audit(db_url, monkeypatch):
         token = users.issue_feed_token(session=s, username="kari")
     assert c.get("/sak/1836").status_code == 200
     assert c.get("/sak/1836/dokument/agreement/1.html").status_code == 200
+    # The feed holds deadlines around its day (30 days back): the day this case is set in.
+    monkeypatch.setenv("AVTALEFLYT_TODAY", DAY.isoformat())
+    runtime.forget_process_settings()
     assert client().get(f"/kalender/{token}.ics").status_code == 200
+    monkeypatch.delenv("AVTALEFLYT_TODAY")
+    runtime.forget_process_settings()
     assert logged_in(db_url, "tove", county="55").get("/sak/1836").status_code == 404
     rows = json.loads(cli("audit", "--case", "1836", "--json").stdout)
     assert [(r["username"], r["action"]) for r in rows] == [

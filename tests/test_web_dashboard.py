@@ -8,7 +8,7 @@ import sqlalchemy as sa
 
 from avtaleflyt import db
 from avtaleflyt.domain.forecast import forecast_running
-from avtaleflyt.domain.stages import Stage
+from avtaleflyt.domain.stages import STAGE_ORDER, Stage
 from avtaleflyt.services import dashboard
 
 from .conftest import ctx_for
@@ -106,14 +106,18 @@ def test_statistics_funnel_and_stage_times(db_url):
 
 
 def test_sweep_artifact_rows(db_url):
+    """The sweep's Prefect artifact is a summary: one row per stage, never one per case."""
     open_case(db_url, "1836", date(2026, 1, 5))
     to_political(db_url, "1837", date(2026, 3, 2))
     with db.session_scope(db_url) as s:
         rows = dashboard.sweep_artifact_rows(s, TODAY)
-    assert [r["Kommune"] for r in rows] == ["Rødøy (1836)", "Meløy (1837)"]
-    assert rows[0]["Fase"] == "Førstekontakt" and rows[0]["Forfalte oppgaver"] == "3"
-    assert rows[0]["Neste frist"] == "26.01.2026"
-    assert rows[1]["Fase"] == "Politisk behandling"
+    assert [r["Fase"] for r in rows] == [st.label for st in STAGE_ORDER]
+    by_stage = {r["Fase"]: r for r in rows}
+    assert by_stage["Førstekontakt"]["Saker"] == "1"
+    assert by_stage["Førstekontakt"]["Med forfalte oppgaver"] == "1"  # Rødøy is overdue
+    assert by_stage["Politisk behandling"]["Saker"] == "1"
+    assert sum(int(r["Saker"]) for r in rows) == 2
+    assert not any("Rødøy" in str(v) for r in rows for v in r.values())
 
 
 def test_forecast_waits_for_the_next_reachable_council_meeting(db_url):

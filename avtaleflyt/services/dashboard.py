@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import case, func
 from sqlmodel import Session, col, select
 
 from avtaleflyt.domain import experience
@@ -70,27 +70,100 @@ class Statistics:
 
 
 def _latest_case_ids():
-    return (select(func.max(OnboardingCase.id).label("id"))
+    """Each municipality's current case: its open one (there is at most one), else its
+    newest. A history of closed cases, renewals included, never hides an open case."""
+    open_id = func.max(case((col(OnboardingCase.status).in_(
+        (CaseStatus.ACTIVE.value, CaseStatus.ON_HOLD.value)), OnboardingCase.id)))
+    return (select(func.coalesce(open_id, func.max(OnboardingCase.id)).label("id"))
             .group_by(col(OnboardingCase.municipality_id)).subquery())
 
 
-def _open_tasks(session: Session, scope: Scope = EVERYWHERE):
-    """Open tasks with a due date of every municipality's latest case while it is active."""
-    latest = _latest_case_ids()
-    return session.exec(scope.where(
-        select(Task, OnboardingCase, Municipality)
-        .join(OnboardingCase, col(OnboardingCase.id) == Task.case_id)
-        .join(latest, latest.c.id == OnboardingCase.id)
-        .join(Municipality, col(Municipality.id) == OnboardingCase.municipality_id)
-        .where(col(Task.done_on).is_(None), col(Task.due_on).is_not(None),
-               OnboardingCase.status == CaseStatus.ACTIVE.value)
-        .order_by(col(Task.due_on), col(Municipality.kommunenummer), col(Task.id)),
-        Municipality.county_id)).all()
+PAGE_SIZE = 100  # rows per page on every list
+BOARD_CARDS = 12  # cards per column on the board before "Vis flere"
 
 
-def _task_row(t: Task, c: OnboardingCase, m: Municipality, today: date) -> TaskRow:
-    return TaskRow(t.id, m.kommunenummer, m.name, t.stage, t.title, t.responsible, t.due_on,
-                   abs((today - t.due_on).days), c.version, c.updated_at)
+@dataclass
+class Page:
+    """One page of a list: the rows shown and how many there are in all."""
+
+    rows: list[Any]
+    total: int
+    page: int = 1
+    per_page: int = PAGE_SIZE
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+    @property
+    def has_next(self) -> bool:
+        return self.page < self.pages
+
+    @property
+    def has_previous(self) -> bool:
+        return self.page > 1
+
+    @property
+    def first_index(self) -> int:
+        return (self.page - 1) * self.per_page + 1 if self.total else 0
+
+    @property
+    def last_index(self) -> int:
+        return min(self.total, self.page * self.per_page)
+
+
+def page_number(value: Any) -> int:
+    """?side=N from a query string: a positive whole number, else the first page."""
+    try:
+        n = int(str(value))
+    except (TypeError, ValueError):
+        return 1
+    return n if 1 <= n <= 1_000_000 else 1
+
+
+def _task_columns():
+    return (col(Task.id), col(Municipality.kommunenummer), col(Municipality.name),
+            col(Task.stage), col(Task.title), col(Task.responsible), col(Task.due_on),
+            col(OnboardingCase.version), col(OnboardingCase.updated_at))
+
+
+def _open_task_query(columns, scope: Scope, *, due_from: date | None = None,
+                     due_until: date | None = None, responsible: str | None = None):
+    """Open tasks with a due date of every municipality's latest case while it is active,
+    filtered in SQL. Only an active case can be its municipality's latest open one, and a
+    municipality has at most one open case (a unique index), so no "latest" subquery is
+    needed: the history of closed cases is never read."""
+    q = (select(*columns)
+         .select_from(Task)
+         .join(OnboardingCase, col(OnboardingCase.id) == Task.case_id)
+         .join(Municipality, col(Municipality.id) == OnboardingCase.municipality_id)
+         .where(col(Task.done_on).is_(None), col(Task.due_on).is_not(None),
+                OnboardingCase.status == CaseStatus.ACTIVE.value))
+    if due_from is not None:
+        q = q.where(col(Task.due_on) >= due_from)
+    if due_until is not None:
+        q = q.where(col(Task.due_on) <= due_until)
+    if responsible is not None:
+        q = q.where(Task.responsible == responsible)
+    return scope.where(q, Municipality.county_id)
+
+
+def _task_rows(session: Session, q, today: date) -> list[TaskRow]:
+    return [TaskRow(tid, knr, name, stage, title, resp, due, abs((today - due).days),
+                    version, updated)
+            for tid, knr, name, stage, title, resp, due, version, updated
+            in session.exec(q).all()]
+
+
+def _paged_tasks(session: Session, today: date, page: int, per_page: int, scope: Scope,
+                 **filters) -> Page:
+    """Counted and paged in SQL: two queries, however long the list."""
+    total = int(session.exec(_open_task_query((func.count(),), scope, **filters)).one())
+    page = min(max(page, 1), max(1, -(-total // per_page)))
+    q = (_open_task_query(_task_columns(), scope, **filters)
+         .order_by(col(Task.due_on), col(Municipality.kommunenummer), col(Task.id))
+         .offset((page - 1) * per_page).limit(per_page))
+    return Page(_task_rows(session, q, today) if total else [], total, page, per_page)
 
 
 def deadline_state(next_deadline: date | None, overdue: int, today: date) -> str:
@@ -103,37 +176,111 @@ def deadline_state(next_deadline: date | None, overdue: int, today: date) -> str
     return DeadlineState.ON_TRACK
 
 
-def board(session: Session, today: date, *, status: str | None = None,
-          owner: str | None = None, scope: Scope = EVERYWHERE) -> dict[Stage, list[Card]]:
-    """One column per stage; one card per municipality with a case. Two queries."""
+@dataclass
+class Board:
+    """The board: per stage the number of cards and the ones that need attention first."""
+
+    columns: dict[Stage, list[Card]]
+    counts: dict[Stage, int]
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    def items(self):
+        return self.columns.items()
+
+    def values(self):
+        return self.columns.values()
+
+    def __getitem__(self, stage: Stage) -> list[Card]:
+        return self.columns[stage]
+
+
+def _cards_query(today: date, scope: Scope, status: str | None, owner: str | None):
+    """One row per municipality's latest case: its stage and status, its first open deadline
+    (task title, owner, contact), its number of overdue tasks and an attention rank
+    (0 overdue, 1 due within SOON_DAYS, 2 on track, 3 no deadline). All in SQL."""
     latest = _latest_case_ids()
-    cases = session.exec(scope.where(
-        select(OnboardingCase, Municipality)
-        .join(latest, latest.c.id == OnboardingCase.id)
-        .join(Municipality, col(Municipality.id) == OnboardingCase.municipality_id)
-        .order_by(col(Municipality.kommunenummer)), Municipality.county_id)).all()
-    first: dict[int, Task] = {}
-    overdue: dict[int, int] = {}
-    for t, c, _m in _open_tasks(session, scope):
-        first.setdefault(c.id, t)
-        if t.due_on < today:
-            overdue[c.id] = overdue.get(c.id, 0) + 1
-    names = task_contact_names(session, [t.contact_id for t in first.values()])
+    ranked = (select(
+        col(Task.case_id).label("case_id"), col(Task.title).label("title"),
+        col(Task.due_on).label("due_on"), col(Task.responsible).label("responsible"),
+        col(Task.contact_id).label("contact_id"),
+        func.row_number().over(partition_by=col(Task.case_id),
+                               order_by=(col(Task.due_on), col(Task.id))).label("rn"),
+        func.sum(case((col(Task.due_on) < today, 1), else_=0))
+        .over(partition_by=col(Task.case_id)).label("overdue"))
+        .join(OnboardingCase, col(OnboardingCase.id) == Task.case_id)
+        .where(col(Task.done_on).is_(None), col(Task.due_on).is_not(None),
+               OnboardingCase.status == CaseStatus.ACTIVE.value))
+    ranked = scope.where(ranked.join(Municipality,
+                                     col(Municipality.id) == OnboardingCase.municipality_id),
+                         Municipality.county_id).subquery()
+    first = select(ranked).where(ranked.c.rn == 1).subquery()
+    overdue = func.coalesce(first.c.overdue, 0)
+    attention = case((overdue > 0, 0), (first.c.due_on.is_(None), 3),
+                     (first.c.due_on <= today + timedelta(days=SOON_DAYS), 1), else_=2)
+    q = (select(OnboardingCase.id.label("case_id"), col(Municipality.kommunenummer),
+                col(Municipality.name), col(OnboardingCase.stage), col(OnboardingCase.status),
+                first.c.due_on, first.c.title, first.c.responsible, first.c.contact_id,
+                overdue.label("overdue"), attention.label("attention"))
+         .select_from(OnboardingCase)
+         .join(latest, latest.c.id == OnboardingCase.id)
+         .join(Municipality, col(Municipality.id) == OnboardingCase.municipality_id)
+         .outerjoin(first, first.c.case_id == OnboardingCase.id))
+    if status:
+        q = q.where(OnboardingCase.status == status)
+    if owner:
+        q = q.where(first.c.responsible == owner)
+    return scope.where(q, Municipality.county_id).subquery()
+
+
+def _card(row, names: dict[int, str], today: date) -> Card:
+    (_cid, knr, name, stage, status, due, title, resp, contact_id, overdue, _att) = row[:11]
+    return Card(knr, name, stage, status, due, title, resp,
+                names.get(contact_id) if contact_id else None, int(overdue or 0),
+                deadline_state(due, int(overdue or 0), today))
+
+
+def _card_order(cards):
+    return (cards.c.attention, cards.c.due_on.is_(None), cards.c.due_on,
+            cards.c.kommunenummer)
+
+
+def board(session: Session, today: date, *, status: str | None = None,
+          owner: str | None = None, scope: Scope = EVERYWHERE,
+          per_column: int = BOARD_CARDS) -> Board:
+    """One column per stage with its number of cards and the `per_column` cards that need
+    attention first (overdue, then soon, then by next deadline). Three queries, and the
+    page's size does not depend on how many cases there are."""
+    cards = _cards_query(today, scope, status, owner)
+    counts = {Stage(st): int(n) for st, n in session.exec(
+        select(cards.c.stage, func.count()).group_by(cards.c.stage)).all()}
+    pos = func.row_number().over(partition_by=cards.c.stage,
+                                 order_by=_card_order(cards)).label("pos")
+    top = select(cards, pos).subquery()
+    rows = session.execute(select(top).where(top.c.pos <= per_column)
+                        .order_by(top.c.stage, top.c.pos)).all()
+    names = task_contact_names(session, [r[8] for r in rows])
     columns: dict[Stage, list[Card]] = {s: [] for s in STAGE_ORDER}
-    for c, m in cases:
-        t = first.get(c.id)
-        card = Card(m.kommunenummer, m.name, c.stage, c.status,
-                    t.due_on if t else None, t.title if t else None,
-                    t.responsible if t else None,
-                    names.get(t.contact_id) if t and t.contact_id else None,
-                    overdue.get(c.id, 0),
-                    deadline_state(t.due_on if t else None, overdue.get(c.id, 0), today))
-        if status and card.status != status:
-            continue
-        if owner and card.owner != owner:
-            continue
-        columns[Stage(c.stage)].append(card)
-    return columns
+    for r in rows:
+        columns[Stage(r[3])].append(_card(r, names, today))
+    return Board(columns, {s: counts.get(s, 0) for s in STAGE_ORDER})
+
+
+def board_column(session: Session, today: date, stage: Stage, *, page: int = 1,
+                 per_page: int = PAGE_SIZE, status: str | None = None,
+                 owner: str | None = None, scope: Scope = EVERYWHERE) -> Page:
+    """Every card of one stage ("Vis flere"), attention first, a page at a time."""
+    cards = _cards_query(today, scope, status, owner)
+    total = int(session.exec(select(func.count()).select_from(cards)
+                             .where(cards.c.stage == stage.value)).one())
+    page = min(max(page, 1), max(1, -(-total // per_page)))
+    rows = session.execute(select(cards).where(cards.c.stage == stage.value)
+                        .order_by(*_card_order(cards))
+                        .offset((page - 1) * per_page).limit(per_page)).all() if total else []
+    names = task_contact_names(session, [r[8] for r in rows])
+    return Page([_card(r, names, today) for r in rows], total, page, per_page)
 
 
 def task_contact_names(session: Session, contact_ids: list[int | None]) -> dict[int, str]:
@@ -154,50 +301,101 @@ def case_task_contacts(session: Session, case_id: int) -> dict[int, str]:
         .where(Task.case_id == case_id)).all())
 
 
-def overdue_tasks(session: Session, today: date, scope: Scope = EVERYWHERE
-                  ) -> dict[str, list[TaskRow]]:
-    """Every overdue open task by responsible party, oldest first."""
-    out: dict[str, list[TaskRow]] = {p.value: [] for p in Party}
-    for t, c, m in _open_tasks(session, scope):
-        if t.due_on < today:
-            out.setdefault(t.responsible, []).append(_task_row(t, c, m, today))
-    return out
+def overdue_counts(session: Session, today: date, scope: Scope = EVERYWHERE
+                   ) -> dict[str, int]:
+    """How many overdue open tasks each party has. One query."""
+    q = (_open_task_query((col(Task.responsible), func.count()), scope,
+                          due_until=today - timedelta(days=1))
+         .group_by(col(Task.responsible)))
+    found = dict(session.exec(q).all())
+    return {p.value: int(found.get(p.value, 0)) for p in Party}
+
+
+def overdue_tasks(session: Session, today: date, scope: Scope = EVERYWHERE, *,
+                  responsible: str | None = None, page: int = 1,
+                  per_page: int = PAGE_SIZE) -> Page:
+    """Overdue open tasks (of one party, or all), oldest first, a page at a time."""
+    return _paged_tasks(session, today, page, per_page, scope,
+                        due_until=today - timedelta(days=1), responsible=responsible)
 
 
 def upcoming_tasks(session: Session, today: date, days: int = 30,
-                   scope: Scope = EVERYWHERE) -> list[TaskRow]:
-    end = today + timedelta(days=days)
-    return [_task_row(t, c, m, today) for t, c, m in _open_tasks(session, scope)
-            if today <= t.due_on <= end]
+                   scope: Scope = EVERYWHERE, *, page: int = 1,
+                   per_page: int = PAGE_SIZE) -> Page:
+    """Open tasks due from today up to `days` days ahead, soonest first, a page at a time."""
+    return _paged_tasks(session, today, page, per_page, scope,
+                        due_from=today, due_until=today + timedelta(days=days))
+
+
+FEED_DAYS_BACK = 30
+FEED_DAYS_AHEAD = 400
+
+
+@dataclass(frozen=True)
+class FeedVersion:
+    """What identifies a feed's content without reading it: the window, the number of
+    events, the sum of their task ids, and the latest change to any case they belong to."""
+
+    count: int
+    id_sum: int
+    last_change: datetime | None
+    first: date
+    last: date
+
+
+def feed_version(session: Session, today: date, responsible: str | None,
+                 scope: Scope = EVERYWHERE, *, days_back: int = FEED_DAYS_BACK,
+                 days_ahead: int = FEED_DAYS_AHEAD) -> FeedVersion:
+    """One aggregate query: enough to answer a conditional request with 304."""
+    first, last = today - timedelta(days=days_back), today + timedelta(days=days_ahead)
+    count, id_sum, changed = session.exec(_open_task_query(
+        (func.count(), func.coalesce(func.sum(Task.id), 0),
+         func.max(OnboardingCase.updated_at)),
+        scope, due_from=first, due_until=last, responsible=responsible)).one()
+    if isinstance(changed, str):  # SQLite returns max() of the column as text
+        changed = datetime.fromisoformat(changed)
+    if changed is not None and changed.tzinfo is None:
+        from datetime import timezone
+
+        changed = changed.replace(tzinfo=timezone.utc)
+    return FeedVersion(int(count), int(id_sum), changed, first, last)
 
 
 def feed_tasks(session: Session, today: date, responsible: str | None,
-               scope: Scope = EVERYWHERE) -> list[TaskRow]:
-    """Open deadlines for the calendar feed; `responsible` None means all parties."""
-    return [_task_row(t, c, m, today) for t, c, m in _open_tasks(session, scope)
-            if responsible is None or t.responsible == responsible]
+               scope: Scope = EVERYWHERE, *, days_back: int = FEED_DAYS_BACK,
+               days_ahead: int = FEED_DAYS_AHEAD) -> list[TaskRow]:
+    """Open deadlines for the calendar feed within a window around today (`days_back`
+    days back, `days_ahead` days ahead); `responsible` None means all parties."""
+    q = (_open_task_query(_task_columns(), scope, due_from=today - timedelta(days=days_back),
+                          due_until=today + timedelta(days=days_ahead),
+                          responsible=responsible)
+         .order_by(col(Task.due_on), col(Municipality.kommunenummer), col(Task.id)))
+    return _task_rows(session, q, today)
 
 
 def stage_spans(session: Session, scope: Scope = EVERYWHERE) -> list[experience.StageSpan]:
-    """Every case's time in each stage, from the case rows and their stage_entered events."""
+    """Every case's time in each stage, from the case rows and their stage_entered events.
+    Reads only the columns the spans need (no ORM objects, no event details but "to")."""
     rows = session.exec(scope.where(
-        select(OnboardingCase, Municipality)
+        select(col(OnboardingCase.id), col(OnboardingCase.opened_on),
+               col(Municipality.kommunenummer), col(Municipality.name))
         .join(Municipality, col(Municipality.id) == OnboardingCase.municipality_id)
         .order_by(col(OnboardingCase.id)), Municipality.county_id)).all()
-    moves: dict[int, list[Event]] = {}
-    for e in session.exec(scope.where(
-            select(Event).join(Municipality, col(Municipality.id) == Event.municipality_id)
+    moves: dict[int, list[tuple[date, str]]] = {}
+    for case_id, on, to in session.exec(scope.where(
+            select(col(Event.case_id), col(Event.occurred_on),
+                   col(Event.details)["to"].as_string())
+            .join(Municipality, col(Municipality.id) == Event.municipality_id)
             .where(Event.kind == "stage_entered")
             .order_by(col(Event.occurred_on), col(Event.id)), Municipality.county_id)).all():
-        moves.setdefault(e.case_id, []).append(e)
+        moves.setdefault(case_id, []).append((on, to))
     spans = []
-    for c, m in rows:
-        stage, entered = Stage.FIRST_CONTACT, c.opened_on
-        for e in moves.get(c.id, []):
-            spans.append(experience.StageSpan(m.kommunenummer, m.name, stage, entered,
-                                              e.occurred_on))
-            stage, entered = Stage(e.details["to"]), e.occurred_on
-        spans.append(experience.StageSpan(m.kommunenummer, m.name, stage, entered, None))
+    for case_id, opened_on, knr, name in rows:
+        stage, entered = Stage.FIRST_CONTACT, opened_on
+        for on, to in moves.get(case_id, []):
+            spans.append(experience.StageSpan(knr, name, stage, entered, on))
+            stage, entered = Stage(to), on
+        spans.append(experience.StageSpan(knr, name, stage, entered, None))
     return spans
 
 
@@ -259,21 +457,21 @@ def statistics(session: Session, ctx: Ctx, scope: Scope = EVERYWHERE) -> Statist
     return Statistics(funnel, stats, forecasts)
 
 
-def sweep_artifact_rows(session: Session, today: date) -> list[dict[str, str]]:
-    """Rows for the table artifact after each deadline sweep: every case's stage and
-    next deadline, in Norwegian, for reading in Prefect's UI."""
-    from avtaleflyt.formatting import format_date_short
-
+def sweep_artifact_rows(session: Session, today: date, scope: Scope = EVERYWHERE
+                        ) -> list[dict[str, str]]:
+    """The summary table published after each deadline sweep: one row per stage (never one
+    per case), in Norwegian, for reading in Prefect's UI: how many cases, how many of them
+    with overdue tasks, and how many with a deadline within SOON_DAYS. One query."""
+    cards = _cards_query(today, scope, None, None)
+    found = {st: (n, late, soon) for st, n, late, soon in session.exec(
+        select(cards.c.stage, func.count(),
+               func.sum(case((cards.c.attention == 0, 1), else_=0)),
+               func.sum(case((cards.c.attention == 1, 1), else_=0)))
+        .group_by(cards.c.stage)).all()}
     rows = []
-    for stage, cards in board(session, today).items():
-        for card in cards:
-            rows.append({
-                "Kommune": f"{card.municipality} ({card.kommunenummer})",
-                "Fase": stage.label,
-                "Status": CaseStatus(card.status).label,
-                "Neste frist": format_date_short(card.next_deadline)
-                if card.next_deadline else "–",
-                "Forfalte oppgaver": str(card.overdue),
-            })
-    rows.sort(key=lambda r: r["Kommune"].rsplit("(", 1)[-1])
+    for stage in STAGE_ORDER:
+        n, late, soon = found.get(stage.value, (0, 0, 0))
+        rows.append({"Fase": stage.label, "Saker": str(int(n)),
+                     "Med forfalte oppgaver": str(int(late or 0)),
+                     f"Frist innen {SOON_DAYS} dager": str(int(soon or 0))})
     return rows

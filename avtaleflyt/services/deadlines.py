@@ -11,6 +11,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
+from sqlalchemy import or_
 from sqlmodel import Session, col, select
 
 from avtaleflyt.domain import deadlines as dl
@@ -46,8 +47,9 @@ _DECISION_KEY = {FactKind.COUNCIL_DECISION.value: dl.COUNCIL,
                  FactKind.COUNTY_DECISION.value: dl.COUNTY}
 
 
-def _active_cases(session: Session, stage: Stage, case_ids: list[int] | None = None):
-    """(case, municipality, fylkesnummer) of the stage's active cases."""
+def _active_cases(session: Session, stage: Stage, case_ids: list[int] | None = None,
+                  scope: Scope = EVERYWHERE):
+    """(case, municipality, fylkesnummer) of the stage's active cases in `scope`."""
     q = (select(OnboardingCase, Municipality, County.code)
          .join(Municipality, col(Municipality.id) == OnboardingCase.municipality_id)
          .join(County, col(County.id) == Municipality.county_id)
@@ -55,7 +57,7 @@ def _active_cases(session: Session, stage: Stage, case_ids: list[int] | None = N
                 OnboardingCase.status == CaseStatus.ACTIVE.value))
     if case_ids is not None:
         q = q.where(col(OnboardingCase.id).in_(case_ids))
-    return session.exec(q).all()
+    return session.exec(scope.where(q, Municipality.county_id)).all()
 
 
 def _touch(session: Session, case: OnboardingCase) -> None:
@@ -65,7 +67,9 @@ def _touch(session: Session, case: OnboardingCase) -> None:
 
 
 def _insert_reminders(session: Session, rows: list[dict[str, Any]]) -> int:
-    """INSERT … ON CONFLICT DO NOTHING on the reminder's unique key, on both backends."""
+    """INSERT … ON CONFLICT DO NOTHING on the reminder's unique key, on both backends, as one
+    statement compiled once and executed with every row (executemany; SQLAlchemy batches
+    the rows into multi-row statements itself)."""
     if not rows:
         return 0
     dialect = session.get_bind().dialect.name
@@ -74,27 +78,24 @@ def _insert_reminders(session: Session, rows: list[dict[str, Any]]) -> int:
     else:
         from sqlalchemy.dialects.sqlite import insert
     now = utcnow()
-    inserted = 0
-    for i in range(0, len(rows), 500):
-        chunk = [{**r, "created_at": now} for r in rows[i:i + 500]]
-        stmt = insert(Reminder).values(chunk).on_conflict_do_nothing(
-            index_elements=["task_id", "kind", "due_on", "step", "recipient"])
-        # RETURNING counts what was new; rowcount is -1 for this statement on psycopg.
-        inserted += len(session.execute(stmt.returning(Reminder.id)).all())
-    return inserted
+    stmt = (insert(Reminder).on_conflict_do_nothing(
+        index_elements=["task_id", "kind", "due_on", "step", "recipient"])
+        .returning(Reminder.id))
+    # RETURNING counts what was new; rowcount is -1 for this statement on psycopg.
+    return len(session.execute(stmt, [{**r, "created_at": now} for r in rows]).all())
 
 
 # --- political approval on the meeting plan ------------------------------------------------
 
 
 def schedule_political_cases(*, session: Session, ctx: Ctx, case_ids: list[int] | None = None,
-                             commit: bool = True) -> int:
+                             commit: bool = True, scope: Scope = EVERYWHERE) -> int:
     """Point every political case's tasks at the right meetings. Returns how many tasks
     changed. Moves append a "meeting_moved" event and tell the coordinator; a case without
     a meeting plan gets a "no_plan" notice for the coordinator (once per stage entry)."""
     from .meetings import meetings_by_scope, meetings_of_bodies, saksgang_by_municipality
 
-    cases = _active_cases(session, Stage.POLITICAL_APPROVAL, case_ids)
+    cases = _active_cases(session, Stage.POLITICAL_APPROVAL, case_ids, scope)
     if not cases:
         return 0
     ids = [c.id for c, _, _ in cases]
@@ -211,10 +212,37 @@ def _duty_rules(ctx: Ctx) -> DutyRules:
                      evaluation_months_before_notice=r.evaluation_months_before_notice)
 
 
+ALL_PLANNED = date(9999, 12, 31)  # duties_until when every duty of the agreement is planned
+
+
+def _horizon(today: date, ctx: Ctx) -> date:
+    from dateutil.relativedelta import relativedelta
+
+    return today + relativedelta(months=ctx.config.reminders.horizon_months)
+
+
 def generate_duties(*, session: Session, ctx: Ctx, case_ids: list[int] | None = None,
-                    commit: bool = True) -> int:
-    """Create the recurring duties of every running case up to the horizon. Idempotent."""
-    cases = _active_cases(session, Stage.RUNNING_OPERATION, case_ids)
+                    commit: bool = True, scope: Scope = EVERYWHERE) -> int:
+    """Create the recurring duties of running cases up to the horizon. Idempotent, and
+    incremental: each case stores the due date of its next unplanned duty
+    (`duties_until`), and only cases where that date has come within the horizon (or that
+    were never planned) are read and planned again — a handful a day, not every running
+    case. The queries do not depend on how many cases there are."""
+    configs = [ctx, *(ctx.for_county(code) for code in ctx.config.counties)]
+    widest = max(_horizon(ctx.today, c) for c in configs)
+    q = (select(OnboardingCase, Municipality, County.code)
+         .join(Municipality, col(Municipality.id) == OnboardingCase.municipality_id)
+         .join(County, col(County.id) == Municipality.county_id)
+         .where(OnboardingCase.stage == Stage.RUNNING_OPERATION.value,
+                OnboardingCase.status == CaseStatus.ACTIVE.value,
+                or_(col(OnboardingCase.duties_until).is_(None),
+                    col(OnboardingCase.duties_until) <= widest)))
+    if case_ids is not None:
+        q = q.where(col(OnboardingCase.id).in_(case_ids))
+    cases = [(c, m, code) for c, m, code in session.exec(
+        scope.where(q, Municipality.county_id)).all()
+             if c.duties_until is None
+             or c.duties_until <= _horizon(ctx.today, ctx.for_county(code))]
     if not cases:
         return 0
     ids = [c.id for c, _, _ in cases]
@@ -236,10 +264,18 @@ def generate_duties(*, session: Session, ctx: Ctx, case_ids: list[int] | None = 
         if terms is None:
             continue
         cctx = ctx.for_county(code)
-        planned = [p for p in plan_duties(terms, entered_on=case.stage_entered_on,
-                                          today=ctx.today, rules=_duty_rules(cctx),
-                                          cal=cctx.calendar)
-                   if p.key not in existing[case.id]]
+        rules = _duty_rules(cctx)
+        in_horizon = plan_duties(terms, entered_on=case.stage_entered_on, today=ctx.today,
+                                 rules=rules, cal=cctx.calendar)
+        planned = [p for p in in_horizon if p.key not in existing[case.id]]
+        # The whole agreement's duties (pure and cheap): the first one beyond the horizon
+        # is when this case needs planning again.
+        keys = {p.key for p in in_horizon}
+        later = [p.due_on for p in plan_duties(terms, entered_on=case.stage_entered_on,
+                                               today=terms.end_date, rules=rules,
+                                               cal=cctx.calendar) if p.key not in keys]
+        case.duties_until = min(later) if later else ALL_PLANNED
+        session.add(case)
         if not planned:
             continue
         n = add_tasks(session, case, planned)
@@ -281,13 +317,14 @@ def primary_contacts(session: Session, municipality_ids: set[int]) -> dict[int, 
     return out
 
 
-def owed_reminders(session: Session, ctx: Ctx, targets: TargetBook) -> list[dict[str, Any]]:
+def owed_reminders(session: Session, ctx: Ctx, targets: TargetBook,
+                   scope: Scope = EVERYWHERE) -> list[dict[str, Any]]:
     """The outbox rows owed today (whether or not they exist already). Two queries."""
     configs = [ctx.config, *ctx.config.counties.values()]
     until = ctx.today + timedelta(days=max(
         dl.lookahead_days(c.reminders.upcoming_working_days, c.reminders.renewal_days_before)
         for c in configs))
-    rows = _open_tasks_until(session, until)
+    rows = _open_tasks_until(session, until, scope)
     contacts = (primary_contacts(session, {m.id for _, _, m, _ in rows})
                 if targets.has_smtp else {})
     out: list[dict[str, Any]] = []
@@ -327,9 +364,10 @@ def _recipients(kind: str, task: Task, contact: ContactPerson | None,
 
 
 def collect_reminders(*, session: Session, ctx: Ctx, targets: TargetBook,
-                      commit: bool = True) -> int:
-    """Write today's owed reminders to the outbox. Returns how many were new."""
-    n = _insert_reminders(session, owed_reminders(session, ctx, targets))
+                      commit: bool = True, scope: Scope = EVERYWHERE) -> int:
+    """Write today's owed reminders (of `scope`'s cases) to the outbox. Returns how many
+    were new."""
+    n = _insert_reminders(session, owed_reminders(session, ctx, targets, scope))
     if commit:
         session.commit()
     return n

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, or_, update
+from sqlalchemy import and_, case, func, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -36,16 +36,19 @@ from avtaleflyt.notifications.channels import (
     LEADER,
     Deliver,
     SendResult,
+    Sender,
     TargetBook,
     contact_key,
     coordinator_key,
     deliver as apprise_deliver,
+    leader_key,
     role_and_county,
 )
 from avtaleflyt.notifications.digest import DigestContent, Item, render, when_text
 from avtaleflyt.notifications.masking import scrub
 
 from .context import Ctx
+from .scope import EVERYWHERE, Scope
 
 PENDING, SENDING, SENT, FAILED, GAVE_UP = "pending", "sending", "sent", "failed", "gave_up"
 
@@ -112,36 +115,95 @@ class BuiltDigest:
     items: int
 
 
-def build_digests(*, session: Session, ctx: Ctx, commit: bool = True) -> list[BuiltDigest]:
+DIGEST_ITEMS = 25  # the most urgent items a digest lists; the rest are counted
+BATCH = 1000  # rows per UPDATE … IN (…) when marking failures reported
+
+# Most urgent first: what a leader must chase, then what is late, then what is due today.
+_URGENCY = {"escalation": 0, "overdue": 1, "due": 2, "no_plan": 3, "moved": 4, "upcoming": 5}
+
+
+@dataclass(frozen=True)
+class _TaskView:
+    """The task columns a digest item needs (no ORM object per reminder)."""
+
+    id: int
+    key: str
+    title: str
+    due_on: date | None
+    responsible: str
+    milestone: str | None
+
+
+def _undigested(columns):
+    """Undigested reminders whose task is still open in an active case. A reminder written
+    earlier for a task since done, or a case since closed or held, is no longer true: it
+    stays in the outbox unsent."""
+    return (select(*columns).select_from(Reminder)
+            .join(Task, col(Task.id) == Reminder.task_id)
+            .join(OnboardingCase, col(OnboardingCase.id) == Reminder.case_id)
+            .join(Municipality, col(Municipality.id) == OnboardingCase.municipality_id)
+            .join(County, col(County.id) == Municipality.county_id)
+            .where(col(Reminder.digest_id).is_(None), col(Task.done_on).is_(None),
+                   OnboardingCase.status == CaseStatus.ACTIVE.value))
+
+
+def build_digests(*, session: Session, ctx: Ctx, commit: bool = True,
+                  max_items: int = DIGEST_ITEMS, batch: int = BATCH,
+                  scope: Scope = EVERYWHERE) -> list[BuiltDigest]:
     """Gather each recipient's undigested reminders (plus, for a county's coordinator, the
     delivery failures of that county's digests not yet reported) into today's digest. A
     recipient who already has a digest today keeps the new items for tomorrow's: one digest
     per recipient per day. Recipients are per county ("coordinator:18"), so a county's
-    digest holds that county's cases only and names that county's library."""
-    rows = session.exec(
-        select(Reminder, Task, Municipality, County)
-        .join(Task, col(Task.id) == Reminder.task_id)
-        .join(OnboardingCase, col(OnboardingCase.id) == Reminder.case_id)
-        .join(Municipality, col(Municipality.id) == OnboardingCase.municipality_id)
-        .join(County, col(County.id) == Municipality.county_id)
-        .where(col(Reminder.digest_id).is_(None),
-               # A reminder written earlier for a task since done, or a case since closed
-               # or held, is no longer true: it stays in the outbox unsent.
-               col(Task.done_on).is_(None),
-               OnboardingCase.status == CaseStatus.ACTIVE.value)
-        .order_by(col(Reminder.due_on), col(Municipality.kommunenummer), col(Reminder.id))
-    ).all()
+    digest holds that county's cases only and names that county's library.
+
+    A digest has a size: it counts the items per kind and county and lists the `max_items`
+    most urgent, whatever the number of items. Counting and choosing happen in SQL (two
+    queries for all recipients), and the reminders are marked with one set-based UPDATE per
+    digest — never a list of ids, so no bind-parameter limit is ever near.
+
+    With a county `scope`, only that county's recipients are built (its coordinator, its
+    leader, and the contacts of its municipalities)."""
+    from avtaleflyt.notifications.digest import HEADINGS
+
+    urgency = case(*((Reminder.kind == k, v) for k, v in _URGENCY.items()), else_=9)
+    counts = session.exec(scope.where(_undigested(
+        (col(Reminder.recipient), col(Reminder.kind), col(County.code), func.count(),
+         func.max(Reminder.id))), Municipality.county_id)
+        .group_by(col(Reminder.recipient), col(Reminder.kind), col(County.code))).all()
+    ranked = _undigested((
+        col(Reminder.id).label("rid"), col(Reminder.recipient).label("recipient"),
+        col(Reminder.kind).label("kind"), col(Reminder.due_on).label("r_due"),
+        col(Task.id).label("tid"), col(Task.key).label("key"), col(Task.title).label("title"),
+        col(Task.due_on).label("t_due"), col(Task.responsible).label("responsible"),
+        col(Task.milestone).label("milestone"), col(Municipality.name).label("mname"),
+        col(Municipality.kommunenummer).label("knr"), col(County.code).label("county"),
+        func.row_number().over(
+            partition_by=col(Reminder.recipient),
+            order_by=(urgency, col(Reminder.due_on), col(Municipality.kommunenummer),
+                      col(Reminder.id))).label("rn")))
+    ranked = scope.where(ranked, Municipality.county_id).subquery()
+    top = session.execute(select(ranked).where(ranked.c.rn <= max_items)
+                          .order_by(ranked.c.recipient, ranked.c.rn)).all()
     failures = session.exec(
         select(Delivery, Digest).join(Digest, col(Digest.id) == Delivery.digest_id)
         .where(Delivery.status == FAILED, col(Delivery.reported_on).is_(None))
         .order_by(col(Delivery.id))).all()
-    if not rows and not failures:
+    if not counts and not failures:
         return []
     libraries = dict(session.exec(select(County.code, County.library_name)).all())
+    county_names = dict(session.exec(select(County.code, County.name)).all())
     # Which county each recipient belongs to: a contact's is its municipality's.
     county_of: dict[str, str | None] = {}
-    for r, _, _, c in rows:
-        county_of.setdefault(r.recipient, c.code)
+    per_recipient: dict[str, list[tuple[str, str, int]]] = defaultdict(list)
+    totals: dict[str, int] = defaultdict(int)
+    last_id: dict[str, int] = {}
+    for recipient, kind, code, n, max_id in sorted(
+            counts, key=lambda r: (r[0], _URGENCY.get(r[1], 9), r[2])):
+        county_of.setdefault(recipient, code)
+        per_recipient[recipient].append((HEADINGS.get(kind, kind),
+                                         county_names.get(code, code), int(n)))
+        totals[recipient] += int(n)
+        last_id[recipient] = max(last_id.get(recipient, 0), int(max_id))
     county_of.update(_contact_counties(
         session, {g.recipient for _, g in failures} - set(county_of)))
     for_coordinator: dict[str, list[tuple[Delivery, Digest]]] = defaultdict(list)
@@ -150,13 +212,14 @@ def build_digests(*, session: Session, ctx: Ctx, commit: bool = True) -> list[Bu
         if role not in (COORDINATOR, LEADER):
             county = county_of.get(g.recipient)
         # Old rows ("coordinator", "leader") are reported to the installation-wide one.
-        for_coordinator[coordinator_key(county)].append((d, g))
-    recipients = {r.recipient for r, _, _, _ in rows} | set(for_coordinator)
+        if scope.national or county == scope.county_code:
+            for_coordinator[coordinator_key(county)].append((d, g))
+    recipients = set(totals) | set(for_coordinator)
     taken = set(session.exec(select(Digest.recipient).where(
         Digest.sweep_on == ctx.today, col(Digest.recipient).in_(recipients))).all())
-    by_recipient: dict[str, list[tuple[Reminder, Task, Municipality]]] = defaultdict(list)
-    for r, t, m, _ in rows:
-        by_recipient[r.recipient].append((r, t, m))
+    by_recipient: dict[str, list[Any]] = defaultdict(list)
+    for r in top:
+        by_recipient[r.recipient].append(r)
     built: list[BuiltDigest] = []
     for recipient in sorted(recipients - taken):
         mine = by_recipient.get(recipient, [])
@@ -166,19 +229,24 @@ def build_digests(*, session: Session, ctx: Ctx, commit: bool = True) -> list[Bu
             county = county_of.get(recipient)
         cctx = ctx.for_county(county)
         library = libraries.get(county) if county else None
-        greeting = (f"kontaktperson i {mine[0][2].name} kommune" if to_contact and mine
+        greeting = (f"kontaktperson i {mine[0].mname} kommune" if to_contact and mine
                     else recipient_label(recipient, ctx, libraries))
         content = DigestContent(greeting=greeting, library=library)
-        for r, t, m in mine:
-            wd = cctx.calendar.working_days_between(ctx.today, r.due_on)
+        for r in mine:
+            t = _TaskView(r.tid, r.key, r.title, r.t_due, r.responsible, r.milestone)
+            m = Municipality(name=r.mname, kommunenummer=r.knr)
+            icctx = ctx.for_county(r.county)
+            wd = icctx.calendar.working_days_between(ctx.today, r.r_due)
             content.items.append(Item(
-                kind=r.kind, municipality=m.name, kommunenummer=m.kommunenummer,
-                title=t.title,
-                deadline=format_date(t.due_on) if t.due_on else "ikke satt",
-                when=when_text(r.kind, r.due_on, ctx.today, wd),
+                kind=r.kind, municipality=r.mname, kommunenummer=r.knr, title=r.title,
+                deadline=format_date(r.t_due) if r.t_due else "ikke satt",
+                when=when_text(r.kind, r.r_due, ctx.today, wd),
                 action=_action(r.kind, t, m, to_contact, cctx, library)))
+        if totals.get(recipient, 0) > len(mine):
+            content.total = totals[recipient]
+            content.summary = per_recipient[recipient]
         reported: list[Delivery] = []
-        for d, g in for_coordinator.get(recipient, []):
+        for d, g in for_coordinator.get(recipient, [])[:max_items]:
             again = (f"nytt forsøk {format_date(g.next_attempt_on)}"
                      if g.status == FAILED and g.next_attempt_on else
                      "gitt opp etter siste forsøk" if g.status == GAVE_UP else "sendt senere")
@@ -186,7 +254,10 @@ def build_digests(*, session: Session, ctx: Ctx, commit: bool = True) -> list[Bu
                 f"Oppsummeringen til {recipient_label(g.recipient, ctx, libraries)} for "
                 f"{format_date(g.sweep_on)} kom ikke fram via {d.target} "
                 f"(forsøk {d.attempt}): {d.error or 'ukjent feil'} – {again}.")
-            reported.append(d)
+        reported = [d for d, _ in for_coordinator.get(recipient, [])]
+        if len(reported) > max_items:
+            content.failures.append(f"… og {len(reported) - max_items} andre leveringsfeil "
+                                    "(se «avtaleflyt reminders list»).")
         if not content.items and not content.failures:
             continue
         out = render(content, ctx.today)
@@ -200,13 +271,23 @@ def build_digests(*, session: Session, ctx: Ctx, commit: bool = True) -> list[Bu
             # A concurrent sweep built today's digests first; its digests hold these items.
             session.rollback()
             return []
-        ids = [r.id for r, _, _ in mine]
-        if ids:
-            session.execute(update(Reminder).where(col(Reminder.id).in_(ids))
-                            .values(digest_id=digest.id))
-        for d in reported:
-            d.reported_on = ctx.today
-            session.add(d)
+        if recipient in last_id:
+            # Everything counted above (ids up to the highest seen), in one statement.
+            still_open = scope.where(
+                select(Task.id).join(OnboardingCase, col(OnboardingCase.id) == Task.case_id)
+                .join(Municipality, col(Municipality.id) == OnboardingCase.municipality_id)
+                .where(col(Task.done_on).is_(None),
+                       OnboardingCase.status == CaseStatus.ACTIVE.value),
+                Municipality.county_id)
+            session.execute(update(Reminder).where(
+                Reminder.recipient == recipient, col(Reminder.digest_id).is_(None),
+                col(Reminder.id) <= last_id[recipient],
+                col(Reminder.task_id).in_(still_open.scalar_subquery()))
+                .values(digest_id=digest.id))
+        ids = [d.id for d in reported]
+        for i in range(0, len(ids), batch):
+            session.execute(update(Delivery).where(col(Delivery.id).in_(ids[i:i + batch]))
+                            .values(reported_on=ctx.today))
         built.append(BuiltDigest(digest.id, recipient, out.title, out.text, out.html, out.items))
     if commit:
         session.commit()
@@ -242,15 +323,6 @@ def sendable(ctx: Ctx, now: datetime):
         and_(Digest.status == SENDING, col(Digest.claimed_at) < stale))
 
 
-def claim(session: Session, digest_id: int, ctx: Ctx, now: datetime) -> bool:
-    """Compare-and-swap: take the digest for sending only if nobody else has it."""
-    result = session.execute(
-        update(Digest).where(Digest.id == digest_id, sendable(ctx, now))
-        .values(status=SENDING, claimed_at=now, attempts=Digest.attempts + 1))
-    session.commit()
-    return result.rowcount == 1
-
-
 def contact_emails(session: Session, recipients: list[str]) -> dict[str, str]:
     ids = [int(r.removeprefix(CONTACT_PREFIX)) for r in recipients
            if r.startswith(CONTACT_PREFIX)]
@@ -260,29 +332,86 @@ def contact_emails(session: Session, recipients: list[str]) -> dict[str, str]:
         select(ContactPerson).where(col(ContactPerson.id).in_(ids))).all()}
 
 
+SEND_BATCH = 50  # digests whose addresses and earlier deliveries are read at once
+
+
+def _claim(session: Session, digest_id: int, ctx: Ctx, now: datetime) -> bool:
+    """The compare-and-swap UPDATE, uncommitted (the caller commits)."""
+    return session.execute(
+        update(Digest).where(Digest.id == digest_id, sendable(ctx, now))
+        .values(status=SENDING, claimed_at=now, attempts=Digest.attempts + 1)
+        .returning(Digest.id)).first() is not None
+
+
+def claim(session: Session, digest_id: int, ctx: Ctx, now: datetime) -> bool:
+    """Compare-and-swap: take the digest for sending only if nobody else has it."""
+    took = _claim(session, digest_id, ctx, now)
+    session.commit()
+    return took
+
+
+def in_scope(scope: Scope):
+    """Digests whose recipient belongs to `scope`'s county: its coordinator, its leader, the
+    contacts of its municipalities. Everything for a national scope (old installation-wide
+    "coordinator"/"leader" rows only there)."""
+    from sqlalchemy import String, cast, literal, true
+
+    if scope.national:
+        return true()
+    contacts = (select(literal(CONTACT_PREFIX) + cast(ContactPerson.id, String))
+                .join(Municipality, col(Municipality.id) == ContactPerson.municipality_id)
+                .where(Municipality.county_id == scope.county_id))
+    return or_(col(Digest.recipient).in_((coordinator_key(scope.county_code),
+                                          leader_key(scope.county_code))),
+               col(Digest.recipient).in_(contacts.scalar_subquery()))
+
+
 def send_due_digests(*, session: Session, ctx: Ctx, targets: TargetBook,
-                     now: datetime | None = None, deliver: Deliver = apprise_deliver
-                     ) -> list[SendReport]:
-    """Send every digest that is due (new, or a failed one whose retry day has come)."""
+                     now: datetime | None = None, deliver: Deliver = apprise_deliver,
+                     batch: int = SEND_BATCH, scope: Scope = EVERYWHERE) -> list[SendReport]:
+    """Send every digest that is due (new, or a failed one whose retry day has come). With
+    the default `deliver`, every e-mail of the run shares one SMTP connection per server
+    (`Sender`).
+
+    Each digest is claimed just before it is sent, and its result is recorded in the same
+    commit that claims the next one: one commit per message, and a sweep that dies can only
+    ever have one digest sent but unrecorded (taken over after the lease). Contact
+    addresses and earlier deliveries are read `batch` digests at a time, so the number of
+    queries per message is fixed."""
+    if deliver is apprise_deliver:
+        with Sender() as sender:
+            return send_due_digests(session=session, ctx=ctx, targets=targets, now=now,
+                                    deliver=sender, batch=batch, scope=scope)
     now = now or utcnow()
-    due = session.exec(select(Digest).where(sendable(ctx, now))
+    due = session.exec(select(Digest.id, Digest.recipient).where(sendable(ctx, now),
+                                                                 in_scope(scope))
                        .order_by(col(Digest.sweep_on), col(Digest.id))).all()
-    emails = contact_emails(session, [d.recipient for d in due])
     reports = []
-    for digest in due:
-        if not claim(session, digest.id, ctx, now):
-            continue  # another sweep has it
-        session.refresh(digest)
-        reports.append(_send_one(session, digest, ctx, targets, emails.get(digest.recipient),
-                                 deliver))
+    for i in range(0, len(due), batch):
+        chunk = due[i:i + batch]
+        ids = [d for d, _ in chunk]
+        emails = contact_emails(session, [r for _, r in chunk])
+        done: dict[int, set[str]] = defaultdict(set)
+        for digest_id, target in session.exec(select(Delivery.digest_id, Delivery.target)
+                                              .where(col(Delivery.digest_id).in_(ids),
+                                                     Delivery.status == SENT)).all():
+            done[digest_id].add(target)
+        for digest_id, recipient in chunk:
+            took = _claim(session, digest_id, ctx, now)
+            session.commit()  # the claim, and the previous digest's result
+            if not took:
+                continue  # another sweep has it
+            digest = session.get(Digest, digest_id, populate_existing=True)
+            reports.append(_send_one(session, digest, ctx, targets, emails.get(recipient),
+                                     deliver, done.get(digest_id, set())))
+    session.commit()
     return reports
 
 
 def _send_one(session: Session, digest: Digest, ctx: Ctx, targets: TargetBook,
-              email: str | None, deliver: Deliver) -> SendReport:
+              email: str | None, deliver: Deliver, done: set[str]) -> SendReport:
+    """Send one claimed digest to its targets and record the result (the caller commits)."""
     report = SendReport(digest.id, digest.recipient, SENDING, digest.item_count)
-    done = set(session.exec(select(Delivery.target).where(
-        Delivery.digest_id == digest.id, Delivery.status == SENT)).all())
     errors = []
     chosen = targets.targets_for(digest.recipient, email)
     if not chosen:
@@ -317,7 +446,6 @@ def _send_one(session: Session, digest: Digest, ctx: Ctx, targets: TargetBook,
             session.add(Delivery(digest_id=digest.id, target="(ingen)", status=FAILED,
                                  attempt=digest.attempts, error=errors[0], at=utcnow()))
     session.add(digest)
-    session.commit()
     report.status = digest.status
     return report
 
@@ -353,13 +481,13 @@ def reminder_rows(session: Session, since: date | None = None, limit: int = 500
     } for r, t, m, d in session.exec(q).all()]
 
 
-def overdue_count(session: Session, today: date) -> int:
-    from sqlalchemy import func
-
-    return int(session.exec(select(func.count()).select_from(Task)
-                            .join(OnboardingCase, col(OnboardingCase.id) == Task.case_id)
-                            .where(OnboardingCase.status == "active",
-                                   col(Task.done_on).is_(None), col(Task.due_on) < today)
-                            ).one())
+def overdue_count(session: Session, today: date, scope: Scope = EVERYWHERE) -> int:
+    return int(session.exec(scope.where(
+        select(func.count()).select_from(Task)
+        .join(OnboardingCase, col(OnboardingCase.id) == Task.case_id)
+        .join(Municipality, col(Municipality.id) == OnboardingCase.municipality_id)
+        .where(OnboardingCase.status == "active",
+               col(Task.done_on).is_(None), col(Task.due_on) < today),
+        Municipality.county_id)).one())
 
 

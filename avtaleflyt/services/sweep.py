@@ -23,6 +23,7 @@ from avtaleflyt.notifications.channels import deliver as apprise_deliver
 
 from . import cases, deadlines, reminders
 from .context import Ctx
+from .scope import EVERYWHERE, Scope
 
 Progress = Callable[[str], None]
 
@@ -53,24 +54,45 @@ class SweepResult:
         return {**asdict(self), "sent_count": self.sent_count, "failed_count": self.failed_count}
 
     def table(self) -> list[dict[str, Any]]:
-        """The artifact's rows: one per digest, with masked targets. No secrets."""
-        return [{"mottaker": s["recipient"], "status": s["status"], "punkter": s["items"],
-                 "mål": ", ".join(t["target"] for t in s["targets"]) or "–",
-                 "feil": "; ".join(t["error"] for t in s["targets"] if t.get("error")) or ""}
-                for s in self.sent]
+        """The artifact's rows, with masked targets and no secrets: one per coordinator or
+        leader digest (at most two per county), and the contacts' digests counted in one
+        row per status, so the table has a bounded size however many contacts there are."""
+        rows, contacts = [], {}
+        for s in self.sent:
+            if s["recipient"].startswith("contact:"):
+                c = contacts.setdefault(s["status"], {"n": 0, "items": 0, "targets": set(),
+                                                      "errors": []})
+                c["n"] += 1
+                c["items"] += s["items"]
+                c["targets"].update(t["target"].split(" → ")[0] for t in s["targets"])
+                c["errors"].extend(t["error"] for t in s["targets"] if t.get("error"))
+                continue
+            rows.append({"mottaker": s["recipient"], "status": s["status"],
+                         "punkter": s["items"],
+                         "mål": ", ".join(t["target"] for t in s["targets"]) or "–",
+                         "feil": "; ".join(t["error"] for t in s["targets"]
+                                           if t.get("error"))[:500] or ""})
+        for status, c in sorted(contacts.items()):
+            errors = sorted(set(c["errors"]))
+            rows.append({"mottaker": f"kontaktpersoner ({c['n']})", "status": status,
+                         "punkter": c["items"], "mål": ", ".join(sorted(c["targets"])) or "–",
+                         "feil": ("; ".join(errors[:3]) + (f" (+{len(errors) - 3} til)"
+                                                           if len(errors) > 3 else ""))[:500]})
+        return rows
 
 
-def advance_cases(*, session: Session, ctx: Ctx) -> list[dict[str, Any]]:
+def advance_cases(*, session: Session, ctx: Ctx, scope: Scope = EVERYWHERE
+                  ) -> list[dict[str, Any]]:
     """Run the stage of every active case whose gate a date can open: setup waiting for its
     start date, and running agreements past their end. One query finds them."""
-    rows = session.exec(
+    rows = session.exec(scope.where(
         select(OnboardingCase, Municipality, AgreementTerms)
         .join(Municipality, col(Municipality.id) == OnboardingCase.municipality_id)
         .join(AgreementTerms, col(AgreementTerms.case_id) == OnboardingCase.id)
         .where(OnboardingCase.status == CaseStatus.ACTIVE.value,
                col(OnboardingCase.stage).in_((Stage.SYSTEM_SETUP.value,
                                               Stage.RUNNING_OPERATION.value)),
-               col(AgreementTerms.start_date) <= ctx.today)).all()
+               col(AgreementTerms.start_date) <= ctx.today), Municipality.county_id)).all()
     out = []
     for case, m, terms in rows:
         if case.stage == Stage.RUNNING_OPERATION.value and ctx.today <= _end(terms):
@@ -94,29 +116,31 @@ def _end(terms: AgreementTerms):
 
 
 def keep_deadlines(*, session: Session, ctx: Ctx, result: SweepResult | None = None,
-                   say: Progress | None = None) -> SweepResult:
+                   say: Progress | None = None, scope: Scope = EVERYWHERE) -> SweepResult:
     """The sweep's first half: what dates change by themselves. Cases whose start date came
     move on, political deadlines follow the meeting plans, running agreements get their
     duties. Sends nothing (the demo runs this on each simulated day)."""
     say = say or (lambda _msg: None)
     result = result or SweepResult(ctx.today.isoformat(), False)
     say("Flytter saker der en dato har åpnet porten …")
-    result.advanced = advance_cases(session=session, ctx=ctx)
+    result.advanced = advance_cases(session=session, ctx=ctx, scope=scope)
     say("Holder fristene i politisk behandling i takt med møteplanene …")
-    result.tasks_rescheduled = deadlines.schedule_political_cases(session=session, ctx=ctx)
+    result.tasks_rescheduled = deadlines.schedule_political_cases(session=session, ctx=ctx,
+                                                                  scope=scope)
     say("Lager faste oppgaver i drift …")
-    result.duties_created = deadlines.generate_duties(session=session, ctx=ctx)
+    result.duties_created = deadlines.generate_duties(session=session, ctx=ctx, scope=scope)
     return result
 
 
 def run_sweep(*, session: Session, ctx: Ctx, targets: TargetBook, dry_run: bool = False,
               now: datetime | None = None, deliver: Deliver = apprise_deliver,
-              progress: Progress | None = None) -> SweepResult:
+              progress: Progress | None = None, scope: Scope = EVERYWHERE) -> SweepResult:
     """The whole sweep. With dry_run the caller's session must be a `dry_run_session`:
-    nothing is sent, and what would be sent is returned instead."""
+    nothing is sent, and what would be sent is returned instead. With a county `scope`
+    (`services.scope.scope_for_code`) only that county's cases, digests and messages."""
     say = progress or (lambda _msg: None)
     result = SweepResult(ctx.today.isoformat(), dry_run)
-    keep_deadlines(session=session, ctx=ctx, result=result, say=say)
+    keep_deadlines(session=session, ctx=ctx, result=result, say=say, scope=scope)
     if not ctx.calendar.is_working_day(ctx.today):  # issue 14: digests on working days only
         from avtaleflyt.formatting import format_weekday_date
 
@@ -126,16 +150,16 @@ def run_sweep(*, session: Session, ctx: Ctx, targets: TargetBook, dry_run: bool 
         return result
     say("Finner frister og skriver påminnelser …")
     result.reminders_new = deadlines.collect_reminders(session=session, ctx=ctx,
-                                                       targets=targets)
+                                                       targets=targets, scope=scope)
     say("Lager én oppsummering per mottaker …")
-    result.digests_built = len(reminders.build_digests(session=session, ctx=ctx))
-    result.overdue_tasks = reminders.overdue_count(session, ctx.today)
+    result.digests_built = len(reminders.build_digests(session=session, ctx=ctx, scope=scope))
+    result.overdue_tasks = reminders.overdue_count(session, ctx.today, scope)
     if dry_run:
-        result.sent = preview(session=session, ctx=ctx, targets=targets, now=now)
+        result.sent = preview(session=session, ctx=ctx, targets=targets, now=now, scope=scope)
         return result
     say("Sender …")
     result.sent = [asdict(r) for r in reminders.send_due_digests(
-        session=session, ctx=ctx, targets=targets, now=now, deliver=deliver)]
+        session=session, ctx=ctx, targets=targets, now=now, deliver=deliver, scope=scope)]
     say("Sletter gamle oppslag i tilgangsloggen …")
     from .privacy import purge_access_log
 
@@ -145,10 +169,11 @@ def run_sweep(*, session: Session, ctx: Ctx, targets: TargetBook, dry_run: bool 
 
 
 def preview(*, session: Session, ctx: Ctx, targets: TargetBook,
-            now: datetime | None = None) -> list[dict[str, Any]]:
+            now: datetime | None = None, scope: Scope = EVERYWHERE) -> list[dict[str, Any]]:
     """What a sweep would send now, to whom (masked), with the full text. Writes nothing."""
     now = now or utcnow()
-    due = session.exec(select(Digest).where(reminders.sendable(ctx, now))
+    due = session.exec(select(Digest).where(reminders.sendable(ctx, now),
+                                            reminders.in_scope(scope))
                        .order_by(col(Digest.sweep_on), col(Digest.id))).all()
     emails = reminders.contact_emails(session, [d.recipient for d in due])
     return [{

@@ -4,13 +4,22 @@ Calendar apps cannot log in, so the address itself is the credential; only its S
 stored, and `avtaleflyt user revoke-feed` turns it off. Each task keeps the UID
 `task-<id>@avtaleflyt`, so a moved deadline moves the event instead of adding one; SEQUENCE
 is the case's version, which grows with every change to the case.
+
+The feed is bounded: deadlines from `[dashboard] feed_days_back` days back to
+`feed_days_ahead` days ahead (30 and 400 by default), so it costs the same however much
+history the installation holds. Calendar apps poll it: each answer carries an `ETag` and a
+`Last-Modified`, and a request with a matching `If-None-Match` (or, without one, an
+`If-Modified-Since` no older than the feed's last change) gets 304 Not Modified after one
+aggregate query, without building the calendar.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
+import hashlib
+from datetime import UTC, datetime, time, timedelta
+from email.utils import format_datetime, parsedate_to_datetime
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import Response
 from icalendar import Calendar, Event
 
@@ -27,17 +36,62 @@ _NAMES = {"all": "Avtaleflyt – alle frister", "county": "Avtaleflyt – fylket
           "municipality": "Avtaleflyt – kommunenes frister"}
 
 
+_FORMAT = "2"  # bump when the feed's rendering changes, so every cached copy is stale
+
+
+def _etag(version: dashboard.FeedVersion, ansvar: str, scope_key: str) -> str:
+    raw = (f"{_FORMAT}|{ansvar}|{scope_key}|{version.first}|{version.last}|{version.count}|"
+           f"{version.id_sum}|{version.last_change.isoformat() if version.last_change else ''}")
+    return '"' + hashlib.sha256(raw.encode()).hexdigest()[:32] + '"'
+
+
+def _last_modified(version: dashboard.FeedVersion, today) -> datetime:
+    """The latest change to a case in the feed, or the start of today if later (the window
+    moves with the date). Whole seconds, as HTTP dates have."""
+    start = datetime.combine(today, time(0), tzinfo=UTC)
+    changed = max(filter(None, (version.last_change, start)))
+    return changed.replace(microsecond=0)
+
+
+def _not_modified(request: Request, etag: str, modified: datetime) -> bool:
+    match = request.headers.get("if-none-match")
+    if match is not None:  # RFC 9110: If-None-Match wins over If-Modified-Since
+        return etag in {m.strip().removeprefix("W/") for m in match.split(",")} or \
+            match.strip() == "*"
+    since = request.headers.get("if-modified-since")
+    if since:
+        try:
+            when = parsedate_to_datetime(since)
+        except (TypeError, ValueError):
+            return False
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        return modified <= when
+    return False
+
+
 @router.get("/kalender/{token}.ics")
-def feed(token: str, ansvar: str = "all") -> Response:
+def feed(request: Request, token: str, ansvar: str = "all") -> Response:
     if ansvar not in _SCOPES:
         raise HTTPException(400, "«ansvar» må være county, municipality eller all.")
     today = runtime.today()
+    rules = runtime.ctx().config.dashboard
+    window = {"days_back": rules.feed_days_back, "days_ahead": rules.feed_days_ahead}
     with runtime.session() as s:
         user = user_for_feed_token(session=s, token=token)
         if user is None:
             raise HTTPException(404, "Ukjent eller tilbaketrukket kalenderadresse.")
         # The feed shows what its owner may see: their county's deadlines only.
-        rows = dashboard.feed_tasks(s, today, _SCOPES[ansvar], user.scope)
+        version = dashboard.feed_version(s, today, _SCOPES[ansvar], user.scope, **window)
+        etag = _etag(version, ansvar, str(user.scope.county_id))
+        modified = _last_modified(version, today)
+        headers = {"ETag": etag, "Last-Modified": format_datetime(modified, usegmt=True),
+                   "Cache-Control": "private, no-cache"}
+        if _not_modified(request, etag, modified):
+            # Nothing new is shown, so nothing new is logged: the 200 that delivered this
+            # content was logged when it was fetched.
+            return Response(status_code=304, headers=headers)
+        rows = dashboard.feed_tasks(s, today, _SCOPES[ansvar], user.scope, **window)
         # One access log row per municipality the feed shows, so `audit --case KNR` finds it.
         log_access_many(s, username=user.username, action="feed",
                         kommunenumre=sorted({r.kommunenummer for r in rows}),
@@ -65,5 +119,5 @@ def feed(token: str, ansvar: str = "all") -> Response:
             ev.add("last-modified", r.case_updated_at)
         cal.add_component(ev)
     return Response(cal.to_ical(), media_type="text/calendar; charset=utf-8",
-                    headers={"Cache-Control": "no-store",
+                    headers={**headers,
                              "Content-Disposition": f'inline; filename="avtaleflyt-{ansvar}.ics"'})
