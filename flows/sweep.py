@@ -39,6 +39,9 @@ from avtaleflyt.notifications.channels import TargetBook
 
 # How long a county's run waits for the county's previous sweep before it gives up.
 COUNTY_WAIT_SECONDS = 3600
+# The slot's lease, renewed while the sweep runs: a run whose worker was killed frees its
+# county within about a minute (Prefect's minimum), not the default five.
+COUNTY_LEASE_SECONDS = 60
 
 
 class SweepRefused(RuntimeError):
@@ -107,7 +110,8 @@ def deadline_sweep(county: str | None = None, dry_run: bool = False) -> dict[str
 
         limit = _ensure_county_limit(settings.installation, county)
         logger.info("Venter på fylkets tur (%s) …", limit)
-        with concurrency(limit, occupy=1, timeout_seconds=COUNTY_WAIT_SECONDS, strict=True):
+        with concurrency(limit, occupy=1, timeout_seconds=COUNTY_WAIT_SECONDS, strict=True,
+                         lease_duration=COUNTY_LEASE_SECONDS):
             return _sweep(settings, county, dry_run, logger)
     return _sweep(settings, county, dry_run, logger)
 
@@ -157,7 +161,7 @@ def _start_county_runs(settings, logger) -> dict[str, Any]:
     for code in _counties_with_cases():
         run = run_deployment(name, parameters={"county": code}, timeout=0,
                              tags=[f"fylke:{code}"], as_subflow=True)
-        logger.info("Startet fristsveip for %s: %s", _county_name(code), run.name)
+        logger.info("Startet fristsveip for %s: flow-kjøring %s", _county_name(code), run.id)
         started.append({"county": code, "flow_run_id": str(run.id)})
     if not started:
         logger.info("Ingen saker i noe fylke: ingenting å sveipe.")
