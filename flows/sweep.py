@@ -118,12 +118,10 @@ def deadline_sweep(county: str | None = None, dry_run: bool = False) -> dict[str
 
 def _sweep(settings, county: str | None, dry_run: bool, logger) -> dict[str, Any]:
     ctx = runtime.ctx(None, "deadline-sweep")
+    logger.info("Fristsveip for %s, %s.", _county_name(county), ctx.today.isoformat())
     if settings.today is not None:
         logger.warning("Simulert dato %s fra installasjonens innstillinger (AVTALEFLYT_TODAY "
                        "eller --today), ikke dagens dato.", ctx.today.isoformat())
-    else:
-        logger.info("Fristsveip for %s, %s (dagens dato i Norge).", _county_name(county),
-                    ctx.today.isoformat())
     targets = TargetBook.from_settings(settings)
     if dry_run:
         with sweep_service.dry_run_session(settings.effective_database_url) as s:

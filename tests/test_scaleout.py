@@ -170,3 +170,30 @@ def test_serve_refuses_a_wrong_choice_before_starting_anything(sqlite_url, tmp_p
     assert r.returncode == 2, r.stdout + r.stderr
     assert message in r.stderr + r.stdout and "Traceback" not in r.stderr
     assert not (tmp_path / "data" / "prefect").exists()  # no Prefect server was started
+
+
+@pytest.mark.prefect
+def test_a_sweep_run_without_its_database_fails_at_once_and_creates_nothing(
+        tmp_path, monkeypatch, prefect_server):
+    """What a worker started without AVTALEFLYT_DATABASE_URL does: the run fails with the
+    setting's name (in Prefect's log too), and no empty SQLite file appears."""
+    from avtaleflyt import runtime
+    from avtaleflyt.flows.sweep import SweepRefused, deadline_sweep
+
+    monkeypatch.delenv("AVTALEFLYT_DATABASE_URL", raising=False)
+    monkeypatch.setenv("AVTALEFLYT_DATA_DIR", str(tmp_path / "worker"))
+    with runtime.use_settings(Settings(data_dir=tmp_path / "worker")):
+        with pytest.raises(SweepRefused) as e:
+            deadline_sweep(county="18")
+    assert "AVTALEFLYT_DATABASE_URL" in str(e.value) and "finnes ikke" in str(e.value)
+    assert not (tmp_path / "worker").exists()
+
+
+@pytest.mark.prefect
+def test_a_sweep_for_an_unknown_county_is_refused(sqlite_url, tmp_path, prefect_server):
+    from avtaleflyt import runtime
+    from avtaleflyt.flows.sweep import SweepRefused, deadline_sweep
+
+    with runtime.use_settings(Settings(data_dir=tmp_path, database_url=sqlite_url)):
+        with pytest.raises(SweepRefused, match="county: «54» er ikke et fylkesnummer"):
+            deadline_sweep(county="54")
