@@ -488,6 +488,43 @@ def test_two_installations_on_one_prefect_server_each_get_their_own_sweep(cluste
     assert alfa_runs and {r["work_pool_name"] for r in alfa_runs} == {"avtaleflyt-alfa"}
 
 
+def test_serve_local_refuses_the_operators_deployment_and_workers_mode_registers_nothing(
+        cluster):
+    before = cluster.deployment("deadline-sweep-alfa")
+    env = cluster.node_env["a"] | {"AVTALEFLYT_DATA_DIR": str(cluster.tmp / "serve-local")}
+    r = subprocess.run([sys.executable, "-m", "avtaleflyt", "serve", "--port",
+                        str(free_port())], env=env, cwd=REPO, capture_output=True, text=True,
+                       timeout=300)
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert "deadline-sweep-alfa" in r.stdout + r.stderr
+    assert "--scheduler workers" in r.stdout + r.stderr and "Traceback" not in r.stderr
+    after = cluster.deployment("deadline-sweep-alfa")
+    assert (after["updated"], after["work_pool_name"], after["entrypoint"],
+            after["pull_steps"]) == (before["updated"], "avtaleflyt-alfa",
+                                     before["entrypoint"], before["pull_steps"])
+
+    # --scheduler workers: the dashboard runs; nothing is registered or changed.
+    count = len(cluster.call("POST", "/deployments/filter", {}).json())
+    port = free_port()
+    env = env | {"AVTALEFLYT_INSTALLATION": "gamma"}
+    proc = cluster.start("serve-workers", [sys.executable, "-m", "avtaleflyt", "serve",
+                                           "--scheduler", "workers", "--port", str(port)],
+                         env)
+
+    def ready():
+        assert proc.poll() is None, cluster.log("serve-workers")
+        try:
+            return httpx.get(f"http://127.0.0.1:{port}/helse", timeout=10).status_code == 200
+        except httpx.HTTPError:
+            return False
+    _wait("serve --scheduler workers", ready, START_TIMEOUT, 2)
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(90) == 0, cluster.log("serve-workers")
+    cluster.procs.pop("serve-workers")
+    assert len(cluster.call("POST", "/deployments/filter", {}).json()) == count
+    assert "avtaleflyt-gamma" in cluster.log("serve-workers")
+
+
 # --- these two wait for the scale-store branch (see the module docstring) ----------------
 
 def test_a_login_on_node_a_is_valid_on_node_b(cluster):
@@ -497,6 +534,16 @@ def test_a_login_on_node_a_is_valid_on_node_b(cluster):
     r = b.get("/")
     assert r.status_code == 200, (r.status_code, r.headers.get("location"))
     assert "kari" in r.text
+    # A proxy without sticky sessions: the login form comes from A, the POST goes to B.
+    # Its CSRF token is in the state cookie signed with the node's secret: this waits for
+    # the secret from a setting (scale-store); per-node secret files make B refuse it.
+    form = httpx.Client(base_url=cluster.nodes["a"], timeout=30, follow_redirects=False)
+    token = csrf_of(form.get("/logg-inn").text)
+    to_b = httpx.Client(base_url=cluster.nodes["b"], timeout=30, follow_redirects=False,
+                        cookies=form.cookies)
+    r = to_b.post("/logg-inn", data={"username": "kari", "password": PASSWORD,
+                                     "csrf_token": token, "neste": "/"})
+    assert r.status_code == 303, (r.status_code, r.text[:300])
 
 
 def test_a_document_written_through_node_a_downloads_from_node_b(cluster):
