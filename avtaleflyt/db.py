@@ -84,6 +84,62 @@ def alembic_config(url: str):
     return cfg
 
 
+# pg_advisory_lock's key for `init`: any fixed 64-bit number; "avtaleflyt" in ASCII hex.
+INIT_LOCK_KEY = 0x6176746C6566
+
+
+@contextmanager
+def init_lock(url: str, waiting=None) -> Iterator[None]:
+    """Only one `init` at a time per database: a second one waits here until the first is
+    done, then finds the schema current and the reference data loaded — nothing to do.
+
+    PostgreSQL: a session-level advisory lock on a connection of its own, held until the
+    block ends (released by the server if the process dies). SQLite: an exclusive lock on
+    a `<database>.init-lock` file next to the database (the upgrade and the reference data
+    load use connections of their own, so one exclusive SQLite transaction cannot span
+    both; the file lock is released by the kernel if the process dies). `waiting()` is
+    called once if the lock is taken by someone else."""
+    url = normalise_database_url(url)
+    if url.startswith("sqlite"):
+        path = url.split("sqlite:///", 1)[-1]
+        if not path or path == ":memory:" or path.startswith("file:"):
+            yield
+            return
+        import fcntl
+
+        get_engine(url)  # makes the folder (0700) the way a new database needs it
+        import os
+
+        fd = os.open(path + ".init-lock", os.O_RDWR | os.O_CREAT, 0o600)
+        with os.fdopen(fd, "r+") as f:
+            try:
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                if waiting:
+                    waiting()
+                fcntl.flock(f, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(f, fcntl.LOCK_UN)
+        return
+    from sqlalchemy import text
+
+    with get_engine(url).connect() as conn:
+        got = conn.execute(text("SELECT pg_try_advisory_lock(:k)"),
+                           {"k": INIT_LOCK_KEY}).scalar()
+        if not got:
+            if waiting:
+                waiting()
+            conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": INIT_LOCK_KEY})
+        conn.commit()
+        try:
+            yield
+        finally:
+            conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": INIT_LOCK_KEY})
+            conn.commit()
+
+
 from .domain.errors import Conflict  # noqa: E402
 
 

@@ -202,9 +202,13 @@ def run_command(kind: str, /, *, key: str | None = None, actor: str | None = Non
             return {**sub.result, "idempotency_key": sub.key}
         from avtaleflyt.flows import commands, meetings
 
+        from prefect import tags
+
         flow_fn = getattr(commands, kind, None) or getattr(meetings, kind)
         try:
-            result = _with_one_retry(flow_fn, api, {"command_id": sub.id})
+            # County, municipality and action as tags: Prefect's UI filters by them.
+            with tags(*commands.tags_for(sub.id)):
+                result = _with_one_retry(flow_fn, api, {"command_id": sub.id})
         except DomainError:
             raise
         except Exception as e:

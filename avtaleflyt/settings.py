@@ -38,6 +38,10 @@ class Settings(BaseSettings):
     # Comma-separated addresses of reverse proxies whose X-Forwarded-For `serve` believes;
     # none by default, so the client's address is the connection's.
     trusted_proxies: str | None = None
+    # The installation's name: part of its Prefect deployment and work-pool names, so two
+    # installations (two counties' offices, or test and production) can share one Prefect
+    # server without one's workers running the other's sweep (docs/operations.md).
+    installation: str = "avtaleflyt"
     # fylkesnummer → comma-separated Apprise URLs, from AVTALEFLYT_NOTIFY_URLS_<nr> and
     # AVTALEFLYT_LEADER_URLS_<nr>. Hold secrets: never logged or shown (repr=False).
     county_notify_urls: dict[str, str] = Field(default_factory=dict, repr=False)
@@ -92,6 +96,16 @@ class Settings(BaseSettings):
             raise ValueError(f"AVTALEFLYT_SESSION_SECRET {problem}")
         return str(v).strip()
 
+    @field_validator("installation")
+    @classmethod
+    def _installation_name(cls, v: str) -> str:
+        v = (v or "").strip()
+        if not INSTALLATION_NAME.fullmatch(v):
+            raise ValueError(
+                "AVTALEFLYT_INSTALLATION må være 1–40 tegn: små bokstaver a–z, sifre og "
+                "bindestrek, og begynne med en bokstav eller et siffer (f.eks. «nordland»).")
+        return v
+
     @field_validator("database_url")
     @classmethod
     def _known_backend(cls, v: str | None) -> str | None:
@@ -119,6 +133,7 @@ class Settings(BaseSettings):
 
 
 ENV_PREFIX = "AVTALEFLYT_"
+INSTALLATION_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,39}")
 # Variables that are ours but not a field of their own: per-county recipients, read by name.
 KNOWN_PATTERNS = (COUNTY_NOTIFY_ENV, COUNTY_LEADER_ENV)
 # Fields filled from those patterns, never from a variable of their own name.

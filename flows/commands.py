@@ -23,6 +23,80 @@ from avtaleflyt.services.context import Ctx
 from avtaleflyt.flows.onboarding import advance as advance_case
 
 
+def labels(session, payload: dict[str, Any]) -> tuple[str | None, str | None, str | None]:
+    """(county, kommunenummer, municipality name) a command is about, from its payload —
+    for the flow run's name and tags. No personal data: codes and place names only."""
+    from sqlmodel import col, select
+
+    from avtaleflyt.models import County, Municipality, OnboardingCase, Task
+
+    knr, county = payload.get("kommunenummer"), payload.get("county")
+    query = (select(Municipality.kommunenummer, Municipality.name, County.code)
+             .join(County, col(County.id) == Municipality.county_id))
+    if knr:
+        row = session.exec(query.where(Municipality.kommunenummer == knr)).first()
+    elif payload.get("task_id"):
+        row = session.exec(
+            query.join(OnboardingCase, col(OnboardingCase.municipality_id) == Municipality.id)
+            .join(Task, col(Task.case_id) == OnboardingCase.id)
+            .where(Task.id == payload["task_id"])).first()
+    else:
+        row = None
+    if row is not None:
+        return row[2], row[0], row[1]
+    return county, knr, None
+
+
+def action_of(payload: dict[str, Any]) -> str | None:
+    """What the command does, in the words of its payload: the fact, the status action,
+    the meeting body, the task's id. Never free text (notes, reasons are text ids)."""
+    for key in ("fact", "action", "body", "theme"):
+        if payload.get(key):
+            return str(payload[key])
+    if payload.get("task_id"):
+        return f"oppgave {payload['task_id']}"
+    return None
+
+
+def describe(flow_name: str, command_id: int | None) -> str:
+    """`record-fact 1836 Rødøy: council-decision #12` — the run's name in Prefect's UI, so
+    a coordinator can read the list of runs. The command's id ends it (our inbox row)."""
+    from avtaleflyt.models import Command
+
+    try:
+        with runtime.session() as s:
+            cmd = s.get(Command, command_id) if command_id is not None else None
+            if cmd is None:
+                return f"{flow_name} #{command_id}"
+            county, knr, name = labels(s, dict(cmd.payload))
+    except Exception:  # noqa: BLE001 - a name must never fail the run; the id is enough
+        return f"{flow_name} #{command_id}"
+    place = f" {knr} {name}" if knr and name else (f" {knr}" if knr else
+                                                   (f" fylke {county}" if county else ""))
+    action = action_of(dict(cmd.payload))
+    return f"{flow_name}{place}{': ' + action if action else ''} #{command_id}"
+
+
+def run_name() -> str:
+    from prefect.runtime import flow_run
+
+    return describe(flow_run.flow_name, (flow_run.parameters or {}).get("command_id"))
+
+
+def tags_for(command_id: int) -> list[str]:
+    """Tags for a command's flow run: `fylke:18`, `kommune:1836`, `handling:council-decision`."""
+    from avtaleflyt.models import Command
+
+    with runtime.session() as s:
+        cmd = s.get(Command, command_id)
+        if cmd is None:
+            return []
+        county, knr, _ = labels(s, dict(cmd.payload))
+    action = action_of(dict(cmd.payload))
+    return ([f"fylke:{county}"] if county else []) + ([f"kommune:{knr}"] if knr else []) + \
+        ([f"handling:{action}"] if action and not action.startswith("oppgave") else [])
+
+
 def _day(value: str | None) -> date | None:
     return date.fromisoformat(value) if value else None
 
@@ -119,33 +193,33 @@ def _assign(s, p: dict[str, Any], ctx: Ctx):
                               ctx=ctx)
 
 
-@flow(name="open-case", flow_run_name="open-case-{command_id}")
+@flow(name="open-case", flow_run_name=run_name)
 def open_case(command_id: int) -> dict[str, Any]:
     return execute(command_id, _open)
 
 
-@flow(name="record-fact", flow_run_name="record-fact-{command_id}")
+@flow(name="record-fact", flow_run_name=run_name)
 def record_fact(command_id: int) -> dict[str, Any]:
     return execute(command_id, _record)
 
 
-@flow(name="complete-task", flow_run_name="complete-task-{command_id}")
+@flow(name="complete-task", flow_run_name=run_name)
 def complete_task(command_id: int) -> dict[str, Any]:
     return execute(command_id, _complete)
 
 
-@flow(name="change-case-status", flow_run_name="change-case-status-{command_id}")
+@flow(name="change-case-status", flow_run_name=run_name)
 def change_status(command_id: int) -> dict[str, Any]:
     """Put on hold, resume or withdraw a case."""
     return execute(command_id, _status)
 
 
-@flow(name="add-note", flow_run_name="add-note-{command_id}")
+@flow(name="add-note", flow_run_name=run_name)
 def add_note(command_id: int) -> dict[str, Any]:
     return execute(command_id, _note)
 
 
-@flow(name="assign-task", flow_run_name="assign-task-{command_id}")
+@flow(name="assign-task", flow_run_name=run_name)
 def assign_task(command_id: int) -> dict[str, Any]:
     return execute(command_id, _assign, advance=False)
 

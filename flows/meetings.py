@@ -13,7 +13,7 @@ from prefect import flow
 
 from avtaleflyt.services import meetings
 
-from avtaleflyt.flows.commands import execute
+from avtaleflyt.flows.commands import execute, run_name
 
 
 def _add(s, p: dict[str, Any], ctx):
@@ -28,12 +28,12 @@ def _import(s, p: dict[str, Any], ctx):
                                     ctx=ctx, county=p.get("county"))
 
 
-@flow(name="add-meeting", flow_run_name="add-meeting-{command_id}")
+@flow(name="add-meeting", flow_run_name=run_name)
 def add_meeting(command_id: int) -> dict[str, Any]:
     return execute(command_id, _add, advance=False)
 
 
-@flow(name="import-meetings", flow_run_name="import-meetings-{command_id}")
+@flow(name="import-meetings", flow_run_name=run_name)
 def import_meetings(command_id: int) -> dict[str, Any]:
     return execute(command_id, _import, advance=False)
 

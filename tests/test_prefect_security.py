@@ -144,10 +144,12 @@ def test_serve_prefect_api_requires_the_stored_credential(sqlite_url, tmp_path):
             assert ok.status_code == 200, (path, ok.status_code, ok.text)
 
         dep = _wait(lambda: next(iter(_call(serve.api, "POST", "/deployments/filter", {
-            "deployments": {"name": {"any_": ["deadline-sweep"]}}}, auth=auth).json()), None),
+            "deployments": {"name": {"any_": ["deadline-sweep-avtaleflyt"]}}},
+            auth=auth).json()), None),
             120, "the deadline-sweep deployment")
         retention = _wait(lambda: next(iter(_call(serve.api, "POST", "/deployments/filter", {
-            "deployments": {"name": {"any_": ["prefect-retention"]}}}, auth=auth).json()),
+            "deployments": {"name": {"any_": ["prefect-retention-avtaleflyt"]}}},
+            auth=auth).json()),
             None), 120, "the prefect-retention deployment")
         assert [(s["schedule"]["cron"], s["schedule"]["timezone"])
                 for s in retention["schedules"]] == [("0 3 * * *", "Europe/Oslo")]

@@ -106,7 +106,7 @@ class Serve:
     def sweep_deployment(self) -> dict:
         def found():
             r = httpx.post(self.api + "/deployments/filter", timeout=10, auth=self.auth,
-                           json={"deployments": {"name": {"any_": ["deadline-sweep"]}}})
+                           json={"deployments": {"name": {"any_": ["deadline-sweep-avtaleflyt"]}}})
             return r.json()[0] if r.status_code == 200 and r.json() else None
         return _wait(found, 120, "the deadline-sweep deployment")
 
@@ -138,7 +138,7 @@ def test_serve_runs_the_sweep_on_its_schedule_and_stops_cleanly(sqlite_url, tmp_
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
     env.update(AVTALEFLYT_DATABASE_URL=sqlite_url, AVTALEFLYT_DATA_DIR=str(tmp_path / "data"))
     expected = next(d for d in yaml.safe_load(prefect_yaml().read_text())
-                    ["deployments"] if d["name"] == "deadline-sweep")["schedules"]
+                    ["deployments"] if d["name"].startswith("deadline-sweep-"))["schedules"]
 
     serve = Serve(env, tmp_path)
     try:
@@ -155,10 +155,13 @@ def test_serve_runs_the_sweep_on_its_schedule_and_stops_cleanly(sqlite_url, tmp_
         got = [(s["schedule"]["cron"], s["schedule"]["timezone"], s["active"])
                for s in dep["schedules"]]
         assert got == [(s["cron"], s["timezone"], s.get("active", True)) for s in expected]
-        assert dep["global_concurrency_limit"]["limit"] == 1  # never two sweeps at once
         assert dep["paused"] is False
+        assert dep["work_pool_name"] is None  # served here, not on a worker pool
 
-        run = httpx.post(f"{serve.api}/deployments/{dep['id']}/create_flow_run", json={},
+        # The scheduled run (no county) starts one run per county with cases; a county's
+        # run sweeps under that county's concurrency limit.
+        run = httpx.post(f"{serve.api}/deployments/{dep['id']}/create_flow_run",
+                         json={"parameters": {"county": "18"}},
                          timeout=10, auth=serve.auth).json()
 
         def finished():
@@ -172,6 +175,14 @@ def test_serve_runs_the_sweep_on_its_schedule_and_stops_cleanly(sqlite_url, tmp_
         table = next(a for a in artifacts if a["key"] == "sakstatus")
         data = table["data"] if isinstance(table["data"], list) else json.loads(table["data"])
         assert table["type"] == "table" and [r["Kommune"] for r in data] == ["Rødøy (1836)"]
+        # A run of serve's scheduler leaves its log lines in Prefect, as a worker's does,
+        # and its name says which county it swept.
+        got = httpx.get(f"{serve.api}/flow_runs/{run['id']}", timeout=10,
+                        auth=serve.auth).json()
+        assert got["name"] == "deadline-sweep 18 Nordland"
+        logs = httpx.post(f"{serve.api}/logs/filter", timeout=10, auth=serve.auth, json={
+            "logs": {"flow_run_id": {"any_": [run["id"]]}}}).json()
+        assert any("Fristsveip for 18 Nordland" in line["message"] for line in logs), logs
         serve.stop(signal.SIGINT)
     finally:
         serve.cleanup()

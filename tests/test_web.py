@@ -318,12 +318,17 @@ def test_forms_run_flows_and_redirect_with_a_message(with_case, prefect_server):
     with get_client(sync_client=True) as client:
         runs = client.read_flow_runs(flow_filter=FlowFilter(name=FlowFilterName(any_=names)))
     ours = [r for r in runs if r.created is not None and r.created >= started
-            and r.name == f"{r.name.rsplit('-', 1)[0]}-"
-            f"{r.parameters.get('command_id')}" and r.parameters.get("command_id") in commands
-            and commands[r.parameters["command_id"]].kind.replace("_", "-") in r.name
-            .replace("change-case-status", "change-status")]
+            and r.parameters.get("command_id") in commands]
     assert len(ours) >= 6 and all(r.state.is_completed() for r in ours)
     assert all(set(r.parameters) == {"command_id"} for r in ours)
+    # Readable in Prefect's UI: the action, the municipality, the command's id; and tags
+    # a coordinator can filter by.
+    for r in ours:
+        assert r.name.startswith(f"{r.name.split(' ', 1)[0]} 1836 Rødøy")
+        assert r.name.endswith(f" #{r.parameters['command_id']}")
+        assert {"fylke:18", "kommune:1836"} <= set(r.tags), r.tags
+    facts = [r.name for r in ours if r.name.startswith("record-fact")]
+    assert facts and all(": " in n for n in facts), facts
 
 
 @pytest.mark.prefect

@@ -108,7 +108,7 @@ def test_the_installed_wheel_runs_outside_the_checkout(installed, tmp_path):
         def scheduled():
             r = httpx.post(f"http://127.0.0.1:{prefect_port}/api/deployments/filter",
                            timeout=10, json={}, auth=(user, password))
-            return r.status_code == 200 and any(d["name"] == "deadline-sweep"
+            return r.status_code == 200 and any(d["name"] == "deadline-sweep-avtaleflyt"
                                                 for d in r.json())
         _wait(scheduled, 180, "the sweep deployment from the packaged prefect.yaml")
     finally:

@@ -158,10 +158,13 @@ def init() -> None:
         from avtaleflyt.filemodes import private_dir
 
         private_dir(s.data_dir)  # personal data: readable by the owner only
-        # Migration 0010 moves documents from the old folder into the database.
-        db.upgrade(url, documents_dir=s.data_dir / "documents")
-        with runtime.session() as session:
-            counties, munis = load_reference_data(session)
+        # Two `init` at once (two nodes starting): the second waits, then has nothing to do.
+        with db.init_lock(url, waiting=lambda: console.print(
+                "Venter på en annen «avtaleflyt init» mot samme database …")):
+            # Migration 0010 moves documents from the old folder into the database.
+            db.upgrade(url, documents_dir=s.data_dir / "documents")
+            with runtime.session() as session:
+                counties, munis = load_reference_data(session)
     console.print(f"Databasen er klar: [bold]{_safe_url(url)}[/] (skjema {db.head_revision()}).",
                   highlight=False)
     if counties or munis:

@@ -1,6 +1,16 @@
 """`avtaleflyt serve`: a local Prefect server, the scheduler for prefect.yaml's deployments,
 and the dashboard — one command for a single office.
 
+Scaled out (docs/operations.md) the operator chooses explicitly:
+- `--scheduler local` (the default): this process serves prefect.yaml's deployments itself.
+  It refuses to take over a deployment an operator registered for workers (`prefect
+  deploy`), which would replace its entrypoint, pull steps and schedule and make workers
+  and every `serve` race for the same runs.
+- `--scheduler workers`: registers nothing and runs no scheduler; the installation's
+  workers take the runs from its work pool.
+- `--dashboard-only`: no Prefect server and no scheduler: one stateless web node against
+  PREFECT_API_URL (with PREFECT_API_AUTH_STRING) and the shared database.
+
 The Prefect server and the scheduler run as child processes in their own process group;
 the dashboard runs here under uvicorn. Ctrl-C or SIGTERM stops uvicorn, then the scheduler
 (it does not pause its schedules on the way out), then the server. Nothing is left running.
@@ -34,10 +44,25 @@ def serve(
     ] = "127.0.0.1",
     prefect_port: Annotated[int, typer.Option(
         "--prefect-port", help="Porten den lokale Prefect-serveren lytter på.")] = 4200,
+    scheduler: Annotated[str, typer.Option(
+        "--scheduler", metavar="local|workers",
+        help="local: denne prosessen kjører utrullingene i prefect.yaml etter timeplanen "
+             "(én maskin). workers: registrerer ingenting; arbeiderne henter kjøringene fra "
+             "arbeidspoolen (se docs/operations.md).")] = "local",
+    dashboard_only: Annotated[bool, typer.Option(
+        "--dashboard-only",
+        help="Bare nettsiden: ingen Prefect-server og ingen planlegger. Bruker "
+             "PREFECT_API_URL og den felles databasen (én av flere nettnoder).")] = False,
 ) -> None:
     """Start nettsiden, planleggeren og en lokal Prefect-server (stopp med Ctrl-C)."""
     from avtaleflyt import db, runtime
 
+    if scheduler not in ("local", "workers"):
+        raise fail(f"«--scheduler»: «{scheduler}» er ikke et valg. Velg local eller workers.",
+                   2)
+    if dashboard_only and not os.environ.get("PREFECT_API_URL"):
+        raise fail("«--dashboard-only» trenger PREFECT_API_URL (og PREFECT_API_AUTH_STRING) "
+                   "for Prefect-serveren nodene deler; den startes ikke her.", 2)
     with user_errors():
         s = runtime.settings()
         url = s.effective_database_url
@@ -50,15 +75,21 @@ def serve(
                 console.print("[yellow]Ingen brukere ennå.[/] Opprett en med "
                               "«avtaleflyt user add BRUKERNAVN» for å kunne logge inn.")
     try:
-        Supervisor(s.data_dir, host, port, prefect_port, s.as_environment()).run()
+        Supervisor(s.data_dir, host, port, prefect_port, s.as_environment(),
+                   scheduler="none" if dashboard_only else scheduler,
+                   installation=s.installation).run()
     except (Stopped, KeyboardInterrupt):
         pass  # stopped as asked; everything is already shut down
 
 
 class Supervisor:
     def __init__(self, data_dir: Path, host: str, port: int, prefect_port: int,
-                 settings_env: dict[str, str] | None = None) -> None:
+                 settings_env: dict[str, str] | None = None, scheduler: str = "local",
+                 installation: str = "avtaleflyt") -> None:
         self.data_dir = data_dir
+        # "local": serve prefect.yaml's deployments here; "workers": a Prefect server but
+        # no scheduler; "none" (--dashboard-only): neither, PREFECT_API_URL is given.
+        self.scheduler, self.installation = scheduler, installation
         # The children (the scheduler's flow runs) build their settings from their
         # environment: give them this command's, including what --db/--today/--by chose.
         self.settings_env = settings_env or {}
@@ -99,7 +130,7 @@ class Supervisor:
         logs = Path(env["PREFECT_HOME"])
         # Refuse a busy port before anything starts, not after Prefect is already up.
         _require_free(self.host, self.port, "--port")
-        if not os.environ.get("PREFECT_API_URL"):
+        if not os.environ.get("PREFECT_API_URL") and self.scheduler != "none":
             _require_free("127.0.0.1", self.prefect_port, "--prefect-port")
         try:
             credential_file = None
@@ -142,10 +173,20 @@ class Supervisor:
             quiet_prefect_env()
             from avtaleflyt.web import scheduler
 
-            names = scheduler.deployment_names()
+            names = (scheduler.deployment_names(installation=self.installation)
+                     if self.scheduler == "local" else [])
             if names:
+                _refuse_worker_deployments(api, names, env.get(prefect_auth.CLIENT_ENV))
+                # Flow-run logs at INFO reach Prefect (the console stays quiet): a sweep
+                # run by this scheduler leaves its log lines, as a worker's run does.
+                scheduler_env = env | {
+                    "PREFECT_LOGGING_LEVEL": os.environ.get("PREFECT_LOGGING_LEVEL", "INFO")}
                 self._start("scheduler", [sys.executable, "-m", "avtaleflyt.web.scheduler"],
-                            env, logs / "scheduler.log")
+                            scheduler_env, logs / "scheduler.log")
+            elif self.scheduler == "workers":
+                console.print("Planlegger: arbeiderne på arbeidspoolen "
+                              f"avtaleflyt-{self.installation} (--scheduler workers).",
+                              highlight=False)
             self._serve_dashboard(api, names, credential_file)
         finally:
             self.stop()
@@ -246,6 +287,29 @@ def _signal_group(proc: subprocess.Popen, sig: int) -> None:
         os.killpg(proc.pid, sig)
     except (ProcessLookupError, PermissionError):
         pass
+
+
+def _refuse_worker_deployments(api: str, names: list[str], credential: str | None) -> None:
+    """`--scheduler local` serves deployments under these names; if the operator registered
+    one of them for workers (`prefect deploy`: it has a work pool), serving it would replace
+    its entrypoint, pull steps and schedule. Refuse instead, before anything is registered."""
+    import httpx
+
+    auth = tuple(credential.split(":", 1)) if credential and ":" in credential else None
+    try:
+        r = httpx.post(f"{api}/deployments/filter", timeout=30, auth=auth,
+                       json={"deployments": {"name": {"any_": names}}})
+    except httpx.HTTPError:
+        return  # the scheduler itself reports an unreachable server
+    if r.status_code != 200:
+        return
+    owned = sorted(d["name"] for d in r.json() if d.get("work_pool_name"))
+    if owned:
+        raise fail(
+            f"Utrullingen {', '.join(owned)} er registrert for arbeidere (prefect deploy, "
+            "arbeidspool). «serve --scheduler local» tar den ikke over. Start med "
+            "«--scheduler workers» (arbeiderne kjører den), eller bruk et annet "
+            "AVTALEFLYT_INSTALLATION.", 2)
 
 
 def _require_free(host: str, port: int, option: str) -> None:

@@ -4,6 +4,12 @@ is set), and runs their flow runs when they fall due.
 
 `python -m avtaleflyt.web.scheduler` runs it; `deployment_names()` tells `serve` whether
 there is anything to schedule without importing Prefect.
+
+Names in prefect.yaml carry `{{ $AVTALEFLYT_INSTALLATION }}`, which `prefect deploy` fills
+in from the environment; here it is the installation's setting (`installation.render`), so
+`serve` registers exactly the names an operator's `prefect deploy` would. Work pools are
+not used: these deployments run in this process (`serve --scheduler workers` leaves them
+to the workers instead).
 """
 
 from __future__ import annotations
@@ -30,21 +36,29 @@ def _module_of(entrypoint: str) -> tuple[str, str]:
             f"avtaleflyt.{module}"), attr
 
 
-def deployments(path: Path = PREFECT_YAML) -> list[dict[str, Any]]:
-    """prefect.yaml's deployments whose flow module exists in this installation."""
+def deployments(path: Path = PREFECT_YAML, installation: str | None = None
+                ) -> list[dict[str, Any]]:
+    """prefect.yaml's deployments whose flow module exists in this installation, with the
+    installation's name filled in (the settings' when not given)."""
+    from avtaleflyt.installation import render
+
     if not path.exists():
         return []
+    if installation is None:
+        from avtaleflyt import runtime
+
+        installation = runtime.settings().installation
     data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     out = []
     for d in data.get("deployments") or []:
         module, _ = _module_of(d.get("entrypoint", ""))
         if module and importlib.util.find_spec(module) is not None:
-            out.append(d)
+            out.append(render(d, installation))
     return out
 
 
-def deployment_names(path: Path = PREFECT_YAML) -> list[str]:
-    return [d["name"] for d in deployments(path)]
+def deployment_names(path: Path = PREFECT_YAML, installation: str | None = None) -> list[str]:
+    return [d["name"] for d in deployments(path, installation)]
 
 
 def runner_deployments(path: Path = PREFECT_YAML) -> list:

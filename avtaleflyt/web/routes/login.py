@@ -21,7 +21,19 @@ router = APIRouter()
 
 @router.get("/helse", include_in_schema=False)
 def health() -> PlainTextResponse:
-    return PlainTextResponse("ok")
+    """For a load balancer or monitoring: 200 "ok" when the database answers on this
+    version's schema and the Prefect API answers; 503 and which of them is down otherwise.
+    No login, so nothing in the answer names a host, a URL or a credential."""
+    import os
+
+    from avtaleflyt import installation, prefect_auth
+
+    s = runtime.settings()
+    api = os.environ.get("PREFECT_API_URL")
+    auth = os.environ.get(prefect_auth.CLIENT_ENV) or (
+        prefect_auth.credential_for(api, s.data_dir) if api else None)
+    result = installation.health(s, api, auth)
+    return PlainTextResponse(result.text(), status_code=200 if result.ok else 503)
 
 
 @router.get("/logg-inn")
