@@ -21,7 +21,8 @@ doc_app = typer.Typer(help="Dokumenter: saksframlegg, avtale, sjekkliste og års
 report_app = typer.Typer(help="Rapporter på tvers av sakene.", no_args_is_help=True)
 
 Knr = Annotated[str, typer.Argument(help="Kommunenummer, fire siffer (f.eks. 1836).")]
-FormatOpt = Annotated[str, typer.Option("--format", help="html eller docx.")]
+FormatOpt = Annotated[str, typer.Option(
+    "--format", help="html, docx eller pdf (PDF/A-3b for arkivet).")]
 OutOpt = Annotated[Optional[Path], typer.Option(
     "--out", help="Skriv dokumentet hit i stedet for å lagre en ny versjon i dokumentmappen.")]
 

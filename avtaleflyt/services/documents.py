@@ -18,7 +18,7 @@ import os
 import tempfile
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -67,7 +67,7 @@ from . import scope as scopes
 from .context import Ctx
 from .store import get_case, load_terms
 
-FORMATS = ("html", "docx")
+FORMATS = ("html", "docx", "pdf")
 CASE_KINDS = ("saksframlegg", "agreement", "setup_checklist", "yearly_report")
 # The experience report covers one county, or compares the counties (the national report).
 COUNTY_KINDS = ("experience_report", "experience_comparison")
@@ -108,8 +108,8 @@ def check_kind(kind: str, allowed: tuple[str, ...] = CASE_KINDS) -> str:
 def check_format(fmt: str) -> str:
     fmt = fmt.strip().lower()
     if fmt not in FORMATS:
-        raise InvalidInput(f"«--format»: «{fmt}» er ikke et gyldig format. Velg html eller docx.",
-                           field="format")
+        raise InvalidInput(f"«--format»: «{fmt}» er ikke et gyldig format. Velg html, docx "
+                           "eller pdf.", field="format")
     return fmt
 
 
@@ -513,10 +513,8 @@ def render(*, session: Session, kind: str, formats: tuple[str, ...], ctx: Ctx,
                                             year if year is not None else ctx.today.year - 1)
     renderer = DocumentRenderer(_settings(settings).template_dir, 
                                 county=scope.county.code if scope.county else None)
-    files: dict[str, bytes] = {}
-    for fmt in formats:
-        files[fmt] = (renderer.render_docx(kind, context) if fmt == "docx"
-                      else renderer.render_html(kind, context).encode("utf-8"))
+    created = datetime.now(UTC)  # the files' "created" property; the HTML does not carry it
+    files = {fmt: renderer.render(kind, context, fmt, created=created) for fmt in formats}
     return Rendered(scope, kind, files)
 
 

@@ -179,6 +179,23 @@ def _scrub_docx(data: bytes, text: str) -> bytes | None:
     return out.getvalue()
 
 
+def _scrub_pdf(data: bytes, text: str) -> bytes | None:
+    """A PDF cannot be edited in place: make it again from the HTML source it carries
+    (see documents/html_pdf.py), with the text replaced; title, author and creation time
+    are in that source and stay as they were."""
+    from avtaleflyt.documents.html_pdf import embedded_source, source_to_pdf
+
+    source = embedded_source(data)
+    if source is None:
+        raise Conflict("En lagret PDF mangler HTML-kilden sin og kan ikke sladdes; "
+                       "ingenting er endret.", field="text_id")
+    new = _scrub_html(source.encode("utf-8"), text)
+    return None if new is None else source_to_pdf(new.decode("utf-8"))
+
+
+_SCRUBBERS = {"html": _scrub_html, "docx": _scrub_docx, "pdf": _scrub_pdf}
+
+
 def _scrub_documents(session: Session, text: str) -> list[tuple[int, str]]:
     from .documents import documents_root, replace_file
 
@@ -189,7 +206,7 @@ def _scrub_documents(session: Session, text: str) -> list[tuple[int, str]]:
         if not path.is_file():
             continue
         data = path.read_bytes()
-        new = (_scrub_html if d.format == "html" else _scrub_docx)(data, text)
+        new = _SCRUBBERS[d.format](data, text)
         if new is None:
             continue
         replace_file(path, new)

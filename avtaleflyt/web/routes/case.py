@@ -204,7 +204,8 @@ def document(request: Request, user: User, knr: str, kind: str, version: int, fm
         log_access(s, username=user.username, action="document", kommunenummer=knr,
                    case_id=doc.get("case_id"), object=f"{kind} v{version} ({fmt})")
     media = {"html": "text/html; charset=utf-8", "docx": "application/vnd.openxmlformats-"
-             "officedocument.wordprocessingml.document"}.get(fmt, "application/octet-stream")
+             "officedocument.wordprocessingml.document",
+             "pdf": "application/pdf"}.get(fmt, "application/octet-stream")
     # HTML documents are downloaded rather than shown, so they never run in our origin.
     return FileResponse(path, media_type=media, filename=path.name,
                         content_disposition_type="attachment")
