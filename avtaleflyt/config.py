@@ -15,6 +15,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from .documents.clauses import Clauses, parse_clauses
 from .domain.agreement import MAX_YEARLY_PRICE
 from .domain.errors import InvalidInput
 from .domain.stages import TASK_TEMPLATES
@@ -75,6 +76,7 @@ class Config:
     allow_by: bool = False  # [cli]
     prefect_retention_days: int = 30
     dashboard: DashboardRules = field(default_factory=DashboardRules)
+    documents: Clauses = field(default_factory=Clauses)  # [documents]: agreement wording
     raw: dict[str, Any] = field(default_factory=dict)  # sections other modules read
     # `[county."55"]` sections, each merged over the top level and validated like it.
     counties: dict[str, Config] = field(default_factory=dict, repr=False)
@@ -222,6 +224,7 @@ def _build(data: dict[str, Any]) -> Config:
         prefect_retention_days=_int(data["prefect"]["retention_days"],
                                     "prefect.retention_days", 1, 3650),
         dashboard=_dashboard_rules(data),
+        documents=parse_clauses(data["documents"]),
         raw=data,
     )
 

@@ -18,6 +18,7 @@ from avtaleflyt.documents.context import (
     ChecklistContext,
     ChecklistItem,
     ClosedCase,
+    DataProcessingContext,
     DutyRecord,
     ExperienceNote,
     ExperienceReportContext,
@@ -52,6 +53,10 @@ def saksframlegg(municipality: Party = RODOY, terms: Terms | None = TERMS) -> Sa
 
 def agreement(municipality: Party = RODOY) -> AgreementContext:
     return AgreementContext(COUNTY, municipality, TERMS, today=TODAY, reference="2026/412")
+
+
+def data_processing() -> DataProcessingContext:
+    return DataProcessingContext(COUNTY, RODOY, today=TODAY)
 
 
 def checklist() -> ChecklistContext:
@@ -112,6 +117,7 @@ def experience_comparison() -> ExperienceComparisonContext:
 CONTEXTS = {
     "saksframlegg": saksframlegg,
     "agreement": agreement,
+    "databehandleravtale": data_processing,
     "setup_checklist": checklist,
     "yearly_report": yearly_report,
     "experience_report": experience_report,

@@ -27,6 +27,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from avtaleflyt.documents.context import (
     AgreementContext,
     ChecklistContext,
+    DataProcessingContext,
     ExperienceComparisonContext,
     ExperienceReportContext,
     SaksframleggContext,
@@ -68,6 +69,7 @@ def _experience_extras(context: ExperienceReportContext) -> Mapping[str, Any]:
 KINDS: dict[str, _Kind] = {
     "saksframlegg": _Kind("saksframlegg.html.j2", SaksframleggContext),
     "agreement": _Kind("agreement.html.j2", AgreementContext),
+    "databehandleravtale": _Kind("databehandleravtale.html.j2", DataProcessingContext),
     "setup_checklist": _Kind("setup_checklist.html.j2", ChecklistContext),
     "yearly_report": _Kind("yearly_report.html.j2", YearlyReportContext),
     "experience_report": _Kind("experience_report.html.j2", ExperienceReportContext,
@@ -83,7 +85,7 @@ def format_whole_days(days: float) -> str:
 
 
 class DocumentRenderer:
-    """Renders the five document kinds; `template_dir_override` files win over built-ins,
+    """Renders the document kinds in KINDS; `template_dir_override` files win over built-ins,
     and for a county's documents, files in `template_dir_override/<fylkesnummer>/` win over
     both (so one installation can serve counties with different letterheads)."""
 
