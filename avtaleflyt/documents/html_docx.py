@@ -32,11 +32,13 @@ _WHITESPACE = re.compile(r"\s+")
 LANGUAGE = "nb-NO"
 # The text width between the margins set in _set_up_page: 210 mm - 25 mm - 20 mm.
 _TEXT_WIDTH = Mm(165)
-# Widths for fitting table columns to their words (11 pt Calibri/Carlito): a generous
-# average character, bold header text a little wider, and Word's default cell margins.
-_CHAR = Mm(2.1)
-_BOLD_CHAR = Mm(2.3)
-_CELL_PADDING = Mm(4)
+# Widths for fitting table columns to their words: a generous average character at 11 pt
+# (wide enough for DejaVu Sans, the font LibreOffice falls back to when Calibri and Carlito
+# are missing, so also for Calibri), bold header text wider, and Word's default cell
+# margins (0.08 inch either side).
+_CHAR = Mm(2.5)
+_BOLD_CHAR = Mm(2.8)
+_CELL_PADDING = Mm(4.3)
 
 
 @dataclass
