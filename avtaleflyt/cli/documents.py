@@ -99,7 +99,7 @@ def _print_documents(rows: list[dict], title: str, *, with_type: bool = True,
               caption=f"Mappe: {folder}", caption_justify="left")
     # Narrow enough for an 80-column terminal: the format shows as the file's extension.
     if with_type:
-        t.add_column("Type", min_width=16)
+        t.add_column("Type", min_width=12, overflow="fold")
     if with_county:
         t.add_column("Fylke", no_wrap=True)
     t.add_column("Versjon", justify="right")
