@@ -24,8 +24,8 @@ from avtaleflyt.models import Document, Municipality, PersonalText, utcnow
 from .context import Ctx
 
 REDACTED = "[sladdet]"
-LIMITS = {"note": 5000, "reason": 500}
-_FIELDS = {"note": "text", "reason": "reason"}
+LIMITS = {"note": 5000, "reason": 500, "situation": 5000}
+_FIELDS = {"note": "text", "reason": "reason", "situation": "situation"}
 
 
 def clean(value: str | None, kind: str, *, required: bool) -> str | None:
