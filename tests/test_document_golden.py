@@ -329,3 +329,37 @@ def test_a_term_in_months_and_automatic_renewal_are_printed_as_computed(renderer
     assert "fornyes automatisk" in text and "senest 30. november 2020" in text
     assert "til sammen kr 40 000 for avtaleperioden" in text
     assert "1 måneds varsel" in text
+
+
+@pytest.mark.parametrize("toml, words", [
+    ('[documents]\norganisational_form = "interkommunalt"\n',
+     "«documents.organisational_form»: «interkommunalt» er ikke en kjent organisasjonsform"),
+    ('[documents]\ndisputes = ""\n', "«documents.disputes» kan ikke være tom"),
+    ('[documents]\nbreach_notice_hours = 96\n', "«documents.breach_notice_hours» må være"),
+    ('[documents]\nvenue = "Bodø"\n', "Ukjent innstilling «documents.venue»"),
+    ('[county."18".documents]\norganisational_form = "kjøp"\n',
+     '(i [county."18"])'),
+])
+def test_bad_document_settings_are_refused_by_name(tmp_path, toml, words):
+    from avtaleflyt.config import load_config
+    from avtaleflyt.domain.errors import InvalidInput
+
+    path = tmp_path / "avtaleflyt.toml"
+    path.write_text(toml, encoding="utf-8")
+    with pytest.raises(InvalidInput) as e:
+        load_config(path)
+    assert words in e.value.message
+
+
+def test_a_county_words_its_agreement_its_own_way(tmp_path):
+    from avtaleflyt.config import load_config
+
+    path = tmp_path / "avtaleflyt.toml"
+    path.write_text('[county."55".documents]\norganisational_form = '
+                    '"samarbeid_etter_kommuneloven"\ncounty_org_number = "974 xxx xxx"\n',
+                    encoding="utf-8")
+    config = load_config(path)
+    assert config.documents == default_clauses()
+    troms = config.for_county("55").documents
+    assert troms.organisational_form_label == "samarbeid etter kommuneloven"
+    assert troms.county_org_number == "974 xxx xxx"

@@ -393,6 +393,18 @@ def test_documents_are_listed_and_downloaded_behind_login(with_case, today):
     assert c.get("/sak/1836/dokument/agreement/2.html").status_code == 404
     assert c.get("/sak/1836/dokument/..%2F..%2Fsession_secret/1.html").status_code == 404
 
+    # The PDF/A version is listed and downloaded the same way, as a PDF.
+    with db.session_scope(with_case) as s:
+        store_document(session=s, kind="databehandleravtale", ctx=ctx_for(today),
+                       kommunenummer="1836", formats=("pdf",))
+    pdf = "/sak/1836/dokument/databehandleravtale/1.pdf"
+    page = c.get("/sak/1836").text
+    assert f'href="{pdf}"' in page and "Databehandleravtale, versjon 1 (PDF)" in page
+    r = c.get(pdf)
+    assert r.status_code == 200 and r.headers["content-type"] == "application/pdf"
+    assert r.headers["content-disposition"].startswith("attachment")
+    assert r.content.startswith(b"%PDF-")
+
 
 def test_meetings_on_the_case_page_and_in_the_forecast(db_url, today):
     from avtaleflyt.services.meetings import add_meeting
