@@ -42,7 +42,7 @@ chromium:
 pdf-libs:
 	@{ ldconfig -p | grep -q libpangoft2-1.0 && fc-list | grep -q .; } || { \
 	  $(SUDO) apt-get update -qq && \
-	  $(SUDO) apt-get install -y -qq --no-install-recommends libpango-1.0-0 libpangoft2-1.0-0 \
+	  $(SUDO) apt-get install -y -qq --no-install-recommends libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 \
 	    fonts-dejavu-core fonts-crosextra-carlito >/dev/null; }
 
 # PostgreSQL tests need the machine's server on 127.0.0.1:5432; start it if it stopped.
