@@ -7,12 +7,12 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test install install-test chromium postgres bench
+.PHONY: demo test install install-test chromium postgres pdf-libs bench
 
-demo: install
+demo: install pdf-libs
 	$(BIN)/avtaleflyt demo
 
-test: install-test chromium postgres
+test: install-test chromium postgres pdf-libs
 	$(BIN)/python -m pytest
 
 bench: install
@@ -37,6 +37,13 @@ chromium:
 	@command -v chromium >/dev/null 2>&1 || { \
 	  $(SUDO) apt-get update -qq && \
 	  $(SUDO) apt-get install -y -qq --no-install-recommends chromium >/dev/null; }
+
+# PDF documents are laid out by WeasyPrint, which needs Pango and a font from Debian.
+pdf-libs:
+	@{ ldconfig -p | grep -q libpangoft2-1.0 && fc-list | grep -q .; } || { \
+	  $(SUDO) apt-get update -qq && \
+	  $(SUDO) apt-get install -y -qq --no-install-recommends libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 \
+	    fonts-dejavu-core fonts-crosextra-carlito >/dev/null; }
 
 # PostgreSQL tests need the machine's server on 127.0.0.1:5432; start it if it stopped.
 postgres:

@@ -15,6 +15,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from .documents.clauses import Clauses, parse_clauses
 from .domain.agreement import MAX_YEARLY_PRICE
 from .domain.errors import InvalidInput
 from .domain.stages import TASK_TEMPLATES
@@ -84,6 +85,7 @@ class Config:
     dashboard: DashboardRules = field(default_factory=DashboardRules)
     saksgang: tuple[str, ...] = ("formannskap", "kommunestyre")  # [political]
     split: tuple[tuple[str, str], ...] = ()  # [split] rows: (task, "county"|"municipality")
+    documents: Clauses = field(default_factory=Clauses)  # [documents]: agreement wording
     raw: dict[str, Any] = field(default_factory=dict)  # sections other modules read
     # `[county."55"]` sections, each merged over the top level and validated like it.
     counties: dict[str, Config] = field(default_factory=dict, repr=False)
@@ -234,6 +236,7 @@ def _build(data: dict[str, Any]) -> Config:
         prefect_retention_days=_int(data["prefect"]["retention_days"],
                                     "prefect.retention_days", 1, 3650),
         dashboard=_dashboard_rules(data),
+        documents=parse_clauses(data["documents"]),
         raw=data,
     )
 

@@ -160,7 +160,7 @@ def _record(s, p: dict[str, Any], ctx: Ctx):
                                        occurred_on=_day(p.get("occurred_on")) or ctx.today,
                                        options=p.get("options") or {}, ctx=ctx)
     return cases.record_fact(session=s, kommunenummer=p["kommunenummer"], fact=fact_input,
-                             ctx=ctx)
+                             ctx=ctx, situation_text_id=p.get("situation_text_id"))
 
 
 def _complete(s, p: dict[str, Any], ctx: Ctx):

@@ -64,7 +64,8 @@ def test_render_list_and_report(session, db_url, tmp_path):
 
     listing = json.loads(cli("doc", "list", "1836", "--json").stdout)
     assert [(d["kind"], d["format"], d["version"]) for d in listing] == [
-        ("agreement", "docx", 1), ("saksframlegg", "docx", 1), ("saksframlegg", "html", 1)]
+        ("agreement", "docx", 1), ("saksframlegg", "docx", 1), ("saksframlegg", "html", 1),
+        ("saksframlegg", "pdf", 1)]
     for d in listing:
         data = (stored_documents() / d["path"]).read_bytes()
         assert hashlib.sha256(data).hexdigest() == d["sha256"]
@@ -85,6 +86,34 @@ def test_render_list_and_report(session, db_url, tmp_path):
     assert "experience_report-v1.docx" in cli("report", "list").stdout
 
 
+def test_pdf_and_the_data_processing_agreement_from_the_command_line(session, db_url,
+                                                                     tmp_path):
+    import pypdf
+
+    to_political_approval(session)
+    result = cli("doc", "render", "1836", "databehandleravtale", "--format", "pdf")
+    assert result.exit_code == 0, result.output
+    path = Path(result.stdout.strip())
+    assert path == documents.documents_root() / "1836" / "databehandleravtale-v1.pdf"
+    reader = pypdf.PdfReader(str(path))
+    assert reader.metadata.title == "Databehandleravtale – Rødøy kommune og Nordland fylkeskommune"
+    assert reader.metadata.author == "Nordland fylkeskommune"
+    assert 'pdfaid:part="3"' in reader.xmp_metadata.rdf_root.toxml()
+    text = " ".join(" ".join(p.extract_text().split()) for p in reader.pages)
+    assert "Behandlingsansvarlig: Rødøy kommune" in text
+    assert "Databehandler: Nordland fylkeskommune" in text
+
+    out = tmp_path / "avtale.pdf"
+    result = cli("doc", "render", "1836", "agreement", "--format", "pdf", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    assert out.read_bytes().startswith(b"%PDF-")
+    listing = json.loads(cli("doc", "list", "1836", "--json").stdout)
+    assert ("databehandleravtale", "pdf", 1) in [(d["kind"], d["format"], d["version"])
+                                                 for d in listing]
+    table = cli("doc", "list", "1836").stdout  # 80 columns, as in a terminal
+    assert "databehandleravtale-v1.pdf" in table and "Databehandler" in table, table
+
+
 def test_refusals_exit_non_zero_and_write_nothing(session, db_url, tmp_path):
     to_political_approval(session)
     before = len(stored(db_url))
@@ -92,7 +121,7 @@ def test_refusals_exit_non_zero_and_write_nothing(session, db_url, tmp_path):
     folder.mkdir()
     for args, code, words in (
             (("doc", "render", "1836", "kontrakt"), 2, "Ukjent dokumenttype «kontrakt»"),
-            (("doc", "render", "1836", "agreement", "--format", "pdf"), 2, "«--format»"),
+            (("doc", "render", "1836", "agreement", "--format", "odt"), 2, "«--format»"),
             (("doc", "render", "1836", "yearly_report", "--year", "2026"), 1, "ikke i drift"),
             (("doc", "render", "1839", "agreement"), 1, "har ingen sak"),
             (("doc", "list", "18x6"), 2, "fire siffer"),
@@ -103,7 +132,7 @@ def test_refusals_exit_non_zero_and_write_nothing(session, db_url, tmp_path):
     assert len(stored(db_url)) == before
     assert list(folder.iterdir()) == []
     assert sorted(stored_documents().names()) == [
-        "1836/saksframlegg-v1.docx", "1836/saksframlegg-v1.html"]
+        "1836/saksframlegg-v1.docx", "1836/saksframlegg-v1.html", "1836/saksframlegg-v1.pdf"]
 
 
 def test_document_commands_never_import_prefect(db_url, tmp_path):
@@ -134,7 +163,8 @@ def test_record_fact_flow_stores_the_saksframlegg(db_url, prefect_server):
 
     rows = stored(db_url)
     assert [(r.kind, r.format, r.version, r.created_on) for r in rows] == [
-        ("saksframlegg", "html", 1, today), ("saksframlegg", "docx", 1, today)]
+        ("saksframlegg", "html", 1, today), ("saksframlegg", "docx", 1, today),
+        ("saksframlegg", "pdf", 1, today)]
     for r in rows:
         data = (stored_documents() / r.path).read_bytes()
         assert hashlib.sha256(data).hexdigest() == r.sha256

@@ -90,34 +90,41 @@ def assert_intact(row: Document):
 
 def test_entering_stages_stores_drafts_with_matching_checksums(session, db_url):
     made = to_political_approval(session)
-    assert made == ["1836/saksframlegg-v1.html", "1836/saksframlegg-v1.docx"]
+    assert made == ["1836/saksframlegg-v1.html", "1836/saksframlegg-v1.docx",
+                    "1836/saksframlegg-v1.pdf"]
     to_system_setup_rest = [
         record(session, "council-decision", date(2026, 4, 23), outcome="approved"),
         record(session, "county-decision", date(2026, 5, 5), outcome="approved"),
     ]
-    assert to_system_setup_rest[-1] == ["1836/agreement-v1.html", "1836/agreement-v1.docx"]
+    # The data processing agreement is drafted together with the cooperation agreement.
+    assert to_system_setup_rest[-1] == [
+        "1836/agreement-v1.html", "1836/agreement-v1.docx", "1836/agreement-v1.pdf",
+        "1836/databehandleravtale-v1.html", "1836/databehandleravtale-v1.docx",
+        "1836/databehandleravtale-v1.pdf"]
     record(session, "terms-set", date(2026, 5, 11), start="2026-09-01", years="3",
            notice_months="6")
     record(session, "signed", date(2026, 5, 20), party="municipality")
     assert record(session, "signed", date(2026, 5, 22), party="county") == [
-        "1836/setup_checklist-v1.html", "1836/setup_checklist-v1.docx"]
+        "1836/setup_checklist-v1.html", "1836/setup_checklist-v1.docx",
+        "1836/setup_checklist-v1.pdf"]
 
     stored = rows(session)
     assert [(r.kind, r.format, r.version) for r in stored] == [
-        ("agreement", "docx", 1), ("agreement", "html", 1),
-        ("saksframlegg", "docx", 1), ("saksframlegg", "html", 1),
-        ("setup_checklist", "docx", 1), ("setup_checklist", "html", 1)]
+        (kind, fmt, 1) for kind in ("agreement", "databehandleravtale", "saksframlegg",
+                                    "setup_checklist")
+        for fmt in ("docx", "html", "pdf")]
     _, case = get_case(session, KNR)
     for r in stored:
         assert_intact(r)
         assert r.case_id == case.id and r.created_at.tzinfo is not None
     entered = {r.kind: r.created_on for r in stored}
     assert entered == {"saksframlegg": date(2026, 3, 19), "agreement": date(2026, 5, 5),
+                       "databehandleravtale": date(2026, 5, 5),
                        "setup_checklist": date(2026, 5, 22)}
 
     # Running the stage again (a retried flow) makes nothing new.
     assert advance(session, date(2026, 5, 23)) == []
-    assert len(rows(session)) == 6
+    assert len(rows(session)) == 12
 
     # The checklist lists the stored setup tasks with their due dates.
     html = (root() / "1836/setup_checklist-v1.html").read_text(encoding="utf-8")
@@ -131,7 +138,7 @@ def test_entering_stages_stores_drafts_with_matching_checksums(session, db_url):
 
 def test_new_versions_never_overwrite_old_ones(session, db_url):
     to_political_approval(session)
-    [first] = rows(session, "saksframlegg")[1:]  # the html v1
+    [first] = rows(session, "saksframlegg")[1:2]  # the html v1 (after docx, before pdf)
     assert (first.format, first.version) == ("html", 1)
     before = (root() / first.path).read_bytes()
 
@@ -298,8 +305,10 @@ def test_broken_override_template_names_file_and_line_and_writes_nothing(
         # Once the override is fixed, the next run of the stage writes the missing draft.
         (overrides / "agreement.html.j2").write_text(
             BROKEN.replace("nickname", "name"), encoding="utf-8")
-        assert advance(session, date(2026, 5, 6)) == ["1836/agreement-v1.html",
-                                                      "1836/agreement-v1.docx"]
+        assert advance(session, date(2026, 5, 6)) == [
+            "1836/agreement-v1.html", "1836/agreement-v1.docx", "1836/agreement-v1.pdf",
+            "1836/databehandleravtale-v1.html", "1836/databehandleravtale-v1.docx",
+            "1836/databehandleravtale-v1.pdf"]
     html = (root() / "1836/agreement-v1.html").read_text(encoding="utf-8")
     assert "<h1>Rødøy kommune</h1>" in html
 

@@ -18,11 +18,13 @@ from avtaleflyt.documents.context import (
     ChecklistContext,
     ChecklistItem,
     ClosedCase,
+    DataProcessingContext,
     DutyRecord,
     ExperienceNote,
     ExperienceReportContext,
     Party,
     SaksframleggContext,
+    SaksgangStep,
     StageSpan,
     Terms,
     YearlyReportContext,
@@ -47,11 +49,16 @@ def saksframlegg(municipality: Party = RODOY, terms: Terms | None = TERMS) -> Sa
     return SaksframleggContext(
         county=COUNTY, municipality=municipality, today=TODAY, terms=terms,
         situation="Biblioteket har én lokalt ansatt i 60 % stilling og ingen fagutdannet leder.",
-        meeting_date=date(2026, 6, 18), reference="2026/412")
+        saksgang=[SaksgangStep("Formannskapet", date(2026, 6, 4)),
+                  SaksgangStep("Kommunestyret", date(2026, 6, 18))], reference="2026/412")
 
 
 def agreement(municipality: Party = RODOY) -> AgreementContext:
     return AgreementContext(COUNTY, municipality, TERMS, today=TODAY, reference="2026/412")
+
+
+def data_processing() -> DataProcessingContext:
+    return DataProcessingContext(COUNTY, RODOY, today=TODAY)
 
 
 def checklist() -> ChecklistContext:
@@ -112,6 +119,7 @@ def experience_comparison() -> ExperienceComparisonContext:
 CONTEXTS = {
     "saksframlegg": saksframlegg,
     "agreement": agreement,
+    "databehandleravtale": data_processing,
     "setup_checklist": checklist,
     "yearly_report": yearly_report,
     "experience_report": experience_report,
@@ -178,8 +186,11 @@ def test_agreement_html_has_terms_split_and_signatures(renderer):
     page = soup(html)
     assert page.h1.get_text() == "Samarbeidsavtale om bibliotekfaglig fjernledelse"
     assert [h.get_text() for h in page.find_all("h2")] == [
-        "1. Parter", "2. Formål", "3. Ansvarsfordeling", "4. Avtaleperiode og oppsigelse",
-        "5. Pris og omfang", "6. Tilgang til systemer", "7. Evaluering", "8. Underskrifter"]
+        "1. Parter", "2. Formål", "3. Rettslig grunnlag", "4. Organisering",
+        "5. Ansvarsfordeling", "6. Tilgang til systemer og personopplysninger",
+        "7. Avtaleperiode, fornyelse og oppsigelse", "8. Pris, omfang og prisregulering",
+        "9. Merverdiavgift og fakturering", "10. Reiseutgifter", "11. Kontaktpersoner",
+        "12. Evaluering", "13. Mislighold og heving", "14. Tvister", "15. Underskrifter"]
     assert table_rows(page.find("table", class_="responsibility")) == [("Oppgave", "Ansvar"), *SPLIT]
     text = text_of(html)
     for expected in ("fra og med 1. januar 2027 til og med 31. desember 2029 (3 år)",
@@ -215,15 +226,17 @@ def test_saksframlegg_sets_out_background_consequences_and_proposal(renderer):
     page = soup(renderer.render_html("saksframlegg", saksframlegg()))
     text = text_of(str(page))
     for expected in ("folkebibliotekloven § 5", "FOR-2013-12-20-1656", "én lokalt ansatt i 60 %",
-                     "kr 120 000 per år", "20 % stilling", "Møtedato: 18. juni 2026",
-                     "Saksnummer: 2026/412"):
+                     "kr 120 000 per år", "20 % stilling", "Saksnummer: 2026/412",
+                     "Arkivsak: ____________", "Saksbehandler: ____________"):
         assert expected in text
-    assert "Utkast" not in text
+    assert "standardtilbud" not in text
     headings = [h.get_text() for h in page.find_all("h2")]
-    assert headings[-1] == "Forslag til vedtak"
+    assert headings[:3] == ["Saksgang", "Vedlegg", "Kommunedirektørens innstilling"]
     assert "Økonomiske og personalmessige konsekvenser" in headings
-    assert table_rows(page.find("table"))[1:] == SPLIT
-    proposal = [li.get_text(" ", strip=True) for li in page.find_all("ol")[-1].find_all("li")]
+    assert table_rows(page.find("table", class_="saksgang"))[1:] == [
+        ("Formannskapet", "04.06.2026", "______"), ("Kommunestyret", "18.06.2026", "______")]
+    assert table_rows(page.find("table", class_="responsibility"))[1:] == SPLIT
+    proposal = [li.get_text(" ", strip=True) for li in page.find_all("ol")[1].find_all("li")]
     assert len(proposal) == 4
     assert proposal[0].startswith("Rødøy kommune inngår avtale med Nordland fylkeskommune")
     assert "1. januar 2027" in proposal[0]
@@ -233,15 +246,19 @@ def test_saksframlegg_draft_presents_the_standard_offer(renderer):
     ctx = saksframlegg(terms=None)
     assert ctx.offer == ctx.standard_terms
     text = text_of(renderer.render_html("saksframlegg", ctx))
-    assert "Utkast" in text and "standardtilbud" in text
+    assert "ennå ikke fastsatt" in text and "standardtilbud" in text
     assert "kr 120 000 per år" in text and "20 % stilling" in text and "4 besøk" in text
 
 
 def test_saksframlegg_docx_numbers_the_proposal(renderer):
     document = open_docx(renderer.render_docx("saksframlegg", saksframlegg()))
     numbered = [p for p in document.paragraphs if p.style.name == "List Number"]
-    assert len(numbered) == 4
-    assert numbered[-1].text == "Kommunedirektøren gis fullmakt til å inngå og signere avtalen."
+    assert len(numbered) == 6  # two attachments, then the four points of the proposal
+    assert numbered[-1].text == ("Kommunedirektøren gis fullmakt til å inngå og signere "
+                                 "samarbeidsavtalen og databehandleravtalen.")
+    # Each list restarts at 1: the proposal is not numbered on from the attachments.
+    ids = [p._p.pPr.numPr.numId.val for p in numbered]
+    assert ids[0] == ids[1] != ids[2] == ids[5]
 
 
 # -- checklist and reports ----------------------------------------------------------------

@@ -14,7 +14,7 @@ from sqlmodel import func, select
 from avtaleflyt import db
 from avtaleflyt.services import cases, people, users
 from avtaleflyt.services.queries import case_detail
-from avtaleflyt.models import Event, ExperienceNote
+from avtaleflyt.models import Event, ExperienceNote, PersonalText
 
 from .conftest import ctx_for
 from .web_support import (
@@ -137,6 +137,21 @@ def test_invalid_date_comes_back_on_the_form_with_the_field_marked(with_case):
     assert 'value="31.02.2026"' in r.text  # what the user typed is kept
     assert "<script>alert" not in r.text and "&lt;script&gt;" in r.text
     assert events(with_case) == before
+
+
+def test_a_situation_belongs_to_the_needs_assessment(with_case):
+    c = logged_in(with_case)
+    token = csrf_of(c.get("/sak/1836").text)
+    before = events(with_case)
+    r = c.post("/sak/1836/fakta", data={"csrf_token": token, "fact": "meeting-held",
+                                        "situation": "Ingen fagutdannet leder."})
+    assert r.status_code == 422
+    assert 'id="fact-situation" name="situation" rows="4" aria-invalid="true"' in r.text
+    assert "hører til needs-assessed" in r.text
+    assert "Ingen fagutdannet leder.</textarea>" in r.text  # what the user wrote is kept
+    assert events(with_case) == before
+    with db.session_scope(with_case) as s:
+        assert s.exec(select(PersonalText)).all() == []
 
 
 def test_missing_outcome_marks_the_outcome_field(with_case):
@@ -271,11 +286,16 @@ def test_forms_run_flows_and_redirect_with_a_message(with_case, prefect_server):
     assert r.status_code == 303 and r.headers["location"] == "/sak/1836"
     page = c.get("/sak/1836").text
     assert "Første møte holdt" in page and 'class="flash"' in page
+    situation = "Én ansatt i 60 % stilling; biblioteksjefstillingen er ubesatt."
     for kind in ("needs-assessed", "intent-confirmed"):
-        assert c.post("/sak/1836/fakta", data={"csrf_token": token, "fact": kind}
+        extra = {"situation": situation} if kind == "needs-assessed" else {}
+        assert c.post("/sak/1836/fakta", data={"csrf_token": token, "fact": kind, **extra}
                       ).status_code == 303
     page = c.get("/sak/1836").text
     assert "Ny fase: Politisk behandling" in page
+    # The situation written with the needs assessment is in the saksframlegg draft.
+    draft = c.get("/sak/1836/dokument/saksframlegg/1.html")
+    assert draft.status_code == 200 and situation in draft.text
     with db.session_scope(with_case) as s:
         recorded_by = {e.recorded_by for e in s.exec(select(Event)
                                                        .where(Event.kind == "meeting_held"))}
@@ -397,6 +417,18 @@ def test_documents_are_listed_and_downloaded_behind_login(with_case, today):
     assert "Rødøy" in r.text
     assert c.get("/sak/1836/dokument/agreement/2.html").status_code == 404
     assert c.get("/sak/1836/dokument/..%2F..%2Fsession_secret/1.html").status_code == 404
+
+    # The PDF/A version is listed and downloaded the same way, as a PDF.
+    with db.session_scope(with_case) as s:
+        store_document(session=s, kind="databehandleravtale", ctx=ctx_for(today),
+                       kommunenummer="1836", formats=("pdf",))
+    pdf = "/sak/1836/dokument/databehandleravtale/1.pdf"
+    page = c.get("/sak/1836").text
+    assert f'href="{pdf}"' in page and "Databehandleravtale, versjon 1 (PDF)" in page
+    r = c.get(pdf)
+    assert r.status_code == 200 and r.headers["content-type"] == "application/pdf"
+    assert r.headers["content-disposition"].startswith("attachment")
+    assert r.content.startswith(b"%PDF-")
 
 
 def test_meetings_on_the_case_page_and_in_the_forecast(db_url, today):

@@ -110,6 +110,9 @@ def record(
         "--position-share", help="Andel av en stilling i prosent.")] = None,
     site_visits: Annotated[Optional[str], typer.Option(
         "--site-visits", help="Besøk i kommunen per år.")] = None,
+    situation: Annotated[Optional[str], typer.Option(
+        "--situation", help="needs-assessed: kommunens situasjon slik behovet ble kartlagt "
+        "(saksframlegget gjengir den; kan sladdes som et notat).")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Registrer noe som har skjedd i saken. Saken går videre når fasen er fullført.
@@ -134,9 +137,15 @@ def record(
 
         on = _date(date)
         fact_input = build_fact(fact, on or runtime.today(), options, runtime.ctx())
+        from avtaleflyt.services.cases import check_situation
+        from avtaleflyt.services.texts import clean
+
+        check_situation(fact_input, situation)
+        clean(situation, "situation", required=False)  # refused before anything is stored
         _preflight(preflight.check_fact, kommunenummer=knr, fact=fact_input)
+        extra = {"situation": situation} if situation is not None else {}
         return _flow("record_fact", kommunenummer=knr, fact=fact, occurred_on=on,
-                     options=options)
+                     options=options, **extra)
 
     run_write(go, as_json)
 

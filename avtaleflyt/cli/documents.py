@@ -21,7 +21,8 @@ doc_app = typer.Typer(help="Dokumenter: saksframlegg, avtale, sjekkliste og års
 report_app = typer.Typer(help="Rapporter på tvers av sakene.", no_args_is_help=True)
 
 Knr = Annotated[str, typer.Argument(help="Kommunenummer, fire siffer (f.eks. 1836).")]
-FormatOpt = Annotated[str, typer.Option("--format", help="html eller docx.")]
+FormatOpt = Annotated[str, typer.Option(
+    "--format", help="html, docx eller pdf (PDF/A-3b for arkivet).")]
 OutOpt = Annotated[Optional[Path], typer.Option(
     "--out", help="Skriv dokumentet til denne filen i stedet for å lagre en ny versjon i "
                   "databasen.")]
@@ -120,7 +121,7 @@ def _print_documents(rows: list[dict], title: str, *, with_type: bool = True,
               caption_justify="left")
     # Narrow enough for an 80-column terminal: the format shows as the file's extension.
     if with_type:
-        t.add_column("Type", min_width=16)
+        t.add_column("Type", min_width=12, overflow="fold")
     if with_county:
         t.add_column("Fylke", no_wrap=True)
     t.add_column("Versjon", justify="right")

@@ -14,13 +14,15 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from avtaleflyt.documents.clauses import Clauses, default_clauses
 from avtaleflyt.domain.agreement import DEFAULT_SPLIT, ResponsibilityRow, Terms
 from avtaleflyt.domain.experience import ExperienceSummary, StageSpan, StageStatistics, summarise
 from avtaleflyt.domain.stages import STAGE_ORDER, CaseStatus, Stage, Theme
 from avtaleflyt.domain.stages import Party as Side
 
 __all__ = [
-    "AgreementContext", "ChecklistContext", "ChecklistItem", "ClosedCase", "DutyRecord",
+    "AgreementContext", "AgreementPeriod", "ChecklistContext", "Clauses", "Contact",
+    "DataProcessingContext", "SaksgangStep", "ChecklistItem", "ClosedCase", "DutyRecord",
     "CountyExperience", "ExperienceComparisonContext", "ExperienceNote",
     "ExperienceReportContext", "Party", "ResponsibilityRow",
     "SaksframleggContext", "Side", "StageSpan", "StandardOffer", "Terms",
@@ -60,6 +62,65 @@ class Party:
     signatory_role: str | None = None
     # The county's library ("Troms fylkesbibliotek"), for the county side only.
     library_name: str | None = None
+
+
+@dataclass(frozen=True)
+class Contact:
+    """A contact person as the agreement names them (personal data: erasable, see
+    services/privacy.py, which blanks them out of stored documents)."""
+
+    name: str
+    role: str | None = None
+    email: str | None = None
+    phone: str | None = None
+
+
+@dataclass(frozen=True)
+class AgreementPeriod:
+    """The term of an agreement as the engine computes it, in the words a contract uses.
+
+    `renewal` is "none" (a fixed term: the agreement ends on `end`) or "auto" (renewed for
+    a like period unless notice is given by `notice_deadline`)."""
+
+    start: dt.date
+    end: dt.date
+    length: str  # "3 år", "4 måneder"
+    notice_months: int
+    notice_deadline: dt.date
+    renewal: str = "none"
+
+    def __post_init__(self) -> None:
+        if self.renewal not in ("none", "auto"):
+            raise ValueError(f"renewal is none or auto, not {self.renewal!r}")
+
+    @property
+    def months(self) -> int:
+        return (self.end.year - self.start.year) * 12 + self.end.month - self.start.month + 1
+
+
+def period_of(terms: Terms | None, *, months: int | None = None,
+              renewal: str | None = None) -> AgreementPeriod | None:
+    """The period of `terms` as the engine computes it (end date and notice deadline from
+    the terms themselves). `months`/`renewal` where the terms carry them; a fixed term
+    unless they say otherwise."""
+    if terms is None:
+        return None
+    months = months or getattr(terms, "months", None)
+    if months:
+        length = f"{months} {'måned' if months == 1 else 'måneder'}"
+    else:
+        length = f"{terms.years} år"
+    renewal = renewal or getattr(terms, "renewal", None) or "none"
+    return AgreementPeriod(terms.start_date, terms.end_date, length, terms.notice_months,
+                           terms.notice_deadline, str(getattr(renewal, "value", renewal)))
+
+
+@dataclass(frozen=True)
+class SaksgangStep:
+    """One body a saksframlegg goes through, in order, with its meeting if one is planned."""
+
+    body: str  # "Formannskapet"
+    meeting: dt.date | None = None
 
 
 @dataclass(frozen=True)
@@ -141,12 +202,20 @@ class SaksframleggContext:
     responsibilities: tuple[ResponsibilityRow, ...] = field(default=DEFAULT_SPLIT)
     terms: Terms | None = None
     standard_terms: StandardOffer = field(default_factory=StandardOffer)
+    # The municipality's situation as written down when its needs were assessed.
     situation: str | None = None
     meeting_date: dt.date | None = None
     reference: str | None = None
+    period: AgreementPeriod | None = None
+    saksgang: tuple[SaksgangStep, ...] = ()
+    clauses: Clauses = field(default_factory=default_clauses)
+    attachments: tuple[str, ...] = ("Utkast til samarbeidsavtale",
+                                    "Utkast til databehandleravtale")
 
     def __post_init__(self) -> None:
-        _freeze(self, responsibilities=tuple(self.responsibilities))
+        _freeze(self, responsibilities=tuple(self.responsibilities),
+                saksgang=tuple(self.saksgang), attachments=tuple(self.attachments),
+                period=self.period if self.period is not None else period_of(self.terms))
 
     @property
     def offer(self) -> Terms | StandardOffer:
@@ -170,17 +239,57 @@ class AgreementContext:
     systems: tuple[str, ...] = DEFAULT_SYSTEMS
     reference: str | None = None
     standard_terms: StandardOffer = field(default_factory=StandardOffer)
+    # The case's responsibility split; None: the one in the terms, else the default.
+    split: tuple[ResponsibilityRow, ...] | None = None
+    period: AgreementPeriod | None = None
+    clauses: Clauses = field(default_factory=default_clauses)
+    county_contact: Contact | None = None
+    municipality_contact: Contact | None = None
 
     def __post_init__(self) -> None:
-        _freeze(self, systems=tuple(self.systems))
+        _freeze(self, systems=tuple(self.systems),
+                split=None if self.split is None else tuple(self.split),
+                period=self.period if self.period is not None else period_of(self.terms))
 
     @property
     def responsibilities(self) -> tuple[ResponsibilityRow, ...]:
+        if self.split is not None:
+            return self.split
         return self.terms.split if self.terms is not None else DEFAULT_SPLIT
 
     @property
     def offer(self) -> Terms | StandardOffer:
         return self.terms if self.terms is not None else self.standard_terms
+
+    @property
+    def period_price(self) -> int | None:
+        """The price for the whole period (whole kroner), once terms and period are set."""
+        if self.terms is None or self.period is None:
+            return None
+        return (self.terms.yearly_price * self.period.months + 6) // 12
+
+
+@dataclass(frozen=True)
+class DataProcessingContext:
+    """The data processing agreement (databehandleravtale, GDPR art. 28).
+
+    The municipality is the controller (behandlingsansvarlig) of the personal data in its
+    library and its systems; the county is the processor (databehandler): its library
+    director handles borrowers' and staff's data there on the municipality's behalf. It is
+    made with the cooperation agreement and runs for as long as that does.
+    """
+
+    county: Party
+    municipality: Party
+    today: dt.date
+    period: AgreementPeriod | None = None
+    systems: tuple[str, ...] = DEFAULT_SYSTEMS
+    clauses: Clauses = field(default_factory=default_clauses)
+    county_contact: Contact | None = None
+    municipality_contact: Contact | None = None
+
+    def __post_init__(self) -> None:
+        _freeze(self, systems=tuple(self.systems))
 
 
 @dataclass(frozen=True)

@@ -13,18 +13,32 @@ from __future__ import annotations
 import io
 import re
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from html.parser import HTMLParser
 
 import docx
 from docx.document import Document
 from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
-from docx.shared import Mm, Pt
+from docx.enum.table import WD_TABLE_ALIGNMENT
+from docx.enum.text import WD_ALIGN_PARAGRAPH
+from docx.shared import Emu, Mm, Pt
 from docx.table import _Row
 from docx.text.paragraph import Paragraph
 
 _HEADINGS = {"h1": 1, "h2": 2, "h3": 3}
 _WHITESPACE = re.compile(r"\s+")
+# Norwegian Bokmål, so Word checks spelling and hyphenates as Norwegian.
+LANGUAGE = "nb-NO"
+# The text width between the margins set in _set_up_page: 210 mm - 25 mm - 20 mm.
+_TEXT_WIDTH = Mm(165)
+# Widths for fitting table columns to their words: a generous average character at 11 pt
+# (wide enough for DejaVu Sans, the font LibreOffice falls back to when Calibri and Carlito
+# are missing, so also for Calibri), bold header text wider, and Word's default cell
+# margins (0.08 inch either side).
+_CHAR = Mm(2.5)
+_BOLD_CHAR = Mm(2.8)
+_CELL_PADDING = Mm(4.3)
 
 
 @dataclass
@@ -213,15 +227,20 @@ class _Parser(HTMLParser):
             self.blocks.append(para)
 
 
-def html_to_docx(html: str) -> bytes:
-    """The Word version of `html`, as bytes; the caller decides where they are written."""
+def html_to_docx(html: str, *, author: str, created: datetime | None = None) -> bytes:
+    """The Word version of `html`, as bytes; the caller decides where they are written.
+
+    `author` (the county) and `created` (default: now) become the file's properties; the
+    title is the HTML's <title>. Styles and runs are marked as Norwegian Bokmål, and the
+    footer numbers the pages («Side 2 av 5»)."""
     parser = _Parser()
     parser.feed(html)
     parser.close()
     document = docx.Document()
     _set_up_page(document)
-    document.core_properties.title = parser.title.strip()
-    document.core_properties.language = "nb-NO"
+    _set_properties(document, parser.title.strip(), author, created or datetime.now(UTC))
+    _set_language(document)
+    _page_numbers(document)
     numbering = _Numbering(document)
     for block in parser.blocks:
         if isinstance(block, _Table):
@@ -239,6 +258,86 @@ def _set_up_page(document: Document) -> None:
     section.page_width, section.page_height = Mm(210), Mm(297)
     section.top_margin = section.bottom_margin = Mm(25)
     section.left_margin, section.right_margin = Mm(25), Mm(20)
+
+
+def _set_properties(document: Document, title: str, author: str, created: datetime) -> None:
+    props = document.core_properties
+    created = created.astimezone(UTC).replace(microsecond=0, tzinfo=None)  # stored as UTC
+    props.title = title
+    props.author = author
+    props.last_modified_by = author
+    props.created = created
+    props.modified = created
+    props.language = LANGUAGE
+    props.revision = 1
+    props.comments = ""
+    props.keywords = ""
+    props.subject = ""
+
+
+def _lang_element() -> OxmlElement:
+    lang = OxmlElement("w:lang")
+    lang.set(qn("w:val"), LANGUAGE)
+    lang.set(qn("w:eastAsia"), LANGUAGE)
+    lang.set(qn("w:bidi"), "ar-SA")
+    return lang
+
+
+def _set_lang(rpr) -> None:
+    for old in rpr.findall(qn("w:lang")):
+        rpr.remove(old)
+    rpr.append(_lang_element())
+
+
+def _set_language(document: Document) -> None:
+    """Norwegian Bokmål as the proofing language: the document default, every style that
+    sets a language of its own (python-docx's template says en-US), and each written run."""
+    styles = document.styles.element
+    defaults = styles.find(qn("w:docDefaults"))
+    rpr_default = defaults.find(qn("w:rPrDefault")) if defaults is not None else None
+    if rpr_default is not None:
+        _set_lang(rpr_default.get_or_add_rPr() if hasattr(rpr_default, "get_or_add_rPr")
+                  else rpr_default.find(qn("w:rPr")))
+    for style in document.styles:
+        element = style.element
+        rpr = element.find(qn("w:rPr"))
+        if rpr is not None and rpr.find(qn("w:lang")) is not None:
+            _set_lang(rpr)
+    document.styles["Normal"].element.get_or_add_rPr()
+    _set_lang(document.styles["Normal"].element.rPr)
+
+
+def _field(paragraph: Paragraph, instruction: str, shown: str) -> None:
+    """A Word field (PAGE, NUMPAGES) that Word updates when it lays out the pages."""
+    def char(kind: str):
+        run = paragraph.add_run()
+        element = OxmlElement("w:fldChar")
+        element.set(qn("w:fldCharType"), kind)
+        run._r.append(element)
+
+    char("begin")
+    run = paragraph.add_run()
+    instr = OxmlElement("w:instrText")
+    instr.set(qn("xml:space"), "preserve")
+    instr.text = f" {instruction} "
+    run._r.append(instr)
+    char("separate")
+    paragraph.add_run(shown)
+    char("end")
+
+
+def _page_numbers(document: Document) -> None:
+    """«Side N av M», centred in the footer of every page, as the PDF has it."""
+    footer = document.sections[0].footer
+    paragraph = footer.paragraphs[0] if footer.paragraphs else footer.add_paragraph()
+    paragraph.alignment = WD_ALIGN_PARAGRAPH.CENTER
+    paragraph.add_run("Side ")
+    _field(paragraph, "PAGE", "1")
+    paragraph.add_run(" av ")
+    _field(paragraph, "NUMPAGES", "1")
+    for run in paragraph.runs:
+        run.font.size = Pt(9)
+        _set_lang(run._r.get_or_add_rPr())
 
 
 class _Numbering:
@@ -279,6 +378,7 @@ def _write_paragraph(paragraph: Paragraph, para: _Para, numbering: _Numbering) -
         written.italic = run.italic or None
         if sign_field:
             written.font.size = Pt(9)
+        _set_lang(written._r.get_or_add_rPr())
 
 
 def _top_border(paragraph: Paragraph) -> None:
@@ -298,13 +398,52 @@ def _write_table(document: Document, block: _Table, numbering: _Numbering) -> No
     table = document.add_table(rows=len(block.rows), cols=columns)
     if not block.signature:
         table.style = "Table Grid"  # signature lines are laid out side by side, unframed
+    widths = ([Emu(int(_TEXT_WIDTH / columns))] * columns if block.signature
+              else column_widths(block.rows, columns))
+    table.autofit = False
+    table.alignment = WD_TABLE_ALIGNMENT.LEFT
+    for col_index, width in enumerate(widths):
+        table.columns[col_index].width = width
     for row, cells in zip(table.rows, block.rows):
         if cells and all(cell.header for cell in cells):
             _repeat_as_header(row)
+        for col_index, target in enumerate(row.cells):
+            target.width = widths[col_index]  # Word reads the width of each cell
         for target, cell in zip(row.cells, cells):
             for i, para in enumerate(cell.paragraphs):
                 paragraph = target.paragraphs[0] if i == 0 else target.add_paragraph()
                 _write_paragraph(paragraph, para, numbering)
+
+
+def _cell_words(cell: _Cell) -> list[tuple[str, bool]]:
+    return [(word, run.bold or cell.header)
+            for para in cell.paragraphs for run in para.runs for word in run.text.split()]
+
+
+def column_widths(rows: list[list[_Cell]], columns: int, total: int = _TEXT_WIDTH) -> list[Emu]:
+    """Widths that never break a word: each column gets at least its longest word (plus
+    the cell margins); what is left of the text width goes to the columns with the most
+    text, in proportion to how much wider than that minimum they would like to be."""
+    minimum = [int(_CELL_PADDING)] * columns
+    wanted = [int(_CELL_PADDING)] * columns
+    for row in rows:
+        for i, cell in enumerate(row[:columns]):
+            words = _cell_words(cell)
+            longest = max((len(w) * (_BOLD_CHAR if bold else _CHAR) for w, bold in words),
+                          default=0)
+            length = sum((len(w) + 1) * (_BOLD_CHAR if bold else _CHAR) for w, bold in words)
+            minimum[i] = max(minimum[i], int(longest + _CELL_PADDING))
+            wanted[i] = max(wanted[i], int(length + _CELL_PADDING))
+    spare = total - sum(minimum)
+    if spare <= 0:  # even the longest words do not fit side by side: share out by them
+        return [Emu(int(total * m / sum(minimum))) for m in minimum]
+    extra = [max(0, w - m) for w, m in zip(wanted, minimum)]
+    if sum(extra) <= spare:  # everything fits on one line; the rest by the same shares
+        room = spare - sum(extra)
+        shares = [w for w in wanted]
+        return [Emu(int(m + e + room * s / sum(shares)))
+                for m, e, s in zip(minimum, extra, shares)]
+    return [Emu(int(m + spare * e / sum(extra))) for m, e in zip(minimum, extra)]
 
 
 def _repeat_as_header(row: _Row) -> None:

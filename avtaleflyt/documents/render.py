@@ -1,4 +1,4 @@
-"""Render documents from templates to HTML and DOCX.
+"""Render documents from templates to HTML, DOCX and PDF/A.
 
 The built-in templates live in `<repo>/templates/documents`. A county library may override
 any of them with a file of the same name in its own folder; since such files are written
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
@@ -26,12 +27,14 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from avtaleflyt.documents.context import (
     AgreementContext,
     ChecklistContext,
+    DataProcessingContext,
     ExperienceComparisonContext,
     ExperienceReportContext,
     SaksframleggContext,
     YearlyReportContext,
 )
 from avtaleflyt.documents.html_docx import html_to_docx
+from avtaleflyt.documents.html_pdf import html_to_pdf
 from avtaleflyt.domain.errors import DomainError
 from avtaleflyt.domain.experience import summarise
 from avtaleflyt.resources import templates_dir
@@ -66,6 +69,7 @@ def _experience_extras(context: ExperienceReportContext) -> Mapping[str, Any]:
 KINDS: dict[str, _Kind] = {
     "saksframlegg": _Kind("saksframlegg.html.j2", SaksframleggContext),
     "agreement": _Kind("agreement.html.j2", AgreementContext),
+    "databehandleravtale": _Kind("databehandleravtale.html.j2", DataProcessingContext),
     "setup_checklist": _Kind("setup_checklist.html.j2", ChecklistContext),
     "yearly_report": _Kind("yearly_report.html.j2", YearlyReportContext),
     "experience_report": _Kind("experience_report.html.j2", ExperienceReportContext,
@@ -81,7 +85,7 @@ def format_whole_days(days: float) -> str:
 
 
 class DocumentRenderer:
-    """Renders the five document kinds; `template_dir_override` files win over built-ins,
+    """Renders the document kinds in KINDS; `template_dir_override` files win over built-ins,
     and for a county's documents, files in `template_dir_override/<fylkesnummer>/` win over
     both (so one installation can serve counties with different letterheads)."""
 
@@ -127,8 +131,44 @@ class DocumentRenderer:
                 raise
             raise error from exc
 
-    def render_docx(self, kind: str, context: Any) -> bytes:
-        return html_to_docx(self.render_html(kind, context))
+    def render_docx(self, kind: str, context: Any, *, author: str | None = None,
+                    created: datetime | None = None) -> bytes:
+        return html_to_docx(self.render_html(kind, context),
+                            author=author or document_author(context),
+                            created=created or datetime.now(UTC))
+
+    def render_pdf(self, kind: str, context: Any, *, author: str | None = None,
+                   created: datetime | None = None) -> bytes:
+        return html_to_pdf(self.render_html(kind, context),
+                           author=author or document_author(context),
+                           created=created or datetime.now(UTC))
+
+    def render(self, kind: str, context: Any, fmt: str, *, author: str | None = None,
+               created: datetime | None = None) -> bytes:
+        """One format of the document as bytes: "html", "docx" or "pdf" (PDF/A-3b).
+
+        `author` defaults to the county the document comes from, `created` to now; the
+        HTML carries neither, so it is the same for the same data."""
+        if fmt == "html":
+            return self.render_html(kind, context).encode("utf-8")
+        if fmt == "docx":
+            return self.render_docx(kind, context, author=author, created=created)
+        if fmt == "pdf":
+            return self.render_pdf(kind, context, author=author, created=created)
+        raise DocumentError(f"Ukjent format «{fmt}». Kjente formater: {', '.join(FORMATS)}.",
+                            field="format")
+
+
+FORMATS = ("html", "docx", "pdf")
+
+
+def document_author(context: Any) -> str:
+    """Who wrote the document, for its properties: the county (its name as a party), or the
+    county library that made a report, or for the comparison of counties, the product."""
+    county = getattr(context, "county", None)
+    if county is not None and getattr(county, "name", None):
+        return county.name
+    return getattr(context, "county_name", None) or "avtaleflyt"
 
 
 def _kind(kind: str) -> _Kind:

@@ -9,7 +9,7 @@ from sqlmodel import Session, select
 
 from avtaleflyt.domain import machine
 from avtaleflyt.domain.agreement import Terms
-from avtaleflyt.domain.errors import Conflict, NotFound
+from avtaleflyt.domain.errors import Conflict, InvalidInput, NotFound
 from avtaleflyt.domain.text import check_text
 from avtaleflyt.domain.machine import FactInput, NewEvent
 from avtaleflyt.domain.stages import CaseStatus, FactKind, Stage
@@ -74,15 +74,23 @@ def open_case(*, session: Session, kommunenummer: str, opened_on: date, ctx: Ctx
     return _outcome(m, case, f"Sak åpnet for {m.name} ({m.kommunenummer}).")
 
 
-def record_fact(*, session: Session, kommunenummer: str, fact: FactInput, ctx: Ctx) -> Outcome:
+def record_fact(*, session: Session, kommunenummer: str, fact: FactInput, ctx: Ctx,
+                situation: str | None = None, situation_text_id: int | None = None) -> Outcome:
+    """`situation` (or the id of its `personal_text`, from the command inbox): the
+    municipality's situation as found when its needs were assessed; the saksframlegg
+    quotes it. Only with needs-assessed; kept erasable like notes."""
     m, case = get_case(session, kommunenummer)
     ctx = county_ctx(session, m, ctx)
     state = snapshot(session, m, case)
+    check_situation(fact, situation if situation_text_id is None else "")
     result = machine.record_fact(state, fact, ctx.today)
     if result.unchanged:
         return _outcome(m, case, f"«{fact.kind.label}» var allerede registrert; ingen endring.",
                         changed=False)
-    add_events(session, m, case, result.events, ctx)
+    events = result.events
+    if situation is not None or situation_text_id is not None:
+        events = _with_situation(session, m, case, events, situation, situation_text_id)
+    add_events(session, m, case, events, ctx)
     if result.terms is not None:
         from dataclasses import replace
 
@@ -110,6 +118,30 @@ def record_fact(*, session: Session, kommunenummer: str, fact: FactInput, ctx: C
     if result.status is CaseStatus.REJECTED:
         msg += " Saken er avsluttet som avslått."
     return _outcome(m, case, msg)
+
+
+def check_situation(fact: FactInput, situation: str | None) -> None:
+    if situation is not None and fact.kind is not FactKind.NEEDS_ASSESSED:
+        raise InvalidInput("«--situation» hører til needs-assessed (kommunens situasjon "
+                           "slik behovet ble kartlagt).", field="situation")
+
+
+def _with_situation(session: Session, m, case, events, situation: str | None,
+                    text_id: int | None):
+    """The needs-assessed event with its situation text's id (the text itself goes in
+    `personal_text`, so it can be erased; the event keeps only the id)."""
+    from . import texts
+
+    if text_id is not None:
+        row = texts.load(session, text_id, m.id)
+    else:
+        text = texts.clean(situation, "situation", required=False)
+        if text is None:
+            return events
+        row = texts.store(session, municipality_id=m.id, case_id=case.id, kind="situation",
+                          text=text)
+    return [NewEvent(e.kind, e.occurred_on, {**e.details, "situation_text_id": row.id})
+            if e.kind == FactKind.NEEDS_ASSESSED.value else e for e in events]
 
 
 def _store_terms(session: Session, case: OnboardingCase, terms: Terms, set_on: date) -> None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from types import SimpleNamespace
 from typing import Any
 
@@ -22,23 +22,29 @@ from sqlmodel import Session, col, select
 
 from avtaleflyt.documents.context import (
     AgreementContext,
+    AgreementPeriod,
     ChecklistContext,
+    period_of,
     ChecklistItem,
     ClosedCase,
+    Contact,
     CountyExperience,
+    DataProcessingContext,
     DutyRecord,
     ExperienceComparisonContext,
     ExperienceNote as NoteView,
     ExperienceReportContext,
     Party,
     SaksframleggContext,
+    SaksgangStep,
     StageSpan,
     StandardOffer,
     YearlyReportContext,
 )
 from avtaleflyt.documents.render import DocumentError, DocumentRenderer
 from avtaleflyt.domain import machine
-from avtaleflyt.domain.agreement import DEFAULT_SPLIT
+from avtaleflyt.domain.agreement import DEFAULT_SPLIT, ResponsibilityRow, Terms
+from avtaleflyt.domain.meetingplan import FORMANNSKAP, KOMMUNESTYRE
 from avtaleflyt.domain.errors import Conflict, InvalidInput, NotFound
 from avtaleflyt.domain.experience import summarise
 from avtaleflyt.domain.stages import CaseStatus, FactKind, Stage
@@ -50,6 +56,7 @@ from avtaleflyt.models import (
     Document,
     Event,
     ExperienceNote,
+    Meeting,
     Municipality,
     OnboardingCase,
     PersonalText,
@@ -60,8 +67,9 @@ from . import scope as scopes
 from .context import Ctx
 from .store import get_case, load_terms
 
-FORMATS = ("html", "docx")
-CASE_KINDS = ("saksframlegg", "agreement", "setup_checklist", "yearly_report")
+FORMATS = ("html", "docx", "pdf")
+CASE_KINDS = ("saksframlegg", "agreement", "databehandleravtale", "setup_checklist",
+              "yearly_report")
 # The experience report covers one county, or compares the counties (the national report).
 COUNTY_KINDS = ("experience_report", "experience_comparison")
 NATIONAL_FOLDER = "landet"
@@ -69,17 +77,19 @@ NATIONAL_FOLDER = "landet"
 KIND_LABELS = {
     "saksframlegg": "Saksframlegg",
     "agreement": "Samarbeidsavtale",
+    "databehandleravtale": "Databehandleravtale",
     "setup_checklist": "Sjekkliste for systemoppsett",
     "yearly_report": "Årsrapport",
     "experience_report": "Erfaringsrapport",
     "experience_comparison": "Erfaringer på tvers av fylkene",
 }
 
-# The draft each stage produces when a case enters it.
-STAGE_DOCUMENTS: dict[Stage, str] = {
-    Stage.POLITICAL_APPROVAL: "saksframlegg",
-    Stage.CONTRACT_SIGNING: "agreement",
-    Stage.SYSTEM_SETUP: "setup_checklist",
+# The drafts each stage produces when a case enters it. The data processing agreement
+# (GDPR art. 28) is signed together with the cooperation agreement.
+STAGE_DOCUMENTS: dict[Stage, tuple[str, ...]] = {
+    Stage.POLITICAL_APPROVAL: ("saksframlegg",),
+    Stage.CONTRACT_SIGNING: ("agreement", "databehandleravtale"),
+    Stage.SYSTEM_SETUP: ("setup_checklist",),
 }
 
 _SPAN_ENDS = ("case_rejected", "case_withdrawn", "agreement_ended")
@@ -100,8 +110,8 @@ def check_kind(kind: str, allowed: tuple[str, ...] = CASE_KINDS) -> str:
 def check_format(fmt: str) -> str:
     fmt = fmt.strip().lower()
     if fmt not in FORMATS:
-        raise InvalidInput(f"«--format»: «{fmt}» er ikke et gyldig format. Velg html eller docx.",
-                           field="format")
+        raise InvalidInput(f"«--format»: «{fmt}» er ikke et gyldig format. Velg html, docx "
+                           "eller pdf.", field="format")
     return fmt
 
 
@@ -126,9 +136,11 @@ class Scope:
         return f"fylke-{self.county.code}"
 
 
-def _county_party(county: County) -> Party:
-    """The county side as the documents name it: the county's own name and its library."""
-    return Party(county.name, signatory_role="Fylkesbiblioteksjef",
+def _county_party(county: County, ctx: Ctx | None = None) -> Party:
+    """The county side as the documents name it: the county's own name, its organisation
+    number from the county's configuration, and its library."""
+    org = ctx.config.documents.county_org_number if ctx is not None else None
+    return Party(county.name, org_number=org, signatory_role="Fylkesbiblioteksjef",
                  library_name=county.library_name)
 
 
@@ -172,12 +184,74 @@ def _reference(session: Session, case: OnboardingCase) -> str | None:
     return next((d["reference"] for d in refs if d.get("reference")), None)
 
 
+# --- seams: what the documents read from the case ------------------------------------
+# Each of these is the one place a document reads a fact that the political process and
+# the agreement terms own (branch `politics` moves the split into a per-case table, adds a
+# saksgang per municipality, terms in months and renewal none|auto). Switching a document
+# to the new source means changing only the function here.
+
+# The bodies a case goes through when the municipality has no saksgang of its own.
+DEFAULT_SAKSGANG: tuple[str, ...] = (FORMANNSKAP, KOMMUNESTYRE)
+_BODY_LABELS = {FORMANNSKAP: "Formannskapet", KOMMUNESTYRE: "Kommunestyret"}
+
+
+def case_split(session: Session, case: OnboardingCase,
+               terms: Terms | None) -> tuple[ResponsibilityRow, ...]:
+    """The case's responsibility split (grenseoppgang): the one stored with its terms,
+    else the default."""
+    return terms.split if terms is not None and terms.split else DEFAULT_SPLIT
+
+
+def agreement_period(terms: Terms | None, ctx: Ctx) -> AgreementPeriod | None:
+    """The term as the engine computes it: start, last day, notice deadline; a length in
+    months where the terms have one, and whether the agreement is renewed automatically
+    (a fixed term where the terms do not say)."""
+    return period_of(terms)
+
+
+def saksgang(session: Session, m: Municipality, ctx: Ctx) -> tuple[SaksgangStep, ...]:
+    """The bodies the saksframlegg goes through, in order, each with its next meeting from
+    the meeting plan (on or after today, and after the previous body's meeting)."""
+    bodies = DEFAULT_SAKSGANG
+    meetings = session.exec(select(Meeting.body, Meeting.date).where(
+        Meeting.municipality_id == m.id, col(Meeting.body).in_(bodies),
+        Meeting.date >= ctx.today).order_by(col(Meeting.date))).all()
+    steps, after = [], ctx.today
+    for body in bodies:
+        day = next((d for b, d in meetings if b == body and d >= after), None)
+        steps.append(SaksgangStep(_BODY_LABELS.get(body, body.capitalize()), day))
+        after = day or after
+    return tuple(steps)
+
+
+def needs_situation(session: Session, case: OnboardingCase) -> str | None:
+    """The municipality's situation as written when its needs were assessed (`personal_text`,
+    so it can be erased: then «[sladdet]»), or None if nothing was written."""
+    rows = session.exec(select(Event.details).where(
+        Event.case_id == case.id, Event.kind == FactKind.NEEDS_ASSESSED.value)
+        .order_by(col(Event.occurred_on).desc(), col(Event.id).desc())).all()
+    text_id = next((d["situation_text_id"] for d in rows if d.get("situation_text_id")), None)
+    if text_id is None:
+        return None
+    return _shown(session.exec(select(PersonalText.text)
+                               .where(PersonalText.id == text_id)).first())
+
+
+def municipality_contact(session: Session, m: Municipality) -> Contact | None:
+    """The municipality's primary contact person, whom the agreements name."""
+    c = session.exec(select(ContactPerson).where(ContactPerson.municipality_id == m.id,
+                                                 col(ContactPerson.is_primary).is_(True))).first()
+    return Contact(c.name, c.role, c.email, c.phone) if c is not None else None
+
+
 def saksframlegg_context(session: Session, scope: Scope, ctx: Ctx) -> SaksframleggContext:
     _, terms = load_terms(session, scope.case.id)
     return SaksframleggContext(
-        county=_county_party(scope.county), municipality=_municipality_party(scope.municipality),
-        today=ctx.today, responsibilities=terms.split if terms else DEFAULT_SPLIT, terms=terms,
-        standard_terms=_standard_offer(ctx), reference=_reference(session, scope.case))
+        county=_county_party(scope.county, ctx), municipality=_municipality_party(scope.municipality),
+        today=ctx.today, responsibilities=case_split(session, scope.case, terms), terms=terms,
+        standard_terms=_standard_offer(ctx), reference=_reference(session, scope.case),
+        situation=needs_situation(session, scope.case), period=agreement_period(terms, ctx),
+        saksgang=saksgang(session, scope.municipality, ctx), clauses=ctx.config.documents)
 
 
 def agreement_context(session: Session, scope: Scope, ctx: Ctx) -> AgreementContext:
@@ -185,8 +259,20 @@ def agreement_context(session: Session, scope: Scope, ctx: Ctx) -> AgreementCont
     # No `reference`: the agreement prints it as the county's own ("Vår referanse"), and the
     # store knows only the municipal council's case number.
     return AgreementContext(
-        _county_party(scope.county), _municipality_party(scope.municipality), terms,
-        today=ctx.today, standard_terms=_standard_offer(ctx))
+        _county_party(scope.county, ctx), _municipality_party(scope.municipality), terms,
+        today=ctx.today, standard_terms=_standard_offer(ctx),
+        split=case_split(session, scope.case, terms), period=agreement_period(terms, ctx),
+        clauses=ctx.config.documents,
+        municipality_contact=municipality_contact(session, scope.municipality))
+
+
+def data_processing_context(session: Session, scope: Scope,
+                            ctx: Ctx) -> DataProcessingContext:
+    _, terms = load_terms(session, scope.case.id)
+    return DataProcessingContext(
+        _county_party(scope.county, ctx), _municipality_party(scope.municipality),
+        today=ctx.today, period=agreement_period(terms, ctx), clauses=ctx.config.documents,
+        municipality_contact=municipality_contact(session, scope.municipality))
 
 
 def checklist_context(session: Session, scope: Scope, ctx: Ctx) -> ChecklistContext:
@@ -498,6 +584,8 @@ def render(*, session: Session, kind: str, formats: tuple[str, ...], ctx: Ctx,
             context = saksframlegg_context(session, scope, ctx)
         elif kind == "agreement":
             context = agreement_context(session, scope, ctx)
+        elif kind == "databehandleravtale":
+            context = data_processing_context(session, scope, ctx)
         elif kind == "setup_checklist":
             context = checklist_context(session, scope, ctx)
         else:
@@ -505,10 +593,8 @@ def render(*, session: Session, kind: str, formats: tuple[str, ...], ctx: Ctx,
                                             year if year is not None else ctx.today.year - 1)
     renderer = DocumentRenderer(_settings(settings).template_dir, 
                                 county=scope.county.code if scope.county else None)
-    files: dict[str, bytes] = {}
-    for fmt in formats:
-        files[fmt] = (renderer.render_docx(kind, context) if fmt == "docx"
-                      else renderer.render_html(kind, context).encode("utf-8"))
+    created = datetime.now(UTC)  # the files' "created" property; the HTML does not carry it
+    files = {fmt: renderer.render(kind, context, fmt, created=created) for fmt in formats}
     return Rendered(scope, kind, files)
 
 
@@ -542,28 +628,33 @@ def store_document(*, session: Session, kind: str, ctx: Ctx, kommunenummer: str 
 
 def ensure_stage_documents(*, session: Session, kommunenummer: str, ctx: Ctx,
                            settings: Settings | None = None) -> list[str]:
-    """Write the draft the case's current stage calls for, unless the case already has one.
+    """Write the drafts the case's current stage calls for, each unless the case already
+    has one of that kind.
 
     Safe to repeat. Returns the stored versions' names, if any.
     """
     _, case = get_case(session, kommunenummer)
-    kind = STAGE_DOCUMENTS.get(Stage(case.stage))
-    if kind is None or not CaseStatus(case.status).is_open:
+    kinds = STAGE_DOCUMENTS.get(Stage(case.stage), ())
+    if not CaseStatus(case.status).is_open:
         return []
-    exists = session.exec(select(Document.id).where(Document.case_id == case.id,
-                                                    Document.kind == kind)).first()
-    if exists is not None:
-        return []
-    try:
-        rows = store_document(session=session, kind=kind, ctx=ctx, kommunenummer=kommunenummer,
-                              formats=FORMATS, settings=settings)
-    except DocumentError as e:
-        # The case change before this is committed; say so, and how the draft gets made.
-        raise DocumentError(
-            f"{e.message} Saken er oppdatert, men utkastet «{KIND_LABELS[kind]}» ble ikke "
-            f"laget. Rett malen og kjør «avtaleflyt case advance {kommunenummer}».",
-            field=e.field) from e
-    return [r.path for r in rows]
+    paths: list[str] = []
+    for kind in kinds:
+        exists = session.exec(select(Document.id).where(Document.case_id == case.id,
+                                                        Document.kind == kind)).first()
+        if exists is not None:
+            continue
+        try:
+            rows = store_document(session=session, kind=kind, ctx=ctx,
+                                  kommunenummer=kommunenummer, formats=FORMATS,
+                                  settings=settings)
+        except DocumentError as e:
+            # The case change before this is committed; say so, and how the draft gets made.
+            raise DocumentError(
+                f"{e.message} Saken er oppdatert, men utkastet «{KIND_LABELS[kind]}» ble ikke "
+                f"laget. Rett malen og kjør «avtaleflyt case advance {kommunenummer}».",
+                field=e.field) from e
+        paths += [r.path for r in rows]
+    return paths
 
 
 def list_documents(*, session: Session, kommunenummer: str | None = None,

@@ -29,9 +29,11 @@ from . import texts
 PENDING, APPLIED, DONE, REFUSED = "pending", "applied", "done", "refused"
 _KEY = re.compile(r"^[A-Za-z0-9_.:-]{8,80}$")
 # Which parameters of a command are free text, and what kind of text they are.
-FREE_TEXT = {"add_note": {"text": "note"}, "change_status": {"reason": "reason"}}
+FREE_TEXT = {"add_note": {"text": "note"}, "change_status": {"reason": "reason"},
+             "record_fact": {"situation": "situation"}}
 # …and the payload key that holds its `personal_text` id.
-TEXT_ID_KEYS = {"text": "text_id", "reason": "reason_text_id"}
+TEXT_ID_KEYS = {"text": "text_id", "reason": "reason_text_id",
+                "situation": "situation_text_id"}
 
 
 def new_key() -> str:

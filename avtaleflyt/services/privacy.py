@@ -98,6 +98,17 @@ def _redact_docx(data: bytes, values: list[str]) -> bytes:
 def redact_file_bytes(fmt: str, data: bytes, values: list[str]) -> bytes:
     if fmt == "docx":
         return _redact_docx(data, values)
+    if fmt == "pdf":  # made again from the HTML source the PDF carries (documents/html_pdf.py)
+        from avtaleflyt.documents.html_pdf import embedded_source, source_to_pdf
+
+        source = embedded_source(data)
+        if source is None:
+            from avtaleflyt.domain.errors import Conflict
+
+            raise Conflict("En lagret PDF mangler HTML-kilden sin og kan ikke renskes; "
+                           "ingenting er endret.")
+        new = redact_text(source, values) or ""
+        return data if new == source else source_to_pdf(new)
     return (redact_text(data.decode("utf-8"), values) or "").encode("utf-8")
 
 

@@ -23,8 +23,8 @@ from avtaleflyt.models import Document, Municipality, PersonalText, utcnow
 from .context import Ctx
 
 REDACTED = "[sladdet]"
-LIMITS = {"note": 5000, "reason": 500}
-_FIELDS = {"note": "text", "reason": "reason"}
+LIMITS = {"note": 5000, "reason": 500, "situation": 5000}
+_FIELDS = {"note": "text", "reason": "reason", "situation": "situation"}
 
 
 def clean(value: str | None, kind: str, *, required: bool) -> str | None:
@@ -178,6 +178,23 @@ def _scrub_docx(data: bytes, text: str) -> bytes | None:
     return out.getvalue()
 
 
+def _scrub_pdf(data: bytes, text: str) -> bytes | None:
+    """A PDF cannot be edited in place: make it again from the HTML source it carries
+    (see documents/html_pdf.py), with the text replaced; title, author and creation time
+    are in that source and stay as they were."""
+    from avtaleflyt.documents.html_pdf import embedded_source, source_to_pdf
+
+    source = embedded_source(data)
+    if source is None:
+        raise Conflict("En lagret PDF mangler HTML-kilden sin og kan ikke sladdes; "
+                       "ingenting er endret.", field="text_id")
+    new = _scrub_html(source.encode("utf-8"), text)
+    return None if new is None else source_to_pdf(new.decode("utf-8"))
+
+
+_SCRUBBERS = {"html": _scrub_html, "docx": _scrub_docx, "pdf": _scrub_pdf}
+
+
 def _scrub_documents(session: Session, text: str) -> list[tuple[int, str]]:
     """Blank the text out of every stored version that holds it; the original bytes are
     deleted unless a version not holding the text refers to them. Not committed."""
@@ -187,7 +204,7 @@ def _scrub_documents(session: Session, text: str) -> list[tuple[int, str]]:
     old: list[str] = []
     for d in session.exec(select(Document).order_by(col(Document.id))).all():
         data = document_store.content(session, d)
-        new = (_scrub_html if d.format == "html" else _scrub_docx)(data, text)
+        new = _SCRUBBERS[d.format](data, text)
         if new is None:
             continue
         replaced = document_store.replace_content(session, d, new)

@@ -210,7 +210,8 @@ def document(request: Request, user: User, knr: str, kind: str, version: int, fm
         log_access(s, username=user.username, action="document", kommunenummer=knr,
                    case_id=doc.get("case_id"), object=f"{kind} v{version} ({fmt})")
     media = {"html": "text/html; charset=utf-8", "docx": "application/vnd.openxmlformats-"
-             "officedocument.wordprocessingml.document"}.get(fmt, "application/octet-stream")
+             "officedocument.wordprocessingml.document",
+             "pdf": "application/pdf"}.get(fmt, "application/octet-stream")
     # HTML documents are downloaded rather than shown, so they never run in our origin.
     name = doc["path"].rsplit("/", 1)[-1]
     return Response(data, media_type=media, headers={
@@ -223,21 +224,32 @@ def record_fact(request: Request, user: User, knr: str, csrf_token: F = "",
                 idempotency_key: F = "", fact: F = "",
                 date: F = "", outcome: F = "", reference: F = "", party: F = "",
                 start: F = "", years: F = "", notice_months: F = "", price: F = "",
-                position_share: F = "", site_visits: F = "", months: F = "", renewal: F = ""):
+                position_share: F = "", site_visits: F = "", months: F = "", renewal: F = "",
+                situation: F = ""):
     check_csrf(request, csrf_token)
     values = {"fact": fact, "date": date, "outcome": outcome, "reference": reference,
               "party": party, "start": start, "years": years, "months": months,
               "renewal": renewal, "notice_months": notice_months,
-              "price": price, "position_share": position_share, "site_visits": site_visits}
+              "price": price, "position_share": position_share, "site_visits": site_visits,
+              "situation": situation}
     options = {k: v for k, v in values.items()
-               if k not in ("fact", "date") and v.strip()}
+               if k not in ("fact", "date", "situation") and v.strip()}
     try:
         on = _date_or_none(date)
         ctx = runtime.ctx(actor=user.username)
         fact_input = build_fact(fact, on or ctx.today, options, ctx)
+        # The municipality's situation (needs-assessed only) is personal text: checked here,
+        # stored by the command inbox in `personal_text`.
+        extra = {}
+        if situation.strip():
+            from avtaleflyt.services.cases import check_situation
+            from avtaleflyt.services.texts import clean
+
+            check_situation(fact_input, situation)
+            extra["situation"] = clean(situation, "situation", required=False)
         _preflight(preflight.check_fact, kommunenummer=knr, fact=fact_input, ctx=ctx)
         result = _run(user, "record_fact", idempotency_key, kommunenummer=knr, fact=fact,
-                      occurred_on=on, options=options)
+                      occurred_on=on, options=options, **extra)
     except DomainError as e:
         return _refused(request, user, knr, "fact", e, values)
     return _done(request, knr, result)
