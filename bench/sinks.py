@@ -84,17 +84,23 @@ class SmtpSink:
                                       envelope.content))
                 return "250 OK"
 
-            async def handle_EHLO(self, server, session, envelope, hostname, responses):  # noqa: N802
-                sink.connections += 1
-                session.host_name = hostname
-                return responses
-
         def auth(server, session, envelope, mechanism, auth_data):
             return AuthResult(success=auth_data.login == b"bench"
                               and auth_data.password == sink.password.encode())
 
-        self._controller = Controller(Mailbox(), hostname="127.0.0.1", port=self.port,
-                                      authenticator=auth, auth_require_tls=False)
+        from aiosmtpd.smtp import SMTP
+
+        class CountingSMTP(SMTP):
+            def connection_made(self, transport):
+                sink.connections += 1
+                super().connection_made(transport)
+
+        class CountingController(Controller):
+            def factory(self):
+                return CountingSMTP(self.handler, **self.SMTP_kwargs)
+
+        self._controller = CountingController(Mailbox(), hostname="127.0.0.1", port=self.port,
+                                              authenticator=auth, auth_require_tls=False)
 
     def start(self) -> SmtpSink:
         self._controller.start()

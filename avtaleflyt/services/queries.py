@@ -55,34 +55,47 @@ def task_summary(session: Session, today: date, case_ids: list[int] | None = Non
 
 def status_rows(session: Session, today: date, scope: Scope = EVERYWHERE
                 ) -> list[dict[str, Any]]:
-    """Each municipality's latest case in `scope`, with its county: two queries."""
-    latest = _latest_case_ids()
+    """Each municipality's latest case in `scope`, with its county: one query, selecting only
+    the columns shown. The task figures are aggregated over the open tasks of those latest
+    cases only, so closed history (however long) is never read."""
+    latest = select(_latest_case_ids().c.id)
+    open_ = col(Task.done_on).is_(None)
+    tasks = (select(Task.case_id.label("case_id"),
+                    func.min(Task.due_on).label("next_due"),
+                    func.sum(sa_case((col(Task.due_on) < today, 1), else_=0)).label("overdue"))
+             .where(open_, col(Task.case_id).in_(latest))
+             .group_by(col(Task.case_id)).subquery())
     rows = session.exec(scope.where(
-        select(OnboardingCase, Municipality, County)
-        .join(latest, latest.c.id == OnboardingCase.id)
+        select(Municipality.kommunenummer, Municipality.name, County.code, County.name,
+               OnboardingCase.stage, OnboardingCase.status, OnboardingCase.stage_entered_on,
+               OnboardingCase.opened_on, tasks.c.next_due, tasks.c.overdue)
         .join(Municipality, col(Municipality.id) == OnboardingCase.municipality_id)
         .join(County, col(County.id) == Municipality.county_id)
+        .outerjoin(tasks, tasks.c.case_id == OnboardingCase.id)
+        .where(col(OnboardingCase.id).in_(latest))
         .order_by(col(Municipality.kommunenummer)), Municipality.county_id)
     ).all()
-    summary = task_summary(session, today,
-                           None if scope.national else [case.id for case, _, _ in rows])
     out = []
-    for case, m, c in rows:
-        active = case.status == CaseStatus.ACTIVE.value
-        nxt, overdue = summary.get(case.id, (None, 0)) if active else (None, 0)
+    for knr, name, c_code, c_name, stage, status, entered, opened, nxt, overdue in rows:
+        active = status == CaseStatus.ACTIVE.value
         out.append({
-            "kommunenummer": m.kommunenummer,
-            "municipality": m.name,
-            "county_code": c.code,
-            "county": c.name,
-            "stage": case.stage,
-            "status": case.status,
-            "next_deadline": nxt.isoformat() if nxt else None,
-            "overdue_tasks": overdue,
-            "stage_entered_on": case.stage_entered_on.isoformat(),
-            "opened_on": case.opened_on.isoformat(),
+            "kommunenummer": knr,
+            "municipality": name,
+            "county_code": c_code,
+            "county": c_name,
+            "stage": stage,
+            "status": status,
+            "next_deadline": _iso(nxt) if active and nxt else None,
+            "overdue_tasks": int(overdue or 0) if active else 0,
+            "stage_entered_on": _iso(entered),
+            "opened_on": _iso(opened),
         })
     return out
+
+
+def _iso(value: date | str) -> str:
+    """A date column read through an aggregate may come back as text on SQLite."""
+    return value if isinstance(value, str) else value.isoformat()
 
 
 def municipality_rows(session: Session, scope: Scope = EVERYWHERE) -> list[dict[str, Any]]:
