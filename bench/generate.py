@@ -494,7 +494,8 @@ def generate(url: str, fraction: float, *, seed: int = 20, progress: bool = True
         earliest = BENCH_TODAY - timedelta(days=365 * YEARS)
         bar = _bar(progress, "Historikk", sum(targets.values()))
         n_hist, i = 0, 0
-        while have["tasks"] < targets["tasks"] or have["events"] < targets["events"]:
+        while (have["tasks"] < targets["tasks"] or have["events"] < targets["events"]
+               or n_hist < len(history)):  # every closed status at least once
             if n_hist < len(history):
                 arch = history[n_hist]
             else:  # whichever kind of case brings the laggard count closest

@@ -298,17 +298,19 @@ def prefect_objects(url: str, today: date, repeat: int) -> dict:
             raise
     seconds = time.perf_counter() - t0
 
-    async def objects():
-        from prefect.client.orchestration import get_client
+    # The temporary server keeps its state in PREFECT_HOME's SQLite database; read it there
+    # (the server itself stops with the command's flow-run context).
+    import os
+    import sqlite3
 
-        async with get_client() as client:
-            flows = await client.read_flow_runs()
-            tasks = await client.read_task_runs()
-            arts = await client.read_artifacts()
-        size = sum(len(json.dumps(a.data, default=str)) for a in arts)
-        return len(flows), len(tasks), len(arts), size
-
-    n_flows, n_tasks, n_arts, size = asyncio.run(objects())
+    home = Path(os.environ["PREFECT_HOME"])
+    dbs = sorted(home.rglob("*.db"), key=lambda p: p.stat().st_size)
+    assert dbs, f"no Prefect database under {home}"
+    with sqlite3.connect(dbs[-1]) as c:
+        n_flows = c.execute("SELECT count(*) FROM flow_run").fetchone()[0]
+        n_tasks = c.execute("SELECT count(*) FROM task_run").fetchone()[0]
+        n_arts, size = c.execute(
+            "SELECT count(*), coalesce(sum(length(data)), 0) FROM artifact").fetchone()
     return {"samples": [seconds], "queries": QUERIES["n"], "extra": {
         "flow_runs": n_flows, "task_runs": n_tasks, "artifacts": n_arts,
         "artifact_bytes": size}}
