@@ -283,19 +283,15 @@ def _plain_ical(rows) -> str:
 # --- Prefect objects per sweep (P4) ----------------------------------------------------------------
 
 def prefect_objects(url: str, today: date, repeat: int) -> dict:
-    """`avtaleflyt sweep --dry-run` as the CLI runs it (a flow run in this process, on the
-    temporary Prefect server Prefect starts for it), then the objects that server holds."""
-    import asyncio
-
-    from avtaleflyt.cli.main import app
+    """The deployment's flow (`deadline-sweep`, dry_run=True) run in this process as
+    `runtime.run_flow` runs it, on the temporary Prefect server Prefect starts for it; then
+    the objects that server holds. (The CLI's `sweep --dry-run` runs no flow at all.)"""
+    from avtaleflyt import runtime
+    from avtaleflyt.flows.sweep import deadline_sweep
 
     count_queries()
     t0 = time.perf_counter()
-    try:
-        app(["sweep", "--dry-run", "--json"], standalone_mode=False)
-    except SystemExit as e:
-        if e.code not in (0, None):
-            raise
+    runtime.run_flow(deadline_sweep, dry_run=True)
     seconds = time.perf_counter() - t0
 
     # The temporary server keeps its state in PREFECT_HOME's SQLite database; read it there
