@@ -78,13 +78,18 @@ def say(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
+CPU = {"last": 0.0}
+
+
 def child(cmd: list[str], env: dict[str, str]) -> tuple[float, float, str, str]:
-    """Run a process; its wall time, its peak RSS in MB (wait4), stdout and stderr."""
+    """Run a process; its wall time, its peak RSS in MB (wait4), stdout and stderr. Its CPU
+    time (user + system, from the same wait4) is left in CPU["last"]."""
     t0 = time.perf_counter()
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         p = subprocess.Popen(cmd, env=env, stdout=out, stderr=err)
         _pid, status, usage = os.wait4(p.pid, 0)
         wall = time.perf_counter() - t0
+        CPU["last"] = usage.ru_utime + usage.ru_stime
         p.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
         err.seek(0)
@@ -138,22 +143,26 @@ def run_size(kind: str, size: str, repeat: int, only: set[str], work: Path) -> l
         if "P1" in only:
             say("   P1 …")
             exe = str(Path(sys.executable).with_name("avtaleflyt"))
-            prod, floor, rss = [], [], 0.0
+            prod, floor, rss, pcpu, fcpu = [], [], 0.0, [], []
             child([exe, "status", "--json"], env)  # warm-up (page cache, .pyc)
             child([sys.executable, "-c", FLOOR_CODE, read,
                    generate.BENCH_TODAY.isoformat(), str(HERE)], env)
             for _ in range(repeat):
                 w, r, out, _ = child([exe, "status", "--json"], env)
                 prod.append(w)
+                pcpu.append(CPU["last"])
                 rss = max(rss, r)
                 w, _r, _o, _e = child([sys.executable, "-c", FLOOR_CODE, read,
                                        generate.BENCH_TODAY.isoformat(), str(HERE)], env)
                 floor.append(w)
+                fcpu.append(CPU["last"])
             rows = len(json.loads(out))
             _, _, _, err = child([sys.executable, "-c", PROBE_CODE], env)
             q = int(next(ln for ln in err.splitlines() if ln.startswith("BENCH-QUERIES"))
                     .split()[1])
-            add("status", med(prod), med(floor), q, rss, {"rows": rows},
+            add("status", med(prod), med(floor), q, rss,
+                {"rows": rows, "cpu_s": round(med(pcpu), 3), "floor_cpu_s": round(med(fcpu), 3),
+                 "cpu_ratio": round(med(pcpu) / med(fcpu), 2)},
                 "import sqlmodel + 1 raw query (process)")
         if "P2" in only:
             say("   P2 …")

@@ -9,7 +9,6 @@ from typing import Any
 from sqlalchemy import and_, case as sa_case, func
 from sqlmodel import Session, col, select
 
-from avtaleflyt.domain import machine
 from avtaleflyt.domain.stages import (
     FACT_LABELS,
     TASK_TEMPLATES,
@@ -29,10 +28,11 @@ from avtaleflyt.models import (
     Task,
 )
 
-from avtaleflyt.formatting import format_date
-
 from .scope import EVERYWHERE, Scope
-from .store import case_tasks, get_case, get_municipality, load_terms, snapshot
+
+# The case store (and the domain machine it loads) and babel's date formatting are imported
+# where they are used: `avtaleflyt status` needs neither, and a read-only command's start-up
+# time is mostly imports.
 
 
 def _latest_case_ids():
@@ -226,6 +226,8 @@ def contacts(session: Session, municipality_id: int) -> list[dict[str, Any]]:
 
 
 def municipality_contacts(session: Session, kommunenummer: str) -> list[dict[str, Any]]:
+    from .store import get_municipality
+
     return contacts(session, get_municipality(session, kommunenummer).id)
 
 
@@ -277,6 +279,8 @@ def event_label(kind: str, details: dict[str, Any],
     if kind in ("meeting_planned", "meeting_moved"):
         what = TASK_TITLES.get(details.get("key", ""), "Frist")
         to = details.get("to")
+        from avtaleflyt.formatting import format_date
+
         when = f" {format_date(date.fromisoformat(to))}" if to else " ikke satt"
         verb = "satt til" if kind == "meeting_planned" else "flyttet til"
         reason = {"postponed": " (utsatt vedtak)", "moved": " (fristen for saksframlegget gikk ut)",
