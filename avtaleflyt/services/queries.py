@@ -141,6 +141,10 @@ def county_rows(session: Session) -> list[dict[str, Any]]:
 
 def case_detail(session: Session, kommunenummer: str, today: date, *,
                 with_personal_data: bool = True) -> dict[str, Any]:
+    from avtaleflyt.domain import machine
+
+    from .store import case_tasks, get_case, load_terms, snapshot
+
     m, case = get_case(session, kommunenummer)
     state = snapshot(session, m, case)
     terms_row, terms = load_terms(session, case.id)
