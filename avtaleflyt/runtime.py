@@ -20,13 +20,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import date
+from typing import TYPE_CHECKING
 
 from sqlmodel import Session
 
 from .db import session_scope
 from .domain.errors import DomainError
-from .services.context import Ctx, config_path, make_ctx
 from .settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from .services.context import Ctx
 
 _installed: ContextVar[Settings | None] = ContextVar("avtaleflyt_settings", default=None)
 _process: Settings | None = None
@@ -80,6 +83,10 @@ _business_date = today
 
 
 def ctx(today_: date | None = None, actor: str | None = None) -> Ctx:
+    # Imported here: the configuration (TOML) and the working calendar (holidays) are not
+    # needed by read-only commands that take no config, and cost their start-up time.
+    from .services.context import config_path, make_ctx
+
     s = settings()
     path = config_path(s)
     return make_ctx(today=today_ or today(s), actor=actor or s.user,

@@ -16,7 +16,6 @@ from collections.abc import Iterable
 from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-import holidays
 
 OSLO = ZoneInfo("Europe/Oslo")
 
@@ -128,6 +127,8 @@ class WorkingCalendar:
         return days
 
     def _build_year(self, year: int) -> dict[date, str]:
+        import holidays  # here, not at import: a read-only command never builds a year
+
         official = holidays.country_holidays("NO", language="no", years=year)
         names = {d: " og ".join(official.get_list(d)) for d in official}
         for month, day in self._closed_days:

@@ -9,7 +9,6 @@ from typing import Any
 from sqlalchemy import and_, case as sa_case, func
 from sqlmodel import Session, col, select
 
-from avtaleflyt.domain import machine
 from avtaleflyt.domain.stages import (
     FACT_LABELS,
     TASK_TEMPLATES,
@@ -29,10 +28,11 @@ from avtaleflyt.models import (
     Task,
 )
 
-from avtaleflyt.formatting import format_date
-
 from .scope import EVERYWHERE, Scope
-from .store import case_tasks, get_case, get_municipality, load_terms, snapshot
+
+# The case store (and the domain machine it loads) and babel's date formatting are imported
+# where they are used: `avtaleflyt status` needs neither, and a read-only command's start-up
+# time is mostly imports.
 
 
 def _latest_case_ids():
@@ -55,34 +55,47 @@ def task_summary(session: Session, today: date, case_ids: list[int] | None = Non
 
 def status_rows(session: Session, today: date, scope: Scope = EVERYWHERE
                 ) -> list[dict[str, Any]]:
-    """Each municipality's latest case in `scope`, with its county: two queries."""
-    latest = _latest_case_ids()
+    """Each municipality's latest case in `scope`, with its county: one query, selecting only
+    the columns shown. The task figures are aggregated over the open tasks of those latest
+    cases only, so closed history (however long) is never read."""
+    latest = select(_latest_case_ids().c.id)
+    open_ = col(Task.done_on).is_(None)
+    tasks = (select(Task.case_id.label("case_id"),
+                    func.min(Task.due_on).label("next_due"),
+                    func.sum(sa_case((col(Task.due_on) < today, 1), else_=0)).label("overdue"))
+             .where(open_, col(Task.case_id).in_(latest))
+             .group_by(col(Task.case_id)).subquery())
     rows = session.exec(scope.where(
-        select(OnboardingCase, Municipality, County)
-        .join(latest, latest.c.id == OnboardingCase.id)
+        select(Municipality.kommunenummer, Municipality.name, County.code, County.name,
+               OnboardingCase.stage, OnboardingCase.status, OnboardingCase.stage_entered_on,
+               OnboardingCase.opened_on, tasks.c.next_due, tasks.c.overdue)
         .join(Municipality, col(Municipality.id) == OnboardingCase.municipality_id)
         .join(County, col(County.id) == Municipality.county_id)
+        .outerjoin(tasks, tasks.c.case_id == OnboardingCase.id)
+        .where(col(OnboardingCase.id).in_(latest))
         .order_by(col(Municipality.kommunenummer)), Municipality.county_id)
     ).all()
-    summary = task_summary(session, today,
-                           None if scope.national else [case.id for case, _, _ in rows])
     out = []
-    for case, m, c in rows:
-        active = case.status == CaseStatus.ACTIVE.value
-        nxt, overdue = summary.get(case.id, (None, 0)) if active else (None, 0)
+    for knr, name, c_code, c_name, stage, status, entered, opened, nxt, overdue in rows:
+        active = status == CaseStatus.ACTIVE.value
         out.append({
-            "kommunenummer": m.kommunenummer,
-            "municipality": m.name,
-            "county_code": c.code,
-            "county": c.name,
-            "stage": case.stage,
-            "status": case.status,
-            "next_deadline": nxt.isoformat() if nxt else None,
-            "overdue_tasks": overdue,
-            "stage_entered_on": case.stage_entered_on.isoformat(),
-            "opened_on": case.opened_on.isoformat(),
+            "kommunenummer": knr,
+            "municipality": name,
+            "county_code": c_code,
+            "county": c_name,
+            "stage": stage,
+            "status": status,
+            "next_deadline": _iso(nxt) if active and nxt else None,
+            "overdue_tasks": int(overdue or 0) if active else 0,
+            "stage_entered_on": _iso(entered),
+            "opened_on": _iso(opened),
         })
     return out
+
+
+def _iso(value: date | str) -> str:
+    """A date column read through an aggregate may come back as text on SQLite."""
+    return value if isinstance(value, str) else value.isoformat()
 
 
 def municipality_rows(session: Session, scope: Scope = EVERYWHERE) -> list[dict[str, Any]]:
@@ -135,6 +148,10 @@ def _notice(terms) -> date:
 
 def case_detail(session: Session, kommunenummer: str, today: date, *,
                 with_personal_data: bool = True) -> dict[str, Any]:
+    from avtaleflyt.domain import machine
+
+    from .store import case_tasks, get_case, load_terms, snapshot
+
     m, case = get_case(session, kommunenummer)
     state = snapshot(session, m, case)
     terms_row, terms = load_terms(session, case.id)
@@ -223,6 +240,8 @@ def contacts(session: Session, municipality_id: int) -> list[dict[str, Any]]:
 
 
 def municipality_contacts(session: Session, kommunenummer: str) -> list[dict[str, Any]]:
+    from .store import get_municipality
+
     return contacts(session, get_municipality(session, kommunenummer).id)
 
 
@@ -275,6 +294,8 @@ def event_label(kind: str, details: dict[str, Any],
     if kind in ("meeting_planned", "meeting_moved"):
         what = TASK_TITLES.get(details.get("key", ""), "Frist")
         to = details.get("to")
+        from avtaleflyt.formatting import format_date
+
         when = f" {format_date(date.fromisoformat(to))}" if to else " ikke satt"
         verb = "satt til" if kind == "meeting_planned" else "flyttet til"
         reason = {"postponed": " (utsatt vedtak)", "moved": " (fristen for saksframlegget gikk ut)",
