@@ -90,6 +90,8 @@ def test_political_process_and_terms_from_the_cli(db_url, prefect_server):
     assert (terms["end_date"], terms["months"], terms["years"], terms["renewal"]) == (
         "2026-12-31", 4, 0, "auto")
     assert terms["responsibility_split"][1]["responsible"] == "municipality"
+    shown = " ".join(_ok("case", "show", "1836").split())  # rich may wrap the line
+    assert "(4 måneder, fornyes automatisk om den ikke sies opp)" in shown
     _ok("case", "record", "1836", "signed", "--party", "municipality")
     assert "signert" in _refused("case", "split", "set", "1836", "1", "--responsible",
                                  "municipality")

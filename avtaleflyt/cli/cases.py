@@ -229,6 +229,17 @@ def show(knr: Knr, as_json: JsonOpt = False) -> None:
     _print_case(d)
 
 
+def _term_text(t: dict[str, Any]) -> str:
+    """'3 år', '4 måneder', '1 år og 6 måneder', with ', fornyes automatisk' or ', fast
+    periode'."""
+    parts = [f"{t['years']} år"] if t["years"] else []
+    if t.get("months"):
+        parts.append(f"{t['months']} måned{'er' if t['months'] != 1 else ''}")
+    renewal = ("fornyes automatisk om den ikke sies opp" if t.get("renewal") == "auto"
+               else "fast periode")
+    return f"{' og '.join(parts)}, {renewal}"
+
+
 def _print_case(d: dict[str, Any]) -> None:
     from rich.markup import escape
 
@@ -259,7 +270,7 @@ def _print_case(d: dict[str, Any]) -> None:
         t = d["terms"]
         console.print(
             f"Avtale: fra {fmt_iso(t['start_date'])} til {fmt_iso(t['end_date'])} "
-            f"({t['years']} år), oppsigelse {t['notice_months']} mnd (frist "
+            f"({_term_text(t)}), oppsigelse {t['notice_months']} mnd (frist "
             f"{fmt_iso(t['notice_deadline'])}), {format_amount(t['yearly_price'])} per år, "
             f"{format_percent(t['position_share'])} stilling, {t['site_visits_per_year']} "
             "besøk per år.", highlight=False)

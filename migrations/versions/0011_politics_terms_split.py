@@ -78,7 +78,12 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("ix_case_split_row_case_id", table_name="case_split_row")
     op.drop_table("case_split_row")
-    with op.batch_alter_table("agreement_terms") as batch_op:
-        batch_op.drop_column("renewal")
-        batch_op.drop_column("months")
+    if op.get_bind().dialect.name == "sqlite":
+        # Batch mode would copy and drop the table, which `responsibility_item` refers to:
+        # refused with foreign keys on. SQLite 3.35+ drops a plain column in place.
+        op.execute("ALTER TABLE agreement_terms DROP COLUMN renewal")
+        op.execute("ALTER TABLE agreement_terms DROP COLUMN months")
+    else:
+        op.drop_column("agreement_terms", "renewal")
+        op.drop_column("agreement_terms", "months")
     op.drop_table("saksgang")
