@@ -15,8 +15,11 @@ demo: install pdf-libs
 test: install-test chromium postgres pdf-libs
 	$(BIN)/python -m pytest
 
-bench: install
-	$(BIN)/python bench/run.py
+# P1–P5 of issue 12 at 1x, 10x and full size (SQLite; BENCH_ARGS="--db postgresql" for
+# PostgreSQL). Needs the test extras (aiosmtpd for the local SMTP server, httpx for the
+# in-process dashboard client). The generated databases are cached in bench/.cache.
+bench: install-test postgres
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test

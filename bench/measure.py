@@ -339,7 +339,8 @@ def send(channel: str, url: str, today: date, n: int) -> dict:
         for i in range(n):
             rows.append({
                 "recipient": keys[i % len(keys)],
-                "sweep_on": today - timedelta(days=1 + i // len(keys)),
+                # Days long before any generated history: no (recipient, day) clash.
+                "sweep_on": date(1990, 1, 1) + timedelta(days=i // len(keys)),
                 "status": "pending", "attempts": 0, "next_attempt_on": today,
                 "title": model.title, "body_text": f"{model.body_text}\n[benk {i}]",
                 "body_html": f"{model.body_html}<p>[benk {i}]</p>", "item_count": 1,
