@@ -317,12 +317,15 @@ def test_county_wording_and_organisational_form_come_from_the_configuration(rend
 def test_a_term_in_months_and_automatic_renewal_are_printed_as_computed(renderer):
     from avtaleflyt.documents.context import period_of
 
-    pilot = Terms(start_date=date(2020, 9, 1), years=1, notice_months=1, yearly_price=120_000,
-                  position_share=Decimal("20"), site_visits_per_year=4)
-    # Terms in months are the politics branch's; the period is given as it will compute it.
-    period = period_of(pilot, months=4, renewal="auto")
-    period = type(period)(period.start, date(2020, 12, 31), period.length, 1,
-                          date(2020, 11, 30), "auto")
+    # The seed's pilot: four months from 1 September 2020, renewed automatically; the period
+    # is what the engine computes (end date, notice deadline on the working-day calendar).
+    pilot = Terms(start_date=date(2020, 9, 1), years=0, months=4, notice_months=1,
+                  yearly_price=120_000, position_share=Decimal("20"), site_visits_per_year=4,
+                  renewal="auto")
+    from avtaleflyt.domain.calendar import default_calendar
+
+    period = period_of(pilot, calendar=default_calendar())
+    assert (period.end, period.notice_deadline) == (date(2020, 12, 31), date(2020, 11, 30))
     context = AgreementContext(COUNTY, RODOY, pilot, today=date(2020, 8, 1), period=period)
     text = " ".join(html_lines(renderer.render_html("agreement", context)))
     assert "fra og med 1. september 2020 til og med 31. desember 2020 (4 måneder)" in text

@@ -5,10 +5,9 @@ The built-in wording is in `defaults.toml`; a county changes it in its own
 so a typo stops the program with a message naming the key instead of printing a document
 with a hole in it. Nothing here touches a database.
 
-About the law: no statute or regulation is quoted from memory. The documents state the
-legal basis in their own words; `regulation_quote` lets a county print the exact wording
-of FOR-2013-12-20-1656 § 2 once someone has copied it from Lovdata (it could not be checked
-against a source when this was written, so the default is empty and no quotation is shown).
+About the law: the samarbeidsavtale quotes folkebibliotekloven § 4 second paragraph, § 5
+and FOR-2013-12-20-1656 § 2 as they read since 1 January 2014 (sources in
+docs/documents.md); `regulation_quote` replaces the regulation's text if it is amended.
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from avtaleflyt.documents.clauses import Clauses, default_clauses
-from avtaleflyt.domain.agreement import DEFAULT_SPLIT, ResponsibilityRow, Terms
+from avtaleflyt.domain.agreement import DEFAULT_SPLIT, ResponsibilityRow, Terms, notice_deadline_for
 from avtaleflyt.domain.experience import ExperienceSummary, StageSpan, StageStatistics, summarise
 from avtaleflyt.domain.stages import STAGE_ORDER, CaseStatus, Stage, Theme
 from avtaleflyt.domain.stages import Party as Side
@@ -98,21 +98,21 @@ class AgreementPeriod:
         return (self.end.year - self.start.year) * 12 + self.end.month - self.start.month + 1
 
 
-def period_of(terms: Terms | None, *, months: int | None = None,
-              renewal: str | None = None) -> AgreementPeriod | None:
-    """The period of `terms` as the engine computes it (end date and notice deadline from
-    the terms themselves). `months`/`renewal` where the terms carry them; a fixed term
-    unless they say otherwise."""
+def period_of(terms: Terms | None, *, calendar=None) -> AgreementPeriod | None:
+    """The period of `terms` as the engine computes it: its last day (`Terms.end_date`) and,
+    with a working-day `calendar`, the notice deadline rolled to the previous working day
+    (`domain.agreement.notice_deadline_for`); its length in years and months; renewal."""
     if terms is None:
         return None
-    months = months or getattr(terms, "months", None)
-    if months:
-        length = f"{months} {'måned' if months == 1 else 'måneder'}"
-    else:
-        length = f"{terms.years} år"
-    renewal = renewal or getattr(terms, "renewal", None) or "none"
+    years, months = divmod(terms.term_months, 12)
+    parts = ([f"{years} år"] if years else []) + (
+        [f"{months} {'måned' if months == 1 else 'måneder'}"] if months else [])
+    length = " og ".join(parts) or "0 måneder"
+    notice = (notice_deadline_for(terms.end_date, terms.notice_months, calendar)
+              if calendar is not None else terms.notice_deadline)
+    renewal = str(getattr(terms.renewal, "value", terms.renewal) or "none")
     return AgreementPeriod(terms.start_date, terms.end_date, length, terms.notice_months,
-                           terms.notice_deadline, str(getattr(renewal, "value", renewal)))
+                           notice, renewal)
 
 
 @dataclass(frozen=True)

@@ -197,22 +197,28 @@ _BODY_LABELS = {FORMANNSKAP: "Formannskapet", KOMMUNESTYRE: "Kommunestyret"}
 
 def case_split(session: Session, case: OnboardingCase,
                terms: Terms | None) -> tuple[ResponsibilityRow, ...]:
-    """The case's responsibility split (grenseoppgang): the one stored with its terms,
-    else the default."""
-    return terms.split if terms is not None and terms.split else DEFAULT_SPLIT
+    """The case's own responsibility split (grenseoppgang), as the coordinator left it
+    (`services/split.py`; the county's default until changed)."""
+    from .split import case_split as own_split
+
+    return tuple(own_split(session, case))
 
 
 def agreement_period(terms: Terms | None, ctx: Ctx) -> AgreementPeriod | None:
-    """The term as the engine computes it: start, last day, notice deadline; a length in
-    months where the terms have one, and whether the agreement is renewed automatically
-    (a fixed term where the terms do not say)."""
-    return period_of(terms)
+    """The term as the engine computes it: start, last day, the notice deadline rolled to
+    the previous working day (`domain.agreement.notice_deadline_for`, the rule the duties
+    use), the length in years and months, and whether the agreement renews itself."""
+    return period_of(terms, calendar=ctx.calendar)
 
 
 def saksgang(session: Session, m: Municipality, ctx: Ctx) -> tuple[SaksgangStep, ...]:
     """The bodies the saksframlegg goes through, in order, each with its next meeting from
     the meeting plan (on or after today, and after the previous body's meeting)."""
-    bodies = DEFAULT_SAKSGANG
+    from .meetings import saksgang_by_municipality
+    from .store import county_ctx
+
+    bodies = (saksgang_by_municipality(session, {m.id}).get(m.id)
+              or county_ctx(session, m, ctx).config.saksgang or DEFAULT_SAKSGANG)
     meetings = session.exec(select(Meeting.body, Meeting.date).where(
         Meeting.municipality_id == m.id, col(Meeting.body).in_(bodies),
         Meeting.date >= ctx.today).order_by(col(Meeting.date))).all()
