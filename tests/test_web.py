@@ -342,7 +342,7 @@ def test_forms_run_flows_and_redirect_with_a_message(with_case, prefect_server):
             f"{r.parameters.get('command_id')}" and r.parameters.get("command_id") in commands
             and commands[r.parameters["command_id"]].kind.replace("_", "-") in r.name
             .replace("change-case-status", "change-status")]
-    assert len(ours) >= 6 and all(r.state.is_completed() for r in ours)
+    assert len(ours) >= 6 and all(r.state.is_completed() for r in ours), [(r.name, r.state.type, r.state.message) for r in ours]
     assert all(set(r.parameters) == {"command_id"} for r in ours)
 
 
