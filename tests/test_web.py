@@ -339,7 +339,8 @@ def test_forms_run_flows_and_redirect_with_a_message(with_case, prefect_server):
         runs = client.read_flow_runs(flow_filter=FlowFilter(name=FlowFilterName(any_=names)))
     ours = [r for r in runs if r.created is not None and r.created >= started
             and r.parameters.get("command_id") in commands]
-    assert len(ours) >= 6 and all(r.state.is_completed() for r in ours)
+    assert len(ours) >= 6 and all(r.state.is_completed() for r in ours), [
+        (r.name, r.state.type, r.state.message) for r in ours]
     assert all(set(r.parameters) == {"command_id"} for r in ours)
     # Readable in Prefect's UI: the action, the municipality, the command's id; and tags
     # a coordinator can filter by.
