@@ -122,18 +122,24 @@ def _sweep(settings, county: str | None, dry_run: bool, logger) -> dict[str, Any
     if settings.today is not None:
         logger.warning("Simulert dato %s fra installasjonens innstillinger (AVTALEFLYT_TODAY "
                        "eller --today), ikke dagens dato.", ctx.today.isoformat())
+    from avtaleflyt.services.scope import scope_for_code
+
     targets = TargetBook.from_settings(settings)
+    # A county's run touches only that county's cases, digests and messages, so a slow or
+    # failing county never holds another back and two counties never write the same rows.
     if dry_run:
         with sweep_service.dry_run_session(settings.effective_database_url) as s:
             result = sweep_service.run_sweep(session=s, ctx=ctx, targets=targets, dry_run=True,
-                                             progress=logger.info)
+                                             progress=logger.info,
+                                             scope=scope_for_code(s, county))
     else:
         with runtime.session() as s:
             result = sweep_service.run_sweep(session=s, ctx=ctx, targets=targets,
-                                             progress=logger.info)
+                                             progress=logger.info,
+                                             scope=scope_for_code(s, county))
     logger.info("Ferdig: %s sendt, %s feilet.", result.sent_count, result.failed_count)
     _artifact(result)
-    _case_artifact(ctx.today)
+    _case_artifact(ctx.today, county)
     return result.as_dict() | ({"county": county} if county else {})
 
 
@@ -204,18 +210,20 @@ def _artifact(result: sweep_service.SweepResult) -> None:
     )
 
 
-def _case_artifact(today: date) -> None:
-    """Every case's stage and next deadline, readable in Prefect's UI after each sweep."""
+def _case_artifact(today: date, county: str | None = None) -> None:
+    """The cases per stage (the county's, in a county's run), readable in Prefect's UI after
+    each sweep: a summary, never a row per case."""
     from prefect.artifacts import create_table_artifact
 
     from avtaleflyt.formatting import format_date
     from avtaleflyt.services.dashboard import sweep_artifact_rows
+    from avtaleflyt.services.scope import scope_for_code
 
     with runtime.session() as s:
-        rows = sweep_artifact_rows(s, today)
+        rows = sweep_artifact_rows(s, today, scope_for_code(s, county))
     create_table_artifact(
         key="sakstatus",
-        table=rows or [{"Kommune": "–", "Fase": "ingen saker", "Status": "–",
-                        "Neste frist": "–", "Forfalte oppgaver": "0"}],
-        description=f"Sakene per {format_date(today)}: fase, status og neste frist.",
+        table=rows,
+        description=f"Sakene per {format_date(today)}: antall per fase, hvor mange med "
+                    "forfalte oppgaver og hvor mange med frist innen en uke.",
     )
