@@ -65,15 +65,15 @@ def test_a_full_disk_leaves_no_half_written_document(db_url, tiny_disk):
     assert result.exit_code != 0
     assert "disken er full" in result.output and "Traceback" not in result.output
     assert _files(tiny_disk) == before_files  # no partial file, no temporary file
-    # Stored versions (the documents folder on the full disk): no row, no file.
+    assert fingerprint(db_url) == before_db
+    # Stored versions live in the database (migration 0010), not in the data directory: a
+    # full data directory no longer stops one, and nothing is written to it.
     result = runner.invoke(app, ["--today", "2026-03-20", "doc", "render", "1836", "agreement",
                                  "--format", "docx"],
                            env={"AVTALEFLYT_DATA_DIR": str(tiny_disk)})
-    assert result.exit_code != 0, result.output
-    assert "disken er full" in result.output and "Traceback" not in result.output
-    assert "Ingenting ble lagret" in result.output
-    assert fingerprint(db_url) == before_db
-    assert not list(tiny_disk.rglob("*.tmp")) and not list(tiny_disk.rglob("*.docx"))
+    assert result.exit_code == 0, result.output
+    assert "Lagret 1836/agreement-v1.docx" in result.output
+    assert _files(tiny_disk) == before_files
 
 
 def test_a_read_only_file_system_is_named(db_url, tiny_disk):
