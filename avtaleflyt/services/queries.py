@@ -18,6 +18,7 @@ from avtaleflyt.domain.stages import (
     Stage,
     Theme,
 )
+from avtaleflyt.formatting import format_date
 from avtaleflyt.models import (
     ContactPerson,
     County,
@@ -289,8 +290,6 @@ def event_label(kind: str, details: dict[str, Any],
     if kind == "text_redacted":
         return f"Tekst {details.get('text_id')} sladdet"
     if kind == FactKind.NOTICE_GIVEN.value and details.get("ends_on"):
-        from avtaleflyt.formatting import format_date
-
         who = Party(details["party"]).label.lower() if details.get("party") else "–"
         return (f"{FACT_LABELS[FactKind.NOTICE_GIVEN]} av {who}; avtalen slutter "
                 f"{format_date(date.fromisoformat(details['ends_on']))}")
@@ -320,8 +319,6 @@ def event_label(kind: str, details: dict[str, Any],
     if kind in ("meeting_planned", "meeting_moved"):
         what = TASK_TITLES.get(details.get("key", ""), "Frist")
         to = details.get("to")
-        from avtaleflyt.formatting import format_date
-
         when = f" {format_date(date.fromisoformat(to))}" if to else " ikke satt"
         verb = "satt til" if kind == "meeting_planned" else "flyttet til"
         reason = {"postponed": " (utsatt vedtak)", "moved": " (fristen for saksframlegget gikk ut)",
