@@ -379,7 +379,8 @@ def _notice(state: CaseState, fact: FactInput, today: date,
                 prior.details.get("party") == fact.party.value:
             return FactOutcome(unchanged=True)
         raise Conflict(
-            f"«{fact.kind.label}» er allerede registrert: {notice_text(prior.details, prior.occurred_on)}. "
+            f"«{fact.kind.label}» er allerede registrert: "
+            f"{notice_text(prior.details, prior.occurred_on)}. "
             "En avtale kan bare sies opp én gang.")
     if calendar is None:
         raise ValueError("record_fact needs the working calendar for notice-given")
