@@ -87,13 +87,14 @@ def record(
     knr: Knr,
     fact: Annotated[str, typer.Argument(
         help="meeting-held, needs-assessed, intent-confirmed, council-decision, "
-        "county-decision, terms-set eller signed.")],
+        "county-decision, terms-set, signed eller notice-given.")],
     date: DateOpt = None,
     outcome: Annotated[Optional[str], typer.Option(
         help="Utfall av vedtak: approved, rejected eller postponed.")] = None,
     ref: Annotated[Optional[str], typer.Option(help="Saksnummer eller referanse.")] = None,
     party: Annotated[Optional[str], typer.Option(
-        help="Hvem som signerte: municipality eller county.")] = None,
+        help="Hvem som signerte (signed) eller sa opp avtalen (notice-given): "
+        "municipality eller county.")] = None,
     start: Annotated[Optional[str], typer.Option(help="Avtalens startdato.")] = None,
     years: Annotated[Optional[str], typer.Option(help="Avtalens varighet i år.")] = None,
     months: Annotated[Optional[str], typer.Option(
@@ -122,7 +123,14 @@ def record(
     --position-share, --site-visits og --renewal har standardverdier fra konfigurasjonen:
     kr 120 000, 20 %, 4 besøk og none).
 
+    notice-given (i drift, bare for avtaler som fornyes automatisk) krever --party: hvem som
+    sa opp; --date er dagen oppsigelsen ble gitt. Gitt senest på periodens
+    oppsigelsesfrist slutter avtalen ved periodens slutt, ellers ved slutten av neste
+    periode.
+
     Eksempel: avtaleflyt case record 1836 council-decision --outcome approved --ref "PS 21/20"
+
+    Eksempel: avtaleflyt case record 1836 notice-given --party municipality --date 2027-03-15
     """
     def go() -> dict[str, Any]:
         from avtaleflyt import runtime
@@ -274,6 +282,8 @@ def _print_case(d: dict[str, Any]) -> None:
             f"{fmt_iso(t['notice_deadline'])}), {format_amount(t['yearly_price'])} per år, "
             f"{format_percent(t['position_share'])} stilling, {t['site_visits_per_year']} "
             "besøk per år.", highlight=False)
+        if t.get("notice"):
+            console.print(f"[bold]{escape(t['notice']['text'])}.[/]", highlight=False)
         split = Table(title="Grenseoppgang", title_justify="left")
         split.add_column("Oppgave")
         split.add_column("Ansvar")

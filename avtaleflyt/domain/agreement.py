@@ -72,6 +72,23 @@ def notice_deadline_for(end: date, notice_months: int, cal) -> date:
     return cal.previous_working_day(end - relativedelta(months=notice_months))
 
 
+def end_after_notice(periods: list[tuple[date, date]], term_months: int, notice_months: int,
+                     given_on: date, cal) -> date:
+    """The last day of an automatically renewing agreement when notice is given on
+    `given_on`. The current period is the one `given_on` falls in (the first, if it is
+    before the start). Notice given on or before the current period's notice deadline
+    (`notice_deadline_for`, rolled to the previous working day) ends the agreement at the
+    end of that period; notice given after the deadline ends it at the end of the next."""
+    current = periods[0]
+    for p in periods:
+        if p[0] <= given_on:
+            current = p
+    end = current[1]
+    if given_on <= notice_deadline_for(end, notice_months, cal):
+        return end
+    return period_end(end + relativedelta(days=1), term_months)
+
+
 @dataclass(frozen=True)
 class Terms:
     start_date: date
@@ -108,6 +125,12 @@ class Terms:
             start = out[-1][1] + relativedelta(days=1)
             out.append((start, period_end(start, self.term_months)))
         return out
+
+    def ends_after_notice(self, given_on: date, cal) -> date:
+        """The last day of the agreement after notice given on `given_on`
+        (`end_after_notice`)."""
+        return end_after_notice(self.periods(given_on), self.term_months, self.notice_months,
+                                given_on, cal)
 
     def validate(self, *, set_on: date) -> None:
         """Refuse terms no agreement could have. Field names are the CLI's option names."""

@@ -79,14 +79,16 @@ def _years_of(start: date, end: date) -> list[tuple[date, int]]:
 
 
 def plan_duties(terms: Terms, *, entered_on: date, today: date, rules: DutyRules,
-                cal: WorkingCalendar) -> list[PlannedTask]:
+                cal: WorkingCalendar, ends_on: date | None = None) -> list[PlannedTask]:
     """Duties due from the start of operation up to `today` + horizon (and the first
     renewal/notice deadline, whenever it is). Deadlines land on a working day on or
     before the date. The county's duties and the municipality's (local staff's monthly
-    report, statistics input) side by side; an evaluation before each end or renewal."""
+    report, statistics input) side by side; an evaluation before each end or renewal.
+    `ends_on`: the last day after notice was given (`notice-given`); nothing is planned
+    after it, and its period gets a final evaluation and no renewal duty."""
     first = max(entered_on, terms.start_date)
     horizon = today + relativedelta(months=rules.horizon_months)
-    periods = terms.periods(horizon)
+    periods = [p for p in terms.periods(horizon) if ends_on is None or p[0] <= ends_on]
     last = min(periods[-1][1], horizon)
     auto = terms.renewal == RENEWAL_AUTO
     # (key, title, date, responsible[, due date when not the date itself]); kept when
@@ -123,7 +125,8 @@ def plan_duties(terms: Terms, *, entered_on: date, today: date, rules: DutyRules
                                    y_end - relativedelta(months=1), county))
             notice = notice_deadline_for(p_end, terms.notice_months, cal)
             due = notice - relativedelta(months=rules.evaluation_months_before_notice)
-            title = ("Evaluering av samarbeidet før fornyelse av avtalen" if auto else
+            title = ("Evaluering av samarbeidet før fornyelse av avtalen"
+                     if auto and p_end != ends_on else
                      "Evaluering av samarbeidet før avtalen går ut (sluttevaluering)")
             duties.append((f"duty.evaluation.end-{p_end.isoformat()}", title,
                            max(due, p_start), county))
@@ -146,6 +149,8 @@ def plan_duties(terms: Terms, *, entered_on: date, today: date, rules: DutyRules
         if first <= d <= last and due >= first:
             out.append(_task(key, title, due, party))
     for k, (_p_start, p_end) in enumerate(periods, start=1):
+        if p_end == ends_on:  # notice is given: nothing to decide before this end
+            continue
         raw = p_end - relativedelta(months=terms.notice_months)
         notice = notice_deadline_for(p_end, terms.notice_months, cal)
         if notice >= first and (k == 1 or notice <= horizon):

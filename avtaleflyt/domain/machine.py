@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any, Protocol
 
-from .agreement import Terms
+from .agreement import RENEWAL_AUTO, Terms
 from .errors import Conflict, InvalidInput
 from .stages import (
     FACT_STAGE,
@@ -32,6 +32,7 @@ from .stages import (
 class Calendar(Protocol):
     def add_working_days(self, d: date, n: int) -> date: ...
     def roll_forward(self, d: date) -> date: ...
+    def previous_working_day(self, d: date, include_self: bool = True) -> date: ...
 
 
 def fmt(d: date) -> str:
@@ -240,8 +241,10 @@ def open_case(*, municipality: str, opened_on: date, today: date,
     return (NewEvent("case_opened", opened_on, {"stage": Stage.FIRST_CONTACT.value}),)
 
 
-def record_fact(state: CaseState, fact: FactInput, today: date) -> FactOutcome:
-    """Check a recorded fact against the case and say what it changes."""
+def record_fact(state: CaseState, fact: FactInput, today: date,
+                calendar: Calendar | None = None) -> FactOutcome:
+    """Check a recorded fact against the case and say what it changes. `calendar` is
+    needed for notice (`notice-given`): its deadline is moved to a working day."""
     require_active(state)
     fact_stage = FACT_STAGE[fact.kind]
     if fact_stage.index > state.stage.index:
@@ -253,6 +256,8 @@ def record_fact(state: CaseState, fact: FactInput, today: date) -> FactOutcome:
             f"Kan ikke registrere «{fact.kind.label}»: fasen «{fact_stage.label}» er allerede "
             f"fullført for {state.municipality}.")
     _check_in_stage(state, fact.occurred_on, today)
+    if fact.kind is FactKind.NOTICE_GIVEN:
+        return _notice(state, fact, today, calendar)
 
     details = fact.details()
     for prior in state.facts:
@@ -333,6 +338,70 @@ def _terms(state: CaseState, fact: FactInput, details: dict[str, Any],
                        terms=fact.terms, milestone=Milestone.TERMS_SET)
 
 
+def notice_given(state: CaseState) -> RecordedFact | None:
+    """The recorded notice (`notice-given`), if any: at most one per case."""
+    return next((f for f in state.facts if f.kind is FactKind.NOTICE_GIVEN), None)
+
+
+def ends_on(state: CaseState) -> date | None:
+    """The last day of the agreement as far as it is known: the end date of a fixed term,
+    the end after notice of an automatically renewed one, else None (it renews)."""
+    t = state.terms
+    if t is None:
+        return None
+    if t.renewal != RENEWAL_AUTO:
+        return t.end_date
+    notice = notice_given(state)
+    return date.fromisoformat(notice.details["ends_on"]) if notice is not None else None
+
+
+def _notice(state: CaseState, fact: FactInput, today: date,
+            calendar: Calendar | None) -> FactOutcome:
+    """Notice given by one party: an automatically renewed agreement then ends at the end
+    of the current period, or of the next when notice came after the current period's
+    notice deadline (`agreement.end_after_notice`). The end date is computed once, here,
+    and kept in the event, so a later change of the calendar does not move it."""
+    if fact.party is None:
+        raise InvalidInput("«--party» mangler: oppgi hvem som sa opp avtalen, municipality "
+                           "eller county.", field="party")
+    t = state.terms
+    if t is None:
+        raise Conflict(f"Saken for {state.municipality} har ingen avtalevilkår; det er ingen "
+                       "avtale å si opp.")
+    if t.renewal != RENEWAL_AUTO:
+        raise Conflict(
+            f"Avtalen for {state.municipality} har fast periode («--renewal» none) og går ut "
+            f"{fmt(t.end_date)} uten oppsigelse. Oppsigelse registreres bare for avtaler som "
+            "fornyes automatisk («--renewal» auto).", field="renewal")
+    prior = notice_given(state)
+    if prior is not None:
+        if prior.occurred_on == fact.occurred_on and \
+                prior.details.get("party") == fact.party.value:
+            return FactOutcome(unchanged=True)
+        raise Conflict(
+            f"«{fact.kind.label}» er allerede registrert: "
+            f"{notice_text(prior.details, prior.occurred_on)}. "
+            "En avtale kan bare sies opp én gang.")
+    if calendar is None:
+        raise ValueError("record_fact needs the working calendar for notice-given")
+    end = t.ends_after_notice(fact.occurred_on, calendar)
+    if end < today:
+        raise Conflict(
+            f"«--date»: oppsigelse gitt {fmt(fact.occurred_on)} ville avsluttet avtalen "
+            f"{fmt(end)}, men den er allerede fornyet for en ny periode fra "
+            f"{fmt(end + timedelta(days=1))}.", field="date")
+    details = {**fact.details(), "ends_on": end.isoformat()}
+    return FactOutcome(events=(NewEvent(fact.kind.value, fact.occurred_on, details),))
+
+
+def notice_text(details: Mapping[str, Any], given_on: date) -> str:
+    """«Sagt opp 15. mars 2027 av kommunen; avtalen slutter 31. desember 2027»."""
+    party = Party(details["party"]).label.lower() if details.get("party") else "–"
+    end = date.fromisoformat(details["ends_on"]) if details.get("ends_on") else None
+    return (f"Sagt opp {fmt(given_on)} av {party}"
+            + (f"; avtalen slutter {fmt(end)}" if end else ""))
+
+
 def next_transition(state: CaseState, today: date) -> Transition | None:
     """The next stage change the gates allow, or None. Call again after applying it."""
     if state.status is not CaseStatus.ACTIVE:
@@ -349,29 +418,36 @@ def next_transition(state: CaseState, today: date) -> Transition | None:
 
 
 def agreement_ended(state: CaseState, today: date) -> NewEvent | None:
-    """A fixed-term agreement past its end date ends the case. One that renews
-    automatically does not end: see `agreement_renewals`."""
-    if (state.status is CaseStatus.ACTIVE and state.stage is Stage.RUNNING_OPERATION
-            and state.terms is not None and state.terms.renewal != "auto"
-            and today > state.terms.end_date):
-        return NewEvent("agreement_ended", state.terms.end_date,
-                        {"end_date": state.terms.end_date.isoformat()})
-    return None
+    """An agreement past its last day ends the case: a fixed term after its end date, one
+    that renews automatically only after notice (`notice-given`), on the end date the
+    notice gave. Without notice it does not end: see `agreement_renewals`."""
+    if state.status is not CaseStatus.ACTIVE or state.stage is not Stage.RUNNING_OPERATION:
+        return None
+    end = ends_on(state)
+    if end is None or today <= end:
+        return None
+    details: dict[str, Any] = {"end_date": end.isoformat()}
+    if state.terms is not None and state.terms.renewal == RENEWAL_AUTO:
+        details["by_notice"] = True
+    return NewEvent("agreement_ended", end, details)
 
 
 def agreement_renewals(state: CaseState, today: date, recorded: set[date]
                        ) -> list[NewEvent]:
     """An automatically renewed agreement begins a new period the day after each end date;
     one "agreement_renewed" event per period begun by `today` and not in `recorded`
-    (the period starts already written), so repeating this writes nothing twice."""
+    (the period starts already written), so repeating this writes nothing twice. After
+    notice, no period begins after the end date the notice gave."""
     t = state.terms
     if (state.status is not CaseStatus.ACTIVE or state.stage is not Stage.RUNNING_OPERATION
             or t is None or t.renewal != "auto"):
         return []
+    last = ends_on(state)
     return [NewEvent("agreement_renewed", start, {"period": k, "start": start.isoformat(),
                                                    "end": end.isoformat()})
             for k, (start, end) in enumerate(t.periods(today), start=1)
-            if k > 1 and start <= today and start not in recorded]
+            if k > 1 and start <= today and start not in recorded
+            and (last is None or start <= last)]
 
 
 def plan_stage_tasks(stage: Stage, entered_on: date, terms: Terms | None, calendar: Calendar,

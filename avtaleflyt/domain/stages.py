@@ -117,6 +117,7 @@ class FactKind(StrEnum):
     COUNTY_DECISION = "county_decision"
     TERMS_SET = "terms_set"
     SIGNED = "signed"
+    NOTICE_GIVEN = "notice_given"
 
     @property
     def cli_name(self) -> str:
@@ -135,6 +136,7 @@ FACT_LABELS: dict[FactKind, str] = {
     FactKind.COUNTY_DECISION: "Vedtak i fylkeskommunen",
     FactKind.TERMS_SET: "Avtalevilkår fastsatt",
     FactKind.SIGNED: "Avtalen signert",
+    FactKind.NOTICE_GIVEN: "Avtalen er sagt opp",
 }
 
 
@@ -280,4 +282,5 @@ FACT_STAGE: dict[FactKind, Stage] = {
     FactKind.COUNTY_DECISION: Stage.POLITICAL_APPROVAL,
     FactKind.TERMS_SET: Stage.CONTRACT_SIGNING,
     FactKind.SIGNED: Stage.CONTRACT_SIGNING,
+    FactKind.NOTICE_GIVEN: Stage.RUNNING_OPERATION,
 }

@@ -83,7 +83,7 @@ def record_fact(*, session: Session, kommunenummer: str, fact: FactInput, ctx: C
     ctx = county_ctx(session, m, ctx)
     state = snapshot(session, m, case)
     check_situation(fact, situation if situation_text_id is None else "")
-    result = machine.record_fact(state, fact, ctx.today)
+    result = machine.record_fact(state, fact, ctx.today, ctx.calendar)
     if result.unchanged:
         return _outcome(m, case, f"«{fact.kind.label}» var allerede registrert; ingen endring.",
                         changed=False)
@@ -104,6 +104,13 @@ def record_fact(*, session: Session, kommunenummer: str, fact: FactInput, ctx: C
         from .deadlines import close_saksframlegg
 
         close_saksframlegg(session, m, case, fact.occurred_on, ctx)
+    if fact.kind is FactKind.NOTICE_GIVEN:
+        session.flush()
+        from .deadlines import duties_after_notice
+
+        add_events(session, m, case, duties_after_notice(
+            session=session, case=case, given_on=fact.occurred_on,
+            ends_on=date.fromisoformat(result.events[0].details["ends_on"]), ctx=ctx), ctx)
     if result.status is not None:
         case.status = result.status.value
         case.closed_on = result.closed_on
@@ -115,6 +122,8 @@ def record_fact(*, session: Session, kommunenummer: str, fact: FactInput, ctx: C
         schedule_political_cases(session=session, ctx=ctx, case_ids=[case.id], commit=False)
     commit_case(session, case)
     msg = f"Registrert: {fact.kind.label} for {m.name}."
+    if fact.kind is FactKind.NOTICE_GIVEN and result.events:
+        msg += f" {machine.notice_text(result.events[0].details, fact.occurred_on)}."
     if result.status is CaseStatus.REJECTED:
         msg += " Saken er avsluttet som avslått."
     return _outcome(m, case, msg)

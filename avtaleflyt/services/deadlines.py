@@ -254,6 +254,7 @@ def generate_duties(*, session: Session, ctx: Ctx, case_ids: list[int] | None = 
         renewal=row.renewal)
         for row in session.exec(select(AgreementTerms)
                                 .where(col(AgreementTerms.case_id).in_(ids))).all()}
+    ends = notice_ends(session, ids)
     existing: dict[int, set[str]] = defaultdict(set)
     for cid, key in session.exec(select(Task.case_id, Task.key).where(
             col(Task.case_id).in_(ids), col(Task.key).like("duty.%"))).all():
@@ -266,14 +267,15 @@ def generate_duties(*, session: Session, ctx: Ctx, case_ids: list[int] | None = 
         cctx = ctx.for_county(code)
         rules = _duty_rules(cctx)
         in_horizon = plan_duties(terms, entered_on=case.stage_entered_on, today=ctx.today,
-                                 rules=rules, cal=cctx.calendar)
+                                 rules=rules, cal=cctx.calendar, ends_on=ends.get(case.id))
         planned = [p for p in in_horizon if p.key not in existing[case.id]]
         # The whole agreement's duties (pure and cheap): the first one beyond the horizon
         # is when this case needs planning again.
         keys = {p.key for p in in_horizon}
         later = [p.due_on for p in plan_duties(terms, entered_on=case.stage_entered_on,
                                                today=terms.end_date, rules=rules,
-                                               cal=cctx.calendar) if p.key not in keys]
+                                               cal=cctx.calendar, ends_on=ends.get(case.id))
+                 if p.key not in keys]
         case.duties_until = min(later) if later else ALL_PLANNED
         session.add(case)
         if not planned:
@@ -286,6 +288,56 @@ def generate_duties(*, session: Session, ctx: Ctx, case_ids: list[int] | None = 
     if commit:
         session.commit()
     return created
+
+
+def notice_ends(session: Session, case_ids: list[int]) -> dict[int, date]:
+    """case id → the last day of its agreement after notice (`notice_given` events, whose
+    details keep the end date computed when it was recorded). One query."""
+    if not case_ids:
+        return {}
+    return {cid: date.fromisoformat(details["ends_on"]) for cid, details in session.exec(
+        select(Event.case_id, Event.details).where(
+            col(Event.case_id).in_(case_ids),
+            Event.kind == FactKind.NOTICE_GIVEN.value)).all()
+        if details.get("ends_on")}
+
+
+def duties_after_notice(*, session: Session, case: OnboardingCase, given_on: date,
+                        ends_on: date, ctx: Ctx) -> list[NewEvent]:
+    """After notice: open renewal duties up to the end are settled (done on the day notice
+    was given), and open duties the agreement no longer has (periods after `ends_on`, their visits,
+    evaluations, reminders of a renewal) are removed — unless a reminder about them was
+    already written to the outbox, which keeps its task. The case is planned again by the
+    next sweep (`duties_until` cleared). Returns the history event, if anything changed."""
+    from .store import load_terms
+
+    _, terms = load_terms(session, case.id)
+    if terms is None:
+        return []
+    rules = _duty_rules(ctx)
+    keep = {p.key for p in plan_duties(terms, entered_on=case.stage_entered_on,
+                                       today=ends_on, rules=rules, cal=ctx.calendar,
+                                       ends_on=ends_on)}
+    reminded = set(session.exec(select(Reminder.task_id).join(
+        Task, col(Task.id) == Reminder.task_id).where(Task.case_id == case.id)).all())
+    settled, removed = [], []
+    for t in session.exec(select(Task).where(Task.case_id == case.id,
+                                             col(Task.key).like("duty.%"),
+                                             col(Task.done_on).is_(None))).all():
+        if t.key.startswith("duty.renewal.") and t.due_on is not None \
+                and t.due_on <= ends_on:  # the decision it asked for is made
+            t.done_on = given_on
+            session.add(t)
+            settled.append(t.title)
+        elif t.key not in keep and t.id not in reminded:
+            removed.append(t.key)
+            session.delete(t)
+    case.duties_until = None
+    session.add(case)
+    if not (settled or removed):
+        return []
+    return [NewEvent("duties_after_notice", given_on, {
+        "settled": len(settled), "removed": len(removed), "keys": sorted(removed)})]
 
 
 # --- what is owed today ------------------------------------------------------------------------

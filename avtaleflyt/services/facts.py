@@ -63,7 +63,7 @@ def build_fact(kind: str, occurred_on: date, options: dict[str, Any], ctx: Ctx) 
         case FactKind.COUNCIL_DECISION | FactKind.COUNTY_DECISION:
             outcome = _choice(Outcome, _required(options, "outcome", fact), "outcome")
             return FactInput(fact, occurred_on, outcome=outcome, reference=reference)
-        case FactKind.SIGNED:
+        case FactKind.SIGNED | FactKind.NOTICE_GIVEN:
             party = _choice(Party, _required(options, "party", fact), "party")
             return FactInput(fact, occurred_on, party=party)
         case FactKind.TERMS_SET:

@@ -30,7 +30,10 @@ def check_open(*, session: Session, kommunenummer: str, opened_on: date, ctx: Ct
 
 def check_fact(*, session: Session, kommunenummer: str, fact: FactInput, ctx: Ctx) -> None:
     m, case = get_case(session, kommunenummer)
-    machine.record_fact(snapshot(session, m, case), fact, ctx.today)
+    from .store import county_ctx
+
+    ctx = county_ctx(session, m, ctx)
+    machine.record_fact(snapshot(session, m, case), fact, ctx.today, ctx.calendar)
 
 
 def check_status_change(*, session: Session, kommunenummer: str, action: str, on: date,

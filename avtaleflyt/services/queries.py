@@ -18,6 +18,7 @@ from avtaleflyt.domain.stages import (
     Stage,
     Theme,
 )
+from avtaleflyt.formatting import format_date
 from avtaleflyt.models import (
     ContactPerson,
     County,
@@ -146,6 +147,17 @@ def _notice(terms) -> date:
     return notice_deadline_for(terms.end_date, terms.notice_months, default_calendar())
 
 
+def _notice_given(state) -> dict[str, Any] | None:
+    from avtaleflyt.domain import machine
+
+    f = machine.notice_given(state)
+    if f is None:
+        return None
+    return {"given_on": f.occurred_on.isoformat(), "party": f.details.get("party"),
+            "ends_on": f.details.get("ends_on"),
+            "text": machine.notice_text(f.details, f.occurred_on)}
+
+
 def case_detail(session: Session, kommunenummer: str, today: date, *,
                 with_personal_data: bool = True) -> dict[str, Any]:
     from avtaleflyt.domain import machine
@@ -206,6 +218,8 @@ def case_detail(session: Session, kommunenummer: str, today: date, *,
             "notice_months": terms.notice_months,
             # Rolled to the previous working day (domain/agreement.py notice_deadline_for).
             "notice_deadline": _notice(terms).isoformat(),
+            # Notice given (`notice-given`): when, by whom, and the agreement's last day.
+            "notice": _notice_given(state),
             "yearly_price": terms.yearly_price,
             "position_share": float(terms.position_share),
             "site_visits_per_year": terms.site_visits_per_year,
@@ -256,6 +270,7 @@ _EVENT_LABELS = {
     "case_withdrawn": "Trukket",
     "case_rejected": "Avslått",
     "agreement_ended": "Avtalen utløpt",
+    "duties_after_notice": "Faste oppgaver tilpasset oppsigelsen",
     "note_added": "Erfaringsnotat",
     "contact_added": "Kontaktperson lagt til",
     "contact_changed": "Kontaktperson rettet",
@@ -274,6 +289,16 @@ def event_label(kind: str, details: dict[str, Any],
         return f"{_EVENT_LABELS.get(kind, kind)}: {texts[reason_id]} (tekst {reason_id})"
     if kind == "text_redacted":
         return f"Tekst {details.get('text_id')} sladdet"
+    if kind == FactKind.NOTICE_GIVEN.value and details.get("ends_on"):
+        who = Party(details["party"]).label.lower() if details.get("party") else "–"
+        return (f"{FACT_LABELS[FactKind.NOTICE_GIVEN]} av {who}; avtalen slutter "
+                f"{format_date(date.fromisoformat(details['ends_on']))}")
+    if kind == "agreement_ended" and details.get("by_notice"):
+        return "Avtalen avsluttet etter oppsigelse"
+    if kind == "duties_after_notice":
+        return (f"Faste oppgaver tilpasset oppsigelsen: {details.get('settled', 0)} "
+                f"fornyelsesfrist(er) avklart, {details.get('removed', 0)} oppgave(r) etter "
+                "avtalens slutt fjernet")
     if kind in FactKind._value2member_map_:
         label = FACT_LABELS[FactKind(kind)]
         if "outcome" in details:
@@ -294,8 +319,6 @@ def event_label(kind: str, details: dict[str, Any],
     if kind in ("meeting_planned", "meeting_moved"):
         what = TASK_TITLES.get(details.get("key", ""), "Frist")
         to = details.get("to")
-        from avtaleflyt.formatting import format_date
-
         when = f" {format_date(date.fromisoformat(to))}" if to else " ikke satt"
         verb = "satt til" if kind == "meeting_planned" else "flyttet til"
         reason = {"postponed": " (utsatt vedtak)", "moved": " (fristen for saksframlegget gikk ut)",
