@@ -18,7 +18,8 @@ from avtaleflyt.documents.html_pdf import embedded_source
 from avtaleflyt.domain.stages import Theme
 from avtaleflyt.models import ContactPerson, Document
 from avtaleflyt.services import people, texts
-from avtaleflyt.services.documents import documents_root, store_document
+from avtaleflyt.services import document_store
+from avtaleflyt.services.documents import store_document
 
 from .conftest import ctx_for
 from .web_support import to_setup
@@ -41,7 +42,7 @@ def _stored_pdf(url: str, kind: str) -> tuple[Document, bytes]:
     with db.session_scope(url) as s:
         row = s.exec(select(Document).where(Document.kind == kind, Document.format == "pdf")
                      .order_by(Document.version.desc())).first()
-    return row, (documents_root() / row.path).read_bytes()
+        return row, document_store.content(s, row)
 
 
 def test_an_erased_contact_is_gone_from_the_stored_agreement_pdf(db_url):

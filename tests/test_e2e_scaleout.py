@@ -45,7 +45,11 @@ TODAY = "2027-05-21"  # the workers' business date: first-contact tasks are over
 OPENED = date(2027, 4, 1)
 NORDLAND, TROMS = "1836", "5501"  # Rødøy (county 18), Tromsø (county 55)
 PATHS = ("nordland", "troms", "nordland-leder", "troms-leder")
+NORDLAND = ("nordland", "nordland-leder")  # county 18's digests
+TROMS = ("troms", "troms-leder")  # county 55's
 CREDENTIAL = f"avtaleflyt:{uuid.uuid4().hex}{uuid.uuid4().hex}"
+# The dashboard nodes' shared cookie-signing key, as an operator sets it on every node.
+SESSION_SECRET = uuid.uuid4().hex + uuid.uuid4().hex
 AUTH = tuple(CREDENTIAL.split(":", 1))
 START_TIMEOUT = 240
 RUN_TIMEOUT = 300
@@ -354,12 +358,14 @@ def _bring_up(c: Cluster, prefect_db: str, alfa_db: str, beta_db: str) -> None:
                                 "--pool", f"avtaleflyt-{inst}", "--type", "process",
                                 "--name", w],
                 worker_env(inst, alfa_db if inst == "alfa" else beta_db))
-    # 4. Two dashboard nodes of alfa, each with a data directory of its own.
+    # 4. Two dashboard nodes of alfa, each with a data directory of its own and the same
+    #    AVTALEFLYT_SESSION_SECRET (docs/operations.md).
     c.nodes = {}
     for node in ("a", "b"):
         port = free_port()
         env = c.base_env() | {"AVTALEFLYT_DATABASE_URL": alfa_db,
                               "AVTALEFLYT_INSTALLATION": "alfa",
+                              "AVTALEFLYT_SESSION_SECRET": SESSION_SECRET,
                               "AVTALEFLYT_DATA_DIR": str(c.tmp / f"node-{node}")}
         c.node_env = getattr(c, "node_env", {}) | {node: env}
         c.start(f"node-{node}", [sys.executable, "-m", "avtaleflyt", "serve",
@@ -435,9 +441,13 @@ def test_killing_a_worker_mid_sweep_and_rerunning_sends_no_duplicate(cluster):
     time.sleep(max(0.0, 75 - (time.monotonic() - held_at)))
     rerun = cluster.trigger("deadline-sweep-alfa", county="18")
     assert cluster.finished(rerun) == "COMPLETED", cluster.logs(rerun)
-    for path in PATHS:
+    for path in NORDLAND:
         assert len(sink.to(path)) == 1, (path, [p for p, _ in sink.posts])
-    assert set(_sent(cluster.alfa_db).values()) == {"sent"}
+    # A county's run sweeps its own county only: Troms's digests wait for Troms's run.
+    for path in TROMS:
+        assert sink.to(path) == [], (path, [p for p, _ in sink.posts])
+    sent = _sent(cluster.alfa_db)
+    assert {sent[r] for r in ("coordinator:18", "leader:18")} == {"sent"}, sent
 
 
 def test_one_county_sweeps_one_at_a_time_and_counties_side_by_side(cluster):
@@ -463,10 +473,12 @@ def test_one_county_sweeps_one_at_a_time_and_counties_side_by_side(cluster):
     assert spans[0][1] <= spans[1][0], spans
     # Each run logged to Prefect from its worker, and is named for its county.
     assert cluster.run(n1)["name"] == "deadline-sweep 18 Nordland"
-    # Nothing was sent twice: every digest of the day arrived once, in the previous test.
-    assert len(cluster.sink.posts) == before
+    # Troms's run sent Troms's digests; Nordland's two runs sent nothing again (each
+    # Nordland digest of the day arrived once, in the previous test).
+    assert len(cluster.sink.posts) == before + len(TROMS)
     for path in PATHS:
-        assert len(cluster.sink.to(path)) == 1
+        assert len(cluster.sink.to(path)) == 1, (path, [p for p, _ in cluster.sink.posts])
+    assert set(_sent(cluster.alfa_db).values()) == {"sent"}
 
 
 def test_two_installations_on_one_prefect_server_each_get_their_own_sweep(cluster):

@@ -97,7 +97,7 @@ def test_a_document_stored_through_one_node_downloads_from_another(shared_pg, tm
     with db.session_scope(shared_pg) as s:
         docs = s.exec(select(Document).order_by(Document.format)).all()
     assert [(d.kind, d.format, d.version) for d in docs] == [
-        ("saksframlegg", "docx", 1), ("saksframlegg", "html", 1)]
+        ("saksframlegg", "docx", 1), ("saksframlegg", "html", 1), ("saksframlegg", "pdf", 1)]
     for d in docs:
         path = f"/sak/1836/dokument/saksframlegg/1.{d.format}"
         from_b, from_a = b.get(path), a.get(path)

@@ -119,18 +119,18 @@ def _print_documents(rows: list[dict], title: str, *, with_type: bool = True,
     t = Table(title=title, title_justify="left",
               caption="Lagret i databasen. Hent en kopi med «avtaleflyt doc get NAVN --out FIL».",
               caption_justify="left")
-    # Narrow enough for an 80-column terminal: the format shows as the file's extension.
+    # Narrow enough for an 80-column terminal: the name carries the version and the format
+    # (`1836/databehandleravtale-v1.pdf`), so neither has a column of its own.
     if with_type:
         t.add_column("Type", min_width=12, overflow="fold")
     if with_county:
         t.add_column("Fylke", no_wrap=True)
-    t.add_column("Versjon", justify="right")
     t.add_column("Dato", no_wrap=True)
     t.add_column("SHA-256", no_wrap=True)
     t.add_column("Navn", no_wrap=True)
     for r in rows:
         t.add_row(*([r["label"]] if with_type else []),
-                  *([r["county_code"] or "alle"] if with_county else []), str(r["version"]),
+                  *([r["county_code"] or "alle"] if with_county else []),
                   format_date_short(date.fromisoformat(r["created_on"])),
                   r["sha256"][:7] + "…", r["path"])
     console.print(t)
