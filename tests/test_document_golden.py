@@ -25,6 +25,8 @@ from docx.oxml.ns import qn
 from docx.shared import Mm
 
 from avtaleflyt.documents.clauses import default_clauses
+from avtaleflyt.domain.agreement import ResponsibilityRow
+from avtaleflyt.domain.stages import Party as Side
 from avtaleflyt.documents.context import (
     AgreementContext,
     ChecklistContext,
@@ -59,6 +61,10 @@ TERMS = Terms(start_date=date(2026, 9, 1), years=3, notice_months=6, yearly_pric
 MUNICIPAL_CONTACT = Contact("Per Olsen", "Kultursjef", "per.olsen@rodoy.kommune.no", "75 09 00 00")
 SITUATION = ("Biblioteket har én lokalt ansatt i 60 % stilling og ingen fagutdannet leder. "
              "Stillingen som biblioteksjef er utlyst to ganger uten kvalifiserte søkere.")
+# A case's own split (grenseoppgang), changed from the county's default: the checklist and
+# the yearly report print the case's rows, not the built-in ones.
+CASE_SPLIT = (ResponsibilityRow("Lokaler, åpningstider og lokalt ansatte", Side.MUNICIPALITY),
+              ResponsibilityRow("Bibliotekplan, samlingsutvikling og statistikk", Side.COUNTY))
 
 
 def fixed_contexts() -> dict[str, object]:
@@ -88,13 +94,14 @@ def fixed_contexts() -> dict[str, object]:
                           date(2026, 8, 10), contact_name="Per Olsen"),
             ChecklistItem("Tilgang til bibliotekssystemet", "municipality", date(2026, 8, 18)),
             ChecklistItem("Første besøk planlagt", "county", date(2026, 8, 18)),
-        ], today=date(2026, 8, 12), start_date=TERMS.start_date),
+        ], today=date(2026, 8, 12), start_date=TERMS.start_date, responsibilities=CASE_SPLIT),
         "yearly_report": YearlyReportContext(
             COUNTY, RODOY, 2027,
             [DutyRecord("Bibliotekstatistikk til fylkesbiblioteket", date(2027, 3, 1),
                         date(2027, 2, 20)),
              DutyRecord("Bibliotekplan og budsjettinnspill for 2028", date(2027, 10, 1))],
-            site_visits_done=4, site_visits_planned=4, today=date(2028, 1, 10), notes=notes),
+            site_visits_done=4, site_visits_planned=4, today=date(2028, 1, 10), notes=notes,
+            responsibilities=CASE_SPLIT),
         "experience_report": report,
         "experience_comparison": ExperienceComparisonContext(TODAY, [
             CountyExperience("18", "Nordland fylkeskommune", "Nordland fylkesbibliotek", report,

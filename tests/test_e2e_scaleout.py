@@ -45,8 +45,8 @@ TODAY = "2027-05-21"  # the workers' business date: first-contact tasks are over
 OPENED = date(2027, 4, 1)
 NORDLAND, TROMS = "1836", "5501"  # Rødøy (county 18), Tromsø (county 55)
 PATHS = ("nordland", "troms", "nordland-leder", "troms-leder")
-NORDLAND = ("nordland", "nordland-leder")  # county 18's digests
-TROMS = ("troms", "troms-leder")  # county 55's
+NORDLAND_PATHS = ("nordland", "nordland-leder")  # county 18's digests
+TROMS_PATHS = ("troms", "troms-leder")  # county 55's
 CREDENTIAL = f"avtaleflyt:{uuid.uuid4().hex}{uuid.uuid4().hex}"
 # The dashboard nodes' shared cookie-signing key, as an operator sets it on every node.
 SESSION_SECRET = uuid.uuid4().hex + uuid.uuid4().hex
@@ -441,10 +441,10 @@ def test_killing_a_worker_mid_sweep_and_rerunning_sends_no_duplicate(cluster):
     time.sleep(max(0.0, 75 - (time.monotonic() - held_at)))
     rerun = cluster.trigger("deadline-sweep-alfa", county="18")
     assert cluster.finished(rerun) == "COMPLETED", cluster.logs(rerun)
-    for path in NORDLAND:
+    for path in NORDLAND_PATHS:
         assert len(sink.to(path)) == 1, (path, [p for p, _ in sink.posts])
     # A county's run sweeps its own county only: Troms's digests wait for Troms's run.
-    for path in TROMS:
+    for path in TROMS_PATHS:
         assert sink.to(path) == [], (path, [p for p, _ in sink.posts])
     sent = _sent(cluster.alfa_db)
     assert {sent[r] for r in ("coordinator:18", "leader:18")} == {"sent"}, sent
@@ -475,7 +475,7 @@ def test_one_county_sweeps_one_at_a_time_and_counties_side_by_side(cluster):
     assert cluster.run(n1)["name"] == "deadline-sweep 18 Nordland"
     # Troms's run sent Troms's digests; Nordland's two runs sent nothing again (each
     # Nordland digest of the day arrived once, in the previous test).
-    assert len(cluster.sink.posts) == before + len(TROMS)
+    assert len(cluster.sink.posts) == before + len(TROMS_PATHS)
     for path in PATHS:
         assert len(cluster.sink.to(path)) == 1, (path, [p for p, _ in cluster.sink.posts])
     assert set(_sent(cluster.alfa_db).values()) == {"sent"}

@@ -272,6 +272,16 @@ def test_each_case_has_its_own_split_until_the_agreement_is_signed(session):
     assert split.case_split(session, case)[0].responsible.value == "county"
     assert split.split_rows(session, KNR)["editable"] is False
 
+    # The documents print the case's own rows: the agreement and the setup checklist.
+    from avtaleflyt.services import documents
+
+    for kind in ("agreement", "setup_checklist"):
+        text = documents.render(session=session, kind=kind, formats=("html",),
+                                ctx=ctx_for(date(2026, 4, 21)),
+                                kommunenummer=KNR).files["html"].decode("utf-8")
+        assert "Skolebibliotekene i kommunen" in text, kind
+        assert "Egne politiske vedtak" not in text, kind
+
 
 def test_a_county_default_split_comes_from_its_config_section(session, tmp_path):
     from dataclasses import replace

@@ -301,9 +301,11 @@ class ChecklistContext:
     items: tuple[ChecklistItem, ...]
     today: dt.date
     start_date: dt.date | None = None
+    # The case's responsibility split (grenseoppgang): who owns what once the setup is done.
+    responsibilities: tuple[ResponsibilityRow, ...] = ()
 
     def __post_init__(self) -> None:
-        _freeze(self, items=tuple(self.items))
+        _freeze(self, items=tuple(self.items), responsibilities=tuple(self.responsibilities))
 
     @property
     def outstanding_mandatory(self) -> int:
@@ -322,9 +324,12 @@ class YearlyReportContext:
     site_visits_planned: int
     today: dt.date
     notes: tuple[ExperienceNote, ...] = ()
+    # The case's responsibility split, as the year was run under it.
+    responsibilities: tuple[ResponsibilityRow, ...] = ()
 
     def __post_init__(self) -> None:
-        _freeze(self, duties=tuple(self.duties), notes=tuple(self.notes))
+        _freeze(self, duties=tuple(self.duties), notes=tuple(self.notes),
+                responsibilities=tuple(self.responsibilities))
 
     @property
     def duties_done(self) -> tuple[DutyRecord, ...]:

@@ -299,7 +299,8 @@ def checklist_context(session: Session, scope: Scope, ctx: Ctx) -> ChecklistCont
                  for p in planned]
     return ChecklistContext(_county_party(scope.county), _municipality_party(scope.municipality),
                             items, today=ctx.today,
-                            start_date=terms.start_date if terms else None)
+                            start_date=terms.start_date if terms else None,
+                            responsibilities=case_split(session, scope.case, terms))
 
 
 def yearly_report_context(session: Session, scope: Scope, ctx: Ctx,
@@ -332,7 +333,8 @@ def yearly_report_context(session: Session, scope: Scope, ctx: Ctx,
         site_visits_done=sum(1 for t in visits if t.done_on is not None),
         site_visits_planned=len(visits) or (terms.site_visits_per_year if terms else 0),
         today=ctx.today,
-        notes=[NoteView(name, n.stage, n.theme, _shown(text), n.noted_on) for n, text in notes])
+        notes=[NoteView(name, n.stage, n.theme, _shown(text), n.noted_on) for n, text in notes],
+        responsibilities=case_split(session, case, terms))
 
 
 def _shown(text: str | None) -> str:
