@@ -182,9 +182,13 @@ def test_serve_runs_the_sweep_on_its_schedule_and_stops_cleanly(sqlite_url, tmp_
         got = httpx.get(f"{serve.api}/flow_runs/{run['id']}", timeout=10,
                         auth=serve.auth).json()
         assert got["name"] == "deadline-sweep 18 Nordland"
-        logs = httpx.post(f"{serve.api}/logs/filter", timeout=10, auth=serve.auth, json={
-            "logs": {"flow_run_id": {"any_": [run["id"]]}}}).json()
-        assert any("Fristsveip for 18 Nordland" in line["message"] for line in logs), logs
+        # Prefect ships a run's log lines in batches after the run, so they may arrive a
+        # moment after the run is COMPLETED: wait for them.
+        def sweep_logged():
+            logs = httpx.post(f"{serve.api}/logs/filter", timeout=10, auth=serve.auth, json={
+                "logs": {"flow_run_id": {"any_": [run["id"]]}}}).json()
+            return any("Fristsveip for 18 Nordland" in line["message"] for line in logs)
+        _wait(sweep_logged, 60, "the sweep's log lines in Prefect")
         serve.stop(signal.SIGINT)
     finally:
         serve.cleanup()
