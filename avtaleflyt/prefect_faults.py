@@ -26,8 +26,9 @@ from avtaleflyt.domain.errors import DomainError
 # 16 + 32 s) once it has reached the API: a command whose server died would hang for more
 # than a minute, and even one retry per request costs 2 s for each of the several calls
 # the engine makes after a failure. So requests are not retried; instead a command whose
-# flow fails on a dropped request while the API still answers its health check is run once
-# more as a whole (`retry_worthwhile`), which the inbox makes safe (a command is never
+# flow fails on a dropped request while the API still answers its health check is run again
+# as a whole, up to three times in all (`retry_worthwhile`, `runtime._with_retries`), which
+# the inbox makes safe (a command is never
 # applied twice). That covers what Prefect's retries are for: a busy server's 503 and
 # uvicorn closing a keep-alive connection just as a request is sent.
 CLIENT_SETTINGS: dict[str, object] = {"client.max_retries": 0}
@@ -58,7 +59,7 @@ def probe(api_url: str, timeout: float = PROBE_TIMEOUT) -> bool:
 
 
 def retry_worthwhile(api_url: str | None) -> bool:
-    """After a failed request: run the flow once more only if the API still answers (a
+    """After a failed request: run the flow again only if the API still answers (a
     temporary server of this process's own is assumed to, if it was not killed)."""
     return probe(api_url) if api_url else True
 

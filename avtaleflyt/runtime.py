@@ -146,7 +146,7 @@ def run_flow(flow_fn, /, **params):
         if api and not pf.probe(api):
             raise pf.unavailable_before(api)
         try:
-            return _with_one_retry(flow_fn, api, params)
+            return _with_retries(flow_fn, api, params)
         except DomainError:
             raise
         except Exception as e:
@@ -156,20 +156,26 @@ def run_flow(flow_fn, /, **params):
             raise
 
 
-def _with_one_retry(flow_fn, api: str | None, params: dict):
-    """Run the flow; if a request to the API failed but the API still answers, run it once
-    more. Only for flows a re-run cannot apply twice (commands through the inbox, the
-    onboarding loop, the sweep)."""
+def _with_retries(flow_fn, api: str | None, params: dict, attempts: int = 3):
+    """Run the flow; if a request to the API failed but the API still answers, run it again,
+    up to `attempts` times in all. A busy server (its SQLite retrying a locked write, a
+    keep-alive connection closed mid-request) fails a request now and then; one such failure
+    should not fail a user's command or a demo of hundreds of commands. Only for flows a
+    re-run cannot apply twice (commands through the inbox, the onboarding loop, the sweep)."""
+    import time
+
     from . import prefect_faults as pf
 
-    try:
-        return flow_fn(**params)
-    except DomainError:
-        raise
-    except Exception as e:
-        if not pf.is_unreachable(e) or not pf.retry_worthwhile(api):
+    for attempt in range(1, attempts + 1):
+        try:
+            return flow_fn(**params)
+        except DomainError:
             raise
-    return flow_fn(**params)
+        except Exception as e:
+            if attempt == attempts or not pf.is_unreachable(e) or not pf.retry_worthwhile(api):
+                raise
+        time.sleep(0.5 * attempt)
+    raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
 
 
 def prefect_client_auth() -> str | None:
@@ -215,7 +221,7 @@ def run_command(kind: str, /, *, key: str | None = None, actor: str | None = Non
         try:
             # County, municipality and action as tags: Prefect's UI filters by them.
             with tags(*commands.tags_for(sub.id)):
-                result = _with_one_retry(flow_fn, api, {"command_id": sub.id})
+                result = _with_retries(flow_fn, api, {"command_id": sub.id})
         except DomainError:
             raise
         except Exception as e:

@@ -169,7 +169,10 @@ def test_unreachable_api_refuses_at_once_and_saves_nothing(db_url):
 
     r, took = _avtaleflyt(env, "--idempotency-key", KEY, "case", "open", KNR)
 
-    assert took < 10, took
+    # Not a speed goal: Prefect's own request retries back off for 2+4+8+16+32 = 62 s, which
+    # is what this rules out. The bound is loose because a busy 2-core machine (CI beside
+    # other work) has taken 30 s just to start the process and import Prefect.
+    assert took < 60, took
     assert r.returncode == 3, r.stderr
     assert "svarer ikke. Ingenting ble lagret." in r.stderr
     assert f"--idempotency-key {KEY}" in r.stderr
@@ -198,7 +201,10 @@ def test_api_killed_after_the_change_is_committed_says_saved_and_retry_is_safe(
         relay.close()
         server.kill()
     assert relay.fired.is_set(), "the command never reached its first subflow"
-    assert took < 10, took
+    # Not a speed goal: Prefect's own request retries back off for 2+4+8+16+32 = 62 s, which
+    # is what this rules out. The bound is loose because a busy 2-core machine (CI beside
+    # other work) has taken 30 s just to start the process and import Prefect.
+    assert took < 60, took
     assert r.returncode == 3, r.stderr
     assert "sluttet å svare underveis. Endringen er lagret" in r.stderr
     assert f"--idempotency-key {KEY}" in r.stderr
