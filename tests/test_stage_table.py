@@ -232,3 +232,13 @@ def test_a_sixth_stage_added_to_the_table_alone_runs_end_to_end(six_stages, sqli
         assert (case.stage, case.status, case.closed_on) == ("running_operation", "active",
                                                               None)
     assert len(Stage) == 6
+
+
+def test_each_row_has_its_flow_named_after_the_stage(six_stages):
+    from avtaleflyt.flows.onboarding import stage_flow
+
+    assert [stage_flow(s).name for s in STAGE_ORDER] == [
+        "first-contact", "political-approval", "contract-signing", "system-setup", "training",
+        "running-operation"]
+    assert stage_flow(TRAINING).description == TRAINING_RULE.description
+    assert stage_flow(TRAINING) is stage_flow(TRAINING)

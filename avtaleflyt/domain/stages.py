@@ -1,10 +1,11 @@
 """The vocabulary of onboarding: stages, statuses, parties, milestones.
 
 Everything here is plain data. The one table that says what a stage is — its gate, its
-checklist and due rules, whether it is terminal, its norm duration, the draft documents and
-entry hooks of entering it — is `STAGE_RULES` (`PIPELINE_RULES`, installed as the pipeline);
-the state machine in `machine.py`, the services, the board, the forecast and the sweep only
-interpret it. docs/architecture.md, "How to add a stage", shows a new row.
+checklist and due rules, whether it is terminal, its norm duration, the draft documents
+written in it and the hooks run on entering it — is `PIPELINE_RULES`, installed as the
+pipeline and read through `STAGE_RULES`, `STAGE_ORDER` and `Stage`. The state machine in
+`machine.py`, the services, the flows, the board, the forecast and the sweep only interpret
+it. docs/architecture.md, "How to add a stage", shows a new row.
 """
 
 from __future__ import annotations
