@@ -18,7 +18,7 @@ from typing import Any
 from .documents.clauses import Clauses, parse_clauses
 from .domain.agreement import MAX_YEARLY_PRICE
 from .domain.errors import InvalidInput
-from .domain.stages import TASK_TEMPLATES
+from .domain.stages import STAGE_RULES, TASK_TEMPLATES, Stage
 from .resources import defaults_toml
 
 DEFAULTS = defaults_toml()
@@ -77,7 +77,8 @@ class DashboardRules:
 class Config:
     closed_days: tuple[tuple[int, int], ...] = ((12, 24),)
     agreement: AgreementDefaults = field(default_factory=AgreementDefaults)
-    task_due: dict[str, int] = field(default_factory=dict)
+    task_due: dict[str, int] = field(default_factory=dict)  # [tasks.due]: over the table
+    stage_norm_days: dict[str, int] = field(default_factory=dict)  # [stages.norm_days]
     reminders: ReminderRules = field(default_factory=ReminderRules)
     access_log_days: int = 365  # [privacy]
     allow_by: bool = False  # [cli]
@@ -89,6 +90,15 @@ class Config:
     raw: dict[str, Any] = field(default_factory=dict)  # sections other modules read
     # `[county."55"]` sections, each merged over the top level and validated like it.
     counties: dict[str, Config] = field(default_factory=dict, repr=False)
+
+    def due_amount(self, key: str) -> int:
+        """The due amount of the checklist item `key`: configured, else the stage table's."""
+        return self.task_due.get(key, TASK_TEMPLATES[key].due_amount)
+
+    def norm_days(self, stage: Stage) -> int | None:
+        """How many days a case is expected to stay in `stage`: configured, else the stage
+        table's (None: no norm)."""
+        return self.stage_norm_days.get(stage.value, STAGE_RULES[stage].norm_days)
 
     def section(self, name: str) -> dict[str, Any]:
         return dict(self.raw.get(name, {}))
@@ -217,6 +227,12 @@ def _build(data: dict[str, Any]) -> Config:
         name = sorted(unknown_tasks)[0]
         raise InvalidInput(f"Ukjent oppgave «tasks.due.{name}» i konfigurasjonen.",
                            field=f"tasks.due.{name}")
+    norms = data["stages"]["norm_days"]
+    unknown_stages = set(norms) - {s.value for s in STAGE_RULES}
+    if unknown_stages:
+        name = sorted(unknown_stages)[0]
+        raise InvalidInput(f"Ukjent fase «stages.norm_days.{name}» i konfigurasjonen.",
+                           field=f"stages.norm_days.{name}")
     return Config(
         closed_days=tuple(_month_day(x, "calendar.closed_days") for x in cal["closed_days"]),
         agreement=AgreementDefaults(
@@ -229,6 +245,8 @@ def _build(data: dict[str, Any]) -> Config:
         saksgang=check_saksgang(data["political"]["saksgang"], "political.saksgang"),
         split=_split_rows(data["split"]["rows"]),
         task_due={k: _int(v, f"tasks.due.{k}", 0, 730) for k, v in due.items()},
+        stage_norm_days={k: _int(v, f"stages.norm_days.{k}", 1, 3650)
+                         for k, v in norms.items()},
         reminders=_reminder_rules(data),
         access_log_days=_int(data["privacy"]["access_log_days"], "privacy.access_log_days",
                              1, 36500),

@@ -1,5 +1,6 @@
-"""The pipeline: one flow per stage, and `onboarding`, which advances a case as far as its
-gates allow. Each flow only calls services; running one twice changes nothing the second time.
+"""The pipeline: one flow per stage of the stage table, and `onboarding`, which advances a
+case as far as its gates allow. Each flow only calls services; running one twice changes
+nothing the second time.
 
 The stage flows take no `actor` parameter: a flow run's parameters are kept in Prefect's
 database and shown in its UI, and the acting user (a dashboard login name) must not be there.
@@ -9,12 +10,13 @@ database and shown in its UI, and the acting user (a dashboard login name) must 
 from __future__ import annotations
 
 from contextvars import ContextVar
+from dataclasses import fields
 from datetime import date
 
-from prefect import flow
+from prefect import Flow, flow
 
 from avtaleflyt import runtime
-from avtaleflyt.domain.stages import Stage
+from avtaleflyt.domain.stages import STAGE_RULES, Stage
 from avtaleflyt.services import cases, documents
 
 
@@ -31,43 +33,21 @@ def _run_stage(stage: Stage, kommunenummer: str, today: date | None) -> dict:
         return result
 
 
-@flow(name="first-contact")
-def first_contact(kommunenummer: str, today: date | None = None):
-    """Førstekontakt: first meeting, needs assessment, the municipality's go-ahead."""
-    return _run_stage(Stage.FIRST_CONTACT, kommunenummer, today)
+_STAGE_FLOWS: dict[Stage, Flow] = {}
 
 
-@flow(name="political-approval")
-def political_approval(kommunenummer: str, today: date | None = None):
-    """Politisk behandling: the municipal council and the county both approve."""
-    return _run_stage(Stage.POLITICAL_APPROVAL, kommunenummer, today)
+def stage_flow(stage: Stage) -> Flow:
+    """The flow of one stage, named after its key (`first-contact`, …) and described by
+    its row in the stage table; made once per stage, so a new row gets its flow too."""
+    found = _STAGE_FLOWS.get(stage)
+    if found is None:
+        def run(kommunenummer: str, today: date | None = None) -> dict:
+            return _run_stage(stage, kommunenummer, today)
 
-
-@flow(name="contract-signing")
-def contract_signing(kommunenummer: str, today: date | None = None):
-    """Avtaleinngåelse: terms set, signed by both parties."""
-    return _run_stage(Stage.CONTRACT_SIGNING, kommunenummer, today)
-
-
-@flow(name="system-setup")
-def system_setup(kommunenummer: str, today: date | None = None):
-    """Systemoppsett: every mandatory access item done; operation starts on the start date."""
-    return _run_stage(Stage.SYSTEM_SETUP, kommunenummer, today)
-
-
-@flow(name="running-operation")
-def running_operation(kommunenummer: str, today: date | None = None):
-    """Drift: the agreement runs until its end date."""
-    return _run_stage(Stage.RUNNING_OPERATION, kommunenummer, today)
-
-
-STAGE_FLOWS = {
-    Stage.FIRST_CONTACT: first_contact,
-    Stage.POLITICAL_APPROVAL: political_approval,
-    Stage.CONTRACT_SIGNING: contract_signing,
-    Stage.SYSTEM_SETUP: system_setup,
-    Stage.RUNNING_OPERATION: running_operation,
-}
+        run.__name__ = run.__qualname__ = stage.value
+        found = _STAGE_FLOWS[stage] = flow(run, name=stage.value.replace("_", "-"),
+                                           description=STAGE_RULES[stage].description)
+    return found
 
 
 @flow(name="onboarding")
@@ -78,19 +58,25 @@ def onboarding(kommunenummer: str, today: date | None = None) -> dict:
 
 
 def advance(kommunenummer: str, today: date | None, actor: str | None) -> dict:
-    """The onboarding loop's body, as the commands run it inside their own flow run: the
-    stage flows it calls are that run's subflows, and the actor reaches them through a
-    context variable."""
-    transitions = []
+    """The onboarding loop (`cases.advance`) with each stage run as its stage's flow, as the
+    commands run it inside their own flow run: the stage flows are that run's subflows, and
+    the actor reaches them through a context variable."""
+    results: list[dict] = []
+
+    def run(stage: Stage) -> cases.StageRun:
+        result = stage_flow(stage)(kommunenummer, today=today)
+        results.append(result)
+        return cases.StageRun(**{k: result[k] for k in _STAGE_RUN_FIELDS})
+
     token = _ACTOR.set(actor)
     try:
-        for _ in Stage:  # at most one step per stage: never loops forever
-            with runtime.session() as s:
-                stage = cases.current_stage(session=s, kommunenummer=kommunenummer)
-            result = STAGE_FLOWS[stage](kommunenummer, today=today)
-            if not result["advanced"]:
-                return {**result, "transitions": transitions}
-            transitions.append(result["transition"])
-        return {**result, "transitions": transitions}
+        with runtime.session() as s:
+            cases.advance(session=s, kommunenummer=kommunenummer,
+                          ctx=runtime.ctx(today, actor), run=run)
     finally:
         _ACTOR.reset(token)
+    transitions = [r["transition"] for r in results if r["advanced"]]
+    return {**results[-1], "transitions": transitions}
+
+
+_STAGE_RUN_FIELDS = tuple(f.name for f in fields(cases.StageRun))

@@ -126,16 +126,11 @@ def record(session, knr, kind, on, today=None, **options):
 
 
 def advance(session, knr, today):
-    from avtaleflyt.domain.stages import Stage
     from avtaleflyt.services import cases
 
     from .conftest import ctx_for
 
-    for _ in Stage:
-        stage = cases.current_stage(session=session, kommunenummer=knr)
-        if not cases.run_stage(session=session, kommunenummer=knr, stage=stage,
-                               ctx=ctx_for(today)).advanced:
-            return
+    cases.advance(session=session, kommunenummer=knr, ctx=ctx_for(today))
 
 
 def open_to_political(session, knr, day):

@@ -10,7 +10,7 @@ from sqlmodel import Session, select
 
 from avtaleflyt import db
 from avtaleflyt.domain.errors import Conflict, InvalidInput, NotFound
-from avtaleflyt.domain.stages import Stage, Theme
+from avtaleflyt.domain.stages import Theme
 from avtaleflyt.services import cases, facts, people, queries
 from avtaleflyt.services.store import get_case
 from avtaleflyt.models import Event, OnboardingCase, Task
@@ -29,11 +29,7 @@ def record(session, kind, on, today=None, **options):
 
 
 def advance(session, today):
-    for _ in Stage:
-        stage = cases.current_stage(session=session, kommunenummer=KNR)
-        if not cases.run_stage(session=session, kommunenummer=KNR, stage=stage,
-                               ctx=ctx_for(today)).advanced:
-            return
+    cases.advance(session=session, kommunenummer=KNR, ctx=ctx_for(today))
 
 
 def done_all_setup(session, on):

@@ -33,14 +33,15 @@ KNR = "1836"
 def advance(session, today, knr=KNR):
     """What the `onboarding` flow does, without Prefect."""
     made = []
-    for _ in Stage:
-        stage = cases.current_stage(session=session, kommunenummer=knr)
-        run = cases.run_stage(session=session, kommunenummer=knr, stage=stage,
-                              ctx=ctx_for(today))
-        made += documents.ensure_stage_documents(session=session, kommunenummer=knr,
-                                                 ctx=ctx_for(today))
-        if not run.advanced:
-            return made
+
+    def run(stage):
+        done = cases.run_stage(session=session, kommunenummer=knr, stage=stage,
+                               ctx=ctx_for(today))
+        made.extend(documents.ensure_stage_documents(session=session, kommunenummer=knr,
+                                                     ctx=ctx_for(today)))
+        return done
+
+    cases.advance(session=session, kommunenummer=knr, ctx=ctx_for(today), run=run)
     return made
 
 

@@ -51,11 +51,7 @@ def _to_running(url: str, knr: str) -> None:
                                         T.stage == "system_setup")).all():
             cases.complete_task(session=s, task_id=t.id, on=date(2026, 8, 14),
                                 ctx=ctx_for(date(2026, 8, 14)))
-        for _ in Stage:
-            stage = cases.current_stage(session=s, kommunenummer=knr)
-            if not cases.run_stage(session=s, kommunenummer=knr, stage=stage,
-                                   ctx=ctx_for(date(2026, 9, 1))).advanced:
-                break
+        cases.advance(session=s, kommunenummer=knr, ctx=ctx_for(date(2026, 9, 1)))
         assert cases.current_stage(session=s, kommunenummer=knr) is Stage.RUNNING_OPERATION
 
 

@@ -8,7 +8,6 @@ from datetime import date
 from fastapi.testclient import TestClient
 
 from avtaleflyt import db
-from avtaleflyt.domain.stages import Stage
 from avtaleflyt.services import cases, facts, users
 from avtaleflyt.web.app import create_app
 
@@ -44,11 +43,7 @@ def logged_in(url: str, username: str = "kari", county: str | None = "18") -> Te
 
 
 def advance(s, knr: str, today: date) -> None:
-    for _ in Stage:
-        stage = cases.current_stage(session=s, kommunenummer=knr)
-        if not cases.run_stage(session=s, kommunenummer=knr, stage=stage,
-                               ctx=ctx_for(today)).advanced:
-            return
+    cases.advance(session=s, kommunenummer=knr, ctx=ctx_for(today))
 
 
 def open_case(url: str, knr: str, on: date) -> None:

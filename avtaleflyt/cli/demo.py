@@ -327,6 +327,9 @@ def _task_id(knr: str, key: str) -> int:
 
 def _due_duties(knr: str, day: date) -> list[tuple[int, date]]:
     """Running duties that have fallen due by `day`, done on their due date."""
+    from avtaleflyt.domain.stages import pipeline
+
+    running = pipeline().terminal.value  # duties belong to the stage where the agreement runs
     return [(t["id"], date.fromisoformat(t["due_on"])) for t in _open_tasks(knr, day)
-            if t["stage"] == "running_operation" and t["due_on"] and
+            if t["stage"] == running and t["due_on"] and
             date.fromisoformat(t["due_on"]) <= day]

@@ -17,7 +17,7 @@ from dateutil.rrule import MONTHLY, YEARLY, rrule
 from .agreement import RENEWAL_AUTO, Terms, notice_deadline_for, period_end
 from .calendar import WorkingCalendar
 from .machine import PlannedTask
-from .stages import Party, Stage
+from .stages import Party, pipeline
 
 
 @dataclass(frozen=True)
@@ -163,4 +163,5 @@ def plan_duties(terms: Terms, *, entered_on: date, today: date, rules: DutyRules
 
 
 def _task(key: str, title: str, due: date, responsible: Party = Party.COUNTY) -> PlannedTask:
-    return PlannedTask(key, Stage.RUNNING_OPERATION, title, responsible, False, None, due)
+    # Duties belong to the stage where the agreement runs: the pipeline's terminal one.
+    return PlannedTask(key, pipeline().terminal, title, responsible, False, None, due)

@@ -15,6 +15,7 @@ from typing import Any, Protocol
 from .agreement import RENEWAL_AUTO, Terms
 from .errors import Conflict, InvalidInput
 from .stages import (
+    CHECKLIST_MILESTONES,
     FACT_STAGE,
     MILESTONE_LABELS,
     STAGE_RULES,
@@ -26,6 +27,7 @@ from .stages import (
     Party,
     Stage,
     TaskTemplate,
+    pipeline,
 )
 
 
@@ -164,9 +166,12 @@ def milestones(state: CaseState, today: date) -> dict[Milestone, date]:
         m = _fact_milestone(f.kind, f.details)
         if m is not None and m not in reached:
             reached[m] = f.occurred_on
-    setup = [t for t in state.tasks if t.stage is Stage.SYSTEM_SETUP and t.mandatory]
-    if setup and all(t.done_on is not None for t in setup):
-        reached[Milestone.SETUP_COMPLETE] = max(t.done_on for t in setup if t.done_on)
+    checklist = [t for t in state.tasks
+                 if t.stage is state.stage and t.mandatory and t.milestone is None]
+    if checklist and all(t.done_on is not None for t in checklist):
+        done = max(t.done_on for t in checklist if t.done_on)
+        for m in CHECKLIST_MILESTONES.intersection(STAGE_RULES[state.stage].exit_requires):
+            reached[m] = done
     if state.terms is not None and today >= state.terms.start_date:
         reached[Milestone.START_DATE_REACHED] = state.terms.start_date
     return reached
@@ -238,7 +243,7 @@ def open_case(*, municipality: str, opened_on: date, today: date,
     if has_open_case:
         raise Conflict(f"{municipality} har allerede en åpen sak. Én kommune kan ha én åpen sak.")
     check_not_future(opened_on, today, "Åpningsdatoen")
-    return (NewEvent("case_opened", opened_on, {"stage": Stage.FIRST_CONTACT.value}),)
+    return (NewEvent("case_opened", opened_on, {"stage": pipeline().first.value}),)
 
 
 def record_fact(state: CaseState, fact: FactInput, today: date,
@@ -404,12 +409,11 @@ def notice_text(details: Mapping[str, Any], given_on: date) -> str:
 
 def next_transition(state: CaseState, today: date) -> Transition | None:
     """The next stage change the gates allow, or None. Call again after applying it."""
-    if state.status is not CaseStatus.ACTIVE:
-        return None
-    target = state.stage.next
-    if target is None:
-        return None
     rule = STAGE_RULES[state.stage]
+    if state.status is not CaseStatus.ACTIVE or rule.terminal:
+        return None  # a terminal stage is left only when the agreement ends
+    target = state.stage.next
+    assert target is not None  # the pipeline's last stage is terminal (stages.Pipeline)
     reached = milestones(state, today)
     if any(m not in reached for m in rule.exit_requires):
         return None
@@ -421,7 +425,7 @@ def agreement_ended(state: CaseState, today: date) -> NewEvent | None:
     """An agreement past its last day ends the case: a fixed term after its end date, one
     that renews automatically only after notice (`notice-given`), on the end date the
     notice gave. Without notice it does not end: see `agreement_renewals`."""
-    if state.status is not CaseStatus.ACTIVE or state.stage is not Stage.RUNNING_OPERATION:
+    if state.status is not CaseStatus.ACTIVE or not STAGE_RULES[state.stage].terminal:
         return None
     end = ends_on(state)
     if end is None or today <= end:
@@ -439,7 +443,7 @@ def agreement_renewals(state: CaseState, today: date, recorded: set[date]
     (the period starts already written), so repeating this writes nothing twice. After
     notice, no period begins after the end date the notice gave."""
     t = state.terms
-    if (state.status is not CaseStatus.ACTIVE or state.stage is not Stage.RUNNING_OPERATION
+    if (state.status is not CaseStatus.ACTIVE or not STAGE_RULES[state.stage].terminal
             or t is None or t.renewal != "auto"):
         return []
     last = ends_on(state)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -12,7 +13,7 @@ from avtaleflyt.domain.agreement import Terms
 from avtaleflyt.domain.errors import Conflict, InvalidInput, NotFound
 from avtaleflyt.domain.text import check_text
 from avtaleflyt.domain.machine import FactInput, NewEvent
-from avtaleflyt.domain.stages import CaseStatus, FactKind, Stage
+from avtaleflyt.domain.stages import STAGE_RULES, CaseStatus, FactKind, Stage, pipeline
 from avtaleflyt.domain.stages import Outcome as Outcome_
 from avtaleflyt.models import AgreementTerms, OnboardingCase, ResponsibilityItem, Task
 
@@ -59,7 +60,8 @@ def open_case(*, session: Session, kommunenummer: str, opened_on: date, ctx: Ctx
     has_open = current is not None and CaseStatus(current.status).is_open
     events = machine.open_case(municipality=m.name, opened_on=opened_on, today=ctx.today,
                                has_open_case=has_open)
-    case = OnboardingCase(municipality_id=m.id, stage=Stage.FIRST_CONTACT.value,
+    first = pipeline().first
+    case = OnboardingCase(municipality_id=m.id, stage=first.value,
                           status=CaseStatus.ACTIVE.value, opened_on=opened_on,
                           stage_entered_on=opened_on)
     session.add(case)
@@ -69,7 +71,8 @@ def open_case(*, session: Session, kommunenummer: str, opened_on: date, ctx: Ctx
 
     seed_split(session, case, ctx)
     add_tasks(session, case, machine.plan_stage_tasks(
-        Stage.FIRST_CONTACT, opened_on, None, ctx.calendar, ctx.config.task_due))
+        first, opened_on, None, ctx.calendar, ctx.config.task_due))
+    _run_hooks(session, case, STAGE_RULES[first].on_enter, ctx)
     commit_case(session, case)
     return _outcome(m, case, f"Sak åpnet for {m.name} ({m.kommunenummer}).")
 
@@ -237,7 +240,7 @@ def run_stage(*, session: Session, kommunenummer: str, stage: Stage, ctx: Ctx) -
     case.stage_entered_on = step.on
     created += add_tasks(session, case, machine.plan_stage_tasks(
         step.to_stage, step.on, state.terms, ctx.calendar, ctx.config.task_due))
-    _stage_deadlines(session, case, step.to_stage, ctx)
+    _run_hooks(session, case, STAGE_RULES[step.to_stage].on_enter, ctx)
     commit_case(session, case)
     return StageRun(m.kommunenummer, case.stage, case.status, True, created,
                     {"from": step.from_stage.value, "to": step.to_stage.value,
@@ -251,18 +254,54 @@ def _renewals_recorded(session: Session, case: OnboardingCase) -> set[date]:
         Event.case_id == case.id, Event.kind == "agreement_renewed")).all()}
 
 
-def _stage_deadlines(session: Session, case: OnboardingCase, stage: Stage, ctx: Ctx) -> None:
-    """Deadlines that need more than the stage table: the meeting plan for political
-    approval, the recurring duties of running operation."""
+def advance(*, session: Session, kommunenummer: str, ctx: Ctx,
+            run: Callable[[Stage], StageRun] | None = None) -> list[StageRun]:
+    """Run the case's current stage and, while its gate opens, the next one: the one loop
+    every caller uses (commands, `case advance`, the sweep, the demo). Returns each stage's
+    run, the last one where the case stopped.
+
+    `run` runs one stage; by default `run_stage` in this session. The onboarding flow
+    passes one that runs the stage's Prefect flow instead (each in its own session).
+    """
+    stage = current_stage(session=session, kommunenummer=kommunenummer)
+    run = run or (lambda st: run_stage(session=session, kommunenummer=kommunenummer,
+                                       stage=st, ctx=ctx))
+    runs: list[StageRun] = []
+    for _ in range(len(Stage)):  # at most one step per stage: never loops forever
+        result = run(stage)
+        runs.append(result)
+        if not result.advanced:
+            break
+        stage = Stage(result.stage)
+    return runs
+
+
+def _plan_meetings(session: Session, case: OnboardingCase, ctx: Ctx) -> None:
     from . import deadlines
 
-    if stage is Stage.POLITICAL_APPROVAL:
+    deadlines.schedule_political_cases(session=session, ctx=ctx, case_ids=[case.id],
+                                       commit=False)
+
+
+def _plan_duties(session: Session, case: OnboardingCase, ctx: Ctx) -> None:
+    from . import deadlines
+
+    deadlines.generate_duties(session=session, ctx=ctx, case_ids=[case.id], commit=False)
+
+
+# The entry hooks a stage names in the table (`StageRule.on_enter` / `on_resume`): deadlines
+# that need more than the table, planned in the caller's transaction.
+STAGE_HOOKS: dict[str, Callable[[Session, OnboardingCase, Ctx], None]] = {
+    "meeting_plan": _plan_meetings,  # political deadlines from the meeting plan
+    "duties": _plan_duties,  # the recurring duties of a running agreement
+}
+
+
+def _run_hooks(session: Session, case: OnboardingCase, names: tuple[str, ...],
+               ctx: Ctx) -> None:
+    for name in names:
         session.flush()
-        deadlines.schedule_political_cases(session=session, ctx=ctx, case_ids=[case.id],
-                                           commit=False)
-    elif stage is Stage.RUNNING_OPERATION:
-        session.flush()
-        deadlines.generate_duties(session=session, ctx=ctx, case_ids=[case.id], commit=False)
+        STAGE_HOOKS[name](session, case, ctx)
 
 
 def complete_task(*, session: Session, task_id: int, on: date, ctx: Ctx) -> Outcome:
@@ -320,7 +359,7 @@ def resume(*, session: Session, kommunenummer: str, on: date, ctx: Ctx) -> Outco
     m, case = get_case(session, kommunenummer)
     ctx = county_ctx(session, m, ctx)
     event, days = machine.resume(snapshot(session, m, case), on, ctx.today)
-    from .deadlines import POLITICAL_KEYS, schedule_political_cases
+    from .deadlines import POLITICAL_KEYS
 
     for t in session.exec(select(Task).where(Task.case_id == case.id,
                                              Task.done_on.is_(None))).all():  # type: ignore[union-attr]
@@ -333,9 +372,7 @@ def resume(*, session: Session, kommunenummer: str, on: date, ctx: Ctx) -> Outco
     add_events(session, m, case, [event], ctx)
     case.status = CaseStatus.ACTIVE.value
     case.on_hold_since = None
-    if case.stage == Stage.POLITICAL_APPROVAL.value:
-        session.flush()
-        schedule_political_cases(session=session, ctx=ctx, case_ids=[case.id], commit=False)
+    _run_hooks(session, case, STAGE_RULES[Stage(case.stage)].on_resume, ctx)
     commit_case(session, case)
     moved = f" Åpne frister er flyttet {days} dager." if days else ""
     return _outcome(m, case, f"Saken for {m.name} er gjenopptatt.{moved}")

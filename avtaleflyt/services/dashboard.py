@@ -15,7 +15,7 @@ from sqlmodel import Session, col, select
 
 from avtaleflyt.domain import experience
 from avtaleflyt.domain.forecast import forecast_running
-from avtaleflyt.domain.stages import STAGE_ORDER, CaseStatus, Party, Stage
+from avtaleflyt.domain.stages import STAGE_ORDER, STAGE_RULES, CaseStatus, Party, Stage, pipeline
 from avtaleflyt.models import AgreementTerms, ContactPerson, Event, Municipality, OnboardingCase, Task
 
 from .context import Ctx
@@ -391,7 +391,7 @@ def stage_spans(session: Session, scope: Scope = EVERYWHERE) -> list[experience.
         moves.setdefault(case_id, []).append((on, to))
     spans = []
     for case_id, opened_on, knr, name in rows:
-        stage, entered = Stage.FIRST_CONTACT, opened_on
+        stage, entered = pipeline().first, opened_on
         for on, to in moves.get(case_id, []):
             spans.append(experience.StageSpan(knr, name, stage, entered, on))
             stage, entered = Stage(to), on
@@ -418,7 +418,7 @@ def statistics(session: Session, ctx: Ctx, scope: Scope = EVERYWHERE) -> Statist
         .join(Municipality, col(Municipality.id) == OnboardingCase.municipality_id)
         .outerjoin(AgreementTerms, col(AgreementTerms.case_id) == OnboardingCase.id)
         .where(OnboardingCase.status == CaseStatus.ACTIVE.value,
-               OnboardingCase.stage != Stage.RUNNING_OPERATION.value)
+               OnboardingCase.stage != pipeline().terminal.value)
         .order_by(col(Municipality.kommunenummer)), Municipality.county_id)).all()
     council, _county = meetings_by_scope(session, {m.id for _, m, _ in active}, today)
     from .store import county_codes
@@ -432,7 +432,7 @@ def statistics(session: Session, ctx: Ctx, scope: Scope = EVERYWHERE) -> Statist
                col(Task.done_on).is_(None), col(Task.due_on).is_not(None))).all())
 
     def reachable(meetings: list[date], planned_on: date | None, cctx: Ctx):
-        lead = cctx.config.task_due.get(SAKSFRAMLEGG, 15)
+        lead = cctx.config.due_amount(SAKSFRAMLEGG)
 
         def first(on: date) -> date | None:
             if planned_on is not None and planned_on >= on:
@@ -450,8 +450,10 @@ def statistics(session: Session, ctx: Ctx, scope: Scope = EVERYWHERE) -> Statist
                                  meetings, planned.get(c.id),
                                  ctx.for_county(codes.get(m.county_id)))
                              if meetings else None)
+        ahead = STAGE_ORDER[Stage(c.stage).index:]
         forecasts.append({"kommunenummer": m.kommunenummer, "municipality": m.name,
                           "stage": c.stage, "expected": f.expected,
+                          "meeting_ahead": any(STAGE_RULES[s].meeting_bound for s in ahead),
                           "missing_stage": f.missing_stage, "start_date": start,
                           "meeting_plan": bool(meetings), "council_meeting": f.council_meeting})
     return Statistics(funnel, stats, forecasts)

@@ -18,7 +18,7 @@ from avtaleflyt.domain import deadlines as dl
 from avtaleflyt.domain.agreement import Terms
 from avtaleflyt.domain.duties import DutyRules, plan_duties
 from avtaleflyt.domain.machine import NewEvent
-from avtaleflyt.domain.stages import CaseStatus, FactKind, Outcome, Party, Stage
+from avtaleflyt.domain.stages import CaseStatus, FactKind, Outcome, Party, Stage, pipeline
 from avtaleflyt.formatting import format_date
 from avtaleflyt.models import (
     AgreementTerms,
@@ -118,7 +118,7 @@ def schedule_political_cases(*, session: Session, ctx: Ctx, case_ids: list[int] 
     notices: list[dict[str, Any]] = []
     for case, m, code in cases:
         cctx = ctx.for_county(code)
-        lead = cctx.config.task_due.get(dl.SAKSFRAMLEGG, 15)
+        lead = cctx.config.due_amount(dl.SAKSFRAMLEGG)
         coordinator = coordinator_key(code)
         mine = tasks.get(case.id, {})
         views = {k: dl.OpenTask(k, t.due_on, t.done_on) for k, t in mine.items()}
@@ -233,7 +233,7 @@ def generate_duties(*, session: Session, ctx: Ctx, case_ids: list[int] | None = 
     q = (select(OnboardingCase, Municipality, County.code)
          .join(Municipality, col(Municipality.id) == OnboardingCase.municipality_id)
          .join(County, col(County.id) == Municipality.county_id)
-         .where(OnboardingCase.stage == Stage.RUNNING_OPERATION.value,
+         .where(OnboardingCase.stage == pipeline().terminal.value,
                 OnboardingCase.status == CaseStatus.ACTIVE.value,
                 or_(col(OnboardingCase.duties_until).is_(None),
                     col(OnboardingCase.duties_until) <= widest)))

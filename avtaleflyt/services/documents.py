@@ -47,7 +47,7 @@ from avtaleflyt.domain.agreement import DEFAULT_SPLIT, ResponsibilityRow, Terms
 from avtaleflyt.domain.meetingplan import FORMANNSKAP, KOMMUNESTYRE
 from avtaleflyt.domain.errors import Conflict, InvalidInput, NotFound
 from avtaleflyt.domain.experience import summarise
-from avtaleflyt.domain.stages import CaseStatus, FactKind, Stage
+from avtaleflyt.domain.stages import STAGE_RULES, CaseStatus, FactKind, Stage
 from avtaleflyt.formatting import format_date_short
 from avtaleflyt.settings import Settings
 from avtaleflyt.models import (
@@ -82,14 +82,6 @@ KIND_LABELS = {
     "yearly_report": "Årsrapport",
     "experience_report": "Erfaringsrapport",
     "experience_comparison": "Erfaringer på tvers av fylkene",
-}
-
-# The drafts each stage produces when a case enters it. The data processing agreement
-# (GDPR art. 28) is signed together with the cooperation agreement.
-STAGE_DOCUMENTS: dict[Stage, tuple[str, ...]] = {
-    Stage.POLITICAL_APPROVAL: ("saksframlegg",),
-    Stage.CONTRACT_SIGNING: ("agreement", "databehandleravtale"),
-    Stage.SYSTEM_SETUP: ("setup_checklist",),
 }
 
 _SPAN_ENDS = ("case_rejected", "case_withdrawn", "agreement_ended")
@@ -642,7 +634,7 @@ def ensure_stage_documents(*, session: Session, kommunenummer: str, ctx: Ctx,
     Safe to repeat. Returns the stored versions' names, if any.
     """
     _, case = get_case(session, kommunenummer)
-    kinds = STAGE_DOCUMENTS.get(Stage(case.stage), ())
+    kinds = STAGE_RULES[Stage(case.stage)].documents  # the stage table's drafts
     if not CaseStatus(case.status).is_open:
         return []
     paths: list[str] = []

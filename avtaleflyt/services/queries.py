@@ -11,6 +11,7 @@ from sqlmodel import Session, col, select
 
 from avtaleflyt.domain.stages import (
     FACT_LABELS,
+    STAGE_RULES,
     TASK_TEMPLATES,
     CaseStatus,
     FactKind,
@@ -237,8 +238,8 @@ def case_detail(session: Session, kommunenummer: str, today: date, *,
 
 
 def _missing_plan(session: Session, case: OnboardingCase) -> list[str]:
-    if case.stage != Stage.POLITICAL_APPROVAL.value:
-        return []
+    if "meeting_plan" not in STAGE_RULES[Stage(case.stage)].on_enter:
+        return []  # only a stage planned from the meeting plan can miss one
     from .deadlines import missing_meeting_plan
 
     return missing_meeting_plan(session, case.id)

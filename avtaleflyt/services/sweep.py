@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from avtaleflyt.domain.stages import CaseStatus, Stage
+from avtaleflyt.domain.stages import STAGE_ORDER, STAGE_RULES, CaseStatus, Stage
 from avtaleflyt.models import AgreementTerms, Digest, Municipality, OnboardingCase, utcnow
 from avtaleflyt.notifications.channels import Deliver, TargetBook
 from avtaleflyt.notifications.channels import deliver as apprise_deliver
@@ -83,29 +83,26 @@ class SweepResult:
 
 def advance_cases(*, session: Session, ctx: Ctx, scope: Scope = EVERYWHERE
                   ) -> list[dict[str, Any]]:
-    """Run the stage of every active case whose gate a date can open: setup waiting for its
-    start date, and running agreements past their end. One query finds them."""
+    """Run the stage of every active case whose gate a date can open (the table's
+    `date_driven` stages): setup waiting for its start date, and running agreements past
+    their end. One query finds them."""
+    driven = [st.value for st in STAGE_ORDER if STAGE_RULES[st].date_driven]
     rows = session.exec(scope.where(
         select(OnboardingCase, Municipality, AgreementTerms)
         .join(Municipality, col(Municipality.id) == OnboardingCase.municipality_id)
         .join(AgreementTerms, col(AgreementTerms.case_id) == OnboardingCase.id)
         .where(OnboardingCase.status == CaseStatus.ACTIVE.value,
-               col(OnboardingCase.stage).in_((Stage.SYSTEM_SETUP.value,
-                                              Stage.RUNNING_OPERATION.value)),
+               col(OnboardingCase.stage).in_(driven),
                col(AgreementTerms.start_date) <= ctx.today), Municipality.county_id)).all()
     out = []
     for case, m, terms in rows:
-        if case.stage == Stage.RUNNING_OPERATION.value and ctx.today <= _end(terms):
+        if STAGE_RULES[Stage(case.stage)].terminal and ctx.today <= _end(terms):
             continue
-        for _step in Stage:  # at most one step per stage
-            run = cases.run_stage(session=session, kommunenummer=m.kommunenummer,
-                                  stage=Stage(case.stage), ctx=ctx)
-            session.refresh(case)
-            if run.transition is None:
-                if run.status != CaseStatus.ACTIVE.value:
-                    out.append({"kommunenummer": m.kommunenummer, "status": run.status})
-                break
-            out.append({"kommunenummer": m.kommunenummer, **run.transition})
+        for run in cases.advance(session=session, kommunenummer=m.kommunenummer, ctx=ctx):
+            if run.transition is not None:
+                out.append({"kommunenummer": m.kommunenummer, **run.transition})
+            elif run.status != CaseStatus.ACTIVE.value:
+                out.append({"kommunenummer": m.kommunenummer, "status": run.status})
     return out
 
 
