@@ -77,7 +77,7 @@ BAD_COMMANDS = [
     (["case", "record", "1836", "needs-assessed", "--date", "31.02.2026"], "finnes ikke"),
     (["case", "record", "1836", "needs-assessed", "--date", "i går"], "dato"),
     (["case", "record", "1836", "council-decision", "--outcome", "kanskje"], "outcome"),
-    (["case", "record", "1836", "teleported"], "Ukjent faktum"),
+    (["case", "record", "1836", "teleported"], "Ukjent hendelse"),
     (["case", "record", "9999", "meeting-held"], "9999"),
     (["case", "record", "18366", "meeting-held"], "fire siffer"),
     (["case", "open", "1836"], "åpen sak"),

@@ -147,7 +147,7 @@ def test_a_situation_belongs_to_the_needs_assessment(with_case):
                                         "situation": "Ingen fagutdannet leder."})
     assert r.status_code == 422
     assert 'id="fact-situation" name="situation" rows="4" aria-invalid="true"' in r.text
-    assert "hører til needs-assessed" in r.text
+    assert "hører til «Kommunens behov er kartlagt»" in r.text
     assert "Ingen fagutdannet leder.</textarea>" in r.text  # what the user wrote is kept
     assert events(with_case) == before
     with db.session_scope(with_case) as s:
@@ -155,13 +155,15 @@ def test_a_situation_belongs_to_the_needs_assessment(with_case):
 
 
 def test_missing_outcome_marks_the_outcome_field(with_case):
+    for kind in ("meeting-held", "needs-assessed", "intent-confirmed"):
+        record(with_case, "1836", kind, date(2026, 3, 2))
     c = logged_in(with_case)
     token = csrf_of(c.get("/sak/1836").text)
     r = c.post("/sak/1836/fakta", data={"csrf_token": token, "fact": "council-decision"})
     assert r.status_code == 422
     assert 'id="fact-outcome" name="outcome" aria-invalid="true"' in r.text
     # The message names the form's own labels, not the CLI's options.
-    assert "«Vedtak i kommunestyret» krever «Utfall»" in r.text
+    assert "«Kommunestyret har behandlet saken» krever «Utfall»" in r.text
     assert "--outcome" not in r.text and "council-decision»" not in r.text
 
 
@@ -400,7 +402,7 @@ def test_complete_task_form(db_url, monkeypatch, prefect_server):
     assert r.status_code == 422 and "ikke en gyldig dato" in r.text
     r = c.post("/sak/1836/oppgave", data={"csrf_token": token,
                                           "task_id": str(milestone["id"])})
-    assert r.status_code == 409 and "lukkes når faktumet registreres" in r.text
+    assert r.status_code == 409 and "lukkes av seg selv når du registrerer" in r.text
     assert events(db_url) == before
 
 

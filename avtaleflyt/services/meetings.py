@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import and_, or_
 from sqlmodel import Session, col, select
 
+from avtaleflyt.domain.kinds import EventKind
 from avtaleflyt.domain.errors import Conflict, InvalidInput
 from avtaleflyt.domain.text import check_text
 from avtaleflyt.domain.meetingplan import (
@@ -370,7 +371,7 @@ def set_saksgang(*, session: Session, kommunenummer: str, bodies: str | list[str
     case = latest_case(session, m)
     info = saksgang(session, kommunenummer, ctx)
     if case is not None and case.status in ("active", "on_hold"):
-        add_events(session, m, case, [_event("saksgang_set", ctx.today,
+        add_events(session, m, case, [_event(EventKind.SAKSGANG_SET, ctx.today,
                                              {"saksgang": info["saksgang"]})], ctx)
     from .deadlines import schedule_political_cases
 
@@ -451,7 +452,7 @@ def move_meeting(*, session: Session, meeting_id: int, on: date, ctx: Ctx,
     session.flush()
     text = (f"Møtet i {body_name(meeting.body)} {short_date(old)} ble flyttet til "
             f"{short_date(on)}" + (f" {on.year}" if on.year != old.year else ""))
-    _record(session, meeting, "meeting_rescheduled", {
+    _record(session, meeting, EventKind.MEETING_RESCHEDULED, {
         "meeting_id": meeting.id, "body": meeting.body, "from": old.isoformat(),
         "to": on.isoformat()}, ctx)
     from .deadlines import schedule_political_cases
@@ -471,7 +472,7 @@ def cancel_meeting(*, session: Session, meeting_id: int, ctx: Ctx,
         raise Conflict(f"Møtet {format_date(meeting.date)} er holdt; et holdt møte kan ikke "
                        "avlyses.")
     text = f"Møtet i {body_name(meeting.body)} {short_date(meeting.date)} ble avlyst"
-    _record(session, meeting, "meeting_cancelled", {
+    _record(session, meeting, EventKind.MEETING_CANCELLED, {
         "meeting_id": meeting.id, "body": meeting.body, "date": meeting.date.isoformat()}, ctx)
     session.delete(meeting)
     session.flush()
