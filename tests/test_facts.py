@@ -148,3 +148,20 @@ def test_kinds_keep_the_stored_strings():
 ])
 def test_a_task_key_says_what_the_task_is(key, family):
     assert task_family(key) is family
+
+
+def test_the_preflight_refuses_an_unknown_status_action(db_url):
+    from avtaleflyt import db
+    from avtaleflyt.services import cases, preflight
+
+    with db.session_scope(db_url) as s:
+        cases.open_case(session=s, kommunenummer="1836", opened_on=date(2026, 3, 2),
+                        ctx=ctx_for(TODAY))
+        with pytest.raises(InvalidInput) as caught:
+            preflight.check_status_change(session=s, kommunenummer="1836", action="pause",
+                                          on=TODAY, ctx=ctx_for(TODAY))
+        assert "«--action»: «pause»" in cli_message(caught.value)
+        # The known actions still run the domain's checks.
+        with pytest.raises(Conflict):
+            preflight.check_status_change(session=s, kommunenummer="1836", action="resume",
+                                          on=TODAY, ctx=ctx_for(TODAY))
