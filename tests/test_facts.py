@@ -165,3 +165,27 @@ def test_the_preflight_refuses_an_unknown_status_action(db_url):
         with pytest.raises(Conflict):
             preflight.check_status_change(session=s, kommunenummer="1836", action="resume",
                                           on=TODAY, ctx=ctx_for(TODAY))
+
+
+def test_the_how_to_add_a_fact_example_is_what_the_code_takes(monkeypatch):
+    """docs/architecture.md's example row, evaluated against the real table: the CLI's
+    parser, the case page's choice of facts and the confirmation take it as it is. (The new
+    enum member is stood in for by an existing one: an enum cannot grow at run time.)"""
+    import re
+    from pathlib import Path
+    from types import SimpleNamespace
+
+    from avtaleflyt.domain import facts as facts_module
+
+    doc = (Path(__file__).parents[1] / "docs" / "architecture.md").read_text()
+    section = doc.split("## How to add a fact", 1)[1]
+    row = re.search(r"^    (FactSpec\(K\.IT_INVOLVED.*?\)),\n\)\}", section, re.S | re.M).group(1)
+    names = {**vars(facts_module), "K": SimpleNamespace(IT_INVOLVED=FactKind.INTENT_CONFIRMED)}
+    spec = eval(row, names)  # noqa: S307 (our own documentation)
+    monkeypatch.setitem(facts_module.FACTS, FactKind.INTENT_CONFIRMED, spec)
+    offered = facts_possible(Stage.SYSTEM_SETUP, CaseStatus.ACTIVE)
+    assert [s.label for s in offered] == ["IT-avdelingen i kommunen er involvert"]
+    assert parse_fact_kind("it-involvert") is FactKind.INTENT_CONFIRMED
+    assert facts_module.confirmation(FactKind.INTENT_CONFIRMED, "Rødøy", {}) == \
+        "Registrert at IT-avdelingen i Rødøy er involvert."
+    assert "it-involved" in doc and "IT_INVOLVED = \"it_involved\"" in doc

@@ -597,13 +597,13 @@ def split_set(
     knr: Knr,
     row: Annotated[int, typer.Argument(help="Radnummeret (se «case split show»).")],
     responsible: Annotated[Optional[str], typer.Option(
-        "--responsible", help="county (fylkeskommunen) eller municipality (kommunen).")] = None,
+        "--responsible", help=f"Hvem som har ansvaret: {PARTY_VALUES.either()}.")] = None,
     task: Annotated[Optional[str], typer.Option("--task", help="Ny tekst for raden.")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Endre hvem som har ansvaret for en rad, og/eller radens tekst.
 
-    Eksempel: avtaleflyt case split set 1836 2 --responsible municipality"""
+    Eksempel: avtaleflyt case split set 1836 2 --responsible kommunen"""
     _split_change(knr, "set", as_json, row=row, responsible=responsible, task=task)
 
 
@@ -612,7 +612,7 @@ def split_add(
     knr: Knr,
     task: Annotated[str, typer.Option("--task", help="Oppgaven.")],
     responsible: Annotated[str, typer.Option(
-        "--responsible", help="county (fylkeskommunen) eller municipality (kommunen).")],
+        "--responsible", help=f"Hvem som har ansvaret: {PARTY_VALUES.either()}.")],
     as_json: JsonOpt = False,
 ) -> None:
     """Legg til en rad nederst i grenseoppgangen."""

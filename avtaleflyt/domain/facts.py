@@ -226,9 +226,8 @@ del K
 # Every field of every fact, by id (one id means the same field in every fact).
 FACT_FIELDS: dict[str, FactField] = {f.name: f for s in FACTS.values() for f in s.fields}
 
-# Kept for the readers of the history: a short label per fact.
+# For the readers of the history: a short label per fact.
 FACT_LABELS: dict[FactKind, str] = {k: s.history for k, s in FACTS.items()}
-FACT_STAGE: dict[FactKind, Stage] = {k: s.stage for k, s in FACTS.items()}
 
 
 def parse_fact_kind(value: str) -> FactKind:
@@ -287,6 +286,6 @@ def confirmation(kind: FactKind, municipality: str, details: dict) -> str:
         party=PARTY_VALUES.word(party) if party else "")
 
 
-__all__ = ["FACTS", "FACT_FIELDS", "FACT_LABELS", "FACT_STAGE", "FactField", "FactKind",
+__all__ = ["FACTS", "FACT_FIELDS", "FACT_LABELS", "FactField", "FactKind",
            "FactSpec", "Outcome", "Party", "Values", "confirmation", "facts_possible",
            "form_fields", "likely_next", "parse_fact_kind"]

@@ -15,7 +15,7 @@ from typing import Any, Protocol
 from .kinds import EventKind
 from .agreement import RENEWAL_AUTO, Terms
 from .errors import Conflict, InvalidInput, ref
-from .facts import FACT_STAGE, OUTCOME_VALUES, PARTY_VALUES, FactKind, Outcome
+from .facts import FACTS, OUTCOME_VALUES, PARTY_VALUES, FactKind, Outcome
 from .stages import (
     MILESTONE_LABELS,
     STAGE_RULES,
@@ -245,7 +245,7 @@ def record_fact(state: CaseState, fact: FactInput, today: date,
     """Check a recorded fact against the case and say what it changes. `calendar` is
     needed for notice (`notice-given`): its deadline is moved to a working day."""
     require_active(state)
-    fact_stage = FACT_STAGE[fact.kind]
+    fact_stage = FACTS[fact.kind].stage
     if fact_stage.index > state.stage.index:
         raise Conflict(
             f"Kan ikke registrere «{fact.kind.label}» ennå: saken for {state.municipality} er i "
