@@ -12,7 +12,7 @@ from sqlalchemy import and_, or_
 from sqlmodel import Session, col, select
 
 from avtaleflyt.domain.kinds import EventKind
-from avtaleflyt.domain.errors import Conflict, InvalidInput
+from avtaleflyt.domain.errors import Conflict, InvalidInput, ref
 from avtaleflyt.domain.text import check_text
 from avtaleflyt.domain.meetingplan import (
     BODIES,
@@ -177,7 +177,7 @@ def add_meeting(*, session: Session, kommunenummer: str | None, body: str, on: d
                                field="kommunenummer")
         knr = get_municipality(session, kommunenummer).kommunenummer
     if on < ctx.today:
-        raise InvalidInput(f"«--date»: møtet {format_date(on)} er før i dag "
+        raise InvalidInput(f"{ref('date')}: møtet {format_date(on)} er før i dag "
                            f"({format_date(ctx.today)}); legg inn kommende møter.", field="date")
     title = check_text(title, "title", 200, required=False)
     if county and body != COUNTY:
@@ -433,7 +433,7 @@ def move_meeting(*, session: Session, meeting_id: int, on: date, ctx: Ctx,
     if old < ctx.today:
         raise Conflict(f"Møtet {format_date(old)} er holdt; et holdt møte kan ikke flyttes.")
     if on < ctx.today:
-        raise InvalidInput(f"«--date»: {format_date(on)} er før i dag "
+        raise InvalidInput(f"{ref('date')}: {format_date(on)} er før i dag "
                            f"({format_date(ctx.today)}); et møte kan bare flyttes fremover i "
                            "tid fra i dag.", field="date")
     if on == old:
