@@ -128,8 +128,8 @@ def record(
         "--months", help="Varighet i måneder, alene (en pilot på 4 måneder: --months 4) "
         "eller i tillegg til --years.")] = None,
     renewal: Annotated[Optional[str], typer.Option(
-        "--renewal", help="Ved sluttdato: fast (fast periode, avtalen går ut) eller "
-        "automatisk (fornyes med samme lengde om den ikke sies opp). Standard fra "
+        "--renewal", help=f"Ved sluttdato: {RENEWAL_VALUES.either()} (fast: avtalen går "
+        "ut; automatisk: fornyes med samme lengde om den ikke sies opp). Standard fra "
         "konfigurasjonen.")
     ] = None,
     notice_months: Annotated[Optional[str], typer.Option(
