@@ -38,7 +38,16 @@ class InvalidValue(InvalidInput):
     """
 
     def __init__(self, *, kind: str, field: str, problem: str, hint: str) -> None:
-        super().__init__(f"Ugyldig {kind} for «{field}»: {problem}. {hint}", field=field)
+        # A field given by its option (--years) or id (years) is named by id, and each
+        # front end words it; anything else (a CSV column, a variable) as it is.
+        from avtaleflyt.domain.errors import is_field, ref
+
+        fid = field.removeprefix("--").replace("-", "_")
+        if field.startswith("--") or is_field(fid):
+            name, field = ref(fid), fid
+        else:
+            name = f"«{field}»"
+        super().__init__(f"Ugyldig {kind} for {name}: {problem}. {hint}", field=field)
         self.problem = problem
 
 

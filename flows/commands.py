@@ -169,16 +169,18 @@ def _complete(s, p: dict[str, Any], ctx: Ctx):
 
 
 def _status(s, p: dict[str, Any], ctx: Ctx):
-    knr, action, day = p["kommunenummer"], p["action"], _day(p.get("on")) or ctx.today
-    if action == "hold":
-        return cases.hold(session=s, kommunenummer=knr, on=day, ctx=ctx,
-                          reason_text_id=p.get("reason_text_id"))
-    if action == "resume":
-        return cases.resume(session=s, kommunenummer=knr, on=day, ctx=ctx)
-    if action == "withdraw":
-        return cases.withdraw(session=s, kommunenummer=knr, on=day, ctx=ctx,
+    from avtaleflyt.domain.kinds import StatusAction
+
+    knr, day = p["kommunenummer"], _day(p.get("on")) or ctx.today
+    match StatusAction.parse(p["action"]):
+        case StatusAction.HOLD:
+            return cases.hold(session=s, kommunenummer=knr, on=day, ctx=ctx,
                               reason_text_id=p.get("reason_text_id"))
-    raise ValueError(f"unknown action {action!r}")
+        case StatusAction.RESUME:
+            return cases.resume(session=s, kommunenummer=knr, on=day, ctx=ctx)
+        case StatusAction.WITHDRAW:
+            return cases.withdraw(session=s, kommunenummer=knr, on=day, ctx=ctx,
+                                  reason_text_id=p.get("reason_text_id"))
 
 
 def _note(s, p: dict[str, Any], ctx: Ctx):

@@ -87,14 +87,18 @@ def test_record_council_decision_moves_the_card(browser, live, sqlite_url, tmp_p
     political.click()
     page.wait_for_url(f"{live}/sak/1836")
 
+    # The county has decided, so the council's decision is the one preselected; the
+    # outcome is chosen by its Norwegian word.
+    assert page.locator("#fact-fact").input_value() == "council-decision"
+    assert "Første møte" not in page.locator("#fact-fact").inner_text()
     # An invalid date first: the same form comes back with the field marked.
-    page.select_option("#fact-fact", "council-decision")
-    page.select_option("#fact-outcome", "approved")
+    page.select_option("#fact-outcome", "vedtatt")
     page.fill("#fact-date", "31.02.2026")
     page.click("#fact-form button[type=submit]")
     assert page.locator("#fact-date").get_attribute("aria-invalid") == "true"
     assert "finnes ikke" in page.locator("#err-date").inner_text()
-    assert page.locator("#fact-outcome").input_value() == "approved"  # input kept
+    assert page.locator("#fact-outcome").input_value() == "vedtatt"  # input kept
+    assert page.locator("text=finnes ikke").count() == 1  # the refusal, once
 
     page.fill("#fact-date", "19.03.2026")
     page.fill("#fact-reference", "PS 12/26")
@@ -111,6 +115,25 @@ def test_record_council_decision_moves_the_card(browser, live, sqlite_url, tmp_p
         assert page.locator("h1").count() == 1
     assert requests and all(u.startswith(live + "/") for u in requests), \
         [u for u in requests if not u.startswith(live + "/")]
+
+
+def test_the_fact_form_shows_the_chosen_facts_fields(browser, live, sqlite_url):
+    from .web_support import open_case
+
+    open_case(sqlite_url, "1837", date(2026, 3, 2))
+    page = browser.new_page(viewport={"width": 1366, "height": 800})
+    _log_in(page, live)
+    page.goto(f"{live}/sak/1837")
+    assert page.locator("#fact-fact").input_value() == "meeting-held"
+    situation = page.locator("#fact-situation")
+    assert not situation.is_visible() and situation.is_disabled()
+    assert page.locator("#fact-reference").is_visible()  # every first-contact fact has it
+    page.select_option("#fact-fact", "needs-assessed")
+    assert situation.is_visible() and not situation.is_disabled()
+    # The label sits above its field.
+    label = page.locator('label[for="fact-situation"]').bounding_box()
+    field = situation.bounding_box()
+    assert label and field and label["y"] + label["height"] <= field["y"] + 1
 
 
 def test_phone_viewport(browser, live, sqlite_url, tmp_path):

@@ -38,13 +38,14 @@ def test_full_path_with_cli_commands_only(db_url, prefect_server):
         ("2026-03-10", ["case", "record", "1836", "meeting-held"]),
         ("2026-03-12", ["case", "record", "1836", "needs-assessed"]),
         ("2026-03-19", ["case", "record", "1836", "intent-confirmed"]),
-        ("2026-04-23", ["case", "record", "1836", "council-decision", "--outcome", "approved",
+        # Norwegian values (and a Norwegian name for the fact); English keys stay valid.
+        ("2026-04-23", ["case", "record", "1836", "kommunestyrevedtak", "--outcome", "vedtatt",
                         "--ref", "PS 21/20"]),
         ("2026-05-05", ["case", "record", "1836", "county-decision", "--outcome", "approved"]),
         ("2026-05-11", ["case", "record", "1836", "terms-set", "--start", "01.09.2026",
                         "--years", "3", "--notice-months", "6", "--price", "120 000",
                         "--position-share", "20"]),
-        ("2026-05-20", ["case", "record", "1836", "signed", "--party", "municipality"]),
+        ("2026-05-20", ["case", "record", "1836", "signed", "--party", "kommunen"]),
         ("2026-05-22", ["case", "record", "1836", "signed", "--party", "county"]),
     ]
     for today, args in steps:
@@ -57,7 +58,7 @@ def test_full_path_with_cli_commands_only(db_url, prefect_server):
         assert cli("task", "done", str(t["id"]), "--date", "2026-08-14",
                    today="2026-08-14").exit_code == 0
     assert show(today="2026-08-14")["stage"] == "system_setup"  # waits for the start date
-    assert cli("note", "add", "1836", "--theme", "engagement", "Godt møte",
+    assert cli("note", "add", "1836", "--theme", "Engasjement", "Godt møte",
                today="2026-08-31").exit_code == 0
     assert show(today="2026-08-31")["stage"] == "system_setup"
     advanced = cli("case", "advance", "1836", today="2026-09-01")
@@ -76,8 +77,9 @@ BAD_COMMANDS = [
     (["case", "record", "1836", "needs-assessed", "--date", "2026-03-01"], "før"),
     (["case", "record", "1836", "needs-assessed", "--date", "31.02.2026"], "finnes ikke"),
     (["case", "record", "1836", "needs-assessed", "--date", "i går"], "dato"),
-    (["case", "record", "1836", "council-decision", "--outcome", "kanskje"], "outcome"),
-    (["case", "record", "1836", "teleported"], "Ukjent faktum"),
+    (["case", "record", "1836", "council-decision", "--outcome", "kanskje"],
+     "«--outcome»: «kanskje» er ikke et gyldig valg. Velg en av: vedtatt, avslått, utsatt."),
+    (["case", "record", "1836", "teleported"], "Ukjent hendelse"),
     (["case", "record", "9999", "meeting-held"], "9999"),
     (["case", "record", "18366", "meeting-held"], "fire siffer"),
     (["case", "open", "1836"], "åpen sak"),
@@ -95,6 +97,8 @@ def test_refused_commands_fail_clearly_and_change_nothing(db_url, prefect_server
     for args, expected in BAD_COMMANDS:
         result = cli(*args, today="2026-03-20")
         assert result.exit_code != 0, args
+        if "kanskje" in args:
+            assert result.exit_code == 2  # a malformed value, before anything runs
         assert expected in result.stderr, (args, result.stderr)
         assert "Traceback" not in result.output
     assert show(today="2026-03-20") == before

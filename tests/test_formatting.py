@@ -5,6 +5,8 @@ from decimal import Decimal
 
 import pytest
 
+from avtaleflyt.cli.output import cli_message
+
 from avtaleflyt.domain.errors import InvalidInput
 from avtaleflyt.formatting import (
     InvalidValue,
@@ -89,18 +91,20 @@ def test_parse_date_accepts_iso_and_norwegian(text: str, expected: date) -> None
 def test_a_date_that_does_not_exist_is_named_as_such() -> None:
     with pytest.raises(InvalidInput) as caught:
         parse_date("31.02.2026", field="--date")
-    assert caught.value.message == (
+    assert cli_message(caught.value) == (
         "Ugyldig dato for «--date»: «31.02.2026» finnes ikke (februar 2026 har 28 dager). "
         + DATE_HINT
     )
-    assert caught.value.field == "--date"
+    # The error names the field by its id; the dashboard words it by the field's label.
+    assert caught.value.field == "date"
+    assert caught.value.message.startswith("Ugyldig dato for «Dato»: ")
 
 
 @pytest.mark.parametrize("text", ["2026-13-01", "17/05/2026", "17. mai 2026", "abc", "2026-05-17T10:00"])
 def test_a_malformed_date_is_refused_with_the_formats_to_use(text: str) -> None:
     with pytest.raises(InvalidValue) as caught:
         parse_date(text, field="--date")
-    assert caught.value.message == f"Ugyldig dato for «--date»: «{text}» er ikke en gyldig dato. {DATE_HINT}"
+    assert cli_message(caught.value) == f"Ugyldig dato for «--date»: «{text}» er ikke en gyldig dato. {DATE_HINT}"
     assert caught.value.problem == f"«{text}» er ikke en gyldig dato"
 
 
@@ -131,7 +135,7 @@ def test_parse_amount_accepts_common_ways_of_writing_kroner(text: str) -> None:
 def test_parse_amount_refuses_with_field_and_value(text: str, problem: str) -> None:
     with pytest.raises(InvalidValue) as caught:
         parse_amount(text, "--pris")
-    assert caught.value.message == (
+    assert cli_message(caught.value) == (
         f"Ugyldig beløp for «--pris»: {problem}. Skriv beløpet i hele kroner, for eksempel 120 000."
     )
 
@@ -155,7 +159,7 @@ def test_parse_percent(text: str, expected: Decimal) -> None:
 def test_parse_percent_refuses_outside_zero_to_hundred(text: str, problem: str) -> None:
     with pytest.raises(InvalidInput) as caught:
         parse_percent(text, "--sats")
-    assert caught.value.message.startswith(f"Ugyldig prosentsats for «--sats»: {problem}.")
+    assert cli_message(caught.value).startswith(f"Ugyldig prosentsats for «--sats»: {problem}.")
 
 
 def test_parse_int_with_bounds() -> None:
@@ -164,7 +168,7 @@ def test_parse_int_with_bounds() -> None:
     assert parse_int("-3", "--forskyvning") == -3
     with pytest.raises(InvalidInput) as caught:
         parse_int("0", "--dager", min=1, max=365)
-    assert caught.value.message == "Ugyldig tall for «--dager»: «0» er for lite. Skriv et heltall fra 1 til 365."
+    assert cli_message(caught.value) == "Ugyldig tall for «--dager»: «0» er for lite. Skriv et heltall fra 1 til 365."
     with pytest.raises(InvalidInput, match="«400» er for stort. Skriv et heltall som er høyst 365."):
         parse_int("400", "--dager", max=365)
     with pytest.raises(InvalidInput, match="«ti» er ikke et heltall. Skriv et heltall som er minst 1."):

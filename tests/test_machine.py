@@ -13,12 +13,11 @@ from avtaleflyt.domain.agreement import Terms
 from avtaleflyt.domain.calendar import WorkingCalendar
 from avtaleflyt.domain.errors import Conflict, InvalidInput
 from avtaleflyt.domain.machine import CaseState, FactInput, RecordedFact, TaskView
+from avtaleflyt.domain.facts import FactKind, Outcome
 from avtaleflyt.domain.stages import (
     STAGE_RULES,
     CaseStatus,
-    FactKind,
     Milestone,
-    Outcome,
     Party,
     Stage,
 )

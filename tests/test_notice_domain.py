@@ -22,7 +22,8 @@ from avtaleflyt.domain.machine import (
     agreement_renewals,
     record_fact,
 )
-from avtaleflyt.domain.stages import CaseStatus, FactKind, Party, Stage
+from avtaleflyt.domain.facts import FactKind
+from avtaleflyt.domain.stages import CaseStatus, Party, Stage
 
 CAL = WorkingCalendar()
 

@@ -198,7 +198,7 @@ def test_two_concurrent_adds_of_the_same_contact_leave_one_row(db_url):
             _add(db_url, email=email)
             results.append("ok")
         except Conflict as e:
-            results.append(e.message)
+            results.append(e.worded(lambda f: f"--{f}"))
 
     threads = [threading.Thread(target=add, args=(e,)) for e in (EMAIL, EMAIL.upper())]
     for t in threads:

@@ -40,7 +40,7 @@ def test_situation_and_saksgang_come_from_the_case(db_url):
     with db.session_scope(db_url) as s:
         cases.open_case(session=s, kommunenummer="1836", opened_on=date(2026, 3, 2),
                         ctx=ctx_for(date(2026, 3, 2)))
-        with pytest.raises(InvalidInput, match="«--situation» hører til needs-assessed"):
+        with pytest.raises(InvalidInput, match="hører til «Kommunens behov er kartlagt»"):
             _record(s, "meeting-held", date(2026, 3, 10), situation=SITUATION)
         assert s.exec(select(PersonalText)).all() == []  # nothing stored
         _record(s, "meeting-held", date(2026, 3, 10))

@@ -4,6 +4,7 @@ CSRF, validation and escaping. Form posts that start flows are marked `prefect`.
 from __future__ import annotations
 
 import os
+import re
 import stat
 from datetime import date
 
@@ -18,7 +19,7 @@ from avtaleflyt.models import Event, ExperienceNote, PersonalText
 
 from .conftest import ctx_for
 from .web_support import (
-    PASSWORD, client, csrf_of, logged_in, make_user, open_case, record, to_political,
+    PASSWORD, advance, client, csrf_of, logged_in, make_user, open_case, record, to_political,
     to_setup)
 
 TODAY = date(2026, 3, 20)
@@ -147,7 +148,7 @@ def test_a_situation_belongs_to_the_needs_assessment(with_case):
                                         "situation": "Ingen fagutdannet leder."})
     assert r.status_code == 422
     assert 'id="fact-situation" name="situation" rows="4" aria-invalid="true"' in r.text
-    assert "hører til needs-assessed" in r.text
+    assert "hører til «Kommunens behov er kartlagt»" in r.text
     assert "Ingen fagutdannet leder.</textarea>" in r.text  # what the user wrote is kept
     assert events(with_case) == before
     with db.session_scope(with_case) as s:
@@ -155,14 +156,89 @@ def test_a_situation_belongs_to_the_needs_assessment(with_case):
 
 
 def test_missing_outcome_marks_the_outcome_field(with_case):
+    for kind in ("meeting-held", "needs-assessed", "intent-confirmed"):
+        record(with_case, "1836", kind, date(2026, 3, 2))
     c = logged_in(with_case)
     token = csrf_of(c.get("/sak/1836").text)
     r = c.post("/sak/1836/fakta", data={"csrf_token": token, "fact": "council-decision"})
     assert r.status_code == 422
     assert 'id="fact-outcome" name="outcome" aria-invalid="true"' in r.text
     # The message names the form's own labels, not the CLI's options.
-    assert "«Vedtak i kommunestyret» krever «Utfall»" in r.text
+    assert "«Kommunestyret har behandlet saken» krever «Utfall»" in r.text
     assert "--outcome" not in r.text and "council-decision»" not in r.text
+
+
+def _fact_options(page: str) -> list[str]:
+    """The facts the page's form offers, by their labels (the selected one marked *)."""
+    select = re.search(r'<select id="fact-fact".*?</select>', page, re.S)
+    if select is None:
+        return []
+    return [("*" if sel else "") + label for sel, label in re.findall(
+        r'<option value="[^"]*"( selected)?>([^<]*)</option>', select.group(0))]
+
+
+def test_the_fact_form_offers_what_can_happen_in_the_stage(with_case):
+    c = logged_in(with_case)
+    page = c.get("/sak/1836").text
+    assert "Registrer hva som har skjedd" in page and "faktum" not in page
+    assert _fact_options(page) == ["*Første møte med kommunen er holdt",
+                                   "Kommunens behov er kartlagt",
+                                   "Kommunen bekrefter at den vil gå videre"]
+    record(with_case, "1836", "meeting-held", date(2026, 3, 10))
+    # The most likely next one is preselected.
+    assert _fact_options(c.get("/sak/1836").text)[1] == "*Kommunens behov er kartlagt"
+    for kind in ("needs-assessed", "intent-confirmed"):
+        record(with_case, "1836", kind, date(2026, 3, 12))
+    page = c.get("/sak/1836").text
+    assert _fact_options(page) == ["*Kommunestyret har behandlet saken",
+                                   "Fylkeskommunen har behandlet saken"]
+    # Labels above their fields: each label comes right before its own field.
+    assert re.search(r'<label for="fact-outcome">Utfall</label>\s*<select id="fact-outcome"',
+                     page)
+    assert 'id="fact-start"' not in page and 'id="fact-party"' not in page
+
+
+def test_a_case_in_setup_running_or_closed_offers_no_first_contact_facts(db_url, today):
+    to_setup(db_url, "1836")
+    c = logged_in(db_url)
+    page = c.get("/sak/1836").text
+    assert _fact_options(page) == [] and "Første møte med kommunen" not in page
+    assert "Ingenting å registrere i fasen Systemoppsett" in page
+    running = date(2026, 9, 1)
+    with db.session_scope(db_url) as s:
+        for t in case_detail(s, "1836", running)["tasks"]:
+            if t["stage"] == "system_setup" and t["done_on"] is None:
+                cases.complete_task(session=s, task_id=t["id"], on=date(2026, 6, 1),
+                                    ctx=ctx_for(running))
+        advance(s, "1836", running)
+        assert case_detail(s, "1836", running)["stage"] == "running_operation"
+    assert _fact_options(c.get("/sak/1836").text) == ["*Avtalen er sagt opp"]
+    open_case(db_url, "1837", date(2026, 3, 2))
+    with db.session_scope(db_url) as s:
+        cases.withdraw(session=s, kommunenummer="1837", on=date(2026, 3, 5),
+                       ctx=ctx_for(today))
+    page = c.get("/sak/1837").text
+    assert _fact_options(page) == [] and 'id="fact-form"' not in page
+    assert "ingenting mer kan registreres" in page
+
+
+def test_a_refusal_is_shown_once(with_case):
+    record(with_case, "1836", "meeting-held", date(2026, 3, 10))
+    c = logged_in(with_case)
+    token = csrf_of(c.get("/sak/1836").text)
+    before = events(with_case)
+    r = c.post("/sak/1836/fakta", data={"csrf_token": token, "fact": "meeting-held",
+                                        "date": "2026-03-12"})
+    assert r.status_code == 409
+    assert r.text.count("er allerede registrert") == 1, r.text
+    # A fact of another stage: its field is not on this form, so the message is the
+    # form's general one, still once.
+    r = c.post("/sak/1836/fakta", data={"csrf_token": token, "fact": "council-decision",
+                                        "outcome": "kanskje"})
+    assert r.status_code == 422
+    assert r.text.count("«Utfall»: «kanskje» er ikke et gyldig valg") == 1
+    assert "vedtatt, avslått, utsatt" in r.text and "--outcome" not in r.text
+    assert events(with_case) == before
 
 
 def test_hostile_input_is_rendered_literally(with_case, today):
@@ -296,6 +372,15 @@ def test_forms_run_flows_and_redirect_with_a_message(with_case, prefect_server):
     # The situation written with the needs assessment is in the saksframlegg draft.
     draft = c.get("/sak/1836/dokument/saksframlegg/1.html")
     assert draft.status_code == 200 and situation in draft.text
+    # The form sends the Norwegian word; the event stores the key scripts use.
+    assert '<option value="vedtatt">Vedtatt</option>' in page
+    r = c.post("/sak/1836/fakta", data={"csrf_token": token, "fact": "council-decision",
+                                        "outcome": "vedtatt"})
+    assert r.status_code == 303
+    with db.session_scope(with_case) as s:
+        decision = s.exec(select(Event).where(Event.kind == "council_decision")).one()
+    assert decision.details["outcome"] == "approved"
+    assert "Kommunestyrets vedtak i Rødøy er registrert: vedtatt." in c.get("/sak/1836").text
     with db.session_scope(with_case) as s:
         recorded_by = {e.recorded_by for e in s.exec(select(Event)
                                                        .where(Event.kind == "meeting_held"))}
@@ -400,7 +485,7 @@ def test_complete_task_form(db_url, monkeypatch, prefect_server):
     assert r.status_code == 422 and "ikke en gyldig dato" in r.text
     r = c.post("/sak/1836/oppgave", data={"csrf_token": token,
                                           "task_id": str(milestone["id"])})
-    assert r.status_code == 409 and "lukkes når faktumet registreres" in r.text
+    assert r.status_code == 409 and "lukkes av seg selv når du registrerer" in r.text
     assert events(db_url) == before
 
 

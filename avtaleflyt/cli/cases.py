@@ -7,6 +7,16 @@ from typing import Annotated, Any, Optional
 import typer
 from rich.table import Table
 
+from avtaleflyt.domain.facts import (
+    FACTS,
+    OUTCOME_VALUES,
+    PARTY_VALUES,
+    RENEWAL_VALUES,
+    THEME_VALUES,
+    FactKind,
+)
+from avtaleflyt.domain.kinds import StatusAction
+
 from .output import (
     console,
     fmt_iso,
@@ -82,27 +92,45 @@ def open_(knr: Knr, date: DateOpt = None, as_json: JsonOpt = False) -> None:
     run_write(go, as_json)
 
 
+def _fact_help() -> str:
+    """One line per fact, from the table: what to type, and what it means."""
+    return "; ".join(f"{s.cli_name} ({s.label.lower()})" for s in FACTS.values()) + "."
+
+
+def _record_doc() -> str:
+    """`case record --help`: the fields each fact takes, from the table."""
+    lines = []
+    for s in FACTS.values():
+        needs = [f.option for f in s.fields if f.required]
+        if s.kind is FactKind.TERMS_SET:
+            needs.insert(1, "--years og/eller --months")
+        more = f": krever {', '.join(needs)}" if needs else ""
+        lines.append(f"{s.cli_name} (eller {s.aliases[0]}) – {s.label} (fasen "
+                     f"{s.stage.label}){more}.")
+    return "\n\n    ".join(lines)
+
+
 @case_app.command("record")
 def record(
     knr: Knr,
     fact: Annotated[str, typer.Argument(
-        help="meeting-held, needs-assessed, intent-confirmed, council-decision, "
-        "county-decision, terms-set, signed eller notice-given.")],
+        help="Hva som skjedde: " + _fact_help(), metavar="HENDELSE")],
     date: DateOpt = None,
     outcome: Annotated[Optional[str], typer.Option(
-        help="Utfall av vedtak: approved, rejected eller postponed.")] = None,
+        help=f"Utfall av vedtak: {OUTCOME_VALUES.either()}.")] = None,
     ref: Annotated[Optional[str], typer.Option(help="Saksnummer eller referanse.")] = None,
     party: Annotated[Optional[str], typer.Option(
         help="Hvem som signerte (signed) eller sa opp avtalen (notice-given): "
-        "municipality eller county.")] = None,
+        f"{PARTY_VALUES.either()}.")] = None,
     start: Annotated[Optional[str], typer.Option(help="Avtalens startdato.")] = None,
     years: Annotated[Optional[str], typer.Option(help="Avtalens varighet i år.")] = None,
     months: Annotated[Optional[str], typer.Option(
         "--months", help="Varighet i måneder, alene (en pilot på 4 måneder: --months 4) "
         "eller i tillegg til --years.")] = None,
     renewal: Annotated[Optional[str], typer.Option(
-        "--renewal", help="Ved sluttdato: none (fast periode, avtalen går ut) eller auto "
-        "(fornyes med samme lengde om den ikke sies opp). Standard fra konfigurasjonen.")
+        "--renewal", help=f"Ved sluttdato: {RENEWAL_VALUES.either()} (fast: avtalen går "
+        "ut; automatisk: fornyes med samme lengde om den ikke sies opp). Standard fra "
+        "konfigurasjonen.")
     ] = None,
     notice_months: Annotated[Optional[str], typer.Option(
         "--notice-months", help="Oppsigelsestid i måneder.")] = None,
@@ -118,19 +146,21 @@ def record(
 ) -> None:
     """Registrer noe som har skjedd i saken. Saken går videre når fasen er fullført.
 
-    council-decision og county-decision krever --outcome; signed krever --party; terms-set
-    krever --start, --years og/eller --months, og --notice-months (--price,
-    --position-share, --site-visits og --renewal har standardverdier fra konfigurasjonen:
-    kr 120 000, 20 %, 4 besøk og none).
+    {facts}
+
+    Verdier skrives på norsk (--outcome vedtatt, --party kommunen, --renewal automatisk);
+    de engelske nøklene (approved, municipality, auto) virker også. For terms-set har
+    --price, --position-share, --site-visits og --renewal standardverdier fra
+    konfigurasjonen (kr 120 000, 20 %, 4 besøk og fast).
 
     notice-given (i drift, bare for avtaler som fornyes automatisk) krever --party: hvem som
     sa opp; --date er dagen oppsigelsen ble gitt. Gitt senest på periodens
     oppsigelsesfrist slutter avtalen ved periodens slutt, ellers ved slutten av neste
     periode.
 
-    Eksempel: avtaleflyt case record 1836 council-decision --outcome approved --ref "PS 21/20"
+    Eksempel: avtaleflyt case record 1836 council-decision --outcome vedtatt --ref "PS 21/20"
 
-    Eksempel: avtaleflyt case record 1836 notice-given --party municipality --date 2027-03-15
+    Eksempel: avtaleflyt case record 1836 notice-given --party kommunen --date 2027-03-15
     """
     def go() -> dict[str, Any]:
         from avtaleflyt import runtime
@@ -158,7 +188,10 @@ def record(
     run_write(go, as_json)
 
 
-def _status_command(action: str, knr: str, date: str | None, reason: str | None,
+record.__doc__ = (record.__doc__ or "").replace("{facts}", _record_doc())
+
+
+def _status_command(action: StatusAction, knr: str, date: str | None, reason: str | None,
                     as_json: bool) -> None:
     def go() -> dict[str, Any]:
         from avtaleflyt import runtime
@@ -179,20 +212,20 @@ ReasonOpt = Annotated[Optional[str], typer.Option("--reason", help="Begrunnelse.
 def hold(knr: Knr, date: DateOpt = None, reason: ReasonOpt = None,
          as_json: JsonOpt = False) -> None:
     """Sett saken på vent. Fristene stanser til saken gjenopptas."""
-    _status_command("hold", knr, date, reason, as_json)
+    _status_command(StatusAction.HOLD, knr, date, reason, as_json)
 
 
 @case_app.command("resume")
 def resume(knr: Knr, date: DateOpt = None, as_json: JsonOpt = False) -> None:
     """Gjenoppta en sak som er satt på vent; åpne frister flyttes like mange dager."""
-    _status_command("resume", knr, date, None, as_json)
+    _status_command(StatusAction.RESUME, knr, date, None, as_json)
 
 
 @case_app.command("withdraw")
 def withdraw(knr: Knr, date: DateOpt = None, reason: ReasonOpt = None,
              as_json: JsonOpt = False) -> None:
     """Trekk saken (kommunen eller fylket går ikke videre)."""
-    _status_command("withdraw", knr, date, reason, as_json)
+    _status_command(StatusAction.WITHDRAW, knr, date, reason, as_json)
 
 
 @case_app.command("advance")
@@ -341,7 +374,8 @@ def note_add(
     knr: Knr,
     text: Annotated[str, typer.Argument(help="Hva dere erfarte.")],
     theme: Annotated[str, typer.Option(
-        help="responsibility_split, technical_systems, engagement eller other.")] = "other",
+        help=f"Tema: {THEME_VALUES.either()} (i anførselstegn når det har mellomrom; de "
+        "engelske nøklene, f.eks. engagement, virker også).")] = "annet",
     date: DateOpt = None,
     share: Annotated[bool, typer.Option(
         "--share", help="Del notatet med andre fylker: det vises da også i "
@@ -563,13 +597,13 @@ def split_set(
     knr: Knr,
     row: Annotated[int, typer.Argument(help="Radnummeret (se «case split show»).")],
     responsible: Annotated[Optional[str], typer.Option(
-        "--responsible", help="county (fylkeskommunen) eller municipality (kommunen).")] = None,
+        "--responsible", help=f"Hvem som har ansvaret: {PARTY_VALUES.either()}.")] = None,
     task: Annotated[Optional[str], typer.Option("--task", help="Ny tekst for raden.")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Endre hvem som har ansvaret for en rad, og/eller radens tekst.
 
-    Eksempel: avtaleflyt case split set 1836 2 --responsible municipality"""
+    Eksempel: avtaleflyt case split set 1836 2 --responsible kommunen"""
     _split_change(knr, "set", as_json, row=row, responsible=responsible, task=task)
 
 
@@ -578,7 +612,7 @@ def split_add(
     knr: Knr,
     task: Annotated[str, typer.Option("--task", help="Oppgaven.")],
     responsible: Annotated[str, typer.Option(
-        "--responsible", help="county (fylkeskommunen) eller municipality (kommunen).")],
+        "--responsible", help=f"Hvem som har ansvaret: {PARTY_VALUES.either()}.")],
     as_json: JsonOpt = False,
 ) -> None:
     """Legg til en rad nederst i grenseoppgangen."""

@@ -8,6 +8,8 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from avtaleflyt.domain.kinds import ReminderKind
+
 from .municipalities import CountyOption
 from .output import console, fmt_iso, print_json, user_errors
 
@@ -16,8 +18,9 @@ reminders_app = typer.Typer(help="Påminnelser i utboksen (hva som er sendt til 
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Skriv JSON for skript.")]
 
-KIND_LABELS = {"upcoming": "Nærmer seg", "due": "I dag", "overdue": "Passert",
-               "escalation": "Eskalert", "moved": "Flyttet", "no_plan": "Mangler møte"}
+KIND_LABELS = {ReminderKind.UPCOMING: "Nærmer seg", ReminderKind.DUE: "I dag",
+               ReminderKind.OVERDUE: "Passert", ReminderKind.ESCALATION: "Eskalert",
+               ReminderKind.MOVED: "Flyttet", ReminderKind.NO_PLAN: "Mangler møte"}
 STATUS_LABELS = {"pending": "venter", "sending": "sendes", "sent": "sendt",
                  "failed": "feilet (prøver igjen)", "gave_up": "gitt opp", "venter": "venter",
                  "would_send": "ville blitt sendt"}

@@ -14,7 +14,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from avtaleflyt.domain.errors import DomainError
+from avtaleflyt.domain.errors import DomainError, InvalidInput
 from avtaleflyt.domain.stages import CaseStatus, Stage
 
 console = Console()
@@ -58,6 +58,38 @@ def fail(message: str, code: int = 1) -> typer.Exit:
     return typer.Exit(code)
 
 
+# Exit codes by the kind of refusal: 2 for input that is malformed, 1 for a request the
+# state refuses (unknown case, conflict). An error class may set its own `exit_code`
+# (PrefectUnavailable: 3).
+EXIT_CODES: tuple[tuple[type[DomainError], int], ...] = ((InvalidInput, 2), (DomainError, 1))
+
+# Fields whose option is not `--` + the id with hyphens.
+_OPTIONS = {"reference": "--ref", "text_id": "TEXT_ID", "row": "ROW", "task_id": "TASK_ID",
+            "kommunenummer": "KNR", "fact": "FAKTUM"}
+
+
+def option_name(field: str) -> str:
+    """How the command line names a field: `outcome` → --outcome."""
+    from avtaleflyt.domain.facts import FACT_FIELDS
+
+    spec = FACT_FIELDS.get(field)
+    if spec is not None:
+        return spec.option
+    return _OPTIONS.get(field) or "--" + field.replace("_", "-")
+
+
+def exit_code(e: DomainError) -> int:
+    own = getattr(e, "exit_code", None)
+    if own:
+        return own
+    return next(code for cls, code in EXIT_CODES if isinstance(e, cls))
+
+
+def cli_message(e: DomainError) -> str:
+    """The refusal as the command line words it: fields by their options."""
+    return e.worded(option_name)
+
+
 @contextmanager
 def user_errors() -> Iterator[None]:
     """Turn refusals into a message and a non-zero exit, never a traceback."""
@@ -67,9 +99,7 @@ def user_errors() -> Iterator[None]:
     try:
         yield
     except DomainError as e:
-        code = getattr(e, "exit_code", None) or (2 if e.__class__.__name__ in (
-            "InvalidInput", "InvalidValue", "MeetingPlanInvalid") else 1)
-        raise fail(_escape(e.message), code) from None
+        raise fail(_escape(cli_message(e)), exit_code(e)) from None
     except ValidationError as e:
         first = e.errors()[0]
         where = ".".join(str(p) for p in first["loc"])

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from dateutil.relativedelta import relativedelta
 
-from .errors import InvalidInput
+from .errors import InvalidInput, ref
 from .stages import Party
 
 # The same ceiling as the configuration's `agreement.yearly_price` (and well inside a 64-bit
@@ -133,41 +133,44 @@ class Terms:
                                 given_on, cal)
 
     def validate(self, *, set_on: date) -> None:
-        """Refuse terms no agreement could have. Field names are the CLI's option names."""
+        """Refuse terms no agreement could have. Fields are named by id (`ref`)."""
         if not 0 <= self.months <= 11:
             raise InvalidInput(
-                f"«--months» må være mellom 0 og 11 måneder (resten i «--years»), ikke "
-                f"{self.months}.", field="months")
+                f"{ref('months')} må være mellom 0 og 11 måneder (resten i {ref('years')}), "
+                f"ikke {self.months}.", field="months")
         if not 0 <= self.years <= 10 or not 1 <= self.term_months <= 120:
             raise InvalidInput(
-                "«--years» og «--months» må til sammen gi en avtaleperiode på mellom 1 måned "
-                f"og 10 år, ikke {self.years} år og {self.months} måneder.", field="years")
+                f"{ref('years')} og {ref('months')} må til sammen gi en avtaleperiode på "
+                f"mellom 1 måned og 10 år, ikke {self.years} år og {self.months} måneder.",
+                field="years")
         if self.renewal not in RENEWALS:
             raise InvalidInput(
-                f"«--renewal» må være none (fast periode) eller auto (fornyes automatisk), "
-                f"ikke «{self.renewal}».", field="renewal")
+                f"{ref('renewal')} må være fast (fast periode) eller automatisk (fornyes "
+                f"automatisk), ikke «{self.renewal}».", field="renewal")
         if not 0 <= self.notice_months <= 24:
             raise InvalidInput(
-                f"«--notice-months» må være mellom 0 og 24 måneder, ikke {self.notice_months}.",
+                f"{ref('notice_months')} må være mellom 0 og 24 måneder, ikke "
+                f"{self.notice_months}.",
                 field="notice_months")
         if self.notice_months >= self.term_months:
             raise InvalidInput(
-                "«--notice-months»: oppsigelsestiden må være kortere enn avtaleperioden.",
+                f"{ref('notice_months')}: oppsigelsestiden må være kortere enn avtaleperioden.",
                 field="notice_months")
         if self.yearly_price < 0:
-            raise InvalidInput("«--price» kan ikke være negativ.", field="price")
+            raise InvalidInput(f"{ref('price')} kan ikke være negativ.", field="price")
         if self.yearly_price > MAX_YEARLY_PRICE:
-            raise InvalidInput("«--price» kan være høyst kr 10 000 000 i året, ikke "
+            raise InvalidInput(f"{ref('price')} kan være høyst kr 10 000 000 i året, ikke "
                                f"{self.yearly_price:,}.".replace(",", " "), field="price")
         if not Decimal(0) < self.position_share <= Decimal(100):
             raise InvalidInput(
-                "«--position-share» må være en prosent over 0 og høyst 100.", field="position_share")
+                f"{ref('position_share')} må være en prosent over 0 og høyst 100.",
+                field="position_share")
         if not 0 <= self.site_visits_per_year <= 52:
             raise InvalidInput(
-                "«--site-visits» må være mellom 0 og 52 besøk i året.", field="site_visits")
+                f"{ref('site_visits')} må være mellom 0 og 52 besøk i året.", field="site_visits")
         if self.start_date < set_on:
             from avtaleflyt.formatting import format_date
 
             raise InvalidInput(
-                f"«--start» ({format_date(self.start_date)}) kan ikke være før datoen "
+                f"{ref('start')} ({format_date(self.start_date)}) kan ikke være før datoen "
                 f"vilkårene fastsettes ({format_date(set_on)}).", field="start")

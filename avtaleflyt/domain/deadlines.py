@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from .calendar import WorkingCalendar
+from .kinds import ReminderKind, TaskFamily, task_family
 
 SAKSFRAMLEGG = "political.saksframlegg"
 COUNCIL = "political.council"
 COUNTY = "political.county"
-RENEWAL_PREFIX = "duty.renewal."
 
 
 @dataclass(frozen=True)
@@ -211,21 +211,21 @@ def reminders_due(task: DueTask, today: date, cal: WorkingCalendar, *,
     due = task.due_on
     out: list[ReminderDue] = []
     if today < due:
-        if task.key.startswith(RENEWAL_PREFIX):
+        if task_family(task.key) is TaskFamily.DUTY_RENEWAL:
             begun = [n for n in renewal_days_before if due - timedelta(days=n) <= today]
         else:
             begun = [n for n in upcoming_working_days
                      if cal.add_working_days(due, -n) <= today]
         if begun:
-            out.append(ReminderDue(task.task_id, "upcoming", due, min(begun)))
+            out.append(ReminderDue(task.task_id, ReminderKind.UPCOMING, due, min(begun)))
         return out
     if today == due:
-        return [ReminderDue(task.task_id, "due", due, 0)]
+        return [ReminderDue(task.task_id, ReminderKind.DUE, due, 0)]
     late = cal.working_days_between(due, today)
     if late >= 1:
-        out.append(ReminderDue(task.task_id, "overdue", due, 0))
+        out.append(ReminderDue(task.task_id, ReminderKind.OVERDUE, due, 0))
     if late >= escalate_after_working_days:
-        out.append(ReminderDue(task.task_id, "escalation", due, escalate_after_working_days))
+        out.append(ReminderDue(task.task_id, ReminderKind.ESCALATION, due, escalate_after_working_days))
     return out
 
 

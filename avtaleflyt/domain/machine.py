@@ -12,18 +12,17 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any, Protocol
 
+from .kinds import EventKind
 from .agreement import RENEWAL_AUTO, Terms
-from .errors import Conflict, InvalidInput
+from .errors import Conflict, InvalidInput, ref
+from .facts import FACTS, OUTCOME_VALUES, PARTY_VALUES, FactKind, Outcome
 from .stages import (
     CHECKLIST_MILESTONES,
-    FACT_STAGE,
     MILESTONE_LABELS,
     STAGE_RULES,
     CaseStatus,
     DueBase,
-    FactKind,
     Milestone,
-    Outcome,
     Party,
     Stage,
     TaskTemplate,
@@ -219,7 +218,7 @@ def require_active(state: CaseState) -> None:
         since = f" siden {fmt(state.on_hold_since)}" if state.on_hold_since else ""
         raise Conflict(
             f"Saken for {state.municipality} er satt på vent{since}. "
-            "Gjenoppta den først (avtaleflyt case resume).")
+            "Gjenoppta den først.")
     if not state.status.is_open:
         when = f" {fmt(state.closed_on)}" if state.closed_on else ""
         raise Conflict(
@@ -243,7 +242,7 @@ def open_case(*, municipality: str, opened_on: date, today: date,
     if has_open_case:
         raise Conflict(f"{municipality} har allerede en åpen sak. Én kommune kan ha én åpen sak.")
     check_not_future(opened_on, today, "Åpningsdatoen")
-    return (NewEvent("case_opened", opened_on, {"stage": pipeline().first.value}),)
+    return (NewEvent(EventKind.CASE_OPENED, opened_on, {"stage": pipeline().first.value}),)
 
 
 def record_fact(state: CaseState, fact: FactInput, today: date,
@@ -251,7 +250,7 @@ def record_fact(state: CaseState, fact: FactInput, today: date,
     """Check a recorded fact against the case and say what it changes. `calendar` is
     needed for notice (`notice-given`): its deadline is moved to a working day."""
     require_active(state)
-    fact_stage = FACT_STAGE[fact.kind]
+    fact_stage = FACTS[fact.kind].stage
     if fact_stage.index > state.stage.index:
         raise Conflict(
             f"Kan ikke registrere «{fact.kind.label}» ennå: saken for {state.municipality} er i "
@@ -281,7 +280,8 @@ def record_fact(state: CaseState, fact: FactInput, today: date,
         return _terms(state, fact, details, reached)
     if fact.kind is FactKind.SIGNED:
         if fact.party is None:
-            raise InvalidInput("«--party» mangler: oppgi municipality eller county.", field="party")
+            raise InvalidInput(f"{ref('party')} mangler: oppgi {PARTY_VALUES.either()}.",
+                               field="party")
         _require(reached, Milestone.TERMS_SET, fact)
         _not_before(reached[Milestone.TERMS_SET], fact)
     if milestone in reached:
@@ -311,7 +311,7 @@ def _not_before(earliest: date, fact: FactInput) -> None:
 def _decision(state: CaseState, fact: FactInput, details: dict[str, Any],
               reached: Mapping[Milestone, date]) -> FactOutcome:
     if fact.outcome is None:
-        raise InvalidInput("«--outcome» mangler: oppgi approved, rejected eller postponed.",
+        raise InvalidInput(f"{ref('outcome')} mangler: oppgi {OUTCOME_VALUES.either()}.",
                            field="outcome")
     approved = (Milestone.COUNCIL_APPROVED if fact.kind is FactKind.COUNCIL_DECISION
                 else Milestone.COUNTY_APPROVED)
@@ -321,7 +321,7 @@ def _decision(state: CaseState, fact: FactInput, details: dict[str, Any],
     event = NewEvent(fact.kind.value, fact.occurred_on, details)
     if fact.outcome is Outcome.REJECTED:
         body = "kommunestyret" if fact.kind is FactKind.COUNCIL_DECISION else "fylkeskommunen"
-        ended = NewEvent("case_rejected", fact.occurred_on,
+        ended = NewEvent(EventKind.CASE_REJECTED, fact.occurred_on,
                          {"by": body, **({"reference": fact.reference} if fact.reference else {})})
         return FactOutcome(events=(event, ended), status=CaseStatus.REJECTED,
                            closed_on=fact.occurred_on)
@@ -367,17 +367,17 @@ def _notice(state: CaseState, fact: FactInput, today: date,
     notice deadline (`agreement.end_after_notice`). The end date is computed once, here,
     and kept in the event, so a later change of the calendar does not move it."""
     if fact.party is None:
-        raise InvalidInput("«--party» mangler: oppgi hvem som sa opp avtalen, municipality "
-                           "eller county.", field="party")
+        raise InvalidInput(f"{ref('party')} mangler: oppgi hvem som sa opp avtalen, "
+                           f"{PARTY_VALUES.either()}.", field="party")
     t = state.terms
     if t is None:
         raise Conflict(f"Saken for {state.municipality} har ingen avtalevilkår; det er ingen "
                        "avtale å si opp.")
     if t.renewal != RENEWAL_AUTO:
         raise Conflict(
-            f"Avtalen for {state.municipality} har fast periode («--renewal» none) og går ut "
+            f"Avtalen for {state.municipality} har fast periode ({ref('renewal')}: fast) og går ut "
             f"{fmt(t.end_date)} uten oppsigelse. Oppsigelse registreres bare for avtaler som "
-            "fornyes automatisk («--renewal» auto).", field="renewal")
+            f"fornyes automatisk ({ref('renewal')}: automatisk).", field="renewal")
     prior = notice_given(state)
     if prior is not None:
         if prior.occurred_on == fact.occurred_on and \
@@ -392,7 +392,7 @@ def _notice(state: CaseState, fact: FactInput, today: date,
     end = t.ends_after_notice(fact.occurred_on, calendar)
     if end < today:
         raise Conflict(
-            f"«--date»: oppsigelse gitt {fmt(fact.occurred_on)} ville avsluttet avtalen "
+            f"{ref('date')}: oppsigelse gitt {fmt(fact.occurred_on)} ville avsluttet avtalen "
             f"{fmt(end)}, men den er allerede fornyet for en ny periode fra "
             f"{fmt(end + timedelta(days=1))}.", field="date")
     details = {**fact.details(), "ends_on": end.isoformat()}
@@ -433,13 +433,13 @@ def agreement_ended(state: CaseState, today: date) -> NewEvent | None:
     details: dict[str, Any] = {"end_date": end.isoformat()}
     if state.terms is not None and state.terms.renewal == RENEWAL_AUTO:
         details["by_notice"] = True
-    return NewEvent("agreement_ended", end, details)
+    return NewEvent(EventKind.AGREEMENT_ENDED, end, details)
 
 
 def agreement_renewals(state: CaseState, today: date, recorded: set[date]
                        ) -> list[NewEvent]:
     """An automatically renewed agreement begins a new period the day after each end date;
-    one "agreement_renewed" event per period begun by `today` and not in `recorded`
+    one EventKind.AGREEMENT_RENEWED event per period begun by `today` and not in `recorded`
     (the period starts already written), so repeating this writes nothing twice. After
     notice, no period begins after the end date the notice gave."""
     t = state.terms
@@ -447,7 +447,7 @@ def agreement_renewals(state: CaseState, today: date, recorded: set[date]
             or t is None or t.renewal != "auto"):
         return []
     last = ends_on(state)
-    return [NewEvent("agreement_renewed", start, {"period": k, "start": start.isoformat(),
+    return [NewEvent(EventKind.AGREEMENT_RENEWED, start, {"period": k, "start": start.isoformat(),
                                                    "end": end.isoformat()})
             for k, (start, end) in enumerate(t.periods(today), start=1)
             if k > 1 and start <= today and start not in recorded
@@ -487,8 +487,8 @@ def complete_task(state: CaseState, task: TaskView, on: date, today: date) -> Ne
     check_not_future(on, today)
     if task.milestone is not None:
         raise Conflict(
-            f"Oppgaven «{task.title}» lukkes når faktumet registreres "
-            f"(avtaleflyt case record KNR {_RECORDED_BY[task.milestone]}).")
+            f"Oppgaven «{task.title}» lukkes av seg selv når du registrerer "
+            f"«{_RECORDED_BY[task.milestone][0].label}»{_RECORDED_BY[task.milestone][1]}.")
     if task.done_on is not None:
         if task.done_on == on:
             return None
@@ -499,19 +499,20 @@ def complete_task(state: CaseState, task: TaskView, on: date, today: date) -> Ne
     if on < state.stage_entered_on:
         raise Conflict(f"Datoen {fmt(on)} er før fasen «{state.stage.label}» begynte "
                        f"({fmt(state.stage_entered_on)}).", field="date")
-    return NewEvent("task_done", on, {"task_id": task.id, "key": task.key, "title": task.title})
+    return NewEvent(EventKind.TASK_DONE, on,
+                    {"task_id": task.id, "key": task.key, "title": task.title})
 
 
-# How a user records the fact that reaches each milestone (for messages).
-_RECORDED_BY: dict[Milestone, str] = {
-    Milestone.MEETING_HELD: "meeting-held",
-    Milestone.NEEDS_ASSESSED: "needs-assessed",
-    Milestone.INTENT_CONFIRMED: "intent-confirmed",
-    Milestone.COUNCIL_APPROVED: "council-decision --outcome approved",
-    Milestone.COUNTY_APPROVED: "county-decision --outcome approved",
-    Milestone.TERMS_SET: "terms-set",
-    Milestone.SIGNED_MUNICIPALITY: "signed --party municipality",
-    Milestone.SIGNED_COUNTY: "signed --party county",
+# The fact that reaches each milestone, and how (for messages).
+_RECORDED_BY: dict[Milestone, tuple[FactKind, str]] = {
+    Milestone.MEETING_HELD: (FactKind.MEETING_HELD, ""),
+    Milestone.NEEDS_ASSESSED: (FactKind.NEEDS_ASSESSED, ""),
+    Milestone.INTENT_CONFIRMED: (FactKind.INTENT_CONFIRMED, ""),
+    Milestone.COUNCIL_APPROVED: (FactKind.COUNCIL_DECISION, " med utfall vedtatt"),
+    Milestone.COUNTY_APPROVED: (FactKind.COUNTY_DECISION, " med utfall vedtatt"),
+    Milestone.TERMS_SET: (FactKind.TERMS_SET, ""),
+    Milestone.SIGNED_MUNICIPALITY: (FactKind.SIGNED, " av kommunen"),
+    Milestone.SIGNED_COUNTY: (FactKind.SIGNED, " av fylkeskommunen"),
 }
 
 
@@ -520,7 +521,7 @@ def hold(state: CaseState, on: date, today: date, reason: str | None) -> NewEven
         raise Conflict(f"Saken for {state.municipality} er allerede satt på vent.")
     require_active(state)
     _check_in_stage(state, on, today)
-    return NewEvent("case_on_hold", on, {"reason": reason} if reason else {})
+    return NewEvent(EventKind.CASE_ON_HOLD, on, {"reason": reason} if reason else {})
 
 
 def resume(state: CaseState, on: date, today: date) -> tuple[NewEvent, int]:
@@ -536,7 +537,7 @@ def resume(state: CaseState, on: date, today: date) -> tuple[NewEvent, int]:
         raise Conflict(f"Datoen {fmt(on)} er før saken ble satt på vent ({fmt(since)}).",
                        field="date")
     days = (on - since).days
-    return NewEvent("case_resumed", on, {"days_on_hold": days}), days
+    return NewEvent(EventKind.CASE_RESUMED, on, {"days_on_hold": days}), days
 
 
 def withdraw(state: CaseState, on: date, today: date, reason: str | None) -> NewEvent:
@@ -546,7 +547,7 @@ def withdraw(state: CaseState, on: date, today: date, reason: str | None) -> New
     if on < state.stage_entered_on:
         raise Conflict(f"Datoen {fmt(on)} er før fasen «{state.stage.label}» begynte "
                        f"({fmt(state.stage_entered_on)}).", field="date")
-    return NewEvent("case_withdrawn", on, {"reason": reason} if reason else {})
+    return NewEvent(EventKind.CASE_WITHDRAWN, on, {"reason": reason} if reason else {})
 
 
 def shift_due(due: date | None, days: int, calendar: Calendar) -> date | None:

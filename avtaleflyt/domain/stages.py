@@ -6,6 +6,8 @@ written in it and the hooks run on entering it — is `PIPELINE_RULES`, installe
 pipeline and read through `STAGE_RULES`, `STAGE_ORDER` and `Stage`. The state machine in
 `machine.py`, the services, the flows, the board, the forecast and the sweep only interpret
 it. docs/architecture.md, "How to add a stage", shows a new row.
+
+The facts a coordinator records, and the values they take, are in `facts.py`.
 """
 
 from __future__ import annotations
@@ -141,16 +143,6 @@ class Party(StrEnum):
         return "Fylkeskommunen" if self is Party.COUNTY else "Kommunen"
 
 
-class Outcome(StrEnum):
-    APPROVED = "approved"
-    REJECTED = "rejected"
-    POSTPONED = "postponed"
-
-    @property
-    def label(self) -> str:
-        return {"approved": "vedtatt", "rejected": "avslått", "postponed": "utsatt"}[self.value]
-
-
 class Theme(StrEnum):
     RESPONSIBILITY_SPLIT = "responsibility_split"
     TECHNICAL_SYSTEMS = "technical_systems"
@@ -167,39 +159,6 @@ THEME_LABELS: dict[Theme, str] = {
     Theme.TECHNICAL_SYSTEMS: "Systemtekniske løsninger",
     Theme.ENGAGEMENT: "Engasjement",
     Theme.OTHER: "Annet",
-}
-
-
-class FactKind(StrEnum):
-    """The facts a coordinator records. CLI spelling uses hyphens (`meeting-held`)."""
-
-    MEETING_HELD = "meeting_held"
-    NEEDS_ASSESSED = "needs_assessed"
-    INTENT_CONFIRMED = "intent_confirmed"
-    COUNCIL_DECISION = "council_decision"
-    COUNTY_DECISION = "county_decision"
-    TERMS_SET = "terms_set"
-    SIGNED = "signed"
-    NOTICE_GIVEN = "notice_given"
-
-    @property
-    def cli_name(self) -> str:
-        return self.value.replace("_", "-")
-
-    @property
-    def label(self) -> str:
-        return FACT_LABELS[self]
-
-
-FACT_LABELS: dict[FactKind, str] = {
-    FactKind.MEETING_HELD: "Første møte holdt",
-    FactKind.NEEDS_ASSESSED: "Behov kartlagt",
-    FactKind.INTENT_CONFIRMED: "Kommunen bekrefter at den vil gå videre",
-    FactKind.COUNCIL_DECISION: "Vedtak i kommunestyret",
-    FactKind.COUNTY_DECISION: "Vedtak i fylkeskommunen",
-    FactKind.TERMS_SET: "Avtalevilkår fastsatt",
-    FactKind.SIGNED: "Avtalen signert",
-    FactKind.NOTICE_GIVEN: "Avtalen er sagt opp",
 }
 
 
@@ -521,15 +480,3 @@ class _TasksView(Mapping[str, TaskTemplate]):
 STAGE_RULES: Mapping[Stage, StageRule] = _RulesView()
 STAGE_ORDER: Sequence[Stage] = _OrderView()
 TASK_TEMPLATES: Mapping[str, TaskTemplate] = _TasksView()
-
-# Which stage each recorded fact belongs to.
-FACT_STAGE: dict[FactKind, Stage] = {
-    FactKind.MEETING_HELD: Stage.FIRST_CONTACT,
-    FactKind.NEEDS_ASSESSED: Stage.FIRST_CONTACT,
-    FactKind.INTENT_CONFIRMED: Stage.FIRST_CONTACT,
-    FactKind.COUNCIL_DECISION: Stage.POLITICAL_APPROVAL,
-    FactKind.COUNTY_DECISION: Stage.POLITICAL_APPROVAL,
-    FactKind.TERMS_SET: Stage.CONTRACT_SIGNING,
-    FactKind.SIGNED: Stage.CONTRACT_SIGNING,
-    FactKind.NOTICE_GIVEN: Stage.RUNNING_OPERATION,
-}

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from .errors import InvalidInput
+from .errors import InvalidInput, ref
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _CONTROL_ONE_LINE = re.compile(r"[\x00-\x1f\x7f]")
@@ -14,8 +14,8 @@ _CONTROL_ONE_LINE = re.compile(r"[\x00-\x1f\x7f]")
 def check_text(value: str | None, field: str, limit: int, *, required: bool = True,
                multiline: bool = False, label: str | None = None) -> str | None:
     """The stripped text, or None when empty and not required. `label` is how the message
-    names the field (default «--field», as the command line spells it)."""
-    name = label or f"«--{field.replace('_', '-')}»"
+    names the field (default: by its id, which each front end words, see `errors.ref`)."""
+    name = label or ref(field)
     value = (value or "").strip()
     if not value:
         if required:

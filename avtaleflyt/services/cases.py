@@ -8,13 +8,15 @@ from datetime import date
 
 from sqlmodel import Session, select
 
+from avtaleflyt.domain.kinds import EventKind, is_duty
 from avtaleflyt.domain import machine
 from avtaleflyt.domain.agreement import Terms
-from avtaleflyt.domain.errors import Conflict, InvalidInput, NotFound
+from avtaleflyt.domain.errors import Conflict, InvalidInput, NotFound, ref
 from avtaleflyt.domain.text import check_text
 from avtaleflyt.domain.machine import FactInput, NewEvent
-from avtaleflyt.domain.stages import STAGE_RULES, CaseStatus, FactKind, Stage, pipeline
-from avtaleflyt.domain.stages import Outcome as Outcome_
+from avtaleflyt.domain.facts import FactKind, confirmation
+from avtaleflyt.domain.facts import Outcome as Outcome_
+from avtaleflyt.domain.stages import STAGE_RULES, CaseStatus, Stage, pipeline
 from avtaleflyt.models import AgreementTerms, OnboardingCase, ResponsibilityItem, Task
 
 from .context import Ctx
@@ -124,7 +126,7 @@ def record_fact(*, session: Session, kommunenummer: str, fact: FactInput, ctx: C
 
         schedule_political_cases(session=session, ctx=ctx, case_ids=[case.id], commit=False)
     commit_case(session, case)
-    msg = f"Registrert: {fact.kind.label} for {m.name}."
+    msg = confirmation(fact.kind, m.name, fact.details())
     if fact.kind is FactKind.NOTICE_GIVEN and result.events:
         msg += f" {machine.notice_text(result.events[0].details, fact.occurred_on)}."
     if result.status is CaseStatus.REJECTED:
@@ -134,8 +136,9 @@ def record_fact(*, session: Session, kommunenummer: str, fact: FactInput, ctx: C
 
 def check_situation(fact: FactInput, situation: str | None) -> None:
     if situation is not None and fact.kind is not FactKind.NEEDS_ASSESSED:
-        raise InvalidInput("«--situation» hører til needs-assessed (kommunens situasjon "
-                           "slik behovet ble kartlagt).", field="situation")
+        raise InvalidInput(f"{ref('situation')} hører til «{FactKind.NEEDS_ASSESSED.label}» "
+                           "(kommunens situasjon slik behovet ble kartlagt).",
+                           field="situation")
 
 
 def _with_situation(session: Session, m, case, events, situation: str | None,
@@ -234,7 +237,7 @@ def run_stage(*, session: Session, kommunenummer: str, stage: Stage, ctx: Ctx) -
         if created:
             commit_case(session, case)
         return StageRun(m.kommunenummer, case.stage, case.status, False, created)
-    add_events(session, m, case, [NewEvent("stage_entered", step.on, {
+    add_events(session, m, case, [NewEvent(EventKind.STAGE_ENTERED, step.on, {
         "from": step.from_stage.value, "to": step.to_stage.value})], ctx)
     case.stage = step.to_stage.value
     case.stage_entered_on = step.on
@@ -251,7 +254,7 @@ def _renewals_recorded(session: Session, case: OnboardingCase) -> set[date]:
     from avtaleflyt.models import Event
 
     return {e.occurred_on for e in session.exec(select(Event).where(
-        Event.case_id == case.id, Event.kind == "agreement_renewed")).all()}
+        Event.case_id == case.id, Event.kind == EventKind.AGREEMENT_RENEWED)).all()}
 
 
 def advance(*, session: Session, kommunenummer: str, ctx: Ctx,
@@ -363,7 +366,7 @@ def resume(*, session: Session, kommunenummer: str, on: date, ctx: Ctx) -> Outco
 
     for t in session.exec(select(Task).where(Task.case_id == case.id,
                                              Task.done_on.is_(None))).all():  # type: ignore[union-attr]
-        if t.key in POLITICAL_KEYS or t.key.startswith("duty."):
+        if t.key in POLITICAL_KEYS or is_duty(t.key):
             # Political deadlines follow the meeting plan and are planned again from it
             # below; duties follow the agreement's dates, which a hold does not move.
             continue

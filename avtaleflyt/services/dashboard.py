@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import case, func
 from sqlmodel import Session, col, select
 
+from avtaleflyt.domain.kinds import EventKind
 from avtaleflyt.domain import experience
 from avtaleflyt.domain.forecast import forecast_running
 from avtaleflyt.domain.stages import STAGE_ORDER, STAGE_RULES, CaseStatus, Party, Stage, pipeline
@@ -386,7 +387,7 @@ def stage_spans(session: Session, scope: Scope = EVERYWHERE) -> list[experience.
             select(col(Event.case_id), col(Event.occurred_on),
                    col(Event.details)["to"].as_string())
             .join(Municipality, col(Municipality.id) == Event.municipality_id)
-            .where(Event.kind == "stage_entered")
+            .where(Event.kind == EventKind.STAGE_ENTERED)
             .order_by(col(Event.occurred_on), col(Event.id)), Municipality.county_id)).all():
         moves.setdefault(case_id, []).append((on, to))
     spans = []

@@ -14,11 +14,19 @@ from typing import Any
 from sqlalchemy import or_
 from sqlmodel import Session, col, select
 
+from avtaleflyt.domain.kinds import (
+    DUTY_PREFIX,
+    EventKind,
+    ReminderKind,
+    TaskFamily,
+    task_family,
+)
 from avtaleflyt.domain import deadlines as dl
 from avtaleflyt.domain.agreement import Terms
 from avtaleflyt.domain.duties import DutyRules, plan_duties
 from avtaleflyt.domain.machine import NewEvent
-from avtaleflyt.domain.stages import CaseStatus, FactKind, Outcome, Party, Stage, pipeline
+from avtaleflyt.domain.facts import FactKind, Outcome
+from avtaleflyt.domain.stages import CaseStatus, Party, Stage, pipeline
 from avtaleflyt.formatting import format_date
 from avtaleflyt.models import (
     AgreementTerms,
@@ -91,7 +99,7 @@ def _insert_reminders(session: Session, rows: list[dict[str, Any]]) -> int:
 def schedule_political_cases(*, session: Session, ctx: Ctx, case_ids: list[int] | None = None,
                              commit: bool = True, scope: Scope = EVERYWHERE) -> int:
     """Point every political case's tasks at the right meetings. Returns how many tasks
-    changed. Moves append a "meeting_moved" event and tell the coordinator; a case without
+    changed. Moves append a EventKind.MEETING_MOVED event and tell the coordinator; a case without
     a meeting plan gets a "no_plan" notice for the coordinator (once per stage entry)."""
     from .meetings import meetings_by_scope, meetings_of_bodies, saksgang_by_municipality
 
@@ -136,7 +144,7 @@ def schedule_political_cases(*, session: Session, ctx: Ctx, case_ids: list[int] 
             t.due_on = ch.due_on
             session.add(t)
             changed += 1
-            kind = "meeting_planned" if ch.reason == "planned" else "meeting_moved"
+            kind = EventKind.MEETING_PLANNED if ch.reason == "planned" else EventKind.MEETING_MOVED
             events.append(NewEvent(kind, ctx.today, {
                 "task_id": t.id, "key": t.key, "reason": ch.reason,
                 "from": before.isoformat() if before else None,
@@ -145,7 +153,7 @@ def schedule_political_cases(*, session: Session, ctx: Ctx, case_ids: list[int] 
             if ch.reason in ("moved", "postponed", "missed", "replanned") \
                     and ch.due_on is not None \
                     and ch.key != dl.SAKSFRAMLEGG:
-                notices.append({"task_id": t.id, "case_id": case.id, "kind": "moved",
+                notices.append({"task_id": t.id, "case_id": case.id, "kind": ReminderKind.MOVED,
                                 "due_on": ch.due_on, "step": 0, "recipient": coordinator,
                                 "created_on": ctx.today})
         if events:
@@ -155,7 +163,7 @@ def schedule_political_cases(*, session: Session, ctx: Ctx, case_ids: list[int] 
         county = mine.get(dl.COUNTY)
         for t in (council, county):
             if t is not None and t.done_on is None and t.due_on is None:
-                notices.append({"task_id": t.id, "case_id": case.id, "kind": "no_plan",
+                notices.append({"task_id": t.id, "case_id": case.id, "kind": ReminderKind.NO_PLAN,
                                 "due_on": case.stage_entered_on, "step": 0,
                                 "recipient": coordinator, "created_on": ctx.today})
     session.flush()
@@ -175,7 +183,7 @@ def close_saksframlegg(session: Session, municipality: Municipality, case: Onboa
         return
     task.done_on = on
     session.add(task)
-    add_events(session, municipality, case, [NewEvent("task_done", on, {
+    add_events(session, municipality, case, [NewEvent(EventKind.TASK_DONE, on, {
         "task_id": task.id, "key": task.key, "title": task.title,
         "reason": "council_decision"})], ctx)
 
@@ -257,7 +265,7 @@ def generate_duties(*, session: Session, ctx: Ctx, case_ids: list[int] | None = 
     ends = notice_ends(session, ids)
     existing: dict[int, set[str]] = defaultdict(set)
     for cid, key in session.exec(select(Task.case_id, Task.key).where(
-            col(Task.case_id).in_(ids), col(Task.key).like("duty.%"))).all():
+            col(Task.case_id).in_(ids), col(Task.key).like(DUTY_PREFIX + "%"))).all():
         existing[cid].add(key)
     created = 0
     for case, m, code in cases:
@@ -282,7 +290,7 @@ def generate_duties(*, session: Session, ctx: Ctx, case_ids: list[int] | None = 
             continue
         n = add_tasks(session, case, planned)
         created += n
-        add_events(session, m, case, [NewEvent("duties_planned", ctx.today, {
+        add_events(session, m, case, [NewEvent(EventKind.DUTIES_PLANNED, ctx.today, {
             "count": n, "until": max(p.due_on for p in planned).isoformat()})], ctx)
         _touch(session, case)
     if commit:
@@ -322,9 +330,9 @@ def duties_after_notice(*, session: Session, case: OnboardingCase, given_on: dat
         Task, col(Task.id) == Reminder.task_id).where(Task.case_id == case.id)).all())
     settled, removed = [], []
     for t in session.exec(select(Task).where(Task.case_id == case.id,
-                                             col(Task.key).like("duty.%"),
+                                             col(Task.key).like(DUTY_PREFIX + "%"),
                                              col(Task.done_on).is_(None))).all():
-        if t.key.startswith("duty.renewal.") and t.due_on is not None \
+        if task_family(t.key) is TaskFamily.DUTY_RENEWAL and t.due_on is not None \
                 and t.due_on <= ends_on:  # the decision it asked for is made
             t.done_on = given_on
             session.add(t)
@@ -336,7 +344,7 @@ def duties_after_notice(*, session: Session, case: OnboardingCase, given_on: dat
     session.add(case)
     if not (settled or removed):
         return []
-    return [NewEvent("duties_after_notice", given_on, {
+    return [NewEvent(EventKind.DUTIES_AFTER_NOTICE, given_on, {
         "settled": len(settled), "removed": len(removed), "keys": sorted(removed)})]
 
 
@@ -400,16 +408,16 @@ def _recipients(kind: str, task: Task, contact: ContactPerson | None,
     """Recipient keys for one reminder. The coordinator and leader are the case's county's
     ("coordinator:18"), so a county's digest never holds another county's cases."""
     coordinator = coordinator_key(county)
-    if kind == "escalation":
+    if kind == ReminderKind.ESCALATION:
         return [leader_key(county) if targets.has_leader_for(county) else coordinator]
     if task.contact_id is not None and targets.has_smtp:
         who = [contact_key(task.contact_id)]  # assigned to a named contact (task assign)
-        if kind == "overdue":
+        if kind == ReminderKind.OVERDUE:
             who.append(coordinator)
         return who
     if task.responsible == Party.MUNICIPALITY.value and contact is not None:
         who = [contact_key(contact.id)]
-        if kind == "overdue":
+        if kind == ReminderKind.OVERDUE:
             who.append(coordinator)  # the coordinator chases what the municipality owes
         return who
     return [coordinator]

@@ -47,7 +47,9 @@ from avtaleflyt.domain.agreement import DEFAULT_SPLIT, ResponsibilityRow, Terms
 from avtaleflyt.domain.meetingplan import FORMANNSKAP, KOMMUNESTYRE
 from avtaleflyt.domain.errors import Conflict, InvalidInput, NotFound
 from avtaleflyt.domain.experience import summarise
-from avtaleflyt.domain.stages import STAGE_RULES, CaseStatus, FactKind, Stage
+from avtaleflyt.domain.facts import FactKind
+from avtaleflyt.domain.kinds import EventKind, TaskFamily, task_family
+from avtaleflyt.domain.stages import STAGE_RULES, CaseStatus, Stage
 from avtaleflyt.formatting import format_date_short
 from avtaleflyt.settings import Settings
 from avtaleflyt.models import (
@@ -84,8 +86,9 @@ KIND_LABELS = {
     "experience_comparison": "Erfaringer på tvers av fylkene",
 }
 
-_SPAN_ENDS = ("case_rejected", "case_withdrawn", "agreement_ended")
-_SPAN_EVENTS = ("case_opened", "stage_entered", *_SPAN_ENDS, "case_on_hold")
+_SPAN_ENDS = (EventKind.CASE_REJECTED, EventKind.CASE_WITHDRAWN, EventKind.AGREEMENT_ENDED)
+_SPAN_EVENTS = (EventKind.CASE_OPENED, EventKind.STAGE_ENTERED, *_SPAN_ENDS,
+                EventKind.CASE_ON_HOLD)
 
 
 # --- input checks ---------------------------------------------------------------------
@@ -311,7 +314,7 @@ def yearly_report_context(session: Session, scope: Scope, ctx: Ctx,
         select(Task).where(Task.case_id == case.id, Task.stage == Stage.RUNNING_OPERATION.value,
                            col(Task.due_on).between(start, end))
         .order_by(col(Task.due_on), col(Task.id))).all()
-    visits = [t for t in tasks if "visit" in t.key]
+    visits = [t for t in tasks if task_family(t.key) is TaskFamily.DUTY_VISIT]
     duties = [DutyRecord(t.title, t.due_on, t.done_on) for t in tasks if t not in visits]
     notes = session.exec(
         select(ExperienceNote, PersonalText.text)
@@ -394,7 +397,7 @@ def _county_experience(county: County, cases, by_case, notes, ctx: Ctx,
     waiting = {}
     for case, m in cases:
         if case.status == CaseStatus.ON_HOLD.value:
-            held = [e for e in by_case[case.id] if e.kind == "case_on_hold"]
+            held = [e for e in by_case[case.id] if e.kind == EventKind.CASE_ON_HOLD]
             reason = held[-1].details.get("reason") if held else None
             since = format_date_short(case.on_hold_since) if case.on_hold_since else None
             waiting[m.kommunenummer] = (f"Satt på vent{f' {since}' if since else ''}"
@@ -449,10 +452,10 @@ def case_spans(case: OnboardingCase, m: Municipality, events: list[Event]) -> li
             stage = None
 
     for e in events:
-        if e.kind == "case_opened":
+        if e.kind == EventKind.CASE_OPENED:
             close(e.occurred_on)
             stage, entered = Stage(e.details.get("stage", Stage.FIRST_CONTACT.value)), e.occurred_on
-        elif e.kind == "stage_entered":
+        elif e.kind == EventKind.STAGE_ENTERED:
             close(e.occurred_on)
             stage, entered = Stage(e.details["to"]), e.occurred_on
         elif e.kind in _SPAN_ENDS:
@@ -467,9 +470,9 @@ def case_spans(case: OnboardingCase, m: Municipality, events: list[Event]) -> li
 
 def _closing_reason(events: list[Event]) -> str:
     for e in reversed(events):
-        if e.kind == "case_withdrawn":
+        if e.kind == EventKind.CASE_WITHDRAWN:
             return e.details.get("reason") or "Ingen begrunnelse oppgitt"
-        if e.kind == "case_rejected":
+        if e.kind == EventKind.CASE_REJECTED:
             reason = f"Avslått av {e.details.get('by', 'ukjent organ')}"
             if e.details.get("reference"):
                 reason += f" (sak {e.details['reference']})"

@@ -1,4 +1,8 @@
-"""Turning what a user typed into the domain's inputs, with messages that name the field."""
+"""Turning what a user typed into the domain's inputs, by the table in `domain/facts.py`.
+
+Messages name fields by their id (`ref("outcome")`); the command line words them as its
+options, the dashboard as its form labels.
+"""
 
 from __future__ import annotations
 
@@ -9,92 +13,93 @@ from typing import Any
 from sqlmodel import Session
 
 from avtaleflyt.domain.agreement import Terms
-from avtaleflyt.domain.errors import InvalidInput
-from avtaleflyt.domain.text import check_text
+from avtaleflyt.domain.errors import InvalidInput, ref
+from avtaleflyt.domain.facts import (
+    FACTS,
+    OUTCOME_VALUES,
+    PARTY_VALUES,
+    RENEWAL_VALUES,
+    THEME_VALUES,
+    FactKind,
+    FactSpec,
+    Outcome,
+    parse_fact_kind,
+)
 from avtaleflyt.domain.machine import FactInput
-from avtaleflyt.domain.stages import FactKind, Outcome, Party, Theme
+from avtaleflyt.domain.stages import Party, Theme
+from avtaleflyt.domain.text import check_text
 from avtaleflyt.formatting import parse_amount, parse_date, parse_int, parse_percent
 
 from .context import Ctx
 
-
-def _choice(enum, value: Any, field: str):
-    try:
-        return enum(str(value).strip().lower().replace("-", "_"))
-    except ValueError:
-        allowed = ", ".join(e.value for e in enum)
-        raise InvalidInput(f"«--{field}»: «{value}» er ikke et gyldig valg. Velg en av: "
-                           f"{allowed}.", field=field) from None
-
-
-def parse_fact_kind(value: str) -> FactKind:
-    try:
-        return FactKind(value.strip().lower().replace("-", "_"))
-    except ValueError:
-        allowed = ", ".join(k.cli_name for k in FactKind)
-        raise InvalidInput(f"Ukjent faktum «{value}». Velg en av: {allowed}.",
-                           field="fact") from None
+__all__ = ["build_case_fact", "build_fact", "parse_fact_kind", "parse_theme"]
 
 
 def parse_theme(value: str) -> Theme:
-    return _choice(Theme, value, "theme")
+    """A theme by its Norwegian label («Engasjement») or its key (engagement)."""
+    return Theme(THEME_VALUES.parse(value))
 
 
-def _as_date(value: Any, field: str) -> date:
-    return value if isinstance(value, date) else parse_date(str(value), field=f"--{field}")
-
-
-def _required(options: dict[str, Any], name: str, fact: FactKind) -> Any:
+def _given(options: dict[str, Any], name: str) -> Any:
     value = options.get(name)
-    if value is None or (isinstance(value, str) and not value.strip()):
-        raise InvalidInput(f"«{fact.cli_name}» krever «--{name.replace('_', '-')}».",
-                           field=name)
+    return None if value is None or (isinstance(value, str) and not value.strip()) else value
+
+
+def _required(options: dict[str, Any], name: str, spec: FactSpec) -> Any:
+    value = _given(options, name)
+    if value is None:
+        raise InvalidInput(f"«{spec.label}» krever {ref(name)}.", field=name)
     return value
 
 
+def _as_date(value: Any, field: str) -> date:
+    return value if isinstance(value, date) else parse_date(str(value), field=field)
+
+
 def build_fact(kind: str, occurred_on: date, options: dict[str, Any], ctx: Ctx) -> FactInput:
-    """Options are the CLI's/form's raw values (strings allowed); all are validated here."""
+    """Options are the CLI's/form's raw values (strings allowed, Norwegian words or English
+    keys), named by the fields' ids in `FACTS`; all are validated here."""
     fact = parse_fact_kind(kind)
-    reference = options.get("reference")
-    if reference is not None:
-        reference = check_text(str(reference), "reference", 100, required=False,
-                               label="«--ref»")
-    match fact:
-        case FactKind.COUNCIL_DECISION | FactKind.COUNTY_DECISION:
-            outcome = _choice(Outcome, _required(options, "outcome", fact), "outcome")
-            return FactInput(fact, occurred_on, outcome=outcome, reference=reference)
-        case FactKind.SIGNED | FactKind.NOTICE_GIVEN:
-            party = _choice(Party, _required(options, "party", fact), "party")
-            return FactInput(fact, occurred_on, party=party)
-        case FactKind.TERMS_SET:
-            return FactInput(fact, occurred_on, terms=_terms(options, ctx))
-    return FactInput(fact, occurred_on, reference=reference)
+    spec = FACTS[fact]
+    for name in options:
+        if spec.field(name) is None and _given(options, name) is not None \
+                and name != "situation":
+            raise InvalidInput(f"{ref(name)} hører ikke til «{spec.label}».", field=name)
+    reference = None
+    if spec.field("reference") is not None and _given(options, "reference") is not None:
+        reference = check_text(str(options["reference"]), "reference", 100, required=False)
+    outcome = party = terms = None
+    if spec.field("outcome") is not None:
+        outcome = Outcome(OUTCOME_VALUES.parse(_required(options, "outcome", spec)))
+    if spec.field("party") is not None:
+        party = Party(PARTY_VALUES.parse(_required(options, "party", spec)))
+    if fact is FactKind.TERMS_SET:
+        terms = _terms(options, ctx, spec)
+    return FactInput(fact, occurred_on, outcome=outcome, reference=reference, party=party,
+                     terms=terms)
 
 
-def _terms(options: dict[str, Any], ctx: Ctx) -> Terms:
+def _terms(options: dict[str, Any], ctx: Ctx, spec: FactSpec) -> Terms:
     d = ctx.config.agreement
-    f = FactKind.TERMS_SET
-    price = options.get("price")
-    share = options.get("position_share")
-    visits = options.get("site_visits")
-    months = options.get("months")
-    months = None if months is None or (isinstance(months, str) and not months.strip()) \
-        else months
-    years = options.get("years")
-    years = None if years is None or (isinstance(years, str) and not years.strip()) else years
-    renewal = options.get("renewal") or None
+    price = _given(options, "price")
+    share = _given(options, "position_share")
+    visits = _given(options, "site_visits")
+    months = _given(options, "months")
+    years = _given(options, "years")
+    renewal = _given(options, "renewal")
     return Terms(
-        start_date=_as_date(_required(options, "start", f), "start"),
+        start_date=_as_date(_required(options, "start", spec), "start"),
         years=0 if years is None and months is not None
-        else parse_int(str(_required(options, "years", f)), "--years"),
-        notice_months=parse_int(str(_required(options, "notice_months", f)), "--notice-months"),
-        yearly_price=d.yearly_price if price is None else parse_amount(str(price), "--price"),
+        else parse_int(str(_required(options, "years", spec)), "years"),
+        notice_months=parse_int(str(_required(options, "notice_months", spec)),
+                                "notice_months"),
+        yearly_price=d.yearly_price if price is None else parse_amount(str(price), "price"),
         position_share=d.position_share if share is None
-        else Decimal(parse_percent(str(share), "--position-share")),
+        else Decimal(parse_percent(str(share), "position_share")),
         site_visits_per_year=d.site_visits_per_year if visits is None
-        else parse_int(str(visits), "--site-visits"),
-        months=0 if months is None else parse_int(str(months), "--months"),
-        renewal=d.renewal if renewal is None else str(renewal).strip().lower(),
+        else parse_int(str(visits), "site_visits"),
+        months=0 if months is None else parse_int(str(months), "months"),
+        renewal=d.renewal if renewal is None else RENEWAL_VALUES.parse(renewal),
     )
 
 

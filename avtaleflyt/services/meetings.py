@@ -11,7 +11,8 @@ from typing import Any
 from sqlalchemy import and_, or_
 from sqlmodel import Session, col, select
 
-from avtaleflyt.domain.errors import Conflict, InvalidInput
+from avtaleflyt.domain.kinds import EventKind
+from avtaleflyt.domain.errors import Conflict, InvalidInput, ref
 from avtaleflyt.domain.text import check_text
 from avtaleflyt.domain.meetingplan import (
     BODIES,
@@ -176,7 +177,7 @@ def add_meeting(*, session: Session, kommunenummer: str | None, body: str, on: d
                                field="kommunenummer")
         knr = get_municipality(session, kommunenummer).kommunenummer
     if on < ctx.today:
-        raise InvalidInput(f"«--date»: møtet {format_date(on)} er før i dag "
+        raise InvalidInput(f"{ref('date')}: møtet {format_date(on)} er før i dag "
                            f"({format_date(ctx.today)}); legg inn kommende møter.", field="date")
     title = check_text(title, "title", 200, required=False)
     if county and body != COUNTY:
@@ -370,7 +371,7 @@ def set_saksgang(*, session: Session, kommunenummer: str, bodies: str | list[str
     case = latest_case(session, m)
     info = saksgang(session, kommunenummer, ctx)
     if case is not None and case.status in ("active", "on_hold"):
-        add_events(session, m, case, [_event("saksgang_set", ctx.today,
+        add_events(session, m, case, [_event(EventKind.SAKSGANG_SET, ctx.today,
                                              {"saksgang": info["saksgang"]})], ctx)
     from .deadlines import schedule_political_cases
 
@@ -432,7 +433,7 @@ def move_meeting(*, session: Session, meeting_id: int, on: date, ctx: Ctx,
     if old < ctx.today:
         raise Conflict(f"Møtet {format_date(old)} er holdt; et holdt møte kan ikke flyttes.")
     if on < ctx.today:
-        raise InvalidInput(f"«--date»: {format_date(on)} er før i dag "
+        raise InvalidInput(f"{ref('date')}: {format_date(on)} er før i dag "
                            f"({format_date(ctx.today)}); et møte kan bare flyttes fremover i "
                            "tid fra i dag.", field="date")
     if on == old:
@@ -451,7 +452,7 @@ def move_meeting(*, session: Session, meeting_id: int, on: date, ctx: Ctx,
     session.flush()
     text = (f"Møtet i {body_name(meeting.body)} {short_date(old)} ble flyttet til "
             f"{short_date(on)}" + (f" {on.year}" if on.year != old.year else ""))
-    _record(session, meeting, "meeting_rescheduled", {
+    _record(session, meeting, EventKind.MEETING_RESCHEDULED, {
         "meeting_id": meeting.id, "body": meeting.body, "from": old.isoformat(),
         "to": on.isoformat()}, ctx)
     from .deadlines import schedule_political_cases
@@ -471,7 +472,7 @@ def cancel_meeting(*, session: Session, meeting_id: int, ctx: Ctx,
         raise Conflict(f"Møtet {format_date(meeting.date)} er holdt; et holdt møte kan ikke "
                        "avlyses.")
     text = f"Møtet i {body_name(meeting.body)} {short_date(meeting.date)} ble avlyst"
-    _record(session, meeting, "meeting_cancelled", {
+    _record(session, meeting, EventKind.MEETING_CANCELLED, {
         "meeting_id": meeting.id, "body": meeting.body, "date": meeting.date.isoformat()}, ctx)
     session.delete(meeting)
     session.flush()

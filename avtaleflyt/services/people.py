@@ -11,8 +11,9 @@ from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from avtaleflyt.domain.kinds import EventKind
 from avtaleflyt.domain import machine
-from avtaleflyt.domain.errors import Conflict, InvalidInput, NotFound
+from avtaleflyt.domain.errors import Conflict, InvalidInput, NotFound, ref
 from avtaleflyt.domain.text import check_text
 from avtaleflyt.domain.machine import NewEvent
 from avtaleflyt.domain.stages import CaseStatus, Theme
@@ -35,20 +36,21 @@ def _text(value: str | None, field: str, limit: int, *, required: bool = True,
 def _check_email(email: str | None) -> str:
     email = _text(email, "email", 254)
     if not _EMAIL.match(email):
-        raise InvalidInput(f"«--email»: «{email}» er ikke en gyldig e-postadresse.", field="email")
+        raise InvalidInput(f"{ref('email')}: «{email}» er ikke en gyldig e-postadresse.",
+                           field="email")
     return email
 
 
 def _check_phone(phone: str | None) -> str | None:
     phone = _text(phone, "phone", 40, required=False)
     if phone and not _PHONE.match(phone):
-        raise InvalidInput(f"«--phone»: «{phone}» er ikke et gyldig telefonnummer.",
+        raise InvalidInput(f"{ref('phone')}: «{phone}» er ikke et gyldig telefonnummer.",
                            field="phone")
     return phone
 
 
 def _duplicate_email(m: Municipality, email: str) -> Conflict:
-    return Conflict(f"«--email»: {m.name} har allerede en kontaktperson med e-post {email}.",
+    return Conflict(f"{ref('email')}: {m.name} har allerede en kontaktperson med e-post {email}.",
                     field="email")
 
 
@@ -56,7 +58,7 @@ def _unique_violation(e: IntegrityError, m: Municipality, email: str) -> Conflic
     """The database's unique indexes decide a race the service's own check could not see."""
     text = str(e.orig)
     if "uq_contact_person_primary" in text or "is_primary" in text:
-        return Conflict(f"«--primary»: {m.name} fikk en annen primærkontakt samtidig. "
+        return Conflict(f"{ref('primary')}: {m.name} fikk en annen primærkontakt samtidig. "
                         "Ingenting ble lagret; prøv igjen.", field="primary")
     return _duplicate_email(m, email)
 
@@ -89,7 +91,7 @@ def add_contact(*, session: Session, kommunenummer: str, name: str, role: str, e
         session.add(contact)
         session.flush()
         # The event names the contact by id only: personal data stays in one place.
-        add_events(session, m, None, [NewEvent("contact_added", ctx.today,
+        add_events(session, m, None, [NewEvent(EventKind.CONTACT_ADDED, ctx.today,
                                                {"contact_id": contact.id,
                                                 "primary": contact.is_primary})], ctx)
         session.commit()
@@ -148,7 +150,7 @@ def edit_contact(*, session: Session, contact_id: int, ctx: Ctx, name: str | Non
         for k in changed:
             setattr(contact, k, changes[k])
         session.add(contact)
-        add_events(session, m, None, [NewEvent("contact_changed", ctx.today,
+        add_events(session, m, None, [NewEvent(EventKind.CONTACT_CHANGED, ctx.today,
                                                {"contact_id": contact.id,
                                                 "fields": changed})], ctx)
         session.commit()
@@ -183,7 +185,7 @@ def erase_contact(*, session: Session, contact_id: int, ctx: Ctx, scope: Scope =
     redact_documents(session, m, values, documents)
     session.delete(contact)
     session.flush()
-    add_events(session, m, None, [NewEvent("contact_erased", ctx.today,
+    add_events(session, m, None, [NewEvent(EventKind.CONTACT_ERASED, ctx.today,
                                            {"contact_id": contact_id})], ctx)
     session.commit()
     from avtaleflyt.db import forget_freed_pages
@@ -221,7 +223,7 @@ def add_note(*, session: Session, kommunenummer: str, theme: Theme, on: date, ct
                           text_id=row.id, noted_on=on, recorded_by=ctx.actor, shared=shared)
     session.add(note)
     session.flush()
-    add_events(session, m, case, [NewEvent("note_added", on, {
+    add_events(session, m, case, [NewEvent(EventKind.NOTE_ADDED, on, {
         "note_id": note.id, "theme": theme.value, **({"shared": True} if shared else {})})], ctx)
     commit_case(session, case)
     delt = ", delt med andre fylker" if shared else ""
@@ -248,11 +250,11 @@ def assign_task(*, session: Session, task_id: int, contact_id: int | None, ctx: 
     if contact_id is not None:
         contact = session.get(ContactPerson, contact_id)
         if contact is None or contact.municipality_id != m.id:
-            raise InvalidInput(f"«--contact»: {m.name} har ingen kontaktperson med id "
+            raise InvalidInput(f"{ref('contact')}: {m.name} har ingen kontaktperson med id "
                                f"{contact_id}. Se «avtaleflyt contact list "
                                f"{m.kommunenummer}».", field="contact")
         if task.responsible != "municipality":
-            raise InvalidInput(f"«--contact»: oppgaven «{task.title}» er fylkets ansvar; bare "
+            raise InvalidInput(f"{ref('contact')}: oppgaven «{task.title}» er fylkets ansvar; bare "
                                "kommunens oppgaver kan knyttes til en kontaktperson i kommunen.",
                                field="contact")
     if task.contact_id == contact_id:
@@ -260,7 +262,7 @@ def assign_task(*, session: Session, task_id: int, contact_id: int | None, ctx: 
                         changed=False)
     task.contact_id = contact_id
     session.add(task)
-    add_events(session, m, case, [NewEvent("task_assigned", ctx.today,
+    add_events(session, m, case, [NewEvent(EventKind.TASK_ASSIGNED, ctx.today,
                                            {"task_id": task.id, "title": task.title,
                                             "contact_id": contact_id})], ctx)
     commit_case(session, case)

@@ -15,6 +15,7 @@ from sqlmodel import Session
 from avtaleflyt.domain import machine
 from avtaleflyt.domain.text import check_text
 from avtaleflyt.domain.machine import FactInput
+from avtaleflyt.domain.kinds import StatusAction
 from avtaleflyt.domain.stages import CaseStatus
 
 from .context import Ctx
@@ -38,12 +39,15 @@ def check_fact(*, session: Session, kommunenummer: str, fact: FactInput, ctx: Ct
 
 def check_status_change(*, session: Session, kommunenummer: str, action: str, on: date,
                         ctx: Ctx, reason: str | None = None) -> None:
+    """An unknown action is refused like any bad input (never accepted unchecked)."""
+    act = StatusAction.parse(action)
     check_text(reason, "reason", 500, required=False, multiline=True)
     m, case = get_case(session, kommunenummer)
     state = snapshot(session, m, case)
-    if action == "hold":
-        machine.hold(state, on, ctx.today, None)
-    elif action == "resume":
-        machine.resume(state, on, ctx.today)
-    elif action == "withdraw":
-        machine.withdraw(state, on, ctx.today, None)
+    match act:
+        case StatusAction.HOLD:
+            machine.hold(state, on, ctx.today, None)
+        case StatusAction.RESUME:
+            machine.resume(state, on, ctx.today)
+        case StatusAction.WITHDRAW:
+            machine.withdraw(state, on, ctx.today, None)

@@ -9,12 +9,12 @@ from typing import Any
 from sqlalchemy import and_, case as sa_case, func
 from sqlmodel import Session, col, select
 
+from avtaleflyt.domain.facts import FACT_LABELS, FactKind
+from avtaleflyt.domain.kinds import EventKind
 from avtaleflyt.domain.stages import (
-    FACT_LABELS,
     STAGE_RULES,
     TASK_TEMPLATES,
     CaseStatus,
-    FactKind,
     Party,
     Stage,
     Theme,
@@ -263,21 +263,21 @@ def municipality_contacts(session: Session, kommunenummer: str) -> list[dict[str
 TASK_TITLES = {key: t.title for key, t in TASK_TEMPLATES.items()}
 
 _EVENT_LABELS = {
-    "case_opened": "Sak åpnet",
-    "stage_entered": "Ny fase",
-    "task_done": "Oppgave gjort",
-    "case_on_hold": "Satt på vent",
-    "case_resumed": "Gjenopptatt",
-    "case_withdrawn": "Trukket",
-    "case_rejected": "Avslått",
-    "agreement_ended": "Avtalen utløpt",
-    "duties_after_notice": "Faste oppgaver tilpasset oppsigelsen",
-    "note_added": "Erfaringsnotat",
-    "contact_added": "Kontaktperson lagt til",
-    "contact_changed": "Kontaktperson rettet",
-    "contact_erased": "Kontaktperson slettet",
-    "duties_planned": "Faste oppgaver i driften planlagt",
-    "agreement_renewed": "Avtalen fornyet for en ny periode",
+    EventKind.CASE_OPENED: "Sak åpnet",
+    EventKind.STAGE_ENTERED: "Ny fase",
+    EventKind.TASK_DONE: "Oppgave gjort",
+    EventKind.CASE_ON_HOLD: "Satt på vent",
+    EventKind.CASE_RESUMED: "Gjenopptatt",
+    EventKind.CASE_WITHDRAWN: "Trukket",
+    EventKind.CASE_REJECTED: "Avslått",
+    EventKind.AGREEMENT_ENDED: "Avtalen utløpt",
+    EventKind.DUTIES_AFTER_NOTICE: "Faste oppgaver tilpasset oppsigelsen",
+    EventKind.NOTE_ADDED: "Erfaringsnotat",
+    EventKind.CONTACT_ADDED: "Kontaktperson lagt til",
+    EventKind.CONTACT_CHANGED: "Kontaktperson rettet",
+    EventKind.CONTACT_ERASED: "Kontaktperson slettet",
+    EventKind.DUTIES_PLANNED: "Faste oppgaver i driften planlagt",
+    EventKind.AGREEMENT_RENEWED: "Avtalen fornyet for en ny periode",
 }
 
 
@@ -288,22 +288,22 @@ def event_label(kind: str, details: dict[str, Any],
     reason_id = details.get("reason_text_id")
     if reason_id is not None and texts is not None and reason_id in texts:
         return f"{_EVENT_LABELS.get(kind, kind)}: {texts[reason_id]} (tekst {reason_id})"
-    if kind == "text_redacted":
+    if kind == EventKind.TEXT_REDACTED:
         return f"Tekst {details.get('text_id')} sladdet"
     if kind == FactKind.NOTICE_GIVEN.value and details.get("ends_on"):
         who = Party(details["party"]).label.lower() if details.get("party") else "–"
         return (f"{FACT_LABELS[FactKind.NOTICE_GIVEN]} av {who}; avtalen slutter "
                 f"{format_date(date.fromisoformat(details['ends_on']))}")
-    if kind == "agreement_ended" and details.get("by_notice"):
+    if kind == EventKind.AGREEMENT_ENDED and details.get("by_notice"):
         return "Avtalen avsluttet etter oppsigelse"
-    if kind == "duties_after_notice":
+    if kind == EventKind.DUTIES_AFTER_NOTICE:
         return (f"Faste oppgaver tilpasset oppsigelsen: {details.get('settled', 0)} "
                 f"fornyelsesfrist(er) avklart, {details.get('removed', 0)} oppgave(r) etter "
                 "avtalens slutt fjernet")
     if kind in FactKind._value2member_map_:
         label = FACT_LABELS[FactKind(kind)]
         if "outcome" in details:
-            from avtaleflyt.domain.stages import Outcome
+            from avtaleflyt.domain.facts import Outcome
 
             label += f": {Outcome(details['outcome']).label}"
         if "party" in details:
@@ -311,45 +311,45 @@ def event_label(kind: str, details: dict[str, Any],
         if details.get("reference"):
             label += f", sak {details['reference']}"
         return label
-    if kind == "stage_entered":
+    if kind == EventKind.STAGE_ENTERED:
         return f"Ny fase: {Stage(details['to']).label}"
-    if kind == "task_done":
+    if kind == EventKind.TASK_DONE:
         return f"Oppgave gjort: {details.get('title', '')}"
-    if kind == "case_rejected":
+    if kind == EventKind.CASE_REJECTED:
         return f"Avslått av {details.get('by', '')}"
-    if kind in ("meeting_planned", "meeting_moved"):
+    if kind in (EventKind.MEETING_PLANNED, EventKind.MEETING_MOVED):
         what = TASK_TITLES.get(details.get("key", ""), "Frist")
         to = details.get("to")
         when = f" {format_date(date.fromisoformat(to))}" if to else " ikke satt"
-        verb = "satt til" if kind == "meeting_planned" else "flyttet til"
+        verb = "satt til" if kind == EventKind.MEETING_PLANNED else "flyttet til"
         reason = {"postponed": " (utsatt vedtak)", "moved": " (fristen for saksframlegget gikk ut)",
                   "missed": " (møtet gikk uten registrert vedtak)",
                   "replanned": " (møteplanen ble endret)"}.get(details.get("reason", ""), "")
         return f"{what}: frist {verb}{when}{reason}"
-    if kind in ("meeting_rescheduled", "meeting_cancelled"):
+    if kind in (EventKind.MEETING_RESCHEDULED, EventKind.MEETING_CANCELLED):
         from avtaleflyt.domain.meetingplan import body_name, short_date
 
         body = body_name(details.get("body", ""))
-        if kind == "meeting_cancelled":
+        if kind == EventKind.MEETING_CANCELLED:
             return f"Møtet i {body} {short_date(date.fromisoformat(details['date']))} ble avlyst"
         old, new = date.fromisoformat(details["from"]), date.fromisoformat(details["to"])
         return (f"Møtet i {body} {short_date(old)} ble flyttet til {short_date(new)}"
                 + (f" {new.year}" if new.year != old.year else ""))
-    if kind == "saksgang_set":
+    if kind == EventKind.SAKSGANG_SET:
         from avtaleflyt.domain.meetingplan import body_name
 
         return "Saksgang: " + " → ".join(body_name(b) for b in details.get("saksgang", []))
-    if kind == "split_changed":
+    if kind == EventKind.SPLIT_CHANGED:
         verb = {"add": "lagt til", "remove": "fjernet", "set": "endret"}.get(
             details.get("action", ""), "endret")
         who = Party(details["responsible"]).label.lower() if details.get("responsible") \
             else ""
         return (f"Grenseoppgang: rad {details.get('row')} {verb}: "
                 f"«{details.get('task', '')}» ({who})")
-    if kind == "agreement_renewed":
+    if kind == EventKind.AGREEMENT_RENEWED:
         return (f"Avtalen fornyet: ny periode "
                 f"{format_date(date.fromisoformat(details['start']))}–"
                 f"{format_date(date.fromisoformat(details['end']))}")
-    if kind == "task_assigned":
+    if kind == EventKind.TASK_ASSIGNED:
         return f"Ny ansvarlig for oppgaven «{details.get('title', '')}»"
     return _EVENT_LABELS.get(kind, kind)

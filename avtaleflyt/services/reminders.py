@@ -17,6 +17,7 @@ from sqlalchemy import and_, case, func, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from avtaleflyt.domain.kinds import ReminderKind
 from avtaleflyt.domain.stages import CaseStatus
 from avtaleflyt.formatting import format_date
 from avtaleflyt.models import (
@@ -69,19 +70,19 @@ def recipient_label(recipient: str, ctx: Ctx, libraries: dict[str, str] | None =
 def _action(kind: str, task: Task, m: Municipality, to_contact: bool, ctx: Ctx,
             library: str | None = None) -> str:
     knr = m.kommunenummer
-    if kind == "no_plan":
+    if kind == ReminderKind.NO_PLAN:
         body = "county --body county" if task.key == "political.county" else \
             f"{knr} --body kommunestyre"
         return ("Møteplanen har ikke noe møte som kan nås i tide. Legg inn møtene: "
                 f"«avtaleflyt meeting add {body} --date ÅÅÅÅ-MM-DD» eller «avtaleflyt meeting "
                 "import FIL».")
-    if kind == "moved":
+    if kind == ReminderKind.MOVED:
         return (f"{task.title} er flyttet til møtet {format_date(task.due_on)}"
                 if task.due_on else f"{task.title} venter på neste møte") + (
             ": saksframlegget ble ikke levert i tide, vedtaket ble utsatt, eller møtet gikk "
             "uten at noe vedtak er registrert (registrer det hvis det ble fattet). "
             f"Se de nye fristene med «avtaleflyt case show {knr}».")
-    if kind == "escalation":
+    if kind == ReminderKind.ESCALATION:
         return (f"Oppgaven har vært på overtid i minst "
                 f"{ctx.config.reminders.escalate_after_working_days} arbeidsdager. "
                 f"Følg opp med den ansvarlige ({_owner(task)}).")
@@ -97,7 +98,7 @@ def _action(kind: str, task: Task, m: Municipality, to_contact: bool, ctx: Ctx,
     else:
         what = "Gjør oppgaven"
         done = f"og marker den som gjort med «avtaleflyt task done {task.id}»"
-    late = " Fristen er passert." if kind == "overdue" else ""
+    late = " Fristen er passert." if kind == ReminderKind.OVERDUE else ""
     return f"{what} {done}.{late}"
 
 
@@ -119,7 +120,8 @@ DIGEST_ITEMS = 25  # the most urgent items a digest lists; the rest are counted
 BATCH = 1000  # rows per UPDATE … IN (…) when marking failures reported
 
 # Most urgent first: what a leader must chase, then what is late, then what is due today.
-_URGENCY = {"escalation": 0, "overdue": 1, "due": 2, "no_plan": 3, "moved": 4, "upcoming": 5}
+# Most urgent first: the order of the enum.
+_URGENCY = {k.value: i for i, k in enumerate(ReminderKind)}
 
 
 @dataclass(frozen=True)

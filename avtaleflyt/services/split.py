@@ -14,10 +14,12 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
+from avtaleflyt.domain.kinds import EventKind
 from avtaleflyt.domain.agreement import DEFAULT_SPLIT, ResponsibilityRow
-from avtaleflyt.domain.errors import Conflict, InvalidInput
+from avtaleflyt.domain.errors import Conflict, InvalidInput, ref
 from avtaleflyt.domain.machine import NewEvent, fmt
-from avtaleflyt.domain.stages import CaseStatus, FactKind, Party
+from avtaleflyt.domain.facts import FactKind
+from avtaleflyt.domain.stages import CaseStatus, Party
 from avtaleflyt.domain.text import check_text
 from avtaleflyt.models import CaseSplitRow, Event, OnboardingCase
 
@@ -77,14 +79,9 @@ def _signed_on(session: Session, case: OnboardingCase):
 def _party(value: str | None) -> Party | None:
     if value is None:
         return None
-    v = value.strip().lower()
-    aliases = {"county": Party.COUNTY, "fylkeskommunen": Party.COUNTY, "fylket": Party.COUNTY,
-               "municipality": Party.MUNICIPALITY, "kommunen": Party.MUNICIPALITY}
-    if v not in aliases:
-        raise InvalidInput(f"«--responsible»: «{value}» er ikke en part. Velg county "
-                           "(fylkeskommunen) eller municipality (kommunen).",
-                           field="responsible")
-    return aliases[v]
+    from avtaleflyt.domain.facts import PARTY_VALUES
+
+    return Party(PARTY_VALUES.parse(value, "responsible"))
 
 
 def change_split(*, session: Session, kommunenummer: str, action: str, ctx: Ctx,
@@ -110,12 +107,12 @@ def change_split(*, session: Session, kommunenummer: str, action: str, ctx: Ctx,
         session.flush()
         rows = _rows(session, case.id)
     who = _party(responsible)
-    text = check_text(task, "task", 300, required=action == "add", label="«--task»") \
+    text = check_text(task, "task", 300, required=action == "add") \
         if task is not None or action == "add" else None
     if action == "add":
         if who is None:
-            raise InvalidInput("«--responsible» mangler: oppgi county eller municipality.",
-                               field="responsible")
+            raise InvalidInput(f"{ref('responsible')} mangler: oppgi kommunen eller "
+                               "fylkeskommunen.", field="responsible")
         if len(rows) >= MAX_ROWS:
             raise InvalidInput(f"Grenseoppgangen kan ha høyst {MAX_ROWS} rader.", field="task")
         target = CaseSplitRow(case_id=case.id, position=len(rows), task=text,
@@ -140,8 +137,8 @@ def change_split(*, session: Session, kommunenummer: str, action: str, ctx: Ctx,
                 session.flush()
         else:
             if text is None and who is None:
-                raise InvalidInput("Oppgi hva som skal endres: «--task» og/eller "
-                                   "«--responsible».", field="task")
+                raise InvalidInput(f"Oppgi hva som skal endres: {ref('task')} og/eller "
+                                   f"{ref('responsible')}.", field="task")
             if (text or target.task) == target.task and \
                     (who.value if who else target.responsible) == target.responsible:
                 return {"kommunenummer": m.kommunenummer, "municipality": m.name,
@@ -155,7 +152,7 @@ def change_split(*, session: Session, kommunenummer: str, action: str, ctx: Ctx,
                 target.responsible = who.value
             details.update({"task": target.task, "responsible": target.responsible})
             session.add(target)
-    add_events(session, m, case, [NewEvent("split_changed", ctx.today, details)], ctx)
+    add_events(session, m, case, [NewEvent(EventKind.SPLIT_CHANGED, ctx.today, details)], ctx)
     commit_case(session, case)
     verb = {"add": "lagt til", "remove": "fjernet", "set": "endret"}[action]
     return {"kommunenummer": m.kommunenummer, "municipality": m.name, "changed": True,

@@ -16,7 +16,8 @@ from sqlmodel import Session, col, select
 from avtaleflyt.domain.agreement import ResponsibilityRow, Terms
 from avtaleflyt.domain.errors import Conflict, InvalidInput, NotFound
 from avtaleflyt.domain.machine import CaseState, NewEvent, PlannedTask, RecordedFact, TaskView
-from avtaleflyt.domain.stages import CaseStatus, FactKind, Milestone, Party, Stage
+from avtaleflyt.domain.facts import FactKind
+from avtaleflyt.domain.stages import CaseStatus, Milestone, Party, Stage
 from avtaleflyt.models import (
     AgreementTerms,
     County,

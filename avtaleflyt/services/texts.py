@@ -16,7 +16,8 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from avtaleflyt.domain.errors import Conflict, InvalidInput, NotFound
+from avtaleflyt.domain.kinds import EventKind
+from avtaleflyt.domain.errors import Conflict, InvalidInput, NotFound, ref
 from avtaleflyt.domain.text import check_text
 from avtaleflyt.models import Document, Municipality, PersonalText, utcnow
 
@@ -89,10 +90,10 @@ def redact(*, session: Session, text_id: int, reason: str, ctx: Ctx) -> dict[str
 
     reason = (reason or "").strip()
     if not reason:
-        raise InvalidInput("«--reason» kan ikke være tom: skriv hvorfor teksten sladdes.",
+        raise InvalidInput(f"{ref('reason')} kan ikke være tom: skriv hvorfor teksten sladdes.",
                            field="reason")
     if len(reason) > 500:
-        raise InvalidInput("«--reason» er for lang (høyst 500 tegn).", field="reason")
+        raise InvalidInput(f"{ref('reason')} er for lang (høyst 500 tegn).", field="reason")
     row = session.get(PersonalText, text_id)
     if row is None:
         raise NotFound(f"Fant ingen tekst med id {text_id}. Se «avtaleflyt redact --list KNR».",
@@ -109,7 +110,7 @@ def redact(*, session: Session, text_id: int, reason: str, ctx: Ctx) -> dict[str
     scrubbed = _scrub_documents(session, original)
     m = session.get(Municipality, row.municipality_id)
     case = session.get(OnboardingCase, row.case_id) if row.case_id else None
-    add_events(session, m, case, [NewEvent("text_redacted", ctx.today, {
+    add_events(session, m, case, [NewEvent(EventKind.TEXT_REDACTED, ctx.today, {
         "text_id": text_id, "documents": [d for d, _ in scrubbed]})], ctx)
     session.commit()
     from avtaleflyt.db import forget_freed_pages

@@ -22,8 +22,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from avtaleflyt import runtime
-from avtaleflyt.domain.stages import (
-    FACT_LABELS, STAGE_ORDER, CaseStatus, FactKind, Outcome, Party, Stage, Theme)
+from avtaleflyt.domain.stages import STAGE_ORDER, CaseStatus, Party, Stage, Theme
 from avtaleflyt.formatting import (
     format_amount, format_date, format_date_short, format_days, format_percent)
 from avtaleflyt.resources import static_dir, templates_dir
@@ -56,8 +55,7 @@ def make_env() -> Environment:
                        party=lambda k: Party(k).label if k else "–",
                        party_short=lambda k: ("Fylket" if k == Party.COUNTY else "Kommunen")
                        if k else "–")
-    env.globals.update(STAGES=STAGE_ORDER, FACTS=[(k.cli_name, FACT_LABELS[k]) for k in FactKind],
-                       OUTCOMES=list(Outcome), PARTIES=list(Party), THEMES=list(Theme),
+    env.globals.update(STAGES=STAGE_ORDER, PARTIES=list(Party), THEMES=list(Theme),
                        STATUSES=list(CaseStatus), new_command_key=_new_command_key)
     return env
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from avtaleflyt.domain.kinds import EventKind
 from avtaleflyt.domain.stages import STAGE_ORDER, Stage
 
 
@@ -25,7 +26,7 @@ def case_timeline(detail: dict[str, Any], width: float = 1000.0) -> list[Segment
     entered: dict[Stage, date] = {Stage.FIRST_CONTACT: date.fromisoformat(detail["opened_on"])}
     left: dict[Stage, date] = {}
     for e in detail["history"]:
-        if e["kind"] == "stage_entered":
+        if e["kind"] == EventKind.STAGE_ENTERED:
             on = date.fromisoformat(e["occurred_on"])
             left[Stage(e["details"]["from"])] = on
             entered[Stage(e["details"]["to"])] = on

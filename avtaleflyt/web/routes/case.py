@@ -15,10 +15,11 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from avtaleflyt import runtime
-from avtaleflyt.domain.errors import Conflict, DomainError, InvalidInput, NotFound
-from avtaleflyt.domain.stages import FactKind
+from avtaleflyt.domain.errors import Conflict, DomainError, InvalidInput, NotFound, ref
+from avtaleflyt.domain.facts import facts_possible, form_fields, likely_next
+from avtaleflyt.domain.kinds import StatusAction
+from avtaleflyt.domain.stages import CaseStatus, Stage
 from avtaleflyt.domain.text import check_text
-from avtaleflyt.domain.stages import Stage
 from avtaleflyt.formatting import format_date_short, parse_date
 from avtaleflyt.services import preflight
 from avtaleflyt.services.dashboard import case_task_contacts
@@ -69,12 +70,13 @@ _KNR = re.compile(r"^\d{4}$")
 router = APIRouter(dependencies=[Depends(visible_knr)])
 User = Annotated[UserView, Depends(current_user)]
 
-_FIELD_ALIASES = {"ref": "reference", "dato": "date", "kommunenummer": "_", "task_id": "_"}
+# Errors about something the form has no field for go to the form's general message.
+_NOT_A_FORM_FIELD = {"kommunenummer", "task_id"}
 
 
 def _field(e: DomainError) -> str:
-    name = (e.field or "_").removeprefix("--").replace("-", "_")
-    return _FIELD_ALIASES.get(name, name)
+    name = e.field or "_"
+    return "_" if name in _NOT_A_FORM_FIELD else name
 
 
 def _status(e: DomainError) -> int:
@@ -111,36 +113,37 @@ def _page(request: Request, user: UserView, knr: str, status_code: int = 200, **
         return request.app.state.pages.render(request, "error.html.j2", _status(e),
                                               title="Fant ikke saken", message=e.message,
                                               user=user)
+    fact_form = _fact_form(detail)
+    if extra.get("form") == "fact":
+        # A refusal about a field this case's form does not show (a fact of another
+        # stage) is shown as the form's general message, once.
+        shown = {"fact", "date"} | {f.name for g in fact_form["groups"] for f in g["fields"]}
+        extra["errors"] = {(k if k in shown else "_"): v
+                           for k, v in extra.get("errors", {}).items()}
     return request.app.state.pages.render(
         request, "case.html.j2", status_code, title=detail["municipality"], user=user, d=detail,
         timeline=charts.case_timeline(detail), documents=documents, meetings=meetings,
-        assigned=assigned, split=split, **extra)
+        assigned=assigned, split=split, fact_form=fact_form, **extra)
 
 
-# The services word their messages for the CLI («--outcome», «council-decision»,
-# "(avtaleflyt case resume)"); on a form the same message names the form's own labels.
-_FORM_LABELS = {
-    "--outcome": "Utfall", "--ref": "Saksnummer", "--party": "Part", "--start": "Startdato",
-    "--years": "Varighet", "--notice-months": "Oppsigelsestid", "--price": "Pris per år",
-    "--position-share": "Stillingsandel", "--site-visits": "Besøk per år", "--date": "Dato",
-    "--text": "Tekst", "--theme": "Tema", "--reason": "Begrunnelse",
-    "--months": "Måneder", "--renewal": "Fornyelse", "--task": "Oppgave",
-    "--responsible": "Ansvar", "ROW": "Rad",
-}
-_CLI_HINT = re.compile(r"\s*\((?:avtaleflyt|se «avtaleflyt) [^)]*\)")
-
-
-def form_message(message: str) -> str:
-    for flag, label in _FORM_LABELS.items():
-        message = message.replace(f"«{flag}»", f"«{label}»")
-    for kind in FactKind:
-        message = message.replace(f"«{kind.cli_name}»", f"«{kind.label}»")
-    return _CLI_HINT.sub("", message)
+def _fact_form(detail: dict[str, Any]) -> dict[str, Any]:
+    """The facts the case can take now (none when it is on hold or closed), the one most
+    likely next, and their fields grouped by the facts that use them."""
+    possible = facts_possible(Stage(detail["stage"]), CaseStatus(detail["status"]))
+    recorded = [(e["kind"], e.get("details") or {}) for e in detail["history"]]
+    groups: dict[tuple[str, ...], list] = {}
+    for f, used_by in form_fields(possible):
+        groups.setdefault(tuple(s.cli_name for s in used_by), []).append(f)
+    by_name = {s.cli_name: s for s in possible}
+    likely = likely_next(possible, recorded)
+    return {"facts": possible, "likely": likely.cli_name if likely else None,
+            "groups": [{"facts": [by_name[k] for k in keys], "fields": fields}
+                       for keys, fields in groups.items()]}
 
 
 def _refused(request, user, knr, form: str, e: DomainError, values: dict[str, Any]):
     return _page(request, user, knr, _status(e), form=form, values=values,
-                 errors={_field(e): form_message(e.message)})
+                 errors={_field(e): e.message})
 
 
 def _require_task_of(knr: str, task_id: int) -> None:
@@ -153,7 +156,7 @@ def _require_task_of(knr: str, task_id: int) -> None:
                            field="task_id")
 
 
-def _date_or_none(value: str, field: str = "dato"):
+def _date_or_none(value: str, field: str = "date"):
     return parse_date(value, field) if value and value.strip() else None
 
 
@@ -232,9 +235,13 @@ def record_fact(request: Request, user: User, knr: str, csrf_token: F = "",
               "renewal": renewal, "notice_months": notice_months,
               "price": price, "position_share": position_share, "site_visits": site_visits,
               "situation": situation}
-    options = {k: v for k, v in values.items()
-               if k not in ("fact", "date", "situation") and v.strip()}
     try:
+        if not fact.strip():
+            raise InvalidInput(f"{ref('fact')} mangler: velg hva som skjedde.", field="fact")
+        # Fields filled in for another fact are refused by name (the script disables the
+        # fields of facts not chosen, so they are not even sent).
+        options = {k: v for k, v in values.items()
+                   if k not in ("fact", "date", "situation") and v.strip()}
         on = _date_or_none(date)
         ctx = runtime.ctx(actor=user.username)
         fact_input = build_fact(fact, on or ctx.today, options, ctx)
@@ -269,9 +276,9 @@ def complete_task(request: Request, user: User, knr: str, csrf_token: F = "",
     except DomainError as e:
         # The task's row may have no form (done since), so the message goes to the top;
         # the row's date field is still marked when the date was the problem.
-        errors = {"_": form_message(e.message)}
+        errors = {"_": e.message}
         if _field(e) == "date":
-            errors["date"] = form_message(e.message)
+            errors["date"] = e.message
         return _page(request, user, knr, _status(e), form=f"task-{task_id}", values=values,
                      errors=errors)
     return _done(request, knr, result)
@@ -285,7 +292,7 @@ def add_note(request: Request, user: User, knr: str, csrf_token: F = "", theme: 
     try:
         on = _date_or_none(date)
         parse_theme(theme)
-        check_text(text, "text", 5000, multiline=True, label="«tekst»")
+        check_text(text, "text", 5000, multiline=True)
         result = _run(user, "add_note", idempotency_key, kommunenummer=knr, theme=theme,
                       text=text, noted_on=on, shared=bool(share))
     except DomainError as e:
@@ -296,14 +303,15 @@ def add_note(request: Request, user: User, knr: str, csrf_token: F = "", theme: 
 @router.post("/sak/{knr}/vent")
 def hold(request: Request, user: User, knr: str, csrf_token: F = "", date: F = "",
          reason: F = "", idempotency_key: F = ""):
-    return _status_action(request, user, knr, "hold", csrf_token, date, reason,
+    return _status_action(request, user, knr, StatusAction.HOLD, csrf_token, date, reason,
                           idempotency_key)
 
 
 @router.post("/sak/{knr}/gjenoppta")
 def resume(request: Request, user: User, knr: str, csrf_token: F = "", date: F = "",
            idempotency_key: F = ""):
-    return _status_action(request, user, knr, "resume", csrf_token, date, "", idempotency_key)
+    return _status_action(request, user, knr, StatusAction.RESUME, csrf_token, date, "",
+                          idempotency_key)
 
 
 def _status_action(request, user, knr, action, csrf_token, date, reason, idempotency_key):
@@ -312,7 +320,8 @@ def _status_action(request, user, knr, action, csrf_token, date, reason, idempot
     try:
         on = _date_or_none(date)
         if len(reason) > 500:
-            raise InvalidInput("«begrunnelse» er for lang (høyst 500 tegn).", field="reason")
+            raise InvalidInput(f"{ref('reason')} er for lang (høyst 500 tegn).",
+                               field="reason")
         ctx = runtime.ctx(actor=user.username)
         _preflight(preflight.check_status_change, kommunenummer=knr, action=action,
                    on=on or ctx.today, ctx=ctx, reason=reason)
@@ -373,8 +382,7 @@ def _contact_refused(request, user, knr, contact_id, e: DomainError, values):
                                               title="Fant ikke kontaktpersonen",
                                               message=e.message, user=user)
     field = _field(e)
-    errors = {field if field in _CONTACT_FIELDS | {"confirm"} else "_": form_message(
-        e.message).replace("«--", "«")}
+    errors = {field if field in _CONTACT_FIELDS | {"confirm"} else "_": e.message}
     return _page(request, user, knr, _status(e), form=f"contact-{contact_id}", values=values,
                  errors=errors)
 
@@ -403,13 +411,13 @@ def move_meeting(request: Request, user: User, knr: str, meeting_id: int, csrf_t
         if not date.strip():
             raise InvalidInput("«Ny dato» mangler: skriv datoen møtet flyttes til.",
                                field="date")
-        on = parse_date(date, "dato")
+        on = parse_date(date, "date")
         _meeting_of(knr, meeting_id, user)
         result = _run(user, "move_meeting", idempotency_key, meeting_id=meeting_id,
                       meeting_date=on)
     except DomainError as e:
         return _page(request, user, knr, _status(e), form=fid, values={"date": date},
-                     errors={"date": form_message(e.message)})
+                     errors={"date": e.message})
     return _done(request, knr, result)
 
 
@@ -425,7 +433,7 @@ def cancel_meeting(request: Request, user: User, knr: str, meeting_id: int,
         result = _run(user, "cancel_meeting", idempotency_key, meeting_id=meeting_id)
     except DomainError as e:
         return _page(request, user, knr, _status(e), form=fid, values={},
-                     errors={"confirm": form_message(e.message)})
+                     errors={"confirm": e.message})
     return _done(request, knr, result)
 
 
@@ -450,7 +458,7 @@ def change_split(request: Request, user: User, knr: str, csrf_token: F = "", act
         if action != "add" and not (row.isdigit() and 1 <= int(row) <= len(d["rows"])):
             raise InvalidInput("Velg en rad i grenseoppgangen.", field="row")
         if action == "add":
-            check_text(task, "task", 300, label="«Oppgave»")
+            check_text(task, "task", 300)
         params = {"row": int(row) if row.isdigit() else None,
                   "task": task.strip() or None, "responsible": responsible.strip() or None}
         result = _run(user, "change_split", idempotency_key, kommunenummer=knr,
@@ -459,5 +467,5 @@ def change_split(request: Request, user: User, knr: str, csrf_token: F = "", act
         field = _field(e)
         return _page(request, user, knr, _status(e), form=fid, values=values,
                      errors={field if field in ("task", "responsible") else "_":
-                             form_message(e.message)})
+                             e.message})
     return _done(request, knr, result)
