@@ -6,6 +6,7 @@ Nothing here writes, and nothing here imports Prefect.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -373,30 +374,43 @@ def feed_tasks(session: Session, today: date, responsible: str | None,
     return _task_rows(session, q, today)
 
 
-def stage_spans(session: Session, scope: Scope = EVERYWHERE) -> list[experience.StageSpan]:
-    """Every case's time in each stage, from the case rows and their stage_entered events.
-    Reads only the columns the spans need (no ORM objects, no event details but "to")."""
-    rows = session.exec(scope.where(
-        select(col(OnboardingCase.id), col(OnboardingCase.opened_on),
-               col(Municipality.kommunenummer), col(Municipality.name))
+def stage_spans(session: Session, scope: Scope = EVERYWHERE
+                ) -> Iterator[experience.StageSpan]:
+    """Every case's time in each stage (`experience.case_spans`), streamed: two queries of
+    only the columns the rule needs (the case rows, and the `stage_entered` events' day and
+    "to"), both in case order and merged here, so memory does not grow with the history."""
+    cases = session.execute(scope.where(
+        select(col(OnboardingCase.id), col(Municipality.kommunenummer), col(Municipality.name),
+               col(OnboardingCase.opened_on), col(OnboardingCase.status),
+               col(OnboardingCase.closed_on))
         .join(Municipality, col(Municipality.id) == OnboardingCase.municipality_id)
-        .order_by(col(OnboardingCase.id)), Municipality.county_id)).all()
-    moves: dict[int, list[tuple[date, str]]] = {}
-    for case_id, on, to in session.exec(scope.where(
-            select(col(Event.case_id), col(Event.occurred_on),
-                   col(Event.details)["to"].as_string())
-            .join(Municipality, col(Municipality.id) == Event.municipality_id)
-            .where(Event.kind == "stage_entered")
-            .order_by(col(Event.occurred_on), col(Event.id)), Municipality.county_id)).all():
-        moves.setdefault(case_id, []).append((on, to))
-    spans = []
-    for case_id, opened_on, knr, name in rows:
-        stage, entered = Stage.FIRST_CONTACT, opened_on
-        for on, to in moves.get(case_id, []):
-            spans.append(experience.StageSpan(knr, name, stage, entered, on))
-            stage, entered = Stage(to), on
-        spans.append(experience.StageSpan(knr, name, stage, entered, None))
-    return spans
+        .order_by(col(OnboardingCase.id)), Municipality.county_id)
+        .execution_options(yield_per=_STREAM_ROWS))
+    moves = session.execute(scope.where(
+        select(col(Event.case_id), col(Event.occurred_on),
+               col(Event.details)["to"].as_string())
+        .join(Municipality, col(Municipality.id) == Event.municipality_id)
+        .where(Event.kind == "stage_entered", col(Event.case_id).is_not(None))
+        .order_by(col(Event.case_id), col(Event.occurred_on), col(Event.id)),
+        Municipality.county_id).execution_options(yield_per=_STREAM_ROWS))
+    pending = next(moves, None)
+    for case_id, knr, name, opened_on, status, closed_on in cases:
+        while pending is not None and pending[0] < case_id:  # a case outside the scope
+            pending = next(moves, None)
+        mine = []
+        while pending is not None and pending[0] == case_id:
+            mine.append((_day(pending[1]), pending[2]))
+            pending = next(moves, None)
+        yield from experience.case_spans(knr, name, opened_on=_day(opened_on), moves=mine,
+                                         status=status, closed_on=_day(closed_on))
+
+
+_STREAM_ROWS = 5000
+
+
+def _day(value: Any) -> date | None:
+    """A date column's value (SQLite hands back text when a query bypasses the ORM type)."""
+    return date.fromisoformat(value) if isinstance(value, str) else value
 
 
 def statistics(session: Session, ctx: Ctx, scope: Scope = EVERYWHERE) -> Statistics:
@@ -407,9 +421,8 @@ def statistics(session: Session, ctx: Ctx, scope: Scope = EVERYWHERE) -> Statist
     from .meetings import meetings_by_scope
 
     today = ctx.today
-    spans = stage_spans(session, scope)
-    stats = experience.stage_statistics(spans)
-    funnel = [(s, len({sp.kommunenummer for sp in spans if sp.stage is s})) for s in STAGE_ORDER]
+    stats = experience.stage_statistics(stage_spans(session, scope))
+    funnel = [(s.stage, s.municipalities) for s in stats]
     medians = {s.stage: s.median_days for s in stats}
     latest = _latest_case_ids()
     active = session.exec(scope.where(

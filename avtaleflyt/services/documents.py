@@ -46,7 +46,7 @@ from avtaleflyt.domain import machine
 from avtaleflyt.domain.agreement import DEFAULT_SPLIT, ResponsibilityRow, Terms
 from avtaleflyt.domain.meetingplan import FORMANNSKAP, KOMMUNESTYRE
 from avtaleflyt.domain.errors import Conflict, InvalidInput, NotFound
-from avtaleflyt.domain.experience import summarise
+from avtaleflyt.domain.experience import case_spans, summarise
 from avtaleflyt.domain.stages import CaseStatus, FactKind, Stage
 from avtaleflyt.formatting import format_date_short
 from avtaleflyt.settings import Settings
@@ -92,8 +92,8 @@ STAGE_DOCUMENTS: dict[Stage, tuple[str, ...]] = {
     Stage.SYSTEM_SETUP: ("setup_checklist",),
 }
 
-_SPAN_ENDS = ("case_rejected", "case_withdrawn", "agreement_ended")
-_SPAN_EVENTS = ("case_opened", "stage_entered", *_SPAN_ENDS, "case_on_hold")
+# The events the report reads: stage moves (time per stage), and why a case closed or waits.
+_REPORT_EVENTS = ("stage_entered", "case_rejected", "case_withdrawn", "case_on_hold")
 
 
 # --- input checks ---------------------------------------------------------------------
@@ -355,7 +355,7 @@ def _experience_rows(session: Session, scope: scopes.Scope, *, shared_only: bool
     events = session.exec(scope.where(
         select(Event).join(OnboardingCase, col(OnboardingCase.id) == Event.case_id)
         .join(Municipality, col(Municipality.id) == OnboardingCase.municipality_id)
-        .where(col(Event.kind).in_(_SPAN_EVENTS))
+        .where(col(Event.kind).in_(_REPORT_EVENTS))
         .order_by(col(Event.case_id), col(Event.occurred_on), col(Event.id)),
         Municipality.county_id)).all()
     q = (select(ExperienceNote, Municipality, PersonalText.text)
@@ -394,7 +394,10 @@ def _county_experience(county: County, cases, by_case, notes, ctx: Ctx,
     spans: list[StageSpan] = []
     closed: list[ClosedCase] = []
     for case, m in sorted(cases, key=lambda cm: (cm[1].kommunenummer, cm[0].id)):
-        spans += case_spans(case, m, by_case[case.id])
+        spans += case_spans(m.kommunenummer, m.name, opened_on=case.opened_on,
+                            moves=[(e.occurred_on, e.details["to"]) for e in by_case[case.id]
+                                   if e.kind == "stage_entered"],
+                            status=case.status, closed_on=case.closed_on)
         if case.status in (CaseStatus.REJECTED.value, CaseStatus.WITHDRAWN.value):
             closed.append(ClosedCase(m.name, case.status, case.closed_on or case.stage_entered_on,
                                      _closing_reason(by_case[case.id])))
@@ -438,39 +441,6 @@ def comparison_context(session: Session, ctx: Ctx) -> ExperienceComparisonContex
             withdrawn=sum(1 for st, _ in status if st is CaseStatus.WITHDRAWN),
             ended=sum(1 for st, _ in status if st is CaseStatus.COMPLETED)))
     return ExperienceComparisonContext(ctx.today, out)
-
-
-def case_spans(case: OnboardingCase, m: Municipality, events: list[Event]) -> list[StageSpan]:
-    """The stages one case went through, from its history.
-
-    A case that was rejected or withdrawn left its last stage on the day it closed: it is
-    over, not stalled.
-    """
-    spans: list[StageSpan] = []
-    stage: Stage | None = None
-    entered: date | None = None
-
-    def close(on: date) -> None:
-        nonlocal stage
-        if stage is not None:
-            spans.append(StageSpan(m.kommunenummer, m.name, stage, entered, max(on, entered)))
-            stage = None
-
-    for e in events:
-        if e.kind == "case_opened":
-            close(e.occurred_on)
-            stage, entered = Stage(e.details.get("stage", Stage.FIRST_CONTACT.value)), e.occurred_on
-        elif e.kind == "stage_entered":
-            close(e.occurred_on)
-            stage, entered = Stage(e.details["to"]), e.occurred_on
-        elif e.kind in _SPAN_ENDS:
-            close(e.occurred_on)
-    if stage is not None:
-        if case.closed_on is not None and not CaseStatus(case.status).is_open:
-            close(case.closed_on)
-        else:
-            spans.append(StageSpan(m.kommunenummer, m.name, stage, entered))
-    return spans
 
 
 def _closing_reason(events: list[Event]) -> str:
