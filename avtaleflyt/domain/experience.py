@@ -33,7 +33,8 @@ class StageSpan:
     left: dt.date | None = None
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "stage", Stage(self.stage))
+        if not isinstance(self.stage, Stage):
+            object.__setattr__(self, "stage", Stage(self.stage))
         if self.left is not None and self.left < self.entered:
             raise ValueError(
                 f"{self.municipality}: left {self.stage} ({self.left}) before entering it "

@@ -378,15 +378,17 @@ def stage_spans(session: Session, scope: Scope = EVERYWHERE
                 ) -> Iterator[experience.StageSpan]:
     """Every case's time in each stage (`experience.case_spans`), streamed: two queries of
     only the columns the rule needs (the case rows, and the `stage_entered` events' day and
-    "to"), both in case order and merged here, so memory does not grow with the history."""
-    cases = session.execute(scope.where(
+    "to"), both in case order and merged here, so memory does not grow with the history.
+    Plain rows through the connection: no ORM objects, no identity map."""
+    conn = session.connection()
+    cases = conn.execute(scope.where(
         select(col(OnboardingCase.id), col(Municipality.kommunenummer), col(Municipality.name),
                col(OnboardingCase.opened_on), col(OnboardingCase.status),
                col(OnboardingCase.closed_on))
         .join(Municipality, col(Municipality.id) == OnboardingCase.municipality_id)
         .order_by(col(OnboardingCase.id)), Municipality.county_id)
         .execution_options(yield_per=_STREAM_ROWS))
-    moves = session.execute(scope.where(
+    moves = conn.execute(scope.where(
         select(col(Event.case_id), col(Event.occurred_on),
                col(Event.details)["to"].as_string())
         .join(Municipality, col(Municipality.id) == Event.municipality_id)
@@ -395,22 +397,17 @@ def stage_spans(session: Session, scope: Scope = EVERYWHERE
         Municipality.county_id).execution_options(yield_per=_STREAM_ROWS))
     pending = next(moves, None)
     for case_id, knr, name, opened_on, status, closed_on in cases:
-        while pending is not None and pending[0] < case_id:  # a case outside the scope
+        while pending is not None and pending[0] < case_id:  # a move without its case row
             pending = next(moves, None)
         mine = []
         while pending is not None and pending[0] == case_id:
-            mine.append((_day(pending[1]), pending[2]))
+            mine.append((pending[1], pending[2]))
             pending = next(moves, None)
-        yield from experience.case_spans(knr, name, opened_on=_day(opened_on), moves=mine,
-                                         status=status, closed_on=_day(closed_on))
+        yield from experience.case_spans(knr, name, opened_on=opened_on, moves=mine,
+                                         status=status, closed_on=closed_on)
 
 
 _STREAM_ROWS = 5000
-
-
-def _day(value: Any) -> date | None:
-    """A date column's value (SQLite hands back text when a query bypasses the ORM type)."""
-    return date.fromisoformat(value) if isinstance(value, str) else value
 
 
 def statistics(session: Session, ctx: Ctx, scope: Scope = EVERYWHERE) -> Statistics:
