@@ -421,16 +421,18 @@ def statistics(session: Session, ctx: Ctx, scope: Scope = EVERYWHERE) -> Statist
     stats = experience.stage_statistics(stage_spans(session, scope))
     funnel = [(s.stage, s.municipalities) for s in stats]
     medians = {s.stage: s.median_days for s in stats}
-    latest = _latest_case_ids()
+    # An active case is its municipality's current one (at most one open case each), so
+    # no "latest case" subquery over the history is needed; plain columns, no ORM objects.
     active = session.exec(scope.where(
-        select(OnboardingCase, Municipality, AgreementTerms.start_date)
-        .join(latest, latest.c.id == OnboardingCase.id)
+        select(OnboardingCase.id, OnboardingCase.stage, OnboardingCase.stage_entered_on,
+               Municipality.id, Municipality.kommunenummer, Municipality.name,
+               Municipality.county_id, AgreementTerms.start_date)
         .join(Municipality, col(Municipality.id) == OnboardingCase.municipality_id)
         .outerjoin(AgreementTerms, col(AgreementTerms.case_id) == OnboardingCase.id)
         .where(OnboardingCase.status == CaseStatus.ACTIVE.value,
                OnboardingCase.stage != Stage.RUNNING_OPERATION.value)
         .order_by(col(Municipality.kommunenummer)), Municipality.county_id)).all()
-    council, _county = meetings_by_scope(session, {m.id for _, m, _ in active}, today)
+    council, _county = meetings_by_scope(session, {row[3] for row in active}, today)
     from .store import county_codes
 
     codes = county_codes(session, ctx)
@@ -438,7 +440,7 @@ def statistics(session: Session, ctx: Ctx, scope: Scope = EVERYWHERE) -> Statist
     # (delivery deadline included, and moved when missed): that date is the forecast's.
     planned = dict(session.exec(
         select(Task.case_id, Task.due_on)
-        .where(col(Task.case_id).in_([c.id for c, _, _ in active]), Task.key == COUNCIL,
+        .where(col(Task.case_id).in_([row[0] for row in active]), Task.key == COUNCIL,
                col(Task.done_on).is_(None), col(Task.due_on).is_not(None))).all())
 
     def reachable(meetings: list[date], planned_on: date | None, cctx: Ctx):
@@ -452,16 +454,16 @@ def statistics(session: Session, ctx: Ctx, scope: Scope = EVERYWHERE) -> Statist
         return first
 
     forecasts = []
-    for c, m, start in active:
-        meetings = council.get(m.id, [])
-        f = forecast_running(stage=Stage(c.stage), entered=c.stage_entered_on, today=today,
+    for case_id, stage, entered, mid, knr, name, county_id, start in active:
+        meetings = council.get(mid, [])
+        f = forecast_running(stage=Stage(stage), entered=entered, today=today,
                              medians=medians, start_date=start,
                              council_meeting=reachable(
-                                 meetings, planned.get(c.id),
-                                 ctx.for_county(codes.get(m.county_id)))
+                                 meetings, planned.get(case_id),
+                                 ctx.for_county(codes.get(county_id)))
                              if meetings else None)
-        forecasts.append({"kommunenummer": m.kommunenummer, "municipality": m.name,
-                          "stage": c.stage, "expected": f.expected,
+        forecasts.append({"kommunenummer": knr, "municipality": name,
+                          "stage": stage, "expected": f.expected,
                           "missing_stage": f.missing_stage, "start_date": start,
                           "meeting_plan": bool(meetings), "council_meeting": f.council_meeting})
     return Statistics(funnel, stats, forecasts)
