@@ -93,10 +93,16 @@ JOIN municipality m ON m.id = c.municipality_id
 WHERE t.done_on IS NULL AND t.due_on >= :back AND t.due_on <= :ahead
   AND c.status = 'active' AND c.id IN ({LATEST})
 ORDER BY t.due_on, m.kommunenummer, t.id""",
-    # Statistikk: the funnel and time per stage read every case's stage moves
-    "statistics": """
+    # Statistikk: time per stage needs every case's row (opened, status, closed on, whose)
+    # and every stage move (case, day, "to"), each in case order: two plain queries, the
+    # cheapest raw way to read those rows. (One LEFT JOIN of the two is slower on SQLite;
+    # the stage moves alone, as this floor once was, leave out half of what the page reads.)
+    # The forecast's few active cases are not counted here.
+    "statistics": ("""
+SELECT c.id, m.kommunenummer, m.name, c.opened_on, c.status, c.closed_on
+FROM onboarding_case c JOIN municipality m ON m.id = c.municipality_id ORDER BY c.id""", """
 SELECT e.case_id, e.occurred_on, e.details FROM event e
-WHERE e.kind = 'stage_entered' ORDER BY e.occurred_on, e.id""",
+WHERE e.kind = 'stage_entered' ORDER BY e.case_id, e.occurred_on, e.id"""),
 }
 RAW_PARAMS = {
     "status": lambda d: {"today": d},
@@ -122,15 +128,16 @@ def raw_connection(url: str):
 def run_raw(conn, flavour: str, name: str, today: date) -> list[tuple]:
     import re
 
-    sql = RAW[name]
     params = {k: v.isoformat() if flavour == "sqlite" else v
               for k, v in RAW_PARAMS[name](today).items()}
-    if flavour == "pg":
-        sql = re.sub(r":(\w+)", r"%(\1)s", sql)
-    cur = conn.cursor()
-    cur.execute(sql, params)
-    rows = cur.fetchall()
-    cur.close()
+    rows = []
+    for sql in (RAW[name],) if isinstance(RAW[name], str) else RAW[name]:
+        if flavour == "pg":
+            sql = re.sub(r":(\w+)", r"%(\1)s", sql)
+        cur = conn.cursor()
+        cur.execute(sql, params)
+        rows += cur.fetchall()
+        cur.close()
     return rows
 
 

@@ -10,6 +10,7 @@ from avtaleflyt.domain.experience import (
     CaseDuration,
     StageSpan,
     StallBasis,
+    case_spans,
     find_stalls,
     stage_statistics,
     summarise,
@@ -105,10 +106,48 @@ def test_running_operation_never_stalls():
     assert find_stalls(spans, today=TODAY, threshold_days=1) == ()
 
 
-def test_summary_agrees_with_the_separate_functions():
+def test_summary_gives_the_figures_and_stalls_worked_out_by_hand():
     summary = summarise(SPANS, today=TODAY)
-    assert summary.stages == stage_statistics(SPANS)
-    assert summary.stalls == find_stalls(SPANS, today=TODAY)
+    # (stage, entered, completed, median, min, max, municipalities) from the comments on SPANS
+    assert [(s.stage.value, s.entered, s.completed, s.median_days, s.min_days, s.max_days,
+             s.municipalities) for s in summary.stages] == [
+        ("first_contact", 5, 3, 30, 20, 50, 5),
+        ("political_approval", 3, 2, 50.0, 30, 70, 3),
+        ("contract_signing", 2, 1, 30, 30, 30, 2),
+        ("system_setup", 1, 0, None, None, None, 1),
+        ("running_operation", 0, 0, None, None, None, 0),
+    ]
+    # Værøy 61 > 30 and Træna 61 > 50; Beiarn (11 < 30), Rødøy (16 < 30) are not stalls,
+    # and system setup has no median yet.
+    assert [(s.municipality, s.stage.value, s.days_so_far, s.limit_days, s.basis)
+            for s in summary.stalls] == [
+        ("Værøy", "first_contact", 61, 30.0, StallBasis.MEDIAN),
+        ("Træna", "political_approval", 61, 50.0, StallBasis.MEDIAN),
+    ]
+
+
+def test_the_median_of_an_even_number_of_spans_is_the_mean_of_the_middle_two():
+    spans = [StageSpan(knr, knr, "first_contact", date(2026, 1, 1), date(2026, 1, 1 + days))
+             for knr, days in (("1", 3), ("2", 10), ("3", 10), ("4", 1), ("5", 20), ("6", 4))]
+    (first, *_) = stage_statistics(spans)
+    assert first.median_days == 7.0  # 1 3 4 | 10 10 20 -> (4 + 10) / 2
+    assert first.slowest == CaseDuration("5", "5", 20)
+
+
+def test_case_spans_close_a_closed_case_on_the_day_it_closed():
+    moves = [(date(2026, 2, 4), "political_approval")]
+    rejected = case_spans("1856", "Røst", opened_on=date(2026, 1, 5), moves=moves,
+                          status="rejected", closed_on=date(2026, 3, 6))
+    assert [(s.stage.value, s.entered, s.left) for s in rejected] == [
+        ("first_contact", date(2026, 1, 5), date(2026, 2, 4)),
+        ("political_approval", date(2026, 2, 4), date(2026, 3, 6)),  # 30 days: it ended
+    ]
+    withdrawn = case_spans("1835", "Træna", opened_on=date(2026, 1, 5), moves=[],
+                           status="withdrawn", closed_on=date(2026, 1, 25))
+    assert [(s.stage.value, s.left) for s in withdrawn] == [("first_contact", date(2026, 1, 25))]
+    held = case_spans("1857", "Værøy", opened_on=date(2026, 1, 5), moves=moves,
+                      status="on_hold", closed_on=None)
+    assert held[-1].left is None  # still in political approval; the hold does not end it
 
 
 def test_a_span_cannot_end_before_it_began():

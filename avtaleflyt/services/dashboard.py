@@ -6,6 +6,7 @@ Nothing here writes, and nothing here imports Prefect.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -374,30 +375,40 @@ def feed_tasks(session: Session, today: date, responsible: str | None,
     return _task_rows(session, q, today)
 
 
-def stage_spans(session: Session, scope: Scope = EVERYWHERE) -> list[experience.StageSpan]:
-    """Every case's time in each stage, from the case rows and their stage_entered events.
-    Reads only the columns the spans need (no ORM objects, no event details but "to")."""
-    rows = session.exec(scope.where(
-        select(col(OnboardingCase.id), col(OnboardingCase.opened_on),
-               col(Municipality.kommunenummer), col(Municipality.name))
+def stage_spans(session: Session, scope: Scope = EVERYWHERE
+                ) -> Iterator[experience.StageSpan]:
+    """Every case's time in each stage (`experience.case_spans`), streamed: two queries of
+    only the columns the rule needs (the case rows, and the `stage_entered` events' day and
+    "to"), both in case order and merged here, so memory does not grow with the history.
+    Plain rows through the connection: no ORM objects, no identity map."""
+    conn = session.connection()
+    cases = conn.execute(scope.where(
+        select(col(OnboardingCase.id), col(Municipality.kommunenummer), col(Municipality.name),
+               col(OnboardingCase.opened_on), col(OnboardingCase.status),
+               col(OnboardingCase.closed_on))
         .join(Municipality, col(Municipality.id) == OnboardingCase.municipality_id)
-        .order_by(col(OnboardingCase.id)), Municipality.county_id)).all()
-    moves: dict[int, list[tuple[date, str]]] = {}
-    for case_id, on, to in session.exec(scope.where(
-            select(col(Event.case_id), col(Event.occurred_on),
-                   col(Event.details)["to"].as_string())
-            .join(Municipality, col(Municipality.id) == Event.municipality_id)
-            .where(Event.kind == EventKind.STAGE_ENTERED)
-            .order_by(col(Event.occurred_on), col(Event.id)), Municipality.county_id)).all():
-        moves.setdefault(case_id, []).append((on, to))
-    spans = []
-    for case_id, opened_on, knr, name in rows:
-        stage, entered = pipeline().first, opened_on
-        for on, to in moves.get(case_id, []):
-            spans.append(experience.StageSpan(knr, name, stage, entered, on))
-            stage, entered = Stage(to), on
-        spans.append(experience.StageSpan(knr, name, stage, entered, None))
-    return spans
+        .order_by(col(OnboardingCase.id)), Municipality.county_id)
+        .execution_options(yield_per=_STREAM_ROWS))
+    moves = conn.execute(scope.where(
+        select(col(Event.case_id), col(Event.occurred_on),
+               col(Event.details)["to"].as_string())
+        .join(Municipality, col(Municipality.id) == Event.municipality_id)
+        .where(Event.kind == EventKind.STAGE_ENTERED, col(Event.case_id).is_not(None))
+        .order_by(col(Event.case_id), col(Event.occurred_on), col(Event.id)),
+        Municipality.county_id).execution_options(yield_per=_STREAM_ROWS))
+    pending = next(moves, None)
+    for case_id, knr, name, opened_on, status, closed_on in cases:
+        while pending is not None and pending[0] < case_id:  # a move without its case row
+            pending = next(moves, None)
+        mine = []
+        while pending is not None and pending[0] == case_id:
+            mine.append((pending[1], pending[2]))
+            pending = next(moves, None)
+        yield from experience.case_spans(knr, name, opened_on=opened_on, moves=mine,
+                                         status=status, closed_on=closed_on)
+
+
+_STREAM_ROWS = 5000
 
 
 def statistics(session: Session, ctx: Ctx, scope: Scope = EVERYWHERE) -> Statistics:
@@ -408,20 +419,21 @@ def statistics(session: Session, ctx: Ctx, scope: Scope = EVERYWHERE) -> Statist
     from .meetings import meetings_by_scope
 
     today = ctx.today
-    spans = stage_spans(session, scope)
-    stats = experience.stage_statistics(spans)
-    funnel = [(s, len({sp.kommunenummer for sp in spans if sp.stage is s})) for s in STAGE_ORDER]
+    stats = experience.stage_statistics(stage_spans(session, scope))
+    funnel = [(s.stage, s.municipalities) for s in stats]
     medians = {s.stage: s.median_days for s in stats}
-    latest = _latest_case_ids()
+    # An active case is its municipality's current one (at most one open case each), so
+    # no "latest case" subquery over the history is needed; plain columns, no ORM objects.
     active = session.exec(scope.where(
-        select(OnboardingCase, Municipality, AgreementTerms.start_date)
-        .join(latest, latest.c.id == OnboardingCase.id)
+        select(OnboardingCase.id, OnboardingCase.stage, OnboardingCase.stage_entered_on,
+               Municipality.id, Municipality.kommunenummer, Municipality.name,
+               Municipality.county_id, AgreementTerms.start_date)
         .join(Municipality, col(Municipality.id) == OnboardingCase.municipality_id)
         .outerjoin(AgreementTerms, col(AgreementTerms.case_id) == OnboardingCase.id)
         .where(OnboardingCase.status == CaseStatus.ACTIVE.value,
                OnboardingCase.stage != pipeline().terminal.value)
         .order_by(col(Municipality.kommunenummer)), Municipality.county_id)).all()
-    council, _county = meetings_by_scope(session, {m.id for _, m, _ in active}, today)
+    council, _county = meetings_by_scope(session, {row[3] for row in active}, today)
     from .store import county_codes
 
     codes = county_codes(session, ctx)
@@ -429,7 +441,7 @@ def statistics(session: Session, ctx: Ctx, scope: Scope = EVERYWHERE) -> Statist
     # (delivery deadline included, and moved when missed): that date is the forecast's.
     planned = dict(session.exec(
         select(Task.case_id, Task.due_on)
-        .where(col(Task.case_id).in_([c.id for c, _, _ in active]), Task.key == COUNCIL,
+        .where(col(Task.case_id).in_([row[0] for row in active]), Task.key == COUNCIL,
                col(Task.done_on).is_(None), col(Task.due_on).is_not(None))).all())
 
     def reachable(meetings: list[date], planned_on: date | None, cctx: Ctx):
@@ -443,17 +455,17 @@ def statistics(session: Session, ctx: Ctx, scope: Scope = EVERYWHERE) -> Statist
         return first
 
     forecasts = []
-    for c, m, start in active:
-        meetings = council.get(m.id, [])
-        f = forecast_running(stage=Stage(c.stage), entered=c.stage_entered_on, today=today,
+    for case_id, stage, entered, mid, knr, name, county_id, start in active:
+        meetings = council.get(mid, [])
+        f = forecast_running(stage=Stage(stage), entered=entered, today=today,
                              medians=medians, start_date=start,
                              council_meeting=reachable(
-                                 meetings, planned.get(c.id),
-                                 ctx.for_county(codes.get(m.county_id)))
+                                 meetings, planned.get(case_id),
+                                 ctx.for_county(codes.get(county_id)))
                              if meetings else None)
-        ahead = STAGE_ORDER[Stage(c.stage).index:]
-        forecasts.append({"kommunenummer": m.kommunenummer, "municipality": m.name,
-                          "stage": c.stage, "expected": f.expected,
+        ahead = STAGE_ORDER[Stage(stage).index:]
+        forecasts.append({"kommunenummer": knr, "municipality": name,
+                          "stage": stage, "expected": f.expected,
                           "meeting_ahead": any(STAGE_RULES[s].meeting_bound for s in ahead),
                           "missing_stage": f.missing_stage, "start_date": start,
                           "meeting_plan": bool(meetings), "council_meeting": f.council_meeting})

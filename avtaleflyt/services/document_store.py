@@ -14,8 +14,10 @@ Erasure (`privacy.redact_documents`, `texts.redact_text`) points a row at redact
 with `replace_content`; bytes no row refers to any more are deleted in the same
 transaction (SQLite zeroes them: `secure_delete`; see `db.forget_freed_pages`).
 
-Files are still written where a user asks for one (`--out`, `doc get`), and by migration
-0010's downgrade; the helpers for that are here too. Nothing here imports Prefect.
+Storing (`store_document`: render a new version and store it), the stage drafts
+(`ensure_stage_documents`) and the listing of stored versions (`list_documents`) are here
+too. Files are still written where a user asks for one (`--out`, `doc get`), and by
+migration 0010's downgrade; the helpers for that are here too. Nothing here imports Prefect.
 """
 
 from __future__ import annotations
@@ -25,19 +27,24 @@ import os
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from avtaleflyt.documents.render import DocumentError
 from avtaleflyt.domain.errors import Conflict, NotFound
-from avtaleflyt.models import Document, DocumentBlob
+from avtaleflyt.domain.stages import STAGE_RULES, CaseStatus, Stage
+from avtaleflyt.models import County, Document, DocumentBlob
 from avtaleflyt.settings import Settings
+
+from . import scope as scopes
 
 if TYPE_CHECKING:
     from avtaleflyt.services.context import Ctx
-    from avtaleflyt.services.documents import Rendered, Scope
+    from avtaleflyt.services.document_contexts import Scope
+    from avtaleflyt.services.documents import Rendered
 
 _ATTEMPTS = 5
 
@@ -253,3 +260,86 @@ def disk_problem(e: OSError) -> str:
             errno.EROFS: "filsystemet er skrivebeskyttet",
             errno.EACCES: "mangler skrivetilgang", errno.EPERM: "mangler skrivetilgang",
             errno.ENOENT: "mappen finnes ikke"}.get(e.errno, e.strerror or "ukjent feil")
+
+
+# --- storing, stage drafts and listing ------------------------------------------------
+
+
+def store_document(*, session: Session, kind: str, ctx: Ctx, kommunenummer: str | None = None,
+                   county: str | None = None, formats: tuple[str, ...] = ("html",),
+                   year: int | None = None, settings: Settings | None = None,
+                   read_scope: scopes.Scope = scopes.EVERYWHERE) -> list[Document]:
+    """Render a new version of a document from the current data and store it.
+
+    Returns one row per format; `row.path` is the version's name, its bytes are
+    `document_store.content(session, row)`.
+    """
+    from .documents import render
+
+    rendered = render(session=session, kind=kind, formats=formats, ctx=ctx,
+                      kommunenummer=kommunenummer, county=county, year=year, settings=settings,
+                      read_scope=read_scope)
+    return store(session, rendered, ctx)
+
+
+def ensure_stage_documents(*, session: Session, kommunenummer: str, ctx: Ctx,
+                           settings: Settings | None = None) -> list[str]:
+    """Write the drafts the case's current stage calls for, each unless the case already
+    has one of that kind.
+
+    Safe to repeat. Returns the stored versions' names, if any.
+    """
+    from .documents import FORMATS, KIND_LABELS
+    from .store import get_case
+
+    _, case = get_case(session, kommunenummer)
+    kinds = STAGE_RULES[Stage(case.stage)].documents  # the stage table's drafts
+    if not CaseStatus(case.status).is_open:
+        return []
+    paths: list[str] = []
+    for kind in kinds:
+        exists = session.exec(select(Document.id).where(Document.case_id == case.id,
+                                                        Document.kind == kind)).first()
+        if exists is not None:
+            continue
+        try:
+            rows = store_document(session=session, kind=kind, ctx=ctx,
+                                  kommunenummer=kommunenummer, formats=FORMATS,
+                                  settings=settings)
+        except DocumentError as e:
+            # The case change before this is committed; say so, and how the draft gets made.
+            raise DocumentError(
+                f"{e.message} Saken er oppdatert, men utkastet «{KIND_LABELS[kind]}» ble ikke "
+                f"laget. Rett malen og kjør «avtaleflyt case advance {kommunenummer}».",
+                field=e.field) from e
+        paths += [r.path for r in rows]
+    return paths
+
+
+def list_documents(*, session: Session, kommunenummer: str | None = None,
+                   county: str | None = None, settings: Settings | None = None,
+                   read_scope: scopes.Scope = scopes.EVERYWHERE) -> list[dict[str, Any]]:
+    """A municipality's stored documents (all its cases), or the reports: a county's
+    (`county` or a county `read_scope`), else every county's and the national ones."""
+    from .documents import KIND_LABELS
+
+    q = select(Document, County.code).outerjoin(County, col(County.id) == Document.county_id)
+    if kommunenummer is not None:
+        from .store import get_municipality
+
+        m = get_municipality(session, kommunenummer, read_scope)
+        q = q.where(Document.municipality_id == m.id)
+    else:
+        if county is not None and str(county).strip():
+            read_scope = scopes.scope_for_code(session, county, "--county")
+        q = q.where(col(Document.municipality_id).is_(None))
+        if not read_scope.national:
+            q = q.where(Document.county_id == read_scope.county_id)
+    rows = session.exec(q.order_by(col(County.code).is_(None), col(County.code),
+                                   col(Document.kind), col(Document.format),
+                                   col(Document.version))).all()
+    return [{"kind": d.kind, "county_code": code, "label": KIND_LABELS.get(d.kind, d.kind), "version": d.version,
+             "format": d.format, "created_on": d.created_on.isoformat(),
+             "created_at": d.created_at.isoformat(), "sha256": d.sha256, "size": d.size,
+             "path": d.path, "case_id": d.case_id}
+            for d, code in rows]

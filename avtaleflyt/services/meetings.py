@@ -288,17 +288,17 @@ def meetings_by_scope(session: Session, municipality_ids: set[int], since: date
     county: dict[int, list[date]] = defaultdict(list)
     if not municipality_ids:
         return council, county
-    rows = session.exec(select(Meeting).where(
+    rows = session.exec(select(Meeting.municipality_id, Meeting.county_id, Meeting.date).where(
         col(Meeting.date) >= since,
         or_(and_(col(Meeting.municipality_id).in_(municipality_ids),
                  Meeting.body == "kommunestyre"),
             and_(col(Meeting.municipality_id).is_(None), Meeting.body == COUNTY)))
         .order_by(col(Meeting.date))).all()
-    for r in rows:
-        if r.municipality_id is None:
-            county[r.county_id].append(r.date)
+    for municipality_id, county_id, on in rows:  # three columns, not Meeting objects
+        if municipality_id is None:
+            county[county_id].append(on)
         else:
-            council[r.municipality_id].append(r.date)
+            council[municipality_id].append(on)
     return council, county
 
 

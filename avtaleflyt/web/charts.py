@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from avtaleflyt.domain import experience
 from avtaleflyt.domain.kinds import EventKind
 from avtaleflyt.domain.stages import STAGE_ORDER, Stage
 
@@ -22,14 +23,18 @@ class Segment:
 
 def case_timeline(detail: dict[str, Any], width: float = 1000.0) -> list[Segment]:
     """One segment per stage, equally wide so short stages stay readable; the dates are in
-    the labels. Entered/left dates come from the case's own history."""
-    entered: dict[Stage, date] = {Stage.FIRST_CONTACT: date.fromisoformat(detail["opened_on"])}
-    left: dict[Stage, date] = {}
-    for e in detail["history"]:
-        if e["kind"] == EventKind.STAGE_ENTERED:
-            on = date.fromisoformat(e["occurred_on"])
-            left[Stage(e["details"]["from"])] = on
-            entered[Stage(e["details"]["to"])] = on
+    the labels. Entered/left dates are the case's stage spans (`experience.case_spans`, the
+    rule Statistikk and the experience report use): a closed case left its last stage the
+    day it closed."""
+    def day(value: str | None) -> date | None:
+        return date.fromisoformat(value) if value else None
+
+    spans = experience.case_spans(
+        detail["kommunenummer"], detail["municipality"], opened_on=day(detail["opened_on"]),
+        moves=[(day(e["occurred_on"]), e["details"]["to"]) for e in detail["history"]
+               if e["kind"] == EventKind.STAGE_ENTERED],
+        status=detail["status"], closed_on=day(detail.get("closed_on")))
+    by_stage = {s.stage: s for s in spans}
     current = Stage(detail["stage"])
     step = width / len(STAGE_ORDER)
     out = []
@@ -37,7 +42,9 @@ def case_timeline(detail: dict[str, Any], width: float = 1000.0) -> list[Segment
         state = "done" if s.index < current.index else "current" if s is current else "future"
         if s is current and detail["status"] in ("completed",):
             state = "done"
-        out.append(Segment(s, entered.get(s), left.get(s), state, i * step, step))
+        span = by_stage.get(s)
+        out.append(Segment(s, span.entered if span else None, span.left if span else None,
+                           state, i * step, step))
     return out
 
 
