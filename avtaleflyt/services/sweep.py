@@ -14,10 +14,18 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import and_, or_
 from sqlmodel import Session, col, select
 
 from avtaleflyt.domain.stages import CaseStatus, Stage
-from avtaleflyt.models import AgreementTerms, Digest, Municipality, OnboardingCase, utcnow
+from avtaleflyt.models import (
+    AgreementTerms,
+    Digest,
+    Municipality,
+    OnboardingCase,
+    Task,
+    utcnow,
+)
 from avtaleflyt.notifications.channels import Deliver, TargetBook
 from avtaleflyt.notifications.channels import deliver as apprise_deliver
 
@@ -84,14 +92,23 @@ class SweepResult:
 def advance_cases(*, session: Session, ctx: Ctx, scope: Scope = EVERYWHERE
                   ) -> list[dict[str, Any]]:
     """Run the stage of every active case whose gate a date can open: setup waiting for its
-    start date, and running agreements past their end. One query finds them."""
+    start date, and running agreements past their end. One query finds them.
+
+    A setup case with a mandatory setup task still open is left out: its gate needs every
+    such task done (`machine.milestones`), so no date can open it; the first sweep after the
+    last one is done finds the case again. Without this, every sweep would load and
+    re-check each of those cases (about ten queries each)."""
+    setup_open = (select(Task.id).where(Task.case_id == OnboardingCase.id,
+                                        Task.stage == Stage.SYSTEM_SETUP.value,
+                                        col(Task.mandatory), col(Task.done_on).is_(None))
+                  .exists())
     rows = session.exec(scope.where(
         select(OnboardingCase, Municipality, AgreementTerms)
         .join(Municipality, col(Municipality.id) == OnboardingCase.municipality_id)
         .join(AgreementTerms, col(AgreementTerms.case_id) == OnboardingCase.id)
         .where(OnboardingCase.status == CaseStatus.ACTIVE.value,
-               col(OnboardingCase.stage).in_((Stage.SYSTEM_SETUP.value,
-                                              Stage.RUNNING_OPERATION.value)),
+               or_(and_(OnboardingCase.stage == Stage.SYSTEM_SETUP.value, ~setup_open),
+                   OnboardingCase.stage == Stage.RUNNING_OPERATION.value),
                col(AgreementTerms.start_date) <= ctx.today), Municipality.county_id)).all()
     out = []
     for case, m, terms in rows:
