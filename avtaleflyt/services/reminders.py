@@ -447,12 +447,13 @@ def send_due_digests(*, session: Session, ctx: Ctx, targets: TargetBook,
                                                      Delivery.status == SENT)).all():
             done[digest_id].add(target)
         session.commit()
-        claimed_at = _monotonic()
+        claimed_at, fast = _monotonic(), False
         for n, c in enumerate(mine):
             if _monotonic() - claimed_at > lease / 2 and not _still_ours(session, c):
                 continue  # this sweep stalled past the lease: another one took it over
             # Every result but the batch's last is committed without waiting for the disk.
-            _commit_mode(session, durable=n == len(mine) - 1)
+            fast = n < len(mine) - 1
+            _commit_mode(session, durable=not fast)
             try:
                 report = _send_one(session, c, ctx, targets, emails.get(c.recipient),
                                    deliver, done.get(c.id, set()))
@@ -464,6 +465,9 @@ def send_due_digests(*, session: Session, ctx: Ctx, targets: TargetBook,
                 raise
             session.commit()  # this message's result, before the next message is sent
             reports.append(report)
+        if fast:  # the batch's last message was skipped: the connection back to waiting
+            _commit_mode(session, durable=True)
+            session.commit()
     return reports
 
 
