@@ -113,3 +113,55 @@ class SmtpSink:
     def url(self) -> str:
         return (f"mailto://bench:{self.password}@127.0.0.1:{self.port}"
                 "?from=avtaleflyt@fylket.example")
+
+
+class ChildSinks:
+    """Both sinks in a child process of their own, so the sinks' work (the HTTP server's
+    threads, aiosmtpd's event loop) does not share the measured process's interpreter lock
+    and is not counted in its time, as a real mail or web server would not be. After
+    `stop()`, `bodies` (HTTP), `messages` (SMTP: from, to, raw bytes) and `connections`
+    (SMTP) are what the sinks received, as with the in-process classes."""
+
+    def start(self) -> ChildSinks:
+        import json
+        import subprocess
+        import sys
+
+        self._proc = subprocess.Popen([sys.executable, __file__], stdin=subprocess.PIPE,
+                                      stdout=subprocess.PIPE)
+        info = json.loads(self._proc.stdout.readline())
+        self._http, self.smtp_url = info["http"], info["smtp"]
+        return self
+
+    def url(self, path: str = "koordinator") -> str:
+        return f"{self._http}/{path}"
+
+    def stop(self) -> None:
+        import json
+
+        out, _ = self._proc.communicate(b"stop\n", timeout=120)
+        got = json.loads(out.decode())
+        self.bodies = [b.encode("latin-1") for b in got["bodies"]]
+        self.messages = [(f, t, raw.encode("latin-1")) for f, t, raw in got["messages"]]
+        self.connections = got["connections"]
+        self.refused = got["refused"]
+
+
+def _serve() -> None:
+    """The child of ChildSinks: start both sinks, say where they listen, wait for "stop" on
+    stdin, then report what they received (bytes as latin-1 text) as one JSON line."""
+    import json
+    import sys
+
+    http, smtp = HttpSink().start(), SmtpSink().start()
+    print(json.dumps({"http": http.url("").rstrip("/"), "smtp": smtp.url}), flush=True)
+    sys.stdin.readline()
+    http.stop()
+    smtp.stop()
+    print(json.dumps({"bodies": [b.decode("latin-1") for b in http.bodies],
+                      "messages": [(f, t, raw.decode("latin-1")) for f, t, raw in smtp.messages],
+                      "connections": smtp.connections, "refused": http.refused}), flush=True)
+
+
+if __name__ == "__main__":
+    _serve()

@@ -193,12 +193,24 @@ Deliver = Callable[[Target, str, str, str], SendResult]
 
 def deliver(target: Target, title: str, text: str, html: str) -> SendResult:
     """Send one message to one target. The error text has every secret scrubbed out."""
+    a = _apprise_for(target.url)
+    if a is None:
+        return SendResult(False, f"Ugyldig Apprise-adresse: {target.masked}")
+    return _notify(a, target, title, text, html)
+
+
+def _apprise_for(url: str):
+    """An Apprise object holding one target, or None if Apprise does not understand it."""
     import apprise
 
-    # One target per call: Apprise's thread pool would only add a hand-off per message.
+    # One target per object: Apprise's thread pool would only add a hand-off per message.
     a = apprise.Apprise(asset=apprise.AppriseAsset(async_mode=False))
-    if not a.add(target.url):
-        return SendResult(False, f"Ugyldig Apprise-adresse: {target.masked}")
+    return a if a.add(url) else None
+
+
+def _notify(a, target: Target, title: str, text: str, html: str) -> SendResult:
+    import apprise
+
     with apprise.LogCapture(level=logging.WARNING, fmt="%(message)s") as logs:
         try:
             ok = bool(a.notify(body=html if target.html else text, title=title,
@@ -224,11 +236,13 @@ class Sender:
     own pieces: it parses the mailto:// URL into Apprise's e-mail plugin (host, port, TLS
     mode, login, sender), builds each message with the plugin's `prepare_emails`, and sends
     it over Apprise's `AppriseSMTPController` kept open across messages. Every other
-    target (json://, slack:// …) goes through `deliver` exactly as before. Should Apprise's
+    target (json://, slack:// …) goes through Apprise as `deliver` does, with each URL
+    parsed into its Apprise object once per sweep, not once per message. Should Apprise's
     internals ever not fit (another version), a message falls back to `deliver`."""
 
     def __init__(self) -> None:
         self._connections: dict[tuple, object] = {}
+        self._apprise: dict[str, object] = {}  # URL → its Apprise object (parsed once)
         self.connections_opened = 0
 
     def __enter__(self) -> Sender:
@@ -244,10 +258,16 @@ class Sender:
             except Exception:  # noqa: BLE001 - closing a dead connection must not fail a sweep
                 pass
         self._connections.clear()
+        self._apprise.clear()
 
     def __call__(self, target: Target, title: str, text: str, html: str) -> SendResult:
         if not target.url.lower().startswith(("mailto://", "mailtos://")):
-            return deliver(target, title, text, html)
+            if target.url not in self._apprise:
+                self._apprise[target.url] = _apprise_for(target.url)
+            a = self._apprise[target.url]
+            if a is None:
+                return SendResult(False, f"Ugyldig Apprise-adresse: {target.masked}")
+            return _notify(a, target, title, text, html)
         try:
             plugin, messages = self._prepare(target, title, text, html)
         except Exception:  # noqa: BLE001 - Apprise's internals differ, or the message

@@ -307,3 +307,38 @@ def test_reminders_for_work_since_done_or_cases_since_closed_are_not_sent(sessio
                    ctx=ctx)
     result = _sweep(session, SWEEP, _book(hook, smtp))
     assert result.sent == [] and hook.posts == [] and smtp.messages == []
+
+
+def test_a_sweep_that_outlived_its_lease_does_not_overwrite_or_repeat_the_takeover(
+        db_url, session, hook, smtp, monkeypatch):
+    """Sweep A claims its batch and then hangs in a channel past the lease; sweep B takes
+    the digests over and delivers them. A's late failure must not turn B's `sent` into
+    `failed` (the digest would go out again on the retry day), and A must not send the
+    rest of its batch again. The clock is the boundary replaced here: A's channel call
+    "takes" longer than the lease."""
+    from avtaleflyt.notifications.channels import SendResult
+
+    _setup(session)
+    targets = _book(hook, smtp)
+    now = utcnow()
+    lease = ctx_for(SWEEP).config.reminders.claim_lease_minutes
+    clock = {"t": 0.0}
+    monkeypatch.setattr(reminders, "_monotonic", lambda: clock["t"])
+    calls: list[int] = []
+
+    def stalls_then_fails(target, title, text, html):
+        calls.append(1)
+        if len(calls) == 1:
+            with db.session_scope(db_url) as b:
+                took = reminders.send_due_digests(session=b, ctx=ctx_for(SWEEP), targets=targets,
+                                                  now=now + timedelta(minutes=lease + 1))
+            assert [r.status for r in took] == ["sent"] * 3
+            clock["t"] += (lease + 1) * 60
+            return SendResult(False, "tidsavbrudd")
+        return deliver(target, title, text, html)
+
+    first = _sweep(session, SWEEP, targets, now=now, deliver=stalls_then_fails)
+    assert [s["status"] for s in first.sent] == ["failed"] and len(calls) == 1
+    session.expire_all()
+    assert sorted(session.exec(select(Digest.status)).all()) == ["sent", "sent", "sent"]
+    assert _received(hook, smtp) == {"coordinator": 1, "leader": 1, "contact": 1}

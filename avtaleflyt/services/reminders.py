@@ -8,7 +8,9 @@ only case in which one digest can go out twice is a death between sending and re
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -334,7 +336,7 @@ def contact_emails(session: Session, recipients: list[str]) -> dict[str, str]:
         select(ContactPerson).where(col(ContactPerson.id).in_(ids))).all()}
 
 
-SEND_BATCH = 50  # digests whose addresses and earlier deliveries are read at once
+SEND_BATCH = 50  # digests claimed, read and sent together
 
 
 def _claim(session: Session, digest_id: int, ctx: Ctx, now: datetime) -> bool:
@@ -350,6 +352,46 @@ def claim(session: Session, digest_id: int, ctx: Ctx, now: datetime) -> bool:
     took = _claim(session, digest_id, ctx, now)
     session.commit()
     return took
+
+
+@dataclass(frozen=True)
+class _Claimed:
+    """A digest this sweep has claimed. `attempts` (after the claim) is the claim's token:
+    a sweep that takes the digest over after the lease raises it, so a late result of the
+    first sweep can no longer overwrite the digest's state."""
+
+    id: int
+    recipient: str
+    attempts: int
+    title: str
+    body_text: str
+    body_html: str
+    item_count: int
+
+
+def _claim_batch(session: Session, ids: list[int], ctx: Ctx, now: datetime
+                 ) -> dict[int, _Claimed]:
+    """The compare-and-swap UPDATE for a batch of digests in one statement, returning what
+    sending needs; only the digests nobody else holds are taken (the caller commits)."""
+    rows = session.execute(
+        update(Digest).where(col(Digest.id).in_(ids), sendable(ctx, now))
+        .values(status=SENDING, claimed_at=now, attempts=Digest.attempts + 1)
+        .returning(Digest.id, Digest.recipient, Digest.attempts, Digest.title,
+                   Digest.body_text, Digest.body_html, Digest.item_count)).all()
+    return {r[0]: _Claimed(*r) for r in rows}
+
+
+def _release(session: Session, claimed: list[_Claimed]) -> None:
+    """Give back claimed digests that were never handed to a channel (the sweep is being
+    stopped), so the next sweep sends them at once instead of after the lease."""
+    if not claimed:
+        return
+    for c in claimed:
+        session.execute(update(Digest).where(
+            Digest.id == c.id, Digest.status == SENDING, Digest.attempts == c.attempts)
+            .values(status=FAILED if c.attempts > 1 else PENDING, claimed_at=None,
+                    attempts=Digest.attempts - 1))
+    session.commit()
 
 
 def in_scope(scope: Scope):
@@ -373,48 +415,102 @@ def send_due_digests(*, session: Session, ctx: Ctx, targets: TargetBook,
                      batch: int = SEND_BATCH, scope: Scope = EVERYWHERE) -> list[SendReport]:
     """Send every digest that is due (new, or a failed one whose retry day has come). With
     the default `deliver`, every e-mail of the run shares one SMTP connection per server
-    (`Sender`).
+    and every other target one Apprise object (`Sender`).
 
-    Each digest is claimed just before it is sent, and its result is recorded in the same
-    commit that claims the next one: one commit per message, and a sweep that dies can only
-    ever have one digest sent but unrecorded (taken over after the lease). Contact
-    addresses and earlier deliveries are read `batch` digests at a time, so the number of
-    queries per message is fixed."""
+    Digests are claimed `batch` at a time with one compare-and-swap UPDATE (one commit),
+    and their addresses and earlier deliveries are read in one query each. Then each
+    message is sent and its result committed before the next one is sent, so a sweep that
+    dies can only ever have one digest sent but unrecorded; the rest of its batch stays
+    claimed until the lease runs out (or is given back at once when the sweep is stopped
+    by an exception). A result's commit does not wait for the disk (`_commit_mode`);
+    the batch's last commit does. The statements per message are fixed:
+    an UPDATE of the digest, an INSERT of its deliveries and the commit."""
     if deliver is apprise_deliver:
         with Sender() as sender:
             return send_due_digests(session=session, ctx=ctx, targets=targets, now=now,
                                     deliver=sender, batch=batch, scope=scope)
     now = now or utcnow()
+    lease = ctx.config.reminders.claim_lease_minutes * 60
     due = session.exec(select(Digest.id, Digest.recipient).where(sendable(ctx, now),
                                                                  in_scope(scope))
                        .order_by(col(Digest.sweep_on), col(Digest.id))).all()
     reports = []
     for i in range(0, len(due), batch):
-        chunk = due[i:i + batch]
-        ids = [d for d, _ in chunk]
-        emails = contact_emails(session, [r for _, r in chunk])
+        ids = [d for d, _ in due[i:i + batch]]
+        claimed = _claim_batch(session, ids, ctx, now)
+        session.commit()  # the claim, durable before anything is sent
+        if not claimed:
+            continue  # other sweeps have them
+        mine = [claimed[d] for d in ids if d in claimed]
+        emails = contact_emails(session, [c.recipient for c in mine])
         done: dict[int, set[str]] = defaultdict(set)
         for digest_id, target in session.exec(select(Delivery.digest_id, Delivery.target)
-                                              .where(col(Delivery.digest_id).in_(ids),
+                                              .where(col(Delivery.digest_id).in_(list(claimed)),
                                                      Delivery.status == SENT)).all():
             done[digest_id].add(target)
-        for digest_id, recipient in chunk:
-            took = _claim(session, digest_id, ctx, now)
-            session.commit()  # the claim, and the previous digest's result
-            if not took:
-                continue  # another sweep has it
-            digest = session.get(Digest, digest_id, populate_existing=True)
-            reports.append(_send_one(session, digest, ctx, targets, emails.get(recipient),
-                                     deliver, done.get(digest_id, set())))
-    session.commit()
+        session.commit()
+        claimed_at, fast = _monotonic(), False
+        for n, c in enumerate(mine):
+            if _monotonic() - claimed_at > lease / 2 and not _still_ours(session, c):
+                continue  # this sweep stalled past the lease: another one took it over
+            # Every result but the batch's last is committed without waiting for the disk.
+            fast = n < len(mine) - 1
+            _commit_mode(session, durable=not fast)
+            try:
+                report = _send_one(session, c, ctx, targets, emails.get(c.recipient),
+                                   deliver, done.get(c.id, set()))
+            except BaseException:
+                with suppress(Exception):  # if the database is what failed, the lease helps
+                    session.rollback()
+                    _commit_mode(session, durable=True)
+                    _release(session, mine[n + 1:])  # `c` itself may have gone out: kept
+                raise
+            session.commit()  # this message's result, before the next message is sent
+            reports.append(report)
+        if fast:  # the batch's last message was skipped: the connection back to waiting
+            _commit_mode(session, durable=True)
+            session.commit()
     return reports
 
 
-def _send_one(session: Session, digest: Digest, ctx: Ctx, targets: TargetBook,
+_monotonic = time.monotonic  # how long a batch has been held (replaced in a test)
+
+
+def _still_ours(session: Session, c: _Claimed) -> bool:
+    """Whether the claim still holds: asked only when a batch has been held for half the
+    lease (a channel stalled), so another sweep may have taken the rest over."""
+    return session.execute(select(Digest.id).where(
+        Digest.id == c.id, Digest.status == SENDING, Digest.attempts == c.attempts)
+    ).first() is not None
+
+
+def _commit_mode(session: Session, *, durable: bool) -> None:
+    """Whether the next commit waits for the disk. A result committed without waiting
+    survives the sweep's own death (PostgreSQL's server, or SQLite's operating system, has
+    it); only a crash of the database server or of the machine in the next moments can
+    lose it, and then that message may go out again (docs/reminders.md). A commit that
+    waits makes every earlier one durable with it: each batch's last result, and every
+    claim. PostgreSQL: `synchronous_commit` off for this transaction only. SQLite (WAL):
+    `synchronous` NORMAL instead of the default FULL on this connection, set between
+    transactions (SQLite refuses it inside one) and back to FULL for the batch's last
+    result, so the connection goes back to the pool as it came."""
+    conn = session.connection()
+    if conn.dialect.name == "postgresql":
+        if not durable:
+            conn.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
+    elif conn.dialect.name == "sqlite":
+        raw = conn.connection.dbapi_connection
+        if raw is not None and not raw.in_transaction:
+            conn.exec_driver_sql(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
+
+
+def _send_one(session: Session, digest: _Claimed, ctx: Ctx, targets: TargetBook,
               email: str | None, deliver: Deliver, done: set[str]) -> SendReport:
-    """Send one claimed digest to its targets and record the result (the caller commits)."""
+    """Send one claimed digest to its targets and record the result (the caller commits):
+    one UPDATE of the digest, guarded by the claim, and one INSERT of its deliveries."""
     report = SendReport(digest.id, digest.recipient, SENDING, digest.item_count)
     errors = []
+    deliveries: list[dict[str, Any]] = []
     chosen = targets.targets_for(digest.recipient, email)
     if not chosen:
         errors.append(_no_target(digest.recipient))
@@ -425,30 +521,36 @@ def _send_one(session: Session, digest: Digest, ctx: Ctx, targets: TargetBook,
         if result.error and email:
             # A contact's address is personal data: it stays out of deliveries and artifacts.
             result = SendResult(result.ok, scrub(result.error, {email}))
-        session.add(Delivery(digest_id=digest.id, target=target.masked,
-                             status=SENT if result.ok else FAILED, attempt=digest.attempts,
-                             error=result.error, at=utcnow()))
+        deliveries.append({"digest_id": digest.id, "target": target.masked,
+                           "status": SENT if result.ok else FAILED, "attempt": digest.attempts,
+                           "error": result.error, "at": utcnow(), "reported_on": None})
         report.targets.append({"target": target.masked, "ok": result.ok,
                                "error": result.error})
         if not result.ok:
             errors.append(f"{target.masked}: {result.error}")
+    values: dict[str, Any]
     if not errors:
-        digest.status, digest.sent_at, digest.last_error = SENT, utcnow(), None
-        digest.next_attempt_on = None
+        values = {"status": SENT, "sent_at": utcnow(), "last_error": None,
+                  "next_attempt_on": None}
     else:
-        digest.last_error = "; ".join(errors)[:1000]
+        values = {"last_error": "; ".join(errors)[:1000]}
         county = role_and_county(digest.recipient)[1]
         if digest.attempts >= ctx.config.for_county(county).reminders.max_attempts:
-            digest.status, digest.next_attempt_on = GAVE_UP, None
+            values.update(status=GAVE_UP, next_attempt_on=None)
         else:
-            digest.status = FAILED
-            digest.next_attempt_on = ctx.today + timedelta(
-                days=min(2 ** (digest.attempts - 1), 7))
+            values.update(status=FAILED, next_attempt_on=ctx.today + timedelta(
+                days=min(2 ** (digest.attempts - 1), 7)))
         if not chosen:
-            session.add(Delivery(digest_id=digest.id, target="(ingen)", status=FAILED,
-                                 attempt=digest.attempts, error=errors[0], at=utcnow()))
-    session.add(digest)
-    report.status = digest.status
+            deliveries.append({"digest_id": digest.id, "target": "(ingen)", "status": FAILED,
+                               "attempt": digest.attempts, "error": errors[0], "at": utcnow(),
+                               "reported_on": None})
+    # Guarded by the claim: if another sweep took the digest over after the lease, its
+    # state is that sweep's to record (the deliveries are facts either way).
+    session.execute(update(Digest).where(Digest.id == digest.id, Digest.status == SENDING,
+                                         Digest.attempts == digest.attempts).values(**values))
+    if deliveries:
+        session.execute(Delivery.__table__.insert(), deliveries)
+    report.status = values["status"]
     return report
 
 

@@ -14,10 +14,24 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import and_
 from sqlmodel import Session, col, select
 
-from avtaleflyt.domain.stages import STAGE_ORDER, STAGE_RULES, CaseStatus, Stage
-from avtaleflyt.models import AgreementTerms, Digest, Municipality, OnboardingCase, utcnow
+from avtaleflyt.domain.stages import (
+    CHECKLIST_MILESTONES,
+    STAGE_ORDER,
+    STAGE_RULES,
+    CaseStatus,
+    Stage,
+)
+from avtaleflyt.models import (
+    AgreementTerms,
+    Digest,
+    Municipality,
+    OnboardingCase,
+    Task,
+    utcnow,
+)
 from avtaleflyt.notifications.channels import Deliver, TargetBook
 from avtaleflyt.notifications.channels import deliver as apprise_deliver
 
@@ -85,14 +99,26 @@ def advance_cases(*, session: Session, ctx: Ctx, scope: Scope = EVERYWHERE
                   ) -> list[dict[str, Any]]:
     """Run the stage of every active case whose gate a date can open (the table's
     `date_driven` stages): setup waiting for its start date, and running agreements past
-    their end. One query finds them."""
+    their end. One query finds them.
+
+    A case in a stage whose gate also needs its checklist done, with a mandatory task of
+    that stage still open, is left out: no date can open its gate (`machine.milestones`),
+    and the first sweep after the last such task is done finds the case again. Without
+    this, every sweep would load and re-check each of those cases (about ten queries each)."""
     driven = [st.value for st in STAGE_ORDER if STAGE_RULES[st].date_driven]
+    checklist_gated = [st.value for st in STAGE_ORDER if STAGE_RULES[st].date_driven
+                       and CHECKLIST_MILESTONES.intersection(STAGE_RULES[st].exit_requires)]
+    checklist_open = (select(Task.id).where(Task.case_id == OnboardingCase.id,
+                                            Task.stage == OnboardingCase.stage,
+                                            col(Task.mandatory), col(Task.done_on).is_(None))
+                      .exists())
     rows = session.exec(scope.where(
         select(OnboardingCase, Municipality, AgreementTerms)
         .join(Municipality, col(Municipality.id) == OnboardingCase.municipality_id)
         .join(AgreementTerms, col(AgreementTerms.case_id) == OnboardingCase.id)
         .where(OnboardingCase.status == CaseStatus.ACTIVE.value,
                col(OnboardingCase.stage).in_(driven),
+               ~and_(col(OnboardingCase.stage).in_(checklist_gated), checklist_open),
                col(AgreementTerms.start_date) <= ctx.today), Municipality.county_id)).all()
     out = []
     for case, m, terms in rows:
