@@ -50,7 +50,8 @@ HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 ROOT = HERE.parent
-GEN_VERSION = 2
+SAMPLE_VERSION = 2  # the sample's making (2: the pilot's snapshot while active)
+GEN_VERSION = 3  # the replication (3: the duty-planning sentinel is not a date)
 SAMPLE_TODAY = date(2026, 6, 1)  # a Monday; the demo's year ends here
 BENCH_TODAY = date(2026, 6, 2)  # the benchmarks' "today": the next working day
 YEARS = 20
@@ -59,6 +60,7 @@ SCALES = {"1x": 0.01, "10x": 0.1, "full": 1.0}  # share of FULL's closed-case hi
 PG_ADMIN_URL = os.environ.get("BENCH_PG_URL",
                               "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 CLOSED = ("completed", "rejected", "withdrawn")
+FOREVER = date(9999, 12, 31)  # services.deadlines.ALL_PLANNED: moved by no shift
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
@@ -116,7 +118,7 @@ def _clean_env(**extra: str) -> dict[str, str]:
 def build_sample() -> Path:
     """Run the demo, sweep for real, then carry a copy three years on. Cached."""
     key = product_hash()
-    d = cache_dir() / f"sample-{key}-g{GEN_VERSION}"
+    d = cache_dir() / f"sample-{key}-g{SAMPLE_VERSION}"
     if (d / "done").exists():
         return d
     tmp = d.with_name(d.name + ".tmp")
@@ -278,6 +280,8 @@ class Archetype:
 
 
 def _dates(value: Any):
+    if isinstance(value, date) and value.year == FOREVER.year:
+        return  # a sentinel (`duties_until` when every duty is planned), not a point in time
     if isinstance(value, datetime):
         yield value.date()
     elif isinstance(value, date):
@@ -372,7 +376,7 @@ class Writer:
 
 def _shift(value: Any, delta: timedelta, maps: dict[str, dict[int, int]]) -> Any:
     if isinstance(value, (date, datetime)):
-        return value + delta
+        return value if value.year == FOREVER.year else value + delta
     if isinstance(value, dict):
         out = {}
         for k, v in value.items():
