@@ -1,5 +1,5 @@
 """`python -m avtaleflyt` is the same as the `avtaleflyt` command."""
 
-from avtaleflyt.cli.main import main
+from avtaleflyt.cli.entry import main
 
 main()

@@ -23,7 +23,6 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 from sqlmodel import SQLModel
 
-import avtaleflyt.models  # noqa: F401  (registers the tables)
 from avtaleflyt import db
 from avtaleflyt.domain.errors import Conflict, InvalidInput
 from avtaleflyt.settings import normalise_database_url
@@ -45,6 +44,9 @@ class CopyResult:
 
 
 def _tables() -> list[sa.Table]:
+    from avtaleflyt.models import load_all
+
+    load_all()
     return list(SQLModel.metadata.sorted_tables)
 
 

@@ -16,9 +16,6 @@ import re
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
-import babel.dates
-import babel.numbers
-
 from avtaleflyt.domain.errors import InvalidInput
 
 LOCALE = "nb"
@@ -28,6 +25,15 @@ _ORE = Decimal("0.01")
 _DATE_HINT = "Bruk formatet ÅÅÅÅ-MM-DD eller DD.MM.ÅÅÅÅ."
 # Years outside this range are typing errors ("17.05.2206"), not plans.
 _PLAUSIBLE_YEARS = range(1900, 2200)
+
+
+def _babel():
+    """Babel, imported on first use: it is a large import, and `avtaleflyt status` formats
+    nothing with it."""
+    import babel.dates
+    import babel.numbers
+
+    return babel
 
 
 class InvalidValue(InvalidInput):
@@ -56,17 +62,17 @@ class InvalidValue(InvalidInput):
 
 def format_date(d: date) -> str:
     """As in "17. mai 2026": the form used in letters and reports."""
-    return babel.dates.format_date(d, "d. MMMM y", locale=LOCALE)
+    return _babel().dates.format_date(d, "d. MMMM y", locale=LOCALE)
 
 
 def format_date_short(d: date) -> str:
     """As in "17.05.2026": for tables and lists where width matters."""
-    return babel.dates.format_date(d, "dd.MM.y", locale=LOCALE)
+    return _babel().dates.format_date(d, "dd.MM.y", locale=LOCALE)
 
 
 def format_weekday_date(d: date) -> str:
     """As in "søndag 17. mai 2026": for meeting dates, where the weekday helps."""
-    return babel.dates.format_date(d, "EEEE d. MMMM y", locale=LOCALE)
+    return _babel().dates.format_date(d, "EEEE d. MMMM y", locale=LOCALE)
 
 
 def format_amount(n: int | Decimal) -> str:
@@ -98,7 +104,7 @@ def format_count(n: int, singular: str, plural: str) -> str:
 def _number(value: Decimal, pattern: str) -> str:
     if value == 0:
         value = abs(value)  # no "-0"
-    text = babel.numbers.format_decimal(value, format=pattern, locale=LOCALE)
+    text = _babel().numbers.format_decimal(value, format=pattern, locale=LOCALE)
     return text.translate(_PLAIN)
 
 
@@ -131,7 +137,8 @@ def parse_date(text: str, field: str = "dato") -> date:
             if year not in _PLAUSIBLE_YEARS:
                 problem = f"«{raw}» har et urimelig årstall"
             elif day > (last := calendar.monthrange(year, month)[1]):
-                month_name = babel.dates.format_date(date(year, month, 1), "MMMM y", locale=LOCALE)
+                month_name = _babel().dates.format_date(date(year, month, 1), "MMMM y",
+                                                        locale=LOCALE)
                 problem = f"«{raw}» finnes ikke ({month_name} har {last} dager)"
             else:
                 return date(year, month, day)

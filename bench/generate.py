@@ -50,7 +50,8 @@ HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 ROOT = HERE.parent
-GEN_VERSION = 1
+SAMPLE_VERSION = 2  # the sample's making (2: the pilot's snapshot while active)
+GEN_VERSION = 3  # the replication (3: the duty-planning sentinel is not a date)
 SAMPLE_TODAY = date(2026, 6, 1)  # a Monday; the demo's year ends here
 BENCH_TODAY = date(2026, 6, 2)  # the benchmarks' "today": the next working day
 YEARS = 20
@@ -59,6 +60,7 @@ SCALES = {"1x": 0.01, "10x": 0.1, "full": 1.0}  # share of FULL's closed-case hi
 PG_ADMIN_URL = os.environ.get("BENCH_PG_URL",
                               "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 CLOSED = ("completed", "rejected", "withdrawn")
+FOREVER = date(9999, 12, 31)  # services.deadlines.ALL_PLANNED: moved by no shift
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
@@ -116,7 +118,7 @@ def _clean_env(**extra: str) -> dict[str, str]:
 def build_sample() -> Path:
     """Run the demo, sweep for real, then carry a copy three years on. Cached."""
     key = product_hash()
-    d = cache_dir() / f"sample-{key}-g{GEN_VERSION}"
+    d = cache_dir() / f"sample-{key}-g{SAMPLE_VERSION}"
     if (d / "done").exists():
         return d
     tmp = d.with_name(d.name + ".tmp")
@@ -143,7 +145,7 @@ def build_sample() -> Path:
     _sweep(f"sqlite:///{current}", SAMPLE_TODAY)
     history = tmp / "history.db"
     _copy_sqlite(current, history)
-    _carry_on(f"sqlite:///{history}")
+    _carry_on(history, tmp / "longrun.db")
     shutil.rmtree(tmp / "prefect", ignore_errors=True)
     (tmp / "done").write_text(key)
     shutil.rmtree(d, ignore_errors=True)
@@ -183,9 +185,12 @@ def _sweep(url: str, day: date) -> None:
         smtp.stop()
 
 
-def _carry_on(url: str) -> None:
+def _carry_on(path: Path, snapshot: Path) -> None:
     """Weeks after the demo: deadlines kept, the pilot's duties done as they fall due, a real
-    sweep every fourth week, until the pilot's agreement has ended (about three years)."""
+    sweep every fourth week, until the pilot's agreement has ended (about three years).
+    `snapshot` keeps the database as it was after the last sweep of the first two years,
+    with the pilot still active in running operation: the long-running open case."""
+    url = f"sqlite:///{path}"
     from sqlmodel import col, select
 
     from avtaleflyt import db
@@ -218,6 +223,10 @@ def _carry_on(url: str) -> None:
             status = s.get(OnboardingCase, pilot_id).status
         if week % 4 == 0:
             _sweep(url, day)
+            if status == "active" and week <= 104:
+                db.get_engine(url).dispose()
+                _copy_sqlite(path, snapshot)
+                snapshot.with_suffix(".day").write_text(day.isoformat())
         if status != "active":
             say(f"  pilotens sak er {status} {day} (uke {week})")
             return
@@ -227,8 +236,11 @@ def _carry_on(url: str) -> None:
 # --- archetypes: one case's rows ------------------------------------------------------------
 
 def _tables() -> dict[str, sa.Table]:
-    import avtaleflyt.models  # noqa: F401 - registers the tables
     from sqlmodel import SQLModel
+
+    from avtaleflyt.models import load_all
+
+    load_all()
 
     return dict(SQLModel.metadata.tables)
 
@@ -268,6 +280,8 @@ class Archetype:
 
 
 def _dates(value: Any):
+    if isinstance(value, date) and value.year == FOREVER.year:
+        return  # a sentinel (`duties_until` when every duty is planned), not a point in time
     if isinstance(value, datetime):
         yield value.date()
     elif isinstance(value, date):
@@ -362,7 +376,7 @@ class Writer:
 
 def _shift(value: Any, delta: timedelta, maps: dict[str, dict[int, int]]) -> Any:
     if isinstance(value, (date, datetime)):
-        return value + delta
+        return value if value.year == FOREVER.year else value + delta
     if isinstance(value, dict):
         out = {}
         for k, v in value.items():
@@ -436,6 +450,183 @@ def replicate(w: Writer, arch: Archetype, target: dict[str, Any], delta: timedel
             emit(w, table, arch.rows[table], delta=delta, maps=maps, target=target)
 
 
+# --- long-running open cases ----------------------------------------------------------------------
+
+def operation_years(fraction: float) -> int:
+    """How many years the long-running cases have been in running operation: 18 (of the 20
+    years of history) at full size, fewer at smaller sizes, so what the pages show grows
+    with the installation."""
+    return max(2, min(YEARS - 2, round(2 + 16 * fraction ** 0.5)))
+
+
+@dataclass
+class LongRun:
+    """The pilot as the sample left it while still active (`longrun.db`): the template of a
+    case in running operation for many years, its duties planned by the product's own
+    `plan_duties` and each one's rows (task, reminders, digests, deliveries, events) copied
+    from the pilot's duty of the same kind."""
+
+    arch: Archetype
+    per_muni: dict[str, Any]
+    day: date  # the sample's day of the snapshot: mapped to SAMPLE_TODAY
+    terms: dict[str, Any]
+    duty_rows: dict[str, list[dict[str, Any]]]  # the pilot's duty rows by kind, done first
+    planning_events: list[dict[str, Any]]
+    plans: dict[int, tuple] = field(default_factory=dict)  # by years: plan_long_run's result
+
+
+def _duty_kind(key: str) -> str:
+    return key.split(".")[1]
+
+
+def load_long_run(sample: Path) -> LongRun:
+    archs, extra = load_archetypes(sample / "longrun.db")
+    arch = next(a for a in archs if a.status == "active"
+                and a.rows["onboarding_case"][0]["stage"] == "running_operation")
+    day = date.fromisoformat((sample / "longrun.day").read_text().strip())
+    by_kind: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for t in sorted(arch.rows["task"], key=lambda t: (t["done_on"] is None, t["due_on"])):
+        if t["key"].startswith("duty."):
+            by_kind[_duty_kind(t["key"])].append(t)
+    planning = [e for e in arch.rows["event"] if e["kind"] == "duties_planned"]
+    return LongRun(arch, extra["per_municipality"][arch.name], day,
+                   arch.rows["agreement_terms"][0], dict(by_kind), planning)
+
+
+def _duty_template(lr: LongRun, kind: str, done: bool) -> dict[str, Any]:
+    rows = lr.duty_rows.get(kind) or lr.duty_rows["followup"]
+    matching = [t for t in rows if (t["done_on"] is not None) == done]
+    return (matching or rows)[0 if done else -1]
+
+
+def plan_long_run(lr: LongRun, years: int) -> tuple[dict[str, Any], list, date]:
+    """The terms (a three-year agreement renewed automatically, in operation since 1 January
+    `years` years before the sample's day) and the duties the product plans for them by
+    SAMPLE_TODAY, with the case's `duties_until` computed as the sweep computes it."""
+    if years not in lr.plans:
+        lr.plans[years] = _plan_long_run(lr, years)
+    return lr.plans[years]
+
+
+def _plan_long_run(lr: LongRun, years: int) -> tuple[dict[str, Any], list, date]:
+    from decimal import Decimal
+
+    from avtaleflyt.domain.duties import plan_duties
+    from avtaleflyt.domain.agreement import Terms
+    from avtaleflyt.services.context import make_ctx
+    from avtaleflyt.services.deadlines import ALL_PLANNED, _duty_rules
+
+    start = date(SAMPLE_TODAY.year - years, 1, 1)
+    row = {**lr.terms, "start_date": start, "renewal": "auto"}
+    terms = Terms(start_date=start, years=row["years"], notice_months=row["notice_months"],
+                  yearly_price=row["yearly_price"],
+                  position_share=Decimal(row["position_share"]),
+                  site_visits_per_year=row["site_visits_per_year"], split=(),
+                  months=row["months"], renewal="auto")
+    ctx = make_ctx(today=SAMPLE_TODAY, actor="fristsveip")
+    rules = _duty_rules(ctx)
+    planned = plan_duties(terms, entered_on=start, today=SAMPLE_TODAY, rules=rules,
+                          cal=ctx.calendar)
+    keys = {p.key for p in planned}
+    later = [p.due_on for p in plan_duties(terms, entered_on=start, today=terms.end_date,
+                                           rules=rules, cal=ctx.calendar)
+             if p.key not in keys]
+    return row, planned, min(later) if later else ALL_PLANNED
+
+
+def _done_events(lr: LongRun, task: dict[str, Any]) -> list[dict[str, Any]]:
+    return [e for e in lr.arch.rows["event"] if e["kind"] == "task_done"
+            and (e["details"] or {}).get("task_id") == task["id"]]
+
+
+def long_run_size(lr: LongRun, years: int) -> tuple[int, int]:
+    """The tasks and events `replicate_long_run` writes for one case."""
+    _terms, planned, _until = plan_long_run(lr, years)
+    duties = sum(len(v) for v in lr.duty_rows.values())
+    duty_ids = {t["id"] for v in lr.duty_rows.values() for t in v}
+    own_events = [e for e in lr.arch.rows["event"] if e["kind"] != "duties_planned"
+                  and (e["details"] or {}).get("task_id") not in duty_ids]
+    done = [p for p in planned if p.due_on < SAMPLE_TODAY]
+    events = len(own_events) + len({p.due_on.year for p in planned}) + sum(
+        len(_done_events(lr, _duty_template(lr, _duty_kind(p.key), True))) for p in done)
+    return lr.arch.tasks - duties + len(planned), events
+
+
+def replicate_long_run(w: Writer, lr: LongRun, years: int, target: dict[str, Any],
+                       contacts: dict[int, int]) -> None:
+    """One long-running open case for `target`: the pilot's rows before running operation
+    moved back to `years` years ago, then every duty the product plans for it since then,
+    done on its due date if it fell due before SAMPLE_TODAY."""
+    terms_row, planned, duties_until = plan_long_run(lr, years)
+    a = lr.arch
+    case = a.rows["onboarding_case"][0]
+    entered = case["stage_entered_on"]
+    before = terms_row["start_date"] - entered  # the case's own history, moved back
+    now = SAMPLE_TODAY - lr.day  # the snapshot's day becomes the sample's today
+    duty_ids = {t["id"] for t in a.rows["task"] if t["key"].startswith("duty.")}
+    maps: dict[str, dict[int, int]] = defaultdict(dict)
+    maps["contact"] = dict(contacts)
+
+    def is_duty_row(table: str, row: dict[str, Any]) -> bool:
+        if table == "task":
+            return row["id"] in duty_ids
+        if table == "reminder":
+            return row["task_id"] in duty_ids
+        if table == "event":
+            return row["kind"] == "duties_planned" or \
+                (row["details"] or {}).get("task_id") in duty_ids
+        return False
+
+    for table in ORDER:
+        rows = [r for r in a.rows.get(table, []) if not is_duty_row(table, r)]
+        if table == "digest":  # only those of the case's own (non-duty) reminders
+            used = {r["digest_id"] for r in a.rows["reminder"]
+                    if r["task_id"] not in duty_ids and r["digest_id"]}
+            rows = [r for r in rows if r["id"] in used]
+        elif table == "delivery":
+            rows = [r for r in rows if r["digest_id"] in maps["digest"]]
+        if table == "agreement_terms":
+            rows = [{**terms_row, "start_date": entered}]
+        emit(w, table, rows, delta=before, maps=maps, target=target)
+        if table == "onboarding_case":  # planned and changed last at the snapshot
+            w.buffers[table][-1].update(duties_until=duties_until,
+                                        updated_at=case["updated_at"] + now)
+    # The duties, year by year as the sweep plans them.
+    by_year: dict[int, list] = defaultdict(list)
+    for p in planned:
+        by_year[p.due_on.year].append(p)
+    plan_event = lr.planning_events[0]
+    for year, duties in sorted(by_year.items()):
+        first = min(p.due_on for p in duties)
+        on = max(terms_row["start_date"], first - timedelta(days=31))
+        emit(w, "event", [{**plan_event, "details": {
+            "count": len(duties), "until": max(p.due_on for p in duties).isoformat()}}],
+             delta=on - plan_event["occurred_on"], maps=maps, target=target)
+    for p in planned:
+        done = p.due_on < SAMPLE_TODAY
+        tpl = _duty_template(lr, _duty_kind(p.key), done)
+        delta = p.due_on - tpl["due_on"]
+        dmaps: dict[str, dict[int, int]] = defaultdict(dict)
+        dmaps.update(case=maps["case"], contact=maps["contact"], text=maps["text"])
+        task = {**tpl, "key": p.key, "title": p.title, "stage": p.stage.value,
+                "responsible": p.responsible.value, "mandatory": p.mandatory,
+                "milestone": p.milestone.value if p.milestone else None,
+                "due_on": p.due_on - delta, "done_on": (p.due_on - delta) if done else None}
+        emit(w, "task", [task], delta=delta, maps=dmaps, target=target)
+        if done or tpl["done_on"] is None:  # an open duty keeps only an open one's reminders
+            reminders = [r for r in a.rows["reminder"] if r["task_id"] == tpl["id"]]
+            digest_ids = {r["digest_id"] for r in reminders if r["digest_id"]}
+            digests = [d for d in a.rows["digest"] if d["id"] in digest_ids]
+            emit(w, "digest", digests, delta=delta, maps=dmaps, target=target)
+            emit(w, "delivery", [d for d in a.rows["delivery"] if d["digest_id"] in digest_ids],
+                 delta=delta, maps=dmaps, target=target)
+            emit(w, "reminder", reminders, delta=delta, maps=dmaps, target=target)
+        if done:
+            events = [{**e, "details": {**e["details"], "key": p.key, "title": p.title}}
+                      for e in _done_events(lr, tpl)]
+            emit(w, "event", events, delta=delta, maps=dmaps, target=target)
+
+
 # --- the installation ---------------------------------------------------------------------------
 
 def generate(url: str, fraction: float, *, seed: int = 20, progress: bool = True
@@ -447,6 +638,8 @@ def generate(url: str, fraction: float, *, seed: int = 20, progress: bool = True
     t0 = time.perf_counter()
     sample = build_sample()
     current, extra = load_archetypes(sample / "current.db")
+    long_run = load_long_run(sample)
+    years = operation_years(fraction)
     history_all, _ = load_archetypes(sample / "history.db")
     history = [a for a in history_all if a.status in CLOSED]
     statuses = {a.status for a in history}
@@ -477,8 +670,16 @@ def generate(url: str, fraction: float, *, seed: int = 20, progress: bool = True
                              or 0) + 1
         w = Writer(conn, tables, next_id)
         plan_current = [current[i % len(current)] for i in range(len(munis))]
-        have = {"tasks": sum(a.tasks for a in plan_current),
-                "events": sum(a.events for a in plan_current)}
+        # Where the current case is the pilot in running operation, it is a long-running
+        # one instead: in operation for `years` years under one open case.
+        long_idx = {i for i, a in enumerate(plan_current) if a.name.split("/")[0] ==
+                    long_run.arch.name.split("/")[0]}
+        lr_tasks, lr_events = long_run_size(long_run, years)
+        have = {"tasks": sum(a.tasks for i, a in enumerate(plan_current) if i not in long_idx)
+                + lr_tasks * len(long_idx),
+                "events": sum(a.events for i, a in enumerate(plan_current) if i not in long_idx)
+                + lr_events * len(long_idx)}
+        hist_idx = [i for i in range(len(munis)) if i not in long_idx]
         # Contacts first: history tasks and reminders point at the municipality's contacts.
         contact_maps: list[dict[int, int]] = []
         for m, arch in zip(munis, plan_current):
@@ -504,7 +705,7 @@ def generate(url: str, fraction: float, *, seed: int = 20, progress: bool = True
                 key = (lambda a: a.tasks / max(a.events, 1)) if lag_t > lag_e else \
                     (lambda a: a.events / max(a.tasks, 1))
                 arch = max(history, key=key) if rng.random() < 0.8 else rng.choice(history)
-            idx = i % len(munis)
+            idx = hist_idx[i % len(hist_idx)]  # a long-running case has no room before it
             m, cur = munis[idx], plan_current[idx]
             span = (arch.last - arch.first).days
             latest_end = cur.first - timedelta(days=1)
@@ -523,9 +724,13 @@ def generate(url: str, fraction: float, *, seed: int = 20, progress: bool = True
             per = extra["per_municipality"][arch.name]
             maps = defaultdict(dict)
             maps["contact"] = dict(contact_maps[idx])
-            for table in ORDER:
-                if table in arch.rows:
-                    emit(w, table, arch.rows[table], delta=timedelta(0), maps=maps, target=m)
+            if idx in long_idx:
+                replicate_long_run(w, long_run, years, m, contact_maps[idx])
+            else:
+                for table in ORDER:
+                    if table in arch.rows:
+                        emit(w, table, arch.rows[table], delta=timedelta(0), maps=maps,
+                             target=m)
             emit(w, "meeting", per["meeting"], delta=timedelta(0), maps=maps, target=m)
             emit(w, "event", per["event"], delta=timedelta(0), maps=maps, target=m)
             bar(1)
@@ -547,6 +752,8 @@ def generate(url: str, fraction: float, *, seed: int = 20, progress: bool = True
             "SELECT status, count(*) FROM onboarding_case GROUP BY status")).all())
     engine.dispose()
     return {"fraction": fraction, "targets": targets, "history_cases": n_hist,
+            "long_running": {"cases": len(long_idx), "years": years,
+                             "tasks_each": lr_tasks, "events_each": lr_events},
             "counts": counts, "seconds": round(time.perf_counter() - t0, 1),
             "sample": sample.name}
 

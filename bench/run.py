@@ -69,7 +69,7 @@ n = [0]
 sa.event.listen(sa.engine.Engine, "before_cursor_execute", lambda *a, **k: n.__setitem__(0, n[0] + 1))
 atexit.register(lambda: print(f"BENCH-QUERIES {n[0]}", file=sys.stderr))
 sys.argv = ["avtaleflyt", "status", "--json"]
-from avtaleflyt.cli.main import main
+from avtaleflyt.cli.entry import main
 main()
 """
 

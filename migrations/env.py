@@ -6,7 +6,9 @@ from alembic import context
 from sqlalchemy import create_engine
 from sqlmodel import SQLModel
 
-import avtaleflyt.models  # noqa: F401  (registers the tables)
+from avtaleflyt.models import load_all
+
+load_all()  # registers every table
 
 target_metadata = SQLModel.metadata
 config = context.config

@@ -82,3 +82,42 @@ def add_closed_history(url: str, n: int, *, first: date = date(2006, 1, 2),
                                "details": details})
         conn.execute(sa.insert(Task.__table__), tasks)
         conn.execute(sa.insert(Event.__table__), events)
+
+
+def add_done_duties(url: str, kommunenumre: list[str], *, years: int,
+                    until: date = date(2026, 1, 1)) -> int:
+    """Years of running operation under each named municipality's open case: the monthly
+    duties (the county's follow-up, the local staff's report) done on their due date, each
+    with its `task_done` event, in the shape the sweep and `complete_task` write them.
+    Returns the number of tasks added."""
+    now = utcnow()
+    with db.session_scope(url) as s:
+        open_ = s.exec(select(OnboardingCase.id, OnboardingCase.municipality_id)
+                       .join(Municipality, Municipality.id == OnboardingCase.municipality_id)
+                       .where(Municipality.kommunenummer.in_(kommunenumre),
+                              OnboardingCase.status == CaseStatus.ACTIVE.value)).all()
+    assert len(open_) == len(kommunenumre)
+    tasks = []
+    for cid, _mid in open_:
+        for k in range(12 * years):
+            month = date(until.year - years + k // 12, k % 12 + 1, 28)
+            for kind, responsible in (("followup", "county"),
+                                      ("local_report", "municipality")):
+                tasks.append({"case_id": cid, "stage": "running_operation",
+                              "key": f"duty.{kind}.{month:%Y-%m}",
+                              "title": f"Plikt ({kind}, {month:%m.%Y})",
+                              "responsible": responsible, "contact_id": None,
+                              "mandatory": True, "milestone": None, "due_on": month,
+                              "done_on": month, "created_at": now})
+    engine = db.get_engine(url)
+    with engine.begin() as conn:
+        ids = [r[0] for r in conn.execute(
+            sa.insert(Task.__table__).returning(Task.__table__.c.id), tasks)]
+        muni = dict(open_)
+        conn.execute(sa.insert(Event.__table__), [
+            {"municipality_id": muni[t["case_id"]], "case_id": t["case_id"],
+             "kind": "task_done", "occurred_on": t["done_on"], "recorded_at": now,
+             "recorded_by": "fristsveip",
+             "details": {"task_id": tid, "key": t["key"], "title": t["title"]}}
+            for tid, t in zip(ids, tasks, strict=True)])
+    return len(tasks)

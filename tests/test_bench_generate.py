@@ -63,6 +63,9 @@ def test_generated_installation_has_what_was_asked_and_the_product_reads_it(gene
             "SELECT max(n) FROM (SELECT count(*) AS n FROM onboarding_case "
             "WHERE status IN ('active', 'on_hold') GROUP BY municipality_id) x")).scalar()
         oldest = c.execute(sa.text("SELECT min(opened_on) FROM onboarding_case")).scalar()
+        longest = c.execute(sa.text(
+            "SELECT max(n) FROM (SELECT count(*) AS n FROM task t JOIN onboarding_case c "
+            "ON c.id = t.case_id WHERE c.status = 'active' GROUP BY c.id) x")).scalar()
     engine.dispose()
     assert real == {"task": counts["task"], "event": counts["event"],
                     "onboarding_case": counts["onboarding_case"],
@@ -72,6 +75,7 @@ def test_generated_installation_has_what_was_asked_and_the_product_reads_it(gene
     assert open_per_muni == 1
     # Closed history lies before the current cases (the earliest current case opened 2025).
     assert str(oldest) < "2024-06-01"
+    assert longest > 150  # a long-running open case: years of monthly duties
 
     today = generate.BENCH_TODAY
     with db.session_scope(url) as s:
@@ -89,6 +93,10 @@ def test_generated_installation_has_what_was_asked_and_the_product_reads_it(gene
         result = run_sweep(session=s, ctx=make_ctx(today=today, actor="test"),
                            targets=TargetBook(), dry_run=True)
     assert result.reminders_new > 0 and result.overdue_tasks > 0
+    # The long-running open cases carry years of duties planned exactly as the sweep plans
+    # them: the sweep finds nothing to add.
+    assert info["long_running"]["cases"] == 36 and info["long_running"]["years"] >= 3
+    assert result.duties_created == 0
     # The dry run left nothing behind.
     engine = sa.create_engine(url)
     with engine.connect() as c:

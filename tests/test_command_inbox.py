@@ -14,10 +14,9 @@ import sqlalchemy as sa
 from sqlmodel import SQLModel, func, select
 from typer.testing import CliRunner
 
-import avtaleflyt.models  # noqa: F401  (registers every table)
 from avtaleflyt import db
 from avtaleflyt.cli.main import app
-from avtaleflyt.models import Command, Event, ExperienceNote, PersonalText
+from avtaleflyt.models import Command, Event, ExperienceNote, PersonalText, load_all
 
 from .web_support import csrf_of, logged_in
 
@@ -48,6 +47,7 @@ def _all_text(url: str) -> str:
     """Every string, text and JSON column of every table, as one string."""
     parts = []
     with db.get_engine(url).connect() as c:
+        load_all()  # every table, not only those this process has used
         for table in SQLModel.metadata.sorted_tables:
             cols = [col for col in table.columns
                     if isinstance(col.type, (sa.String, sa.Text, sa.JSON))]

@@ -14,7 +14,7 @@ from avtaleflyt import db, runtime
 from avtaleflyt.domain.stages import Party
 from avtaleflyt.services import users
 
-from .scale_support import add_closed_history, open_cases
+from .scale_support import add_closed_history, add_done_duties, open_cases
 from .web_support import client, logged_in, make_user, record
 
 TODAY = date(2026, 3, 20)
@@ -59,6 +59,28 @@ def test_board_html_does_not_grow_with_closed_history(db_url, today):
     national = logged_in(db_url, "nina", county=None).get("/").text
     assert len(re.findall(r'class="card ', national)) <= 5 * 12
     assert "Vis flere" in national
+
+
+def test_pages_and_feed_do_not_grow_with_an_open_cases_done_duties(db_url, today):
+    """Municipalities in running operation for twenty years under one open case: hundreds
+    of done duties and their events on the very cases the pages show. None of them is due,
+    so no page and not the feed changes by a byte."""
+    knrs = open_cases(db_url, 30, date(2026, 1, 5), county="18")
+    c = logged_in(db_url)
+    make_user(db_url, "frida", None)
+    with db.session_scope(db_url) as s:
+        token = users.issue_feed_token(session=s, username="frida")
+    pages = ("/", "/restanser", "/frister")
+    before = {p: c.get(p).text for p in pages}
+    feed_before = _feed(client(), token)
+
+    assert add_done_duties(db_url, knrs, years=20) == 30 * 20 * 24  # 14 400 tasks
+    after = {p: c.get(p).text for p in pages}
+    for p in pages:
+        assert after[p] == before[p], p
+    feed_after = _feed(client(), token)
+    assert feed_after.content == feed_before.content
+    assert feed_after.headers["etag"] == feed_before.headers["etag"]
 
 
 def test_board_column_and_restanser_are_paged(db_url, today):

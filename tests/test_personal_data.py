@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 from avtaleflyt import db, runtime
 from avtaleflyt.cli.main import app
 from avtaleflyt.domain.errors import Conflict
-from avtaleflyt.models import ContactPerson, Digest, Event, Task
+from avtaleflyt.models import ContactPerson, Digest, Event, Task, load_all
 from avtaleflyt.notifications.channels import TargetBook
 from avtaleflyt.services import people
 from avtaleflyt.services.documents import documents_root, store_document
@@ -55,6 +55,7 @@ def _everywhere(url: str, values: list[str]) -> list[str]:
     """Every text/JSON column of every table that holds one of `values`."""
     found = []
     with db.get_engine(url).connect() as c:
+        load_all()  # every table, not only those this process has used
         for table in SQLModel.metadata.sorted_tables:
             cols = [col for col in table.columns
                     if isinstance(col.type, (sa.String, sa.Text, sa.JSON))]

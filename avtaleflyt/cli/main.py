@@ -198,11 +198,11 @@ def status(
         with runtime.session() as s:
             rows = status_rows(s, today, scope_for_code(s, county, "--county"))
     if as_json:
-        # The same keys whatever the data: a script must not see its input change shape
-        # when a second county gets its first case.
-        keys = ("kommunenummer", "municipality", "county_code", "county",
-                "stage", "status", "next_deadline", "overdue_tasks")
-        print_json([{k: r[k] for k in keys} for r in rows])
+        import sys
+
+        from .entry import status_json
+
+        sys.stdout.write(status_json(rows))
         return
     if not rows:
         console.print("Ingen saker ennå. Åpne en med «avtaleflyt case open KNR».")

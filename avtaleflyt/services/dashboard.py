@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import case, func
+from sqlalchemy import and_, case, func
+from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
 from avtaleflyt.domain.kinds import EventKind
@@ -158,9 +159,11 @@ def _task_rows(session: Session, q, today: date) -> list[TaskRow]:
 
 
 def _paged_tasks(session: Session, today: date, page: int, per_page: int, scope: Scope,
-                 **filters) -> Page:
-    """Counted and paged in SQL: two queries, however long the list."""
-    total = int(session.exec(_open_task_query((func.count(),), scope, **filters)).one())
+                 total: int | None = None, **filters) -> Page:
+    """Counted and paged in SQL: two queries, however long the list (one when the caller
+    has counted it already)."""
+    if total is None:
+        total = int(session.exec(_open_task_query((func.count(),), scope, **filters)).one())
     page = min(max(page, 1), max(1, -(-total // per_page)))
     q = (_open_task_query(_task_columns(), scope, **filters)
          .order_by(col(Task.due_on), col(Municipality.kommunenummer), col(Task.id))
@@ -202,38 +205,42 @@ class Board:
 def _cards_query(today: date, scope: Scope, status: str | None, owner: str | None):
     """One row per municipality's latest case: its stage and status, its first open deadline
     (task title, owner, contact), its number of overdue tasks and an attention rank
-    (0 overdue, 1 due within SOON_DAYS, 2 on track, 3 no deadline). All in SQL."""
+    (0 overdue, 1 due within SOON_DAYS, 2 on track, 3 no deadline). All in SQL, and all
+    by aggregates joined on the case id (a window function's result joined per case is
+    scanned once per case on SQLite)."""
     latest = _latest_case_ids()
-    ranked = (select(
-        col(Task.case_id).label("case_id"), col(Task.title).label("title"),
-        col(Task.due_on).label("due_on"), col(Task.responsible).label("responsible"),
-        col(Task.contact_id).label("contact_id"),
-        func.row_number().over(partition_by=col(Task.case_id),
-                               order_by=(col(Task.due_on), col(Task.id))).label("rn"),
-        func.sum(case((col(Task.due_on) < today, 1), else_=0))
-        .over(partition_by=col(Task.case_id)).label("overdue"))
+    open_ = (col(Task.done_on).is_(None), col(Task.due_on).is_not(None),
+             OnboardingCase.status == CaseStatus.ACTIVE.value)
+    figures = scope.where(
+        select(col(Task.case_id).label("case_id"), func.min(Task.due_on).label("due_on"),
+               func.sum(case((col(Task.due_on) < today, 1), else_=0)).label("overdue"))
         .join(OnboardingCase, col(OnboardingCase.id) == Task.case_id)
-        .where(col(Task.done_on).is_(None), col(Task.due_on).is_not(None),
-               OnboardingCase.status == CaseStatus.ACTIVE.value))
-    ranked = scope.where(ranked.join(Municipality,
-                                     col(Municipality.id) == OnboardingCase.municipality_id),
-                         Municipality.county_id).subquery()
-    first = select(ranked).where(ranked.c.rn == 1).subquery()
-    overdue = func.coalesce(first.c.overdue, 0)
-    attention = case((overdue > 0, 0), (first.c.due_on.is_(None), 3),
-                     (first.c.due_on <= today + timedelta(days=SOON_DAYS), 1), else_=2)
+        .join(Municipality, col(Municipality.id) == OnboardingCase.municipality_id)
+        .where(*open_).group_by(col(Task.case_id)), Municipality.county_id).subquery()
+    # The first deadline's task: the lowest id among the open tasks due that day.
+    first_id = (select(col(Task.case_id).label("case_id"), func.min(Task.id).label("id"))
+                .join(figures, and_(figures.c.case_id == Task.case_id,
+                                    figures.c.due_on == Task.due_on))
+                .where(col(Task.done_on).is_(None)).group_by(col(Task.case_id)).subquery())
+    first = aliased(Task)
+    overdue = func.coalesce(figures.c.overdue, 0)
+    attention = case((overdue > 0, 0), (figures.c.due_on.is_(None), 3),
+                     (figures.c.due_on <= today + timedelta(days=SOON_DAYS), 1), else_=2)
     q = (select(OnboardingCase.id.label("case_id"), col(Municipality.kommunenummer),
                 col(Municipality.name), col(OnboardingCase.stage), col(OnboardingCase.status),
-                first.c.due_on, first.c.title, first.c.responsible, first.c.contact_id,
+                figures.c.due_on, first.title.label("title"),
+                first.responsible.label("responsible"), first.contact_id.label("contact_id"),
                 overdue.label("overdue"), attention.label("attention"))
          .select_from(OnboardingCase)
          .join(latest, latest.c.id == OnboardingCase.id)
          .join(Municipality, col(Municipality.id) == OnboardingCase.municipality_id)
-         .outerjoin(first, first.c.case_id == OnboardingCase.id))
+         .outerjoin(figures, figures.c.case_id == OnboardingCase.id)
+         .outerjoin(first_id, first_id.c.case_id == OnboardingCase.id)
+         .outerjoin(first, first.id == first_id.c.id))
     if status:
         q = q.where(OnboardingCase.status == status)
     if owner:
-        q = q.where(first.c.responsible == owner)
+        q = q.where(first.responsible == owner)
     return scope.where(q, Municipality.county_id).subquery()
 
 
@@ -253,21 +260,23 @@ def board(session: Session, today: date, *, status: str | None = None,
           owner: str | None = None, scope: Scope = EVERYWHERE,
           per_column: int = BOARD_CARDS) -> Board:
     """One column per stage with its number of cards and the `per_column` cards that need
-    attention first (overdue, then soon, then by next deadline). Three queries, and the
+    attention first (overdue, then soon, then by next deadline). Two queries, and the
     page's size does not depend on how many cases there are."""
     cards = _cards_query(today, scope, status, owner)
-    counts = {Stage(st): int(n) for st, n in session.exec(
-        select(cards.c.stage, func.count()).group_by(cards.c.stage)).all()}
+    # Each column's count rides on its cards: a stage without cards has none.
     pos = func.row_number().over(partition_by=cards.c.stage,
                                  order_by=_card_order(cards)).label("pos")
-    top = select(cards, pos).subquery()
+    n = func.count().over(partition_by=cards.c.stage).label("n")
+    top = select(cards, pos, n).subquery()
     rows = session.execute(select(top).where(top.c.pos <= per_column)
                         .order_by(top.c.stage, top.c.pos)).all()
     names = task_contact_names(session, [r[8] for r in rows])
     columns: dict[Stage, list[Card]] = {s: [] for s in STAGE_ORDER}
+    counts: dict[Stage, int] = {s: 0 for s in STAGE_ORDER}
     for r in rows:
         columns[Stage(r[3])].append(_card(r, names, today))
-    return Board(columns, {s: counts.get(s, 0) for s in STAGE_ORDER})
+        counts[Stage(r[3])] = int(r[12])
+    return Board(columns, counts)
 
 
 def board_column(session: Session, today: date, stage: Stage, *, page: int = 1,
@@ -315,9 +324,10 @@ def overdue_counts(session: Session, today: date, scope: Scope = EVERYWHERE
 
 def overdue_tasks(session: Session, today: date, scope: Scope = EVERYWHERE, *,
                   responsible: str | None = None, page: int = 1,
-                  per_page: int = PAGE_SIZE) -> Page:
-    """Overdue open tasks (of one party, or all), oldest first, a page at a time."""
-    return _paged_tasks(session, today, page, per_page, scope,
+                  per_page: int = PAGE_SIZE, total: int | None = None) -> Page:
+    """Overdue open tasks (of one party, or all), oldest first, a page at a time. `total`:
+    their number, when the caller has it from `overdue_counts` in the same session."""
+    return _paged_tasks(session, today, page, per_page, scope, total,
                         due_until=today - timedelta(days=1), responsible=responsible)
 
 

@@ -24,7 +24,6 @@ from avtaleflyt.models import (
     ContactPerson,
     County,
     Event,
-    ExperienceNote,
     Municipality,
     OnboardingCase,
     Task,
@@ -162,6 +161,7 @@ def _notice_given(state) -> dict[str, Any] | None:
 def case_detail(session: Session, kommunenummer: str, today: date, *,
                 with_personal_data: bool = True) -> dict[str, Any]:
     from avtaleflyt.domain import machine
+    from avtaleflyt.models import ExperienceNote
 
     from .store import case_tasks, get_case, load_terms, snapshot
 

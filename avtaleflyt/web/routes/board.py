@@ -60,7 +60,8 @@ def overdue(request: Request, user: User, ansvar: str | None = None,
         per_page = dashboard.PAGE_SIZE if owner else dashboard.PAGE_SIZE // len(parties)
         groups = {p.value: dashboard.overdue_tasks(
             s, today, user.scope, responsible=p.value,
-            page=dashboard.page_number(side) if owner else 1, per_page=per_page)
+            page=dashboard.page_number(side) if owner else 1, per_page=per_page,
+            total=counts[p.value])
             for p in parties}
     return request.app.state.pages.render(request, "overdue.html.j2", title="Restanser",
                                           user=user, groups=groups, counts=counts,
