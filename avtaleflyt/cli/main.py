@@ -8,6 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from .i18n import NorwegianGroup
 from .municipalities import CountyOption
 from .output import (
     console,
@@ -25,6 +26,7 @@ app = typer.Typer(
     rich_markup_mode="rich",
     pretty_exceptions_enable=False,
     add_completion=False,
+    cls=NorwegianGroup,  # the frame's own text ("Bruk:", "Valg", "Mangler argumentet …")
 )
 
 
