@@ -170,7 +170,10 @@ def init() -> None:
     console.print(f"Databasen er klar: [bold]{_safe_url(url)}[/] (skjema {db.head_revision()}).",
                   highlight=False)
     if counties or munis:
-        console.print(f"La inn {counties} fylker og {munis} kommuner.", highlight=False)
+        from avtaleflyt.formatting import format_count
+
+        console.print(f"La inn {format_count(counties, 'fylke', 'fylker')} og "
+                      f"{format_count(munis, 'kommune', 'kommuner')}.", highlight=False)
 
 
 def _safe_url(url: str) -> str:

@@ -337,7 +337,9 @@ def resume(*, session: Session, kommunenummer: str, on: date, ctx: Ctx) -> Outco
         session.flush()
         schedule_political_cases(session=session, ctx=ctx, case_ids=[case.id], commit=False)
     commit_case(session, case)
-    moved = f" Åpne frister er flyttet {days} dager." if days else ""
+    from avtaleflyt.formatting import format_days
+
+    moved = f" Åpne frister er flyttet {format_days(days)}." if days else ""
     return _outcome(m, case, f"Saken for {m.name} er gjenopptatt.{moved}")
 
 

@@ -23,7 +23,7 @@ from avtaleflyt.domain.meetingplan import (
     parse_ics,
     short_date,
 )
-from avtaleflyt.formatting import format_date
+from avtaleflyt.formatting import format_count, format_date
 from avtaleflyt.models import County, Meeting, Municipality, OnboardingCase, Saksgang
 
 from .context import Ctx
@@ -211,7 +211,9 @@ def _county_name(session: Session, county_id: int) -> str:
 
 
 def _moved(n: int) -> str:
-    return f" {n} frister i politisk behandling ble satt eller flyttet." if n else ""
+    if not n:
+        return ""
+    return f" {format_count(n, 'frist', 'frister')} i politisk behandling ble satt eller flyttet."
 
 
 def import_meetings(*, session: Session, path: Path, kommunenummer: str | None,
@@ -245,7 +247,7 @@ def import_meetings(*, session: Session, path: Path, kommunenummer: str | None,
 
     moved = schedule_political_cases(session=session, ctx=ctx, commit=False)
     session.commit()
-    return MeetingResult(f"Importerte {added} møter fra {path.name}"
+    return MeetingResult(f"Importerte {format_count(added, 'møte', 'møter')} fra {path.name}"
                          + (f" ({skipped} fantes fra før)." if skipped else ".") + _moved(moved),
                          added, skipped, moved, warnings)
 

@@ -18,6 +18,7 @@ from sqlmodel import Session, col, select
 
 from avtaleflyt.domain.errors import Conflict, InvalidInput, NotFound
 from avtaleflyt.domain.text import check_text
+from avtaleflyt.formatting import format_count
 from avtaleflyt.models import Document, Municipality, PersonalText, utcnow
 
 from .context import Ctx
@@ -119,7 +120,8 @@ def redact(*, session: Session, text_id: int, reason: str, ctx: Ctx) -> dict[str
             "redacted_at": row.redacted_at.isoformat(),
             "documents": [{"id": d, "file": f} for d, f in scrubbed],
             "message": f"Tekst {text_id} er sladdet ({m.name})"
-                       + (f"; {len(scrubbed)} lagrede dokument(er) er oppdatert." if scrubbed
+                       + (f"; {format_count(len(scrubbed), 'lagret dokument', 'lagrede dokumenter')}"
+                          " er oppdatert." if scrubbed
                           else ".")}
 
 
