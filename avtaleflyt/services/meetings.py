@@ -174,7 +174,8 @@ def add_meeting(*, session: Session, kommunenummer: str | None, body: str, on: d
         if not kommunenummer or kommunenummer.strip().lower() == COUNTY:
             raise InvalidInput(f"«KNR» mangler: {body} hører til en kommune (f.eks. 1836).",
                                field="kommunenummer")
-        knr = get_municipality(session, kommunenummer).kommunenummer
+        municipality = get_municipality(session, kommunenummer)
+        knr = municipality.kommunenummer
     if on < ctx.today:
         raise InvalidInput(f"«--date»: møtet {format_date(on)} er før i dag "
                            f"({format_date(ctx.today)}); legg inn kommende møter.", field="date")
@@ -189,7 +190,7 @@ def add_meeting(*, session: Session, kommunenummer: str | None, body: str, on: d
 
     moved = schedule_political_cases(session=session, ctx=ctx, commit=False)
     session.commit()
-    who = BODY_LABELS[body] + (f" i {knr}" if knr else
+    who = BODY_LABELS[body] + (f" i {municipality.name}" if knr else
                                f" i {_county_name(session, meetings[0].county_id)}")
     if not added:
         return MeetingResult(f"{who} har allerede møte {format_date(on)}; ingen endring.",
