@@ -46,6 +46,7 @@ def test_the_walkthrough_starts_the_using_it_section():
 
 @pytest.mark.slow
 @pytest.mark.prefect
+@pytest.mark.timeout(2400)  # about 40 flow runs and three PDFs; minutes on a busy machine
 def test_the_readme_walkthrough_runs_as_written(tmp_path, prefect_server):
     from prefect.settings import PREFECT_API_URL
 
@@ -77,6 +78,9 @@ def test_the_readme_walkthrough_runs_as_written(tmp_path, prefect_server):
     # What a reader following along sees.
     assert "Rødøy" in out and "Meløy" in out
     assert "ingen mottaker satt opp" in out  # a fresh installation has no notification targets
+    # After each change, what comes next (services/next_step.py).
+    assert ("Neste frist: Lever saksframlegg til kommunedirektøren innen 18. mars 2027 – 15 "
+            "arbeidsdager før formannskapet 13. april 2027.") in out
     status = next(json.loads(chunk) for chunk in _json_arrays(out)
                   if chunk.lstrip().startswith('[\n  {\n    "kommunenummer"'))
     by_knr = {row["kommunenummer"]: row for row in status}
