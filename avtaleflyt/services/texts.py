@@ -116,13 +116,12 @@ def redact(*, session: Session, text_id: int, reason: str, ctx: Ctx) -> dict[str
     from avtaleflyt.db import forget_freed_pages
 
     forget_freed_pages(session)
+    updated = format_count(len(scrubbed), "lagret dokument", "lagrede dokumenter")
     return {"text_id": text_id, "kommunenummer": m.kommunenummer, "redacted_by": ctx.actor,
             "redacted_at": row.redacted_at.isoformat(),
             "documents": [{"id": d, "file": f} for d, f in scrubbed],
             "message": f"Tekst {text_id} er sladdet ({m.name})"
-                       + (f"; {format_count(len(scrubbed), 'lagret dokument', 'lagrede dokumenter')}"
-                          " er oppdatert." if scrubbed
-                          else ".")}
+                       + (f"; {updated} er oppdatert." if scrubbed else ".")}
 
 
 # --- stored documents ------------------------------------------------------------------
