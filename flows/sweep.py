@@ -137,7 +137,7 @@ def _sweep(settings, county: str | None, dry_run: bool, logger) -> dict[str, Any
             result = sweep_service.run_sweep(session=s, ctx=ctx, targets=targets,
                                              progress=logger.info,
                                              scope=scope_for_code(s, county))
-    logger.info("Ferdig: %s sendt, %s feilet.", result.sent_count, result.failed_count)
+    logger.info("Ferdig: %s sendt, %s ikke levert.", result.sent_count, result.failed_count)
     _artifact(result)
     _case_artifact(ctx.today, county)
     return result.as_dict() | ({"county": county} if county else {})
@@ -195,7 +195,7 @@ def _ensure_county_limit(installation_name: str, county: str) -> str:
 def _artifact(result: sweep_service.SweepResult) -> None:
     from prefect.artifacts import create_table_artifact
 
-    from avtaleflyt.formatting import format_date
+    from avtaleflyt.formatting import format_count, format_date
 
     rows = result.table() or [{"mottaker": "–", "status": "ingenting å sende", "punkter": 0,
                                "mål": "–", "feil": ""}]
@@ -204,9 +204,10 @@ def _artifact(result: sweep_service.SweepResult) -> None:
         table=rows,
         description=(f"Fristsveip {format_date(date.fromisoformat(result.today))}"
                      f"{' (prøvekjøring)' if result.dry_run else ''}: "
-                     f"{result.sent_count} sendt, {result.failed_count} feilet, "
-                     f"{result.overdue_tasks} oppgaver på overtid, "
-                     f"{result.reminders_new} nye påminnelser."),
+                     f"{result.sent_count} sendt, {result.failed_count} ikke levert, "
+                     f"{format_count(result.overdue_tasks, 'oppgave', 'oppgaver')} på "
+                     "overtid, "
+                     f"{format_count(result.reminders_new, 'ny påminnelse', 'nye påminnelser')}."),
     )
 
 

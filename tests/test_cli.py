@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -200,6 +201,18 @@ def test_demo_drives_a_year_and_prints_the_status(tmp_path):
     assert reached == {"first_contact", "political_approval", "contract_signing",
                        "system_setup", "running_operation"}
     assert "Rødøy" in result.stdout and "Drift" in result.stdout
+    # It ends with the one command that opens the dashboard on the demo data, and a login
+    # that works there.
+    assert f"avtaleflyt --db sqlite:///{demo_db} serve" in result.stdout
+    password = re.search(r"logg inn som «demo» med passordet «([^»]+)»", result.stdout)[1]
+    from avtaleflyt import db as avtaleflyt_db
+    from avtaleflyt.services.users import authenticate
+
+    with avtaleflyt_db.session_scope(f"sqlite:///{demo_db}") as s:
+        user = authenticate(session=s, username="demo", password=password)
+        assert user is not None and user.county_code == "18"
+    # Its documents are in demo.db: nothing was written to (or read from) a documents folder.
+    assert not (tmp_path / "documents").exists() and not (tmp_path / "demo-documents").exists()
 
 
 def test_a_refused_command_never_starts_prefect(db_url):

@@ -108,5 +108,8 @@ def test_deadline_sweep_flow_runs_and_leaves_an_artifact(political, hook, prefec
     newest = max(artifacts, key=lambda a: a.created)
     text = json.dumps(newest.data, default=str) + (newest.description or "")
     assert "sendt" in text and HOOK_SECRET not in text
-    assert any("coordinator" in json.dumps(a.data, default=str) for a in artifacts)
+    # The recipient by its Norwegian role name, not its key ("coordinator:18").
+    assert any("koordinator i Nordland fylkesbibliotek" in json.dumps(a.data, default=str,
+                                                                       ensure_ascii=False)
+               for a in artifacts)
     assert all(HOOK_SECRET not in json.dumps(a.data, default=str) for a in artifacts)

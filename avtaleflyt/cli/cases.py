@@ -239,7 +239,8 @@ def advance(knr: Knr, as_json: JsonOpt = False) -> None:
         result = runtime.run_flow(onboarding, kommunenummer=knr, today=runtime.today())
         moved = len(result["transitions"])
         if moved:
-            result["message"] = f"Saken gikk videre {moved} fase(r)."
+            result["message"] = ("Saken gikk videre én fase." if moved == 1 else
+                                 f"Saken gikk videre {moved} faser.")
         elif result["status"] == "on_hold":
             result["message"] = "Ingen endring: saken er satt på vent."
         elif result["status"] != "active":
@@ -303,7 +304,7 @@ def _print_case(d: dict[str, Any]) -> None:
     for c in ("Dato", "Hendelse", "Registrert av"):
         hist.add_column(c)
     for e in d["history"]:
-        hist.add_row(fmt_iso(e["occurred_on"]), escape(e["label"]), escape(e["recorded_by"]))
+        hist.add_row(fmt_iso(e["occurred_on"]), escape(e["label"]), escape(e["recorded_by_label"]))
     console.print(hist)
     if d["terms"]:
         from avtaleflyt.formatting import format_amount, format_percent

@@ -46,8 +46,12 @@ def copy(
     if as_json:
         print_json(summary)
         return
-    console.print(f"Kopierte {summary['rows']} rader i {len(result.tables)} tabeller og "
-                  f"{result.documents} dokumentversjoner til [bold]{summary['target']}[/]. "
+    from avtaleflyt.formatting import format_count as n
+
+    console.print(f"Kopierte {n(summary['rows'], 'rad', 'rader')} i "
+                  f"{n(len(result.tables), 'tabell', 'tabeller')} og "
+                  f"{n(result.documents, 'dokumentversjon', 'dokumentversjoner')} til "
+                  f"[bold]{summary['target']}[/]. "
                   "Antall rader og alle SHA-256 er kontrollert.", highlight=False)
     console.print("Sett AVTALEFLYT_DATABASE_URL til måldatabasen på alle noder.",
                   highlight=False)

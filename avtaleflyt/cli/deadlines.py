@@ -21,9 +21,6 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Skriv JSON for skript.")]
 KIND_LABELS = {ReminderKind.UPCOMING: "Nærmer seg", ReminderKind.DUE: "I dag",
                ReminderKind.OVERDUE: "Passert", ReminderKind.ESCALATION: "Eskalert",
                ReminderKind.MOVED: "Flyttet", ReminderKind.NO_PLAN: "Mangler møte"}
-STATUS_LABELS = {"pending": "venter", "sending": "sendes", "sent": "sendt",
-                 "failed": "feilet (prøver igjen)", "gave_up": "gitt opp", "venter": "venter",
-                 "would_send": "ville blitt sendt"}
 
 
 def sweep(
@@ -66,12 +63,17 @@ def _dry_run(runtime) -> dict[str, Any]:
 
 
 def _print_sweep(r: dict[str, Any]) -> None:
+    from avtaleflyt.formatting import format_count as n
+    from avtaleflyt.services.reminders import status_text
+
     prefix = "Prøvekjøring – ingenting er endret eller sendt. " if r["dry_run"] else ""
     console.print(
-        f"{prefix}Fristsveip for {fmt_iso(r['today'])}: {len(r['advanced'])} saker flyttet, "
-        f"{r['tasks_rescheduled']} politiske frister satt eller flyttet, "
-        f"{r['duties_created']} faste oppgaver laget, {r['reminders_new']} nye påminnelser, "
-        f"{r['overdue_tasks']} oppgaver på overtid.", highlight=False)
+        f"{prefix}Fristsveip for {fmt_iso(r['today'])}: "
+        f"{n(len(r['advanced']), 'sak', 'saker')} flyttet, "
+        f"{n(r['tasks_rescheduled'], 'politisk frist', 'politiske frister')} satt eller "
+        f"flyttet, {n(r['duties_created'], 'fast oppgave', 'faste oppgaver')} laget, "
+        f"{n(r['reminders_new'], 'ny påminnelse', 'nye påminnelser')}, "
+        f"{n(r['overdue_tasks'], 'oppgave', 'oppgaver')} på overtid.", highlight=False)
     if r.get("day_off"):
         console.print(f"{escape(r['day_off'])} er ikke en arbeidsdag: ingen påminnelser "
                       "sendes i dag; de kommer neste arbeidsdag.", highlight=False)
@@ -81,8 +83,9 @@ def _print_sweep(r: dict[str, Any]) -> None:
         return
     if r["dry_run"]:
         for d in r["sent"]:
-            targets = ", ".join(t["target"] for t in d["targets"]) or "(ingen mottakeradresse)"
-            console.rule(f"Til {escape(d['recipient'])}: {escape(targets)}")
+            targets = ", ".join(t["target"] for t in d["targets"]) or status_text(d)
+            who = d.get("recipient_label") or d["recipient"]
+            console.rule(f"Til {escape(who)}: {escape(targets)}")
             console.print(f"[bold]{escape(d['title'])}[/]", highlight=False)
             console.print(escape(d["text"]), highlight=False)
         return
@@ -90,11 +93,14 @@ def _print_sweep(r: dict[str, Any]) -> None:
     for c in ("Mottaker", "Status", "Punkter", "Mål", "Feil"):
         t.add_column(c)
     for d in r["sent"]:
-        t.add_row(escape(d["recipient"]), STATUS_LABELS.get(d["status"], d["status"]),
+        t.add_row(escape(d.get("recipient_label") or d["recipient"]), status_text(d),
                   str(d["items"]), escape(", ".join(x["target"] for x in d["targets"]) or "–"),
                   escape("; ".join(x["error"] for x in d["targets"] if x.get("error"))))
     console.print(t)
-    console.print(f"{r['sent_count']} sendt, {r['failed_count']} feilet.", highlight=False)
+    unset = sum(1 for d in r["sent"] if d.get("no_target"))
+    console.print(f"{r['sent_count']} sendt, {r['failed_count'] - unset} feilet"
+                  + (f", {unset} uten mottaker (sett opp AVTALEFLYT_NOTIFY_URLS eller "
+                     "AVTALEFLYT_APPRISE_CONFIG)" if unset else "") + ".", highlight=False)
 
 
 def deadlines_cmd(
@@ -120,7 +126,9 @@ def deadlines_cmd(
     if not rows:
         console.print(f"Ingen åpne frister de neste {days} dagene.")
         return
-    t = Table(title=f"Frister til og med {days} dager frem", title_justify="left")
+    from avtaleflyt.formatting import format_days
+
+    t = Table(title=f"Frister til og med {format_days(days)} frem", title_justify="left")
     for c in ("Frist", "Knr", "Kommune", "Oppgave", "Id", "Ansvar", "Dager"):
         t.add_column(c)
     for r in rows:
@@ -142,23 +150,25 @@ def reminders_list(
     from datetime import timedelta
 
     from avtaleflyt import runtime
-    from avtaleflyt.services.reminders import reminder_rows
+    from avtaleflyt.services.reminders import reminder_rows, status_text
 
     with user_errors():
         today = runtime.today()
+        since = today - timedelta(days=days)
         with runtime.session() as s:
-            rows = reminder_rows(s, since=today - timedelta(days=days))
+            rows = reminder_rows(s, since=since, ctx=runtime.ctx())
     if as_json:
         print_json(rows)
         return
     if not rows:
-        console.print(f"Ingen påminnelser de siste {days} dagene.")
+        console.print(f"Ingen påminnelser laget siden {fmt_iso(since.isoformat())}.",
+                      highlight=False)
         return
     t = Table(title="Påminnelser", title_justify="left")
     for c in ("Laget", "Type", "Mottaker", "Kommune", "Oppgave", "Frist", "Status"):
         t.add_column(c)
     for r in rows:
         t.add_row(fmt_iso(r["created_on"]), KIND_LABELS.get(r["kind"], r["kind"]),
-                  escape(r["recipient"]), escape(r["municipality"]), escape(r["task"]),
-                  fmt_iso(r["due_on"]), STATUS_LABELS.get(r["status"], r["status"]))
+                  escape(r["recipient_label"]), escape(r["municipality"]), escape(r["task"]),
+                  fmt_iso(r["due_on"]), status_text(r))
     console.print(t)

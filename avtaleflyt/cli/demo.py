@@ -208,7 +208,12 @@ def _run_demo(*, reuse: bool) -> None:
     from avtaleflyt.services.reference import load_reference_data
 
     url = runtime.settings().effective_database_url
-    db.upgrade(url, documents_dir=runtime.settings().data_dir / "documents")
+    # The demo's documents live in its own database. Migration 0010 reads a pre-0010 documents
+    # folder into the database it upgrades, so the demo names a folder of its own (which
+    # never exists) instead of letting it fall back to the installation's `documents/`.
+    documents = (runtime.settings().data_dir / "documents" if reuse
+                 else _demo_path(url).with_name("demo-documents"))
+    db.upgrade(url, documents_dir=documents)
     with runtime.session() as s:
         load_reference_data(s)
         from avtaleflyt.services.queries import status_rows
@@ -259,8 +264,36 @@ def _run_demo(*, reuse: bool) -> None:
                   "har ingen varslingsadresser; se «avtaleflyt sweep --dry-run».",
                   highlight=False)
     if not reuse:
-        console.print(f"\nDemodatabasen ligger i {url.removeprefix('sqlite:///')}. Utforsk den, "
-                      f"for eksempel:\n  avtaleflyt --db {url} case show 1836", highlight=False)
+        password = _demo_user()
+        console.print(
+            f"\nDemodatabasen ligger i {_demo_path(url)}. Se demoåret i dashbordet (logg inn "
+            f"som «{DEMO_USER}» med passordet «{password}»):\n"
+            f"  avtaleflyt --db {url} serve\n"
+            f"eller på kommandolinjen, for eksempel:\n"
+            f"  avtaleflyt --db {url} case show 1836", highlight=False, soft_wrap=True)
+
+
+DEMO_USER = "demo"
+
+
+def _demo_path(url: str):
+    from pathlib import Path
+
+    return Path(url.removeprefix("sqlite:///"))
+
+
+def _demo_user() -> str:
+    """A dashboard login for the demo database (Nordland's coordinator), with a new random
+    password each run: the demo's data is fictitious, and the database is recreated."""
+    import secrets
+
+    from avtaleflyt import runtime
+    from avtaleflyt.services.users import create_user
+
+    password = secrets.token_urlsafe(12)
+    with runtime.session() as s:
+        create_user(session=s, username=DEMO_USER, password=password, county="18")
+    return password
 
 
 def _keep_deadlines(day: date) -> None:

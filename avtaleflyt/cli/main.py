@@ -8,6 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from .i18n import NorwegianGroup
 from .municipalities import CountyOption
 from .output import (
     console,
@@ -25,6 +26,7 @@ app = typer.Typer(
     rich_markup_mode="rich",
     pretty_exceptions_enable=False,
     add_completion=False,
+    cls=NorwegianGroup,  # the frame's own text ("Bruk:", "Valg", "Mangler argumentet …")
 )
 
 
@@ -168,7 +170,10 @@ def init() -> None:
     console.print(f"Databasen er klar: [bold]{_safe_url(url)}[/] (skjema {db.head_revision()}).",
                   highlight=False)
     if counties or munis:
-        console.print(f"La inn {counties} fylker og {munis} kommuner.", highlight=False)
+        from avtaleflyt.formatting import format_count
+
+        console.print(f"La inn {format_count(counties, 'fylke', 'fylker')} og "
+                      f"{format_count(munis, 'kommune', 'kommuner')}.", highlight=False)
 
 
 def _safe_url(url: str) -> str:

@@ -196,9 +196,25 @@ def outcome(result: dict[str, Any], as_json: bool) -> None:
     for tr in result.get("transitions", []):
         console.print(f"  → Ny fase: [bold]{stage_label(tr['to'])}[/] fra {fmt_iso(tr['on'])}",
                       highlight=False)
+    if result.get("next_step"):
+        console.print(f"  {_escape(result['next_step']['text'])}", highlight=False)
 
 
 def run_write(fn: Callable[[], dict[str, Any]], as_json: bool = False) -> None:
     with user_errors():
         result = fn()
+        _add_next_step(result)
     outcome(result, as_json)
+
+
+def _add_next_step(result: dict[str, Any]) -> None:
+    """After a change to a case: its first open deadline and why (services/next_step.py),
+    read once the flow run has returned."""
+    knr = result.get("kommunenummer") if isinstance(result, dict) else None
+    if not knr or "next_step" in result:
+        return
+    from avtaleflyt import runtime
+    from avtaleflyt.services.next_step import next_step
+
+    with runtime.session() as s:
+        result["next_step"] = next_step(session=s, kommunenummer=knr, ctx=runtime.ctx())

@@ -11,8 +11,7 @@ from sqlmodel import Session, select
 from avtaleflyt.domain.kinds import EventKind, is_duty
 from avtaleflyt.domain import machine
 from avtaleflyt.domain.agreement import Terms
-from avtaleflyt.domain.errors import Conflict, InvalidInput, NotFound, ref
-from avtaleflyt.domain.text import check_text
+from avtaleflyt.domain.errors import Conflict, InvalidInput, ref
 from avtaleflyt.domain.machine import FactInput, NewEvent
 from avtaleflyt.domain.facts import FactKind, confirmation
 from avtaleflyt.domain.facts import Outcome as Outcome_
@@ -377,7 +376,9 @@ def resume(*, session: Session, kommunenummer: str, on: date, ctx: Ctx) -> Outco
     case.on_hold_since = None
     _run_hooks(session, case, STAGE_RULES[Stage(case.stage)].on_resume, ctx)
     commit_case(session, case)
-    moved = f" Åpne frister er flyttet {days} dager." if days else ""
+    from avtaleflyt.formatting import format_days
+
+    moved = f" Åpne frister er flyttet {format_days(days)}." if days else ""
     return _outcome(m, case, f"Saken for {m.name} er gjenopptatt.{moved}")
 
 

@@ -23,7 +23,6 @@ from sqlmodel import Session
 
 from avtaleflyt.documents.render import DocumentRenderer
 from avtaleflyt.domain.errors import InvalidInput
-from avtaleflyt.domain.stages import Stage
 from avtaleflyt.settings import Settings
 
 from . import scope as scopes

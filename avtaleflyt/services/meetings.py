@@ -24,7 +24,7 @@ from avtaleflyt.domain.meetingplan import (
     parse_ics,
     short_date,
 )
-from avtaleflyt.formatting import format_date
+from avtaleflyt.formatting import format_count, format_date
 from avtaleflyt.models import County, Meeting, Municipality, OnboardingCase, Saksgang
 
 from .context import Ctx
@@ -175,7 +175,8 @@ def add_meeting(*, session: Session, kommunenummer: str | None, body: str, on: d
         if not kommunenummer or kommunenummer.strip().lower() == COUNTY:
             raise InvalidInput(f"«KNR» mangler: {body} hører til en kommune (f.eks. 1836).",
                                field="kommunenummer")
-        knr = get_municipality(session, kommunenummer).kommunenummer
+        municipality = get_municipality(session, kommunenummer)
+        knr = municipality.kommunenummer
     if on < ctx.today:
         raise InvalidInput(f"{ref('date')}: møtet {format_date(on)} er før i dag "
                            f"({format_date(ctx.today)}); legg inn kommende møter.", field="date")
@@ -190,7 +191,7 @@ def add_meeting(*, session: Session, kommunenummer: str | None, body: str, on: d
 
     moved = schedule_political_cases(session=session, ctx=ctx, commit=False)
     session.commit()
-    who = BODY_LABELS[body] + (f" i {knr}" if knr else
+    who = BODY_LABELS[body] + (f" i {municipality.name}" if knr else
                                f" i {_county_name(session, meetings[0].county_id)}")
     if not added:
         return MeetingResult(f"{who} har allerede møte {format_date(on)}; ingen endring.",
@@ -212,7 +213,9 @@ def _county_name(session: Session, county_id: int) -> str:
 
 
 def _moved(n: int) -> str:
-    return f" {n} frister i politisk behandling ble satt eller flyttet." if n else ""
+    if not n:
+        return ""
+    return f" {format_count(n, 'frist', 'frister')} i politisk behandling ble satt eller flyttet."
 
 
 def import_meetings(*, session: Session, path: Path, kommunenummer: str | None,
@@ -246,7 +249,7 @@ def import_meetings(*, session: Session, path: Path, kommunenummer: str | None,
 
     moved = schedule_political_cases(session=session, ctx=ctx, commit=False)
     session.commit()
-    return MeetingResult(f"Importerte {added} møter fra {path.name}"
+    return MeetingResult(f"Importerte {format_count(added, 'møte', 'møter')} fra {path.name}"
                          + (f" ({skipped} fantes fra før)." if skipped else ".") + _moved(moved),
                          added, skipped, moved, warnings)
 

@@ -19,7 +19,7 @@ from avtaleflyt.domain.stages import (
     Stage,
     Theme,
 )
-from avtaleflyt.formatting import format_date
+from avtaleflyt.formatting import format_count, format_date
 from avtaleflyt.models import (
     ContactPerson,
     County,
@@ -207,7 +207,7 @@ def case_detail(session: Session, kommunenummer: str, today: date, *,
             "text_id": e.details.get("reason_text_id"),
             "occurred_on": e.occurred_on.isoformat(),
             "recorded_at": e.recorded_at.isoformat(), "recorded_by": e.recorded_by,
-            "details": e.details,
+            "recorded_by_label": actor_label(e.recorded_by), "details": e.details,
         } for e in events],
         "terms": None if terms is None else {
             "set_on": terms_row.set_on.isoformat(),
@@ -281,6 +281,16 @@ _EVENT_LABELS = {
 }
 
 
+# Who acted, when it was the program itself rather than a person (the login name).
+ACTOR_LABELS = {"deadline-sweep": "Fristsveipet (automatisk)", "demo": "Demo"}
+
+
+def actor_label(actor: str) -> str:
+    """The history's "Registrert av": a person's user name as it is, the program's own
+    runs by a Norwegian name ("Fristsveipet (automatisk)", not "deadline-sweep")."""
+    return ACTOR_LABELS.get(actor, actor)
+
+
 def event_label(kind: str, details: dict[str, Any],
                 texts: dict[int, str] | None = None) -> str:
     """One line of history in Norwegian. `texts` resolves free-text references (a hold or
@@ -297,8 +307,9 @@ def event_label(kind: str, details: dict[str, Any],
     if kind == EventKind.AGREEMENT_ENDED and details.get("by_notice"):
         return "Avtalen avsluttet etter oppsigelse"
     if kind == EventKind.DUTIES_AFTER_NOTICE:
-        return (f"Faste oppgaver tilpasset oppsigelsen: {details.get('settled', 0)} "
-                f"fornyelsesfrist(er) avklart, {details.get('removed', 0)} oppgave(r) etter "
+        settled = format_count(details.get("settled", 0), "fornyelsesfrist", "fornyelsesfrister")
+        removed = format_count(details.get("removed", 0), "oppgave", "oppgaver")
+        return (f"Faste oppgaver tilpasset oppsigelsen: {settled} avklart, {removed} etter "
                 "avtalens slutt fjernet")
     if kind in FactKind._value2member_map_:
         label = FACT_LABELS[FactKind(kind)]

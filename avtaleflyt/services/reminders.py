@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
+from collections.abc import Iterable
 from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -54,6 +55,18 @@ from .context import Ctx
 from .scope import EVERYWHERE, Scope
 
 PENDING, SENDING, SENT, FAILED, GAVE_UP = "pending", "sending", "sent", "failed", "gave_up"
+STATUS_LABELS = {PENDING: "venter", SENDING: "sendes", SENT: "sendt",
+                 FAILED: "feilet (prøver igjen)", GAVE_UP: "gitt opp", "venter": "venter",
+                 "would_send": "ville blitt sendt"}
+NO_TARGET_LABEL = "ingen mottaker satt opp"
+
+
+def status_text(row: dict[str, Any]) -> str:
+    """A digest's status in words: "ingen mottaker satt opp" when nothing is configured to
+    send it to (a fresh installation), not "feilet"."""
+    if row.get("no_target"):
+        return NO_TARGET_LABEL
+    return STATUS_LABELS.get(row["status"], row["status"])
 
 
 def recipient_label(recipient: str, ctx: Ctx, libraries: dict[str, str] | None = None) -> str:
@@ -66,7 +79,14 @@ def recipient_label(recipient: str, ctx: Ctx, libraries: dict[str, str] | None =
         return config.reminders.coordinator_label + where
     if role == LEADER:
         return config.reminders.leader_label + where
-    return f"kontaktpersonen ({recipient})"
+    return f"kontaktperson nr. {recipient.removeprefix(CONTACT_PREFIX)}"
+
+
+def recipient_labels(session: Session, ctx: Ctx, recipients: Iterable[str]) -> dict[str, str]:
+    """Each recipient key ("coordinator:18") by its Norwegian role name, for lists and
+    tables ("koordinator i Nordland fylkesbibliotek")."""
+    libraries = dict(session.exec(select(County.code, County.library_name)).all())
+    return {r: recipient_label(r, ctx, libraries) for r in set(recipients)}
 
 
 def _action(kind: str, task: Task, m: Municipality, to_contact: bool, ctx: Ctx,
@@ -318,6 +338,10 @@ class SendReport:
     status: str
     items: int
     targets: list[dict[str, Any]] = field(default_factory=list)
+    recipient_label: str = ""
+    # Nothing is configured to send it to (a fresh installation): kept, and said so,
+    # rather than reported as a failed delivery.
+    no_target: bool = False
 
 
 def sendable(ctx: Ctx, now: datetime):
@@ -470,6 +494,10 @@ def send_due_digests(*, session: Session, ctx: Ctx, targets: TargetBook,
         if fast:  # the batch's last message was skipped: the connection back to waiting
             _commit_mode(session, durable=True)
             session.commit()
+    session.commit()
+    labels = recipient_labels(session, ctx, (r.recipient for r in reports))
+    for report in reports:
+        report.recipient_label = labels[report.recipient]
     return reports
 
 
@@ -514,6 +542,7 @@ def _send_one(session: Session, digest: _Claimed, ctx: Ctx, targets: TargetBook,
     chosen = targets.targets_for(digest.recipient, email)
     if not chosen:
         errors.append(_no_target(digest.recipient))
+        report.no_target = True
     for target in chosen:
         if target.masked in done:
             continue  # delivered on an earlier attempt: retry only what failed
@@ -566,8 +595,9 @@ def _no_target(recipient: str) -> str:
     return "Ingen e-post å sende til (AVTALEFLYT_SMTP_URL eller kontaktens adresse mangler)."
 
 
-def reminder_rows(session: Session, since: date | None = None, limit: int = 500
-                  ) -> list[dict[str, Any]]:
+def reminder_rows(session: Session, since: date | None = None, limit: int = 500,
+                  ctx: Ctx | None = None) -> list[dict[str, Any]]:
+    """The outbox, newest first; with `ctx`, each recipient also by its role name."""
     q = (select(Reminder, Task, Municipality, Digest)
          .join(Task, col(Task.id) == Reminder.task_id)
          .join(OnboardingCase, col(OnboardingCase.id) == Reminder.case_id)
@@ -576,13 +606,18 @@ def reminder_rows(session: Session, since: date | None = None, limit: int = 500
          .order_by(col(Reminder.created_on).desc(), col(Reminder.id).desc()).limit(limit))
     if since is not None:
         q = q.where(col(Reminder.created_on) >= since)
+    found = session.exec(q).all()
+    labels = recipient_labels(session, ctx, (r.recipient for r, *_ in found)) if ctx else {}
     return [{
         "id": r.id, "created_on": r.created_on.isoformat(), "kind": r.kind,
         "recipient": r.recipient, "kommunenummer": m.kommunenummer, "municipality": m.name,
         "task_id": t.id, "task": t.title, "due_on": r.due_on.isoformat(),
         "digest_id": r.digest_id, "status": d.status if d else "venter",
         "attempts": d.attempts if d else 0,
-    } for r, t, m, d in session.exec(q).all()]
+        **({"recipient_label": labels[r.recipient]} if ctx else {}),
+        "no_target": bool(d and d.status in (FAILED, GAVE_UP)
+                          and d.last_error == _no_target(d.recipient)),
+    } for r, t, m, d in found]
 
 
 def overdue_count(session: Session, today: date, scope: Scope = EVERYWHERE) -> int:

@@ -74,14 +74,15 @@ class SweepResult:
         rows, contacts = [], {}
         for s in self.sent:
             if s["recipient"].startswith("contact:"):
-                c = contacts.setdefault(s["status"], {"n": 0, "items": 0, "targets": set(),
-                                                      "errors": []})
+                c = contacts.setdefault(reminders.status_text(s), {
+                    "n": 0, "items": 0, "targets": set(), "errors": []})
                 c["n"] += 1
                 c["items"] += s["items"]
                 c["targets"].update(t["target"].split(" → ")[0] for t in s["targets"])
                 c["errors"].extend(t["error"] for t in s["targets"] if t.get("error"))
                 continue
-            rows.append({"mottaker": s["recipient"], "status": s["status"],
+            rows.append({"mottaker": s.get("recipient_label") or s["recipient"],
+                         "status": reminders.status_text(s),
                          "punkter": s["items"],
                          "mål": ", ".join(t["target"] for t in s["targets"]) or "–",
                          "feil": "; ".join(t["error"] for t in s["targets"]
@@ -199,12 +200,16 @@ def preview(*, session: Session, ctx: Ctx, targets: TargetBook,
                                             reminders.in_scope(scope))
                        .order_by(col(Digest.sweep_on), col(Digest.id))).all()
     emails = reminders.contact_emails(session, [d.recipient for d in due])
-    return [{
-        "digest_id": d.id, "recipient": d.recipient, "status": "would_send",
-        "items": d.item_count, "title": d.title, "text": d.body_text,
-        "targets": [{"target": t.masked, "ok": None, "error": None}
-                    for t in targets.targets_for(d.recipient, emails.get(d.recipient))],
-    } for d in due]
+    labels = reminders.recipient_labels(session, ctx, (d.recipient for d in due))
+    rows = []
+    for d in due:
+        chosen = targets.targets_for(d.recipient, emails.get(d.recipient))
+        rows.append({
+            "digest_id": d.id, "recipient": d.recipient, "status": "would_send",
+            "items": d.item_count, "title": d.title, "text": d.body_text,
+            "targets": [{"target": t.masked, "ok": None, "error": None} for t in chosen],
+            "recipient_label": labels[d.recipient], "no_target": not chosen})
+    return rows
 
 
 @contextmanager

@@ -19,6 +19,7 @@ from sqlmodel import Session, col, select
 from avtaleflyt.domain.kinds import EventKind
 from avtaleflyt.domain.errors import Conflict, InvalidInput, NotFound, ref
 from avtaleflyt.domain.text import check_text
+from avtaleflyt.formatting import format_count
 from avtaleflyt.models import Document, Municipality, PersonalText, utcnow
 
 from .context import Ctx
@@ -116,12 +117,12 @@ def redact(*, session: Session, text_id: int, reason: str, ctx: Ctx) -> dict[str
     from avtaleflyt.db import forget_freed_pages
 
     forget_freed_pages(session)
+    updated = format_count(len(scrubbed), "lagret dokument", "lagrede dokumenter")
     return {"text_id": text_id, "kommunenummer": m.kommunenummer, "redacted_by": ctx.actor,
             "redacted_at": row.redacted_at.isoformat(),
             "documents": [{"id": d, "file": f} for d, f in scrubbed],
             "message": f"Tekst {text_id} er sladdet ({m.name})"
-                       + (f"; {len(scrubbed)} lagrede dokument(er) er oppdatert." if scrubbed
-                          else ".")}
+                       + (f"; {updated} er oppdatert." if scrubbed else ".")}
 
 
 # --- stored documents ------------------------------------------------------------------

@@ -182,6 +182,12 @@ def _done(request: Request, knr: str, result: dict[str, Any]):
     for t in result.get("transitions", []):
         message += (f" Ny fase: {Stage(t['to']).label} fra "
                     f"{format_date_short(dt.date.fromisoformat(t['on']))}.")
+    from avtaleflyt.services.next_step import next_step
+
+    with runtime.session() as s:  # what comes next, read after the change
+        step = next_step(session=s, kommunenummer=knr, ctx=runtime.ctx())
+    if step:
+        message += f" {step['text']}"
     flash(request, message)
     return RedirectResponse(f"/sak/{knr}", status_code=303)
 
