@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse
 
 from avtaleflyt import runtime
-from avtaleflyt.domain.errors import DomainError
+from avtaleflyt.domain.errors import Conflict, DomainError, NotFound
 from avtaleflyt.formatting import parse_date
 from avtaleflyt.services import dashboard, mytasks
 from avtaleflyt.services.users import UserView
@@ -34,6 +34,7 @@ def _page(request: Request, user: UserView, side: Any = None, status_code: int =
         milestones = mytasks.closed_by_facts(s, [r.id for r in page.rows])
     extra.setdefault("errors", {})
     extra.setdefault("values", {})
+    extra.setdefault("refused", [])
     return request.app.state.pages.render(request, "mytasks.html.j2", status_code,
                                           title="Mine oppgaver", user=user, page=page,
                                           rows=page.rows, alle=alle, milestones=milestones,
@@ -60,7 +61,9 @@ def complete_tasks(request: Request, user: User, csrf_token: F = "", date: F = "
         return _page(request, user, alle=alle == "1", status_code=422, values=values,
                      errors={e.field if e.field in ("date", "task_id") else "_": e.message})
     if refusals:
-        return _page(request, user, alle=alle == "1", status_code=409, values=values,
+        first = refusals[0].error
+        status = 404 if isinstance(first, NotFound) else 409 if isinstance(first, Conflict) else 422
+        return _page(request, user, alle=alle == "1", status_code=status, values=values,
                      refused=[r.message for r in refusals],
                      errors={"_": "Ingen av oppgavene ble markert som gjort. Rett opp og "
                                   "prøv igjen."})
