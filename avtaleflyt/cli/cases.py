@@ -341,9 +341,8 @@ def _print_case(d: dict[str, Any]) -> None:
 
 @task_app.command("done")
 def task_done(
-    task_ids: Annotated[list[int], typer.Argument(
-        help="Oppgavens id (se «case show»). Flere id-er: alle får samme dato.",
-        metavar="ID...")],
+    task_id: Annotated[list[int], typer.Argument(
+        help="Oppgavens id (se «case show»). Flere id-er: alle får samme dato.")],
     date: DateOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -356,7 +355,7 @@ def task_done(
     from .output import command_key, outcome
 
     with user_errors():
-        ids = mytasks.parse_task_ids([str(i) for i in task_ids], field="ID")
+        ids = mytasks.parse_task_ids([str(i) for i in task_id], field="task_id")
         on = _date(date)
         ctx = runtime.ctx()
         with runtime.session() as s:  # refused before any flow run starts
