@@ -342,20 +342,45 @@ def _print_case(d: dict[str, Any]) -> None:
 
 @task_app.command("done")
 def task_done(
-    task_id: Annotated[int, typer.Argument(help="Oppgavens id (se «case show»).")],
+    task_id: Annotated[list[int], typer.Argument(
+        help="Oppgavens id (se «case show»). Flere id-er: alle får samme dato.")],
     date: DateOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Marker en oppgave i sjekklisten som gjort."""
-    def go() -> dict[str, Any]:
-        from avtaleflyt import runtime
-        from avtaleflyt.services.store import get_task
+    """Marker en eller flere oppgaver i sjekklisten som gjort.
 
-        with runtime.session() as s:  # an unknown id is refused before a flow run starts
-            get_task(s, task_id)
-        return _flow("complete_task", task_id=task_id, done_on=_date(date))
+    Alle oppgavene sjekkes først: avvises én, blir ingen av dem markert som gjort."""
+    from avtaleflyt import runtime
+    from avtaleflyt.services import mytasks
 
-    run_write(go, as_json)
+    from .output import command_key, outcome
+
+    with user_errors():
+        ids = mytasks.parse_task_ids([str(i) for i in task_id], field="task_id")
+        on = _date(date)
+        ctx = runtime.ctx()
+        with runtime.session() as s:  # refused before any flow run starts
+            refusals = mytasks.check_completions(s, ids, on or ctx.today, ctx)
+        if refusals and len(ids) == 1:
+            raise refusals[0].error  # word for word what the flow would say
+        if refusals:
+            text = "\n".join(r.message for r in refusals)
+            raise type(refusals[0].error)(f"{text}\nIngen av de {len(ids)} oppgavene ble "
+                                          "markert som gjort.")
+    if len(ids) == 1:
+        run_write(lambda: _flow("complete_task", task_id=ids[0], done_on=on), as_json)
+        return
+    key, results = command_key(), []
+    for task_id in ids:  # one command (and idempotency key) per task
+        with user_errors():
+            results.append(runtime.run_command("complete_task", key=f"{key[:60]}:{task_id}",
+                                               task_id=task_id, done_on=on))
+        if not as_json:
+            outcome(results[-1], False)
+    if as_json:
+        from .output import print_json
+
+        print_json(results)
 
 
 @task_app.command("assign")

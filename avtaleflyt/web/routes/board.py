@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, Request
 
 from avtaleflyt import runtime
 from avtaleflyt.domain.stages import CaseStatus, Party, Stage
-from avtaleflyt.services import dashboard
+from avtaleflyt.services import dashboard, mytasks
 from avtaleflyt.services.users import UserView
 
 from ..auth import current_user
@@ -50,11 +50,18 @@ def overview(request: Request, user: User, status: str | None = None,
 
 @router.get("/restanser")
 def overdue(request: Request, user: User, ansvar: str | None = None,
-            side: str | None = None):
+            side: str | None = None, gruppering: str | None = None):
     owner = _choice(ansvar, Party)
     today = runtime.today()
     with runtime.session() as s:
         counts = dashboard.overdue_counts(s, today, user.scope)
+        if gruppering == "person":
+            # Per person (Noark's restanseliste per saksbehandler): printable as it is.
+            people, page = mytasks.overdue_by_person(s, today, user.scope,
+                                                     page=dashboard.page_number(side))
+            return request.app.state.pages.render(
+                request, "overdue.html.j2", title="Restanser per person", user=user,
+                people=people, page=page, groups={}, counts=counts, owner=None, parties=[])
         parties = [Party(owner)] if owner else list(Party)
         # All parties: the oldest of each, half a page each; one party: all of it, paged.
         per_page = dashboard.PAGE_SIZE if owner else dashboard.PAGE_SIZE // len(parties)
@@ -65,7 +72,7 @@ def overdue(request: Request, user: User, ansvar: str | None = None,
             for p in parties}
     return request.app.state.pages.render(request, "overdue.html.j2", title="Restanser",
                                           user=user, groups=groups, counts=counts,
-                                          owner=owner, parties=parties)
+                                          owner=owner, parties=parties, people=None)
 
 
 @router.get("/frister")
