@@ -148,6 +148,15 @@ def test_threshold_and_norms_from_the_configuration(db_url, tmp_path, monkeypatc
     # 3 moves are fewer than 4 now, but 88 days are more than the norm of 80.
     assert card.attention.reasons == ("I Politisk behandling i 88 dager (normalt 80)",)
 
+    # A county's own section decides for its cases, in the filter as on the card.
+    conf.write_text('[county."18".stages]\nstuck_after_moves = 5\n', encoding="utf-8")
+    config = load_config(conf)
+    with db.session_scope(db_url) as s:
+        assert dashboard.board(s, TODAY, config=config, follow_up=True).total == 0
+        card = dashboard.board(s, TODAY, config=config)[Stage.POLITICAL_APPROVAL][0]
+    assert not card.attention.stuck and card.state == "on_track"
+    assert card.attention.summary == "88 dager i fasen (normalt 90) · fristen flyttet 3 ganger"
+
 
 def _cards(html: str, stage: str) -> list[str]:
     column = re.search(rf'data-stage="{stage}">(.*?)</section>', html, re.S).group(1)
@@ -175,3 +184,18 @@ def test_web_board_filter_and_case_page(db_url, monkeypatch):
     page = c.get("/sak/1834").text
     assert "Står fast:</strong> I Politisk behandling i 242 dager (normalt 90)." in page
     assert "25 dager i fasen (normalt 90)." in c.get("/sak/1839").text
+
+
+def test_a_bad_threshold_is_refused_naming_the_setting(tmp_path):
+    import pytest
+
+    from avtaleflyt.config import load_config
+    from avtaleflyt.domain.errors import InvalidInput
+
+    conf = tmp_path / "avtaleflyt.toml"
+    for bad in ("0", '"tre"', "true"):
+        conf.write_text(f"[stages]\nstuck_after_moves = {bad}\n", encoding="utf-8")
+        with pytest.raises(InvalidInput) as e:
+            load_config(conf)
+        assert e.value.field == "stages.stuck_after_moves"
+        assert "stages.stuck_after_moves" in e.value.message
