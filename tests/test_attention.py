@@ -99,6 +99,12 @@ def _cases(url: str) -> None:
     _due_soon(url)
     open_case(url, "1837", date(2027, 1, 25))  # Meløy: fresh, on track
     open_case(url, "1838", date(2026, 12, 1))  # Gildeskål: first contact overdue
+    # Saltdal (1840): as long in political approval as Lurøy, but on hold since autumn: it
+    # waits on purpose, and is not stuck.
+    with db.session_scope(url) as s:
+        open_to_political(s, "1840", date(2026, 6, 1))
+        cases.hold(session=s, kommunenummer="1840", on=date(2026, 10, 1), reason="valg",
+                   ctx=ctx_for(date(2026, 10, 1)))
 
 
 def test_board_puts_stuck_cases_after_overdue_with_the_reason(db_url):
@@ -109,7 +115,7 @@ def test_board_puts_stuck_cases_after_overdue_with_the_reason(db_url):
     # Stuck (by time, by moves) before the case whose deadline is soon, even though that
     # case's deadline is the earliest of the three.
     assert [c.kommunenummer for c in board[Stage.POLITICAL_APPROVAL]] == \
-        ["1836", "1834", "1839"]
+        ["1836", "1834", "1839", "1840"]
     assert political["1834"].state == "stuck"
     assert political["1834"].attention.reasons == (
         "I Politisk behandling i 242 dager (normalt 90)",)
@@ -117,6 +123,8 @@ def test_board_puts_stuck_cases_after_overdue_with_the_reason(db_url):
     assert political["1836"].attention.reasons == ("Fristen er flyttet 3 ganger",)
     assert political["1836"].attention.days_in_stage == 88
     assert political["1839"].state == "soon" and not political["1839"].attention.stuck
+    assert not political["1840"].attention.stuck  # on hold: it waits on purpose
+    assert political["1840"].attention.summary == "242 dager i fasen (normalt 90)"
     first = {c.kommunenummer: c for c in board[Stage.FIRST_CONTACT]}
     assert [c.kommunenummer for c in board[Stage.FIRST_CONTACT]] == ["1838", "1837"]
     assert first["1838"].state == "overdue" and first["1838"].attention.stuck  # 59 > 42
@@ -127,7 +135,7 @@ def test_board_puts_stuck_cases_after_overdue_with_the_reason(db_url):
         # The filter (SQL) and the card's own verdict (the domain rule) agree.
         shown = {c.kommunenummer for col in follow.values() for c in col}
         verdict = {c.kommunenummer for col in board.values() for c in col
-                   if c.overdue or c.attention.stuck}
+                   if c.overdue or (c.attention and c.attention.stuck)}
         assert shown == verdict == {"1834", "1836", "1838"}
         assert follow.total == 3
         column = dashboard.board_column(s, TODAY, Stage.POLITICAL_APPROVAL, follow_up=True)
@@ -168,7 +176,7 @@ def test_web_board_filter_and_case_page(db_url, monkeypatch):
     monkeypatch.setenv("AVTALEFLYT_TODAY", TODAY.isoformat())
     c = logged_in(db_url)
     html = c.get("/").text
-    assert _cards(html, "political_approval") == ["1836", "1834", "1839"]
+    assert _cards(html, "political_approval") == ["1836", "1834", "1839", "1840"]
     assert "Står fast:</strong> I Politisk behandling i 242 dager (normalt 90)." in html
     assert "Står fast:</strong> Fristen er flyttet 3 ganger." in html
     assert "25 dager i fasen (normalt 90)" in html  # Beiarn: the line, without alarm

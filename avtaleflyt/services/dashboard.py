@@ -334,9 +334,10 @@ def _card(row, names: dict[int, str], today: date, config: Config,
     state = deadline_state(row.due_on, overdue, today)
     if att.stuck and state != DeadlineState.OVERDUE:
         state = DeadlineState.STUCK
+    # A closed case's days "in its stage" would count on after it closed: no line for it.
     return Card(row.kommunenummer, row.name, row.stage, row.status, row.due_on, row.title,
                 row.responsible, names.get(row.contact_id) if row.contact_id else None,
-                overdue, state, att)
+                overdue, state, att if CaseStatus(row.status).is_open else None)
 
 
 def _card_order(cards):
