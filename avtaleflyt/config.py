@@ -17,6 +17,7 @@ from typing import Any
 
 from .documents.clauses import Clauses, parse_clauses
 from .domain.agreement import MAX_YEARLY_PRICE
+from .domain.attention import STUCK_AFTER_MOVES
 from .domain.errors import InvalidInput
 from .domain.stages import STAGE_RULES, TASK_TEMPLATES, Stage
 from .resources import defaults_toml
@@ -79,6 +80,7 @@ class Config:
     agreement: AgreementDefaults = field(default_factory=AgreementDefaults)
     task_due: dict[str, int] = field(default_factory=dict)  # [tasks.due]: over the table
     stage_norm_days: dict[str, int] = field(default_factory=dict)  # [stages.norm_days]
+    stuck_after_moves: int = STUCK_AFTER_MOVES  # [stages]: deadline moves that make a case stuck
     reminders: ReminderRules = field(default_factory=ReminderRules)
     access_log_days: int = 365  # [privacy]
     allow_by: bool = False  # [cli]
@@ -247,6 +249,8 @@ def _build(data: dict[str, Any]) -> Config:
         task_due={k: _int(v, f"tasks.due.{k}", 0, 730) for k, v in due.items()},
         stage_norm_days={k: _int(v, f"stages.norm_days.{k}", 1, 3650)
                          for k, v in norms.items()},
+        stuck_after_moves=_int(data["stages"]["stuck_after_moves"],
+                               "stages.stuck_after_moves", 1, 100),
         reminders=_reminder_rules(data),
         access_log_days=_int(data["privacy"]["access_log_days"], "privacy.access_log_days",
                              1, 36500),

@@ -27,25 +27,30 @@ def _choice(value: str | None, allowed) -> str | None:
 
 @router.get("/")
 def overview(request: Request, user: User, status: str | None = None,
-             ansvar: str | None = None, fase: str | None = None, side: str | None = None):
+             ansvar: str | None = None, fase: str | None = None, side: str | None = None,
+             oppfolging: str | None = None):
     status = _choice(status, CaseStatus)
     owner = _choice(ansvar, Party)
     stage = _choice(fase, Stage)
-    today = runtime.today()
+    follow_up = oppfolging == "1"  # "Trenger oppfølging": only overdue or stuck cases
+    ctx = runtime.ctx()
+    today = ctx.today
     with runtime.session() as s:
         if stage is not None:
             page = dashboard.board_column(s, today, Stage(stage),
                                           page=dashboard.page_number(side), status=status,
-                                          owner=owner, scope=user.scope)
+                                          owner=owner, scope=user.scope, config=ctx.config,
+                                          follow_up=follow_up)
             return request.app.state.pages.render(
                 request, "board_column.html.j2", title=f"Oversikt – {Stage(stage).label}",
                 user=user, stage=Stage(stage), page=page, status=status, owner=owner,
-                states=dashboard.DeadlineState.LABELS)
-        board = dashboard.board(s, today, status=status, owner=owner, scope=user.scope)
+                follow_up=follow_up, states=dashboard.DeadlineState.LABELS)
+        board = dashboard.board(s, today, status=status, owner=owner, scope=user.scope,
+                                config=ctx.config, follow_up=follow_up)
     return request.app.state.pages.render(
         request, "board.html.j2", title="Oversikt", user=user, columns=board.columns,
         counts=board.counts, total=board.total, status=status, owner=owner,
-        states=dashboard.DeadlineState.LABELS)
+        follow_up=follow_up, states=dashboard.DeadlineState.LABELS)
 
 
 @router.get("/restanser")

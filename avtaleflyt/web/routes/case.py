@@ -95,6 +95,7 @@ def _page(request: Request, user: UserView, knr: str, status_code: int = 200, **
 
             split = split_rows(s, knr)
             assigned = case_task_contacts(s, detail["case_id"])
+            attention = _attention(s, knr, detail)
             if status_code == 200 and request.method == "GET":
                 # The page shows the case and its contact persons (personal data).
                 log_access(s, username=user.username, action="case_page", kommunenummer=knr,
@@ -123,7 +124,21 @@ def _page(request: Request, user: UserView, knr: str, status_code: int = 200, **
     return request.app.state.pages.render(
         request, "case.html.j2", status_code, title=detail["municipality"], user=user, d=detail,
         timeline=charts.case_timeline(detail), documents=documents, meetings=meetings,
-        assigned=assigned, split=split, fact_form=fact_form, **extra)
+        assigned=assigned, split=split, fact_form=fact_form, attention=attention, **extra)
+
+
+def _attention(s, knr: str, detail: dict[str, Any]):
+    """Days in stage against the norm, deadline moves, står fast: the board's line."""
+    from avtaleflyt.services.dashboard import case_attention, case_moves
+    from avtaleflyt.services.store import county_codes
+
+    ctx = runtime.ctx()
+    m = get_municipality(s, knr)
+    config = ctx.config.for_county(county_codes(s, ctx).get(m.county_id))
+    return case_attention(stage=Stage(detail["stage"]), status=detail["status"],
+                          entered_on=dt.date.fromisoformat(detail["stage_entered_on"]),
+                          moves=case_moves(s, detail["case_id"]), today=runtime.today(),
+                          config=config)
 
 
 def _fact_form(detail: dict[str, Any]) -> dict[str, Any]:
