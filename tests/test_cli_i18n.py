@@ -37,7 +37,7 @@ def test_a_missing_argument_is_named_in_norwegian(tmp_path):
     assert r.returncode == 2
     assert "Bruk: avtaleflyt case record [VALG]" in r.stderr
     assert "Skriv «avtaleflyt case record --help» for hjelp." in r.stderr
-    assert "Feil" in r.stderr and "Mangler argumentet «fact»." in r.stderr
+    assert "Feil" in r.stderr and "Mangler argumentet «HENDELSE»." in r.stderr
     no_english(r.stderr)
 
 
