@@ -19,6 +19,7 @@ from sqlmodel import select
 
 from avtaleflyt import db, runtime
 from avtaleflyt.documents.render import DocumentError
+from avtaleflyt.domain.kinds import TaskFamily, task_family
 from avtaleflyt.domain.stages import Stage
 from avtaleflyt.services import cases, documents, facts
 from avtaleflyt.services.store import get_case, load_terms
@@ -331,7 +332,7 @@ def test_yearly_report_from_the_running_stage(session, db_url):
     session.add(Task(case_id=case.id, stage="running_operation", key="test.plan",
                      title="Bibliotekplan <utkast> & budsjett", responsible="county",
                      due_on=date(2026, 10, 1), done_on=date(2026, 9, 28)))
-    session.add(Task(case_id=case.id, stage="running_operation", key="test.visit.1",
+    session.add(Task(case_id=case.id, stage="running_operation", key="duty.visit.test-1",  # keyed as duties.py keys visits
                      title="Besøk i kommunen", responsible="county",
                      due_on=date(2026, 11, 16), done_on=date(2026, 11, 12)))
     session.commit()
@@ -351,7 +352,8 @@ def test_yearly_report_from_the_running_stage(session, db_url):
     assert "Besøk i kommunen" not in duties  # visits are counted, not listed as duties
     running = session.exec(select(Task).where(Task.case_id == case.id,
                                               Task.stage == "running_operation")).all()
-    visits = [t for t in running if "visit" in t.key and t.due_on.year == 2026]
+    visits = [t for t in running if task_family(t.key) is TaskFamily.DUTY_VISIT
+              and t.due_on.year == 2026]
     done = sum(1 for t in visits if t.done_on)
     assert f"Gjennomført {done} av {len(visits)} planlagte besøk." in soup.get_text()
     assert "IT var med fra start." in soup.get_text()
