@@ -332,7 +332,8 @@ def test_yearly_report_from_the_running_stage(session, db_url):
     session.add(Task(case_id=case.id, stage="running_operation", key="test.plan",
                      title="Bibliotekplan <utkast> & budsjett", responsible="county",
                      due_on=date(2026, 10, 1), done_on=date(2026, 9, 28)))
-    session.add(Task(case_id=case.id, stage="running_operation", key="duty.visit.test-1",  # keyed as duties.py keys visits
+    # The visit is keyed as duties.py keys visits.
+    session.add(Task(case_id=case.id, stage="running_operation", key="duty.visit.test-1",
                      title="Besøk i kommunen", responsible="county",
                      due_on=date(2026, 11, 16), done_on=date(2026, 11, 12)))
     session.commit()
