@@ -233,7 +233,12 @@ class Cluster:
         return r.json()
 
     def log_time(self, run_id: str, text: str) -> str:
-        return next(line["timestamp"] for line in self.logs(run_id) if text in line["message"])
+        """When the run logged `text`. A worker's flow run ships its log lines to the API in
+        batches, which can arrive after the run is already COMPLETED: wait for them."""
+        def found():
+            return next((line["timestamp"] for line in self.logs(run_id)
+                         if text in line["message"]), None)
+        return _wait(f"the log line {text!r} of flow run {run_id}", found, 60, 1)
 
     def children(self, parent_id: str) -> list[dict]:
         r = self.call("POST", "/flow_runs/filter", {"flow_runs": {
