@@ -160,13 +160,21 @@ def test_serve_runs_the_sweep_on_its_schedule_and_stops_cleanly(sqlite_url, tmp_
 
         # The scheduled run (no county) starts one run per county with cases; a county's
         # run sweeps under that county's concurrency limit.
-        run = httpx.post(f"{serve.api}/deployments/{dep['id']}/create_flow_run",
-                         json={"parameters": {"county": "18"}},
-                         timeout=10, auth=serve.auth).json()
+        # A busy Prefect server (its SQLite retrying a locked write) can answer 503; a
+        # client asks again, as Prefect's own client does.
+        def created():
+            r = httpx.post(f"{serve.api}/deployments/{dep['id']}/create_flow_run",
+                           json={"parameters": {"county": "18"}},
+                           timeout=10, auth=serve.auth)
+            return r.json() if r.status_code in (200, 201) else None
+
+        run = _wait(created, 60, "the flow run to be created")
 
         def finished():
-            state = httpx.get(f"{serve.api}/flow_runs/{run['id']}", timeout=10,
-                              auth=serve.auth).json()["state"]["type"]
+            r = httpx.get(f"{serve.api}/flow_runs/{run['id']}", timeout=10, auth=serve.auth)
+            if r.status_code != 200:
+                return None
+            state = r.json()["state"]["type"]
             return state if state in ("COMPLETED", "FAILED", "CRASHED", "CANCELLED") else None
         assert _wait(finished, 180, "the sweep run") == "COMPLETED"
         artifacts = httpx.post(f"{serve.api}/artifacts/filter", timeout=10, auth=serve.auth,

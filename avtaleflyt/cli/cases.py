@@ -234,11 +234,24 @@ def advance(knr: Knr, as_json: JsonOpt = False) -> None:
     (f.eks. til Drift når startdatoen er nådd). Den daglige kjøringen gjør dette for alle."""
     def go() -> dict[str, Any]:
         from avtaleflyt import runtime
+        from avtaleflyt.domain.errors import DomainError
+        from avtaleflyt.domain.stages import Stage
         from avtaleflyt.flows.onboarding import onboarding
+        from avtaleflyt.services.cases import current_stage
 
+        try:
+            with runtime.session() as s:
+                before = current_stage(session=s, kommunenummer=knr)
+        except DomainError:
+            before = None  # the flow refuses it with the usual message
         result = runtime.run_flow(onboarding, kommunenummer=knr, today=runtime.today())
         moved = len(result["transitions"])
-        if moved:
+        if not moved and before is not None and result["stage"] != before:
+            # The flow run was run again after a failed request to Prefect
+            # (`runtime._with_retries`): the first attempt moved the case, the rerun found
+            # nothing left to do. Say where the case is now, not "no change".
+            result["message"] = f"Saken gikk videre til {Stage(result['stage']).label}."
+        elif moved:
             result["message"] = ("Saken gikk videre én fase." if moved == 1 else
                                  f"Saken gikk videre {moved} faser.")
         elif result["status"] == "on_hold":
