@@ -171,3 +171,13 @@ def test_record_fact_flow_stores_the_saksframlegg(db_url, prefect_server):
         assert hashlib.sha256(data).hexdigest() == r.sha256
     html = (stored_documents() / rows[0].path).read_text(encoding="utf-8")
     assert "Rødøy kommune" in html and "kr 120 000" in html and "19. mars 2026" in html
+
+
+def test_render_help_names_every_document_kind_it_accepts():
+    """The help lists the kinds `doc render` accepts, from the same table the check uses
+    (the data processing agreement was once missing from a hand-written list)."""
+    result = runner.invoke(app, ["doc", "render", "--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0
+    for kind in documents.CASE_KINDS:
+        assert kind in result.output
+    assert "databehandleravtale" in result.output

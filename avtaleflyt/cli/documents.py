@@ -13,10 +13,12 @@ from typing import Annotated, Optional
 import typer
 from rich.table import Table
 
+from avtaleflyt.documents.kinds import CASE_KINDS, kinds_in_words
+
 from .municipalities import CountyOption
 from .output import console, print_json, user_errors
 
-doc_app = typer.Typer(help="Dokumenter: saksframlegg, avtale, sjekkliste og årsrapport.",
+doc_app = typer.Typer(help="Dokumenter: saksframlegg, avtaler, sjekkliste og årsrapport.",
                       no_args_is_help=True)
 report_app = typer.Typer(help="Rapporter på tvers av sakene.", no_args_is_help=True)
 
@@ -50,7 +52,7 @@ def _write_or_store(kind: str, fmt: str, out: Path | None, **where) -> str:
 def render(
     knr: Knr,
     kind: Annotated[str, typer.Argument(
-        help="saksframlegg, agreement, setup_checklist eller yearly_report.")],
+        help=f"{kinds_in_words(CASE_KINDS)}.")],
     fmt: FormatOpt = "html",
     out: OutOpt = None,
     year: Annotated[Optional[int], typer.Option(

@@ -21,6 +21,7 @@ from typing import Any
 
 from sqlmodel import Session
 
+from avtaleflyt.documents.kinds import CASE_KINDS, COUNTY_KINDS, FORMATS, KIND_LABELS
 from avtaleflyt.documents.render import DocumentRenderer
 from avtaleflyt.domain.errors import InvalidInput
 from avtaleflyt.settings import Settings
@@ -37,23 +38,6 @@ from .document_contexts import (
     yearly_report_context,
 )
 from .experience_report import comparison_context, experience_context, report_county
-
-FORMATS = ("html", "docx", "pdf")
-CASE_KINDS = ("saksframlegg", "agreement", "databehandleravtale", "setup_checklist",
-              "yearly_report")
-# The experience report covers one county, or compares the counties (the national report).
-COUNTY_KINDS = ("experience_report", "experience_comparison")
-
-KIND_LABELS = {
-    "saksframlegg": "Saksframlegg",
-    "agreement": "Samarbeidsavtale",
-    "databehandleravtale": "Databehandleravtale",
-    "setup_checklist": "Sjekkliste for systemoppsett",
-    "yearly_report": "Årsrapport",
-    "experience_report": "Erfaringsrapport",
-    "experience_comparison": "Erfaringer på tvers av fylkene",
-}
-
 
 # --- input checks ---------------------------------------------------------------------
 
