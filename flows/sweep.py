@@ -226,5 +226,6 @@ def _case_artifact(today: date, county: str | None = None) -> None:
         key="sakstatus",
         table=rows,
         description=f"Sakene per {format_date(today)}: antall per fase, hvor mange med "
-                    "forfalte oppgaver og hvor mange med frist innen en uke.",
+                    "forfalte oppgaver, hvor mange som står fast og hvor mange med frist "
+                    "innen en uke.",
     )

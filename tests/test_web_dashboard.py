@@ -118,6 +118,16 @@ def test_sweep_artifact_rows(db_url):
     assert by_stage["Politisk behandling"]["Saker"] == "1"
     assert sum(int(r["Saker"]) for r in rows) == 2
     assert not any("Rødøy" in str(v) for r in rows for v in r.values())
+    # Rødøy has been in first contact for 74 days, beyond the stage's norm: står fast, and
+    # counted so even though its tasks are overdue too (the board's rule). Political
+    # approval began 18 days ago: not yet; a year later it is.
+    assert by_stage["Førstekontakt"]["Står fast"] == "1"
+    assert by_stage["Politisk behandling"]["Står fast"] == "0"
+    with db.session_scope(db_url) as s:
+        later = {r["Fase"]: r for r in dashboard.sweep_artifact_rows(s, TODAY.replace(
+            year=TODAY.year + 1))}
+    assert later["Førstekontakt"]["Står fast"] == "1"
+    assert later["Politisk behandling"]["Står fast"] == "1"
 
 
 def test_forecast_waits_for_the_next_reachable_council_meeting(db_url):

@@ -303,6 +303,7 @@ def _cards_query(today: date, scope: Scope, status: str | None, owner: str | Non
                 figures.c.due_on, first.title.label("title"),
                 first.responsible.label("responsible"), first.contact_id.label("contact_id"),
                 overdue.label("overdue"), attention.label("attention"),
+                case((stuck, 1), else_=0).label("stuck"),
                 col(OnboardingCase.stage_entered_on).label("stage_entered_on"),
                 moves.label("moves"), col(Municipality.county_id).label("county_id"))
          .select_from(OnboardingCase)
@@ -605,20 +606,23 @@ def sweep_artifact_rows(session: Session, today: date, scope: Scope = EVERYWHERE
                         ) -> list[dict[str, str]]:
     """The summary table published after each deadline sweep: one row per stage (never one
     per case), in Norwegian, for reading in Prefect's UI: how many cases, how many of them
-    with overdue tasks, and how many with a deadline within SOON_DAYS. One query."""
+    with overdue tasks, how many står fast (overdue or not: the board's rule) and how many
+    with a deadline within SOON_DAYS. One query."""
     cards = _cards_query(today, scope, None, None)
     # "Soon" counts every case with a deadline within SOON_DAYS and none overdue, stuck
     # or not (the rank puts a stuck case before the soon ones).
     soon = and_(cards.c.overdue == 0, cards.c.due_on <= today + timedelta(days=SOON_DAYS))
-    found = {st: (n, late, soon_) for st, n, late, soon_ in session.exec(
+    found = {st: (n, late, stuck, soon_) for st, n, late, stuck, soon_ in session.exec(
         select(cards.c.stage, func.count(),
                func.sum(case((cards.c.attention == 0, 1), else_=0)),
+               func.sum(cards.c.stuck),
                func.sum(case((soon, 1), else_=0)))
         .group_by(cards.c.stage)).all()}
     rows = []
     for stage in STAGE_ORDER:
-        n, late, soon = found.get(stage.value, (0, 0, 0))
+        n, late, stuck, soon = found.get(stage.value, (0, 0, 0, 0))
         rows.append({"Fase": stage.label, "Saker": str(int(n)),
                      "Med forfalte oppgaver": str(int(late or 0)),
+                     "Står fast": str(int(stuck or 0)),
                      f"Frist innen {SOON_DAYS} dager": str(int(soon or 0))})
     return rows
