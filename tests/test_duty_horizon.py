@@ -54,3 +54,41 @@ def test_duties_are_planned_only_when_the_horizon_reaches_the_next_one(db_url, s
     session.refresh(case)
     assert case.duties_until == ALL_PLANNED
     assert "duty.followup.2030-03" in _duties(session)
+
+
+def test_an_agreement_that_renews_itself_keeps_getting_its_duties(db_url, session):
+    """An automatically renewed agreement has no last duty: the sweep must keep planning
+    its periods, month after month, long after the first period has ended (the mark was
+    once set to «everything planned» when the first period's duties were)."""
+    from .test_sweep_queries import DAY as OPENED
+    from .test_sweep_queries import advance, cases, open_to_political, record, tasks_by_key
+
+    knr = "1836"
+    open_to_political(session, knr, OPENED)
+    record(session, knr, "county-decision", date(2027, 2, 1), outcome="approved")
+    record(session, knr, "council-decision", date(2027, 2, 2), outcome="approved")
+    advance(session, knr, date(2027, 2, 2))
+    record(session, knr, "terms-set", date(2027, 2, 3), start="2027-04-01", years="1",
+           notice_months="3", renewal="auto")
+    record(session, knr, "signed", date(2027, 2, 4), party="municipality")
+    record(session, knr, "signed", date(2027, 2, 4), party="county")
+    advance(session, knr, date(2027, 2, 4))
+    for t in tasks_by_key(session, knr).values():
+        if t.stage == "system_setup":
+            cases.complete_task(session=session, task_id=t.id, on=date(2027, 3, 1),
+                                ctx=ctx_for(date(2027, 3, 1)))
+    advance(session, knr, date(2027, 4, 1))
+    case = session.exec(select(OnboardingCase)).one()
+
+    # A sweep on the first working day of every month for four years.
+    on = date(2027, 4, 1)
+    while on < date(2031, 4, 1):
+        generate_duties(session=session, ctx=ctx_for(on))
+        session.refresh(case)
+        assert case.duties_until != ALL_PLANNED, f"nothing more planned after {on}"
+        on += relativedelta(months=1)
+    planned = _duties(session)
+    # The fourth period (April 2030 – March 2031) and the horizon after it are planned:
+    # follow-ups a year ahead, and the renewal decision of the period.
+    assert {"duty.followup.2031-03", "duty.followup.2032-02"} <= planned
+    assert any(k.startswith("duty.renewal.2031") for k in planned)

@@ -277,11 +277,14 @@ def generate_duties(*, session: Session, ctx: Ctx, case_ids: list[int] | None = 
         in_horizon = plan_duties(terms, entered_on=case.stage_entered_on, today=ctx.today,
                                  rules=rules, cal=cctx.calendar, ends_on=ends.get(case.id))
         planned = [p for p in in_horizon if p.key not in existing[case.id]]
-        # The whole agreement's duties (pure and cheap): the first one beyond the horizon
-        # is when this case needs planning again.
+        # The duties of the next horizon too (pure and cheap): the first one beyond this
+        # horizon is when the case needs planning again. Planned from the later of today
+        # and the first period's end, so a fixed term's whole agreement is seen and an
+        # agreement that renews itself always has a next one (it has no last duty).
         keys = {p.key for p in in_horizon}
+        ahead = max(terms.end_date, _horizon(ctx.today, cctx))
         later = [p.due_on for p in plan_duties(terms, entered_on=case.stage_entered_on,
-                                               today=terms.end_date, rules=rules,
+                                               today=ahead, rules=rules,
                                                cal=cctx.calendar, ends_on=ends.get(case.id))
                  if p.key not in keys]
         case.duties_until = min(later) if later else ALL_PLANNED
