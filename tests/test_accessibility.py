@@ -228,3 +228,45 @@ def test_the_terms_form_puts_each_label_directly_above_its_field(browser, site, 
         assert "Startdato" in names and len(fields) >= 5, names
         for f in fields:
             assert 0 <= f["gap"] <= 12 and abs(f["left"]) <= 2, f
+
+
+def test_the_first_tab_reaches_the_skip_link_and_it_leads_to_the_content(browser, site):
+    for name, path, page in _pages(browser, site, DESKTOP):
+        page.keyboard.press("Tab")
+        focused = page.evaluate("[document.activeElement.textContent.trim(), "
+                                "document.activeElement.getAttribute('href')]")
+        assert focused == ["Hopp til hovedinnhold", "#main"], (path, focused)
+        box = page.locator("a.skip").bounding_box()
+        assert box and box["y"] >= 0, (path, box)  # shown while focused
+        page.keyboard.press("Enter")
+        assert page.evaluate("document.activeElement.id") == "main", path
+        if not page.locator("main :is(a[href], button, input, select, textarea)").count():
+            continue  # nothing to reach in the content (e.g. an empty list)
+        page.keyboard.press("Tab")  # the next stop is inside the content, not the menu
+        inside = page.evaluate("document.getElementById('main')"
+                               ".contains(document.activeElement)")
+        assert inside, (path, page.evaluate("document.activeElement.outerHTML"))
+
+
+def test_min_side_copies_the_new_feed_address(browser, site):
+    from playwright.sync_api import expect
+
+    context = browser.new_context(viewport=PHONE, is_mobile=True)
+    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=site)
+    page = context.new_page()
+    page.goto(f"{site}/min-side")
+    page.fill("#username", "kari")
+    page.fill("#password", PASSWORD)
+    page.click("form.stack button[type=submit]")
+    page.wait_for_url(f"{site}/min-side")
+    assert page.locator("#feed-url").count() == 0
+    page.click("text=Lag ny kalenderadresse")
+    address = page.locator("#feed-url").input_value()
+    assert address.startswith(f"{site}/kalender/") and address.endswith(".ics")
+    page.get_by_role("button", name="Kopier adressen").click()
+    expect(page.locator("#copy-status")).to_have_text("Adressen er kopiert.")
+    assert page.evaluate("navigator.clipboard.readText()") == address
+    page.goto(f"{site}/min-side")  # never shown again
+    assert page.locator("#feed-url").count() == 0
+    assert address.rsplit("/", 1)[1] not in page.content()
+    context.close()
