@@ -109,3 +109,72 @@ def test_a_plain_command_does_not_load_the_help_machinery(tmp_path, sqlite_templ
 ])
 def test_the_catalogue_translates_the_framework_and_leaves_ours_alone(english, norwegian):
     assert translations.message(english) == norwegian
+
+
+def _erase_prompt(url: str, answer: str):
+    """`contact erase` without --yes, answered with `answer`; the contact's id."""
+    from datetime import date
+
+    from typer.testing import CliRunner
+
+    from sqlmodel import select
+
+    from avtaleflyt import db
+    from avtaleflyt.cli.main import app
+    from avtaleflyt.models import ContactPerson
+    from avtaleflyt.services import people
+
+    from .conftest import ctx_for
+    from .web_support import open_case
+
+    day = date(2026, 5, 4)
+    open_case(url, "1836", day)
+    with db.session_scope(url) as s:
+        people.add_contact(session=s, kommunenummer="1836", name="Kari Nordmann",
+                           role="rådmann", email="kari@rodoy.example", phone=None,
+                           primary=True, ctx=ctx_for(day))
+        contact_id = s.exec(select(ContactPerson.id)).one()
+    r = CliRunner().invoke(app, ["contact", "erase", str(contact_id)], input=answer)
+    return r, contact_id
+
+
+def _contact_exists(url: str, contact_id: int) -> bool:
+    from avtaleflyt import db
+    from avtaleflyt.models import ContactPerson
+
+    with db.session_scope(url) as s:
+        return s.get(ContactPerson, contact_id) is not None
+
+
+@pytest.mark.parametrize("answer", ["nei\n", "n\n", "\n", "NEI\n"])
+def test_a_yes_no_question_is_norwegian_and_no_keeps_everything(sqlite_url, answer):
+    r, contact_id = _erase_prompt(sqlite_url, answer)
+    assert "Dette kan ikke angres. [j/N]: " in r.output
+    assert "[y/N]" not in r.output
+    assert r.exit_code == 1 and "Avbrutt; ingenting er slettet." in r.output
+    assert _contact_exists(sqlite_url, contact_id)
+
+
+@pytest.mark.parametrize("answer", ["j\n", "ja\n", "Ja\n", "y\n", "yes\n", "kanskje\nj\n"])
+def test_a_yes_no_question_takes_j_ja_and_the_english_answers(sqlite_url, answer):
+    r, contact_id = _erase_prompt(sqlite_url, answer)
+    assert r.exit_code == 0, r.output
+    assert "[j/N]" in r.output
+    if answer.startswith("kanskje"):  # anything else is asked again, in Norwegian
+        assert "Svar «j» (ja) eller «n» (nei)." in r.output
+        assert r.output.count("[j/N]") == 2
+    assert not _contact_exists(sqlite_url, contact_id)
+
+
+def test_a_password_prompt_asks_again_in_norwegian(sqlite_url):
+    from typer.testing import CliRunner
+
+    from avtaleflyt.cli.main import app
+
+    r = CliRunner().invoke(app, ["user", "add", "kari", "--county", "18"],
+                           input="et langt passord\net annet passord\n"
+                                 "et langt passord\net langt passord\n")
+    assert r.exit_code == 0, r.output
+    assert "Gjenta passordet" in r.output
+    assert "Feil: De to verdiene er ikke like." in r.output
+    assert "Error" not in r.output

@@ -11,7 +11,10 @@ messages, patterns), applied where the frame's text reaches the user:
 - `typer.rich_utils`' fixed strings (panel titles, "[required]", the help hint) and Typer's
   own `gettext` calls;
 - the usage line's prefix and the help option's help text;
-- a usage error's message, translated when it passes the root command (`NorwegianGroup`).
+- a usage error's message, translated when it passes the root command (`NorwegianGroup`);
+- yes/no questions (`typer.confirm`): «[j/N]», answered with j/ja/y/yes or n/nei/no
+  (`install_prompts`, run by the root command before any command runs; it only rebinds a
+  few names of modules Typer has imported already, so it costs nothing).
 
 Importing `typer.rich_utils` costs about a tenth of a second, so `install()` runs only when
 help or an error is about to be shown: a plain command never pays for it. The project pins
@@ -223,12 +226,81 @@ def _norwegian(error: Exception) -> Exception:
     return translated
 
 
+YES = frozenset({"j", "ja", "y", "yes"})
+NO = frozenset({"n", "nei", "no"})
+# What Typer's copy of Click writes during a prompt, in Norwegian.
+_PROMPT_TEXT = {
+    "Repeat for confirmation": "Gjenta for å bekrefte",
+    "Error: The two entered values do not match.": "Feil: De to verdiene er ikke like.",
+    "Error: The value you entered was invalid.": "Feil: Verdien er ugyldig.",
+}
+_prompts_installed = False
+
+
+def confirm(text: str, default: bool | None = False, abort: bool = False,
+            prompt_suffix: str = ": ", show_default: bool = True, err: bool = False) -> bool:
+    """`typer.confirm` in Norwegian: the question ends in «[j/N]» (or «[J/n]», «[j/n]»),
+    and j/ja/y/yes or n/nei/no answer it, in any case; an empty answer takes the default.
+    Anything else asks again. Ctrl-C or the end of the input aborts («Avbrutt!»)."""
+    from typer._click import termui
+    from typer.exceptions import Abort
+
+    choices = "j/n" if default is None else ("J/n" if default else "j/N")
+    prompt = termui._build_prompt(text, prompt_suffix, show_default, choices)
+    while True:
+        try:
+            termui.echo(prompt[:-1], nl=False, err=err)
+            value = termui.visible_prompt_func(prompt[-1:]).lower().strip()
+        except (KeyboardInterrupt, EOFError):
+            raise Abort() from None
+        if value in YES:
+            answer = True
+        elif value in NO:
+            answer = False
+        elif default is not None and value == "":
+            answer = default
+        else:
+            termui.echo("Svar «j» (ja) eller «n» (nei).", err=err)
+            continue
+        break
+    if abort and not answer:
+        raise Abort()
+    return answer
+
+
+def install_prompts() -> None:
+    """Norwegian yes/no questions and password prompts, for every command (once)."""
+    global _prompts_installed
+    if _prompts_installed:
+        return
+    _prompts_installed = True
+    import typer
+    from typer._click import termui
+
+    typer.confirm = confirm
+    termui.confirm = confirm
+    echo = termui.echo
+
+    def norwegian_echo(message: Any = None, *args: Any, **kwargs: Any) -> None:
+        if isinstance(message, str):
+            message = _PROMPT_TEXT.get(message, message)
+        echo(message, *args, **kwargs)
+
+    def norwegian_build_prompt(text: str, *args: Any, **kwargs: Any) -> str:
+        return build_prompt(_PROMPT_TEXT.get(text, text), *args, **kwargs)
+
+    build_prompt = termui._build_prompt
+    termui.echo = norwegian_echo
+    termui._build_prompt = norwegian_build_prompt
+
+
 class NorwegianGroup(TyperGroup):
     """The root command: sees every usage error on its way out, and sets up the Norwegian
     frame before help is printed."""
 
     def main(self, args: Sequence[str] | None = None, *rest: Any, **kwargs: Any) -> Any:
         argv = list(sys.argv[1:] if args is None else args)
+        install_prompts()
         if self._shows_help(argv):
             install()
         return super().main(argv, *rest, **kwargs)

@@ -226,6 +226,36 @@ def revoke_feed_tokens(*, session: Session, username: str) -> int:
     return n
 
 
+@dataclass(frozen=True)
+class FeedView:
+    """An active feed address as its owner may see it again: when it was made, never the
+    token (only its hash is stored)."""
+
+    id: int
+    created_at: datetime
+
+
+def active_feeds(*, session: Session, user_id: int) -> list[FeedView]:
+    """The user's feed addresses that still answer, newest first."""
+    rows = session.exec(select(FeedToken).where(FeedToken.user_id == user_id,
+                                                col(FeedToken.revoked_at).is_(None))
+                        .order_by(col(FeedToken.created_at).desc(), col(FeedToken.id).desc())
+                        ).all()
+    return [FeedView(t.id, t.created_at) for t in rows]
+
+
+def revoke_feed(*, session: Session, user_id: int, feed_id: int) -> None:
+    """Turn off one of the user's own feed addresses. Another user's, an unknown or an
+    already revoked one is NotFound: nobody learns which ids exist."""
+    token = session.get(FeedToken, feed_id)
+    if token is None or token.user_id != user_id or token.revoked_at is not None:
+        raise NotFound("Fant ingen aktiv kalenderadresse med den id-en. Den kan allerede "
+                       "være slått av.", field="feed_id")
+    token.revoked_at = utcnow()
+    session.add(token)
+    session.commit()
+
+
 def user_for_feed_token(*, session: Session, token: str) -> UserView | None:
     row = session.exec(
         select(User).join(FeedToken, col(FeedToken.user_id) == User.id)
