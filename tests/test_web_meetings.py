@@ -75,6 +75,18 @@ def _upload(c, token, name: str, data: bytes, **fields):
                   files={"plan": (name, data, "text/csv")})
 
 
+def test_the_plan_needs_a_login(db_url, plan):
+    from .web_support import client
+
+    c = client()
+    r = c.get("/moter?kommune=1836")
+    assert r.status_code == 303 and r.headers["location"].startswith("/logg-inn?neste=")
+    assert c.post("/moter", data={"kommune": "1836", "organ": "kommunestyre",
+                                  "date": "01.09.2026"}).status_code == 401
+    assert _upload(c, "", "plan.csv", PLAN_CSV.encode()).status_code == 401
+    assert c.post(f"/moter/{plan['rodoy']}/avlys", data={"confirm": "ja"}).status_code == 401
+
+
 def test_the_page_lists_the_countys_meetings_by_municipality(db_url, plan):
     c = logged_in(db_url)
     page = c.get("/moter")
