@@ -198,6 +198,8 @@ def test_a_malformed_or_foreign_plan_is_refused_whole(db_url, plan):
 
     r = _upload(c, "feil", "plan.csv", PLAN_CSV.encode())
     assert r.status_code == 403
+    # Not a file upload at all: no token read, so refused as a forged form.
+    assert c.post("/moter/last-opp", data={"csrf_token": token}).status_code == 403
     assert _meetings(db_url) == before
     with db.session_scope(db_url) as s:
         assert len(s.exec(select(Command)).all()) == commands  # no command was even stored

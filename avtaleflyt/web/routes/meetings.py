@@ -218,7 +218,7 @@ def add_meeting(request: Request, user: User, csrf_token: F = "", idempotency_ke
     except (_Refused, DomainError) as e:
         field = _ADD_FIELDS.get(getattr(e, "field", None) or "", "_")
         return _answer(request, user, back, fid, e, field, values)
-    return _done(request, result, knr, back or knr)
+    return _done(request, result, knr, back)
 
 
 def _meeting_date(value: str, form: str) -> date:
@@ -286,16 +286,23 @@ class _TooBig(Exception):
     pass
 
 
+class _Unreadable(Exception):
+    pass
+
+
 async def _read_form(request: Request) -> dict[str, Any]:
     """The multipart form, read with a limit: a body over the limit is read to its end (so
     the browser gets our answer, not a reset connection) but never kept or parsed."""
     chunks, total = [], 0
+    multipart = request.headers.get("content-type", "").startswith("multipart/form-data")
     async for chunk in request.stream():
         total += len(chunk)
         if total <= PLAN_LIMIT + _FORM_OVERHEAD:
             chunks.append(chunk)
     if total > PLAN_LIMIT + _FORM_OVERHEAD:
         raise _TooBig()
+    if not multipart:  # no form a page of ours sends: no fields, so no CSRF token (403)
+        return {}
 
     async def body():
         for chunk in chunks:
@@ -305,7 +312,7 @@ async def _read_form(request: Request) -> dict[str, Any]:
         form = await MultiPartParser(request.headers, body(), max_files=1, max_fields=10,
                                      max_part_size=PLAN_LIMIT).parse()
     except MultiPartException:
-        raise _TooBig() from None
+        raise _Unreadable() from None
     fields: dict[str, Any] = {}
     for name, value in form.multi_items():
         if isinstance(value, UploadFile):
@@ -332,6 +339,11 @@ async def upload_plan(request: Request, user: User):
     except _TooBig:
         return await run_in_threadpool(_page, request, user, None, 413, form="plan-upload",
                                        errors={"file": _TOO_BIG})
+    except _Unreadable:
+        return await run_in_threadpool(
+            _page, request, user, None, 400, form="plan-upload",
+            errors={"file": "Opplastingen kunne ikke leses. Velg filen på nytt og prøv igjen; "
+                            "ingenting ble importert."})
     return await run_in_threadpool(_import_plan, request, user, fields)
 
 
