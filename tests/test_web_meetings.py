@@ -105,6 +105,15 @@ def test_the_page_lists_the_countys_meetings_by_municipality(db_url, plan):
     assert c.get("/moter?kommune=5501").status_code == 404  # Troms: as if it did not exist
     assert c.get("/moter?kommune=9999").status_code == 404
     assert c.get("/moter?kommune=abc").status_code == 404
+    # Without a filter a municipality shows its next six meetings and a link to all.
+    for month in range(7, 14):
+        _add(db_url, "1837", "formannskap", date(2026 + month // 13, month % 13 or 1, 8))
+    text = c.get("/moter").text
+    meloy = text.split("<h3>1837 Meløy</h3>")[1].split("<h3>")[0]
+    assert meloy.count("<li id=") == 6 and "8. november 2026" in meloy
+    assert "8. desember 2026" not in meloy
+    assert '<a href="/moter?kommune=1837">Alle 8 kommende møter for 1837 Meløy</a>' in meloy
+    assert c.get("/moter?kommune=1837").text.count("<li id=") == 8 + 1  # + the fylkesting
     # The case page links to its municipality's plan.
     to_political(db_url, "1836", date(2026, 3, 2))
     assert 'href="/moter?kommune=1836"' in c.get("/sak/1836").text

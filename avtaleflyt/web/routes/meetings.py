@@ -50,6 +50,7 @@ _COUNTY_CHOICE = re.compile(r"^fylke:(\d{2})$")
 BODY_CHOICES = (("kommunestyre", "Kommunestyret"), ("formannskap", "Formannskapet"),
                 (COUNTY, "Fylkeskommunens organ (fylkesting, fylkesutvalg)"))
 _WARNINGS_SHOWN = 5
+PER_MUNICIPALITY = 6  # meetings per municipality on the unfiltered page
 
 
 class _Refused(Exception):
@@ -95,8 +96,14 @@ def _page(request: Request, user: UserView, kommune: str | None = None,
         name = (f"{r['kommunenummer']} {r['municipality']}" if r["kommunenummer"]
                 else f"Fylkeskommunen ({_county_name(counties, r['county_code'])})")
         groups.setdefault(key, {"name": name, "meetings": []})["meetings"].append(r)
-    # Municipalities in number order; the county's own bodies last.
+    # Municipalities in number order; the county's own bodies last. Without a filter each
+    # municipality shows its next few meetings (a county's whole year would be hundreds of
+    # rows, each with its forms) and a link to all of them.
     ordered = sorted(groups.items(), key=lambda kv: (kv[0].startswith("fylke:"), kv[0]))
+    for key, g in ordered:
+        g["total"], g["knr"] = len(g["meetings"]), None if key.startswith("fylke:") else key
+        if chosen is None and g["knr"]:
+            g["meetings"] = g["meetings"][:PER_MUNICIPALITY]
     extra.setdefault("errors", {})
     extra.setdefault("values", {})
     extra.setdefault("form", None)
