@@ -114,6 +114,11 @@ def test_the_page_lists_the_countys_meetings_by_municipality(db_url, plan):
     assert "8. desember 2026" not in meloy
     assert '<a href="/moter?kommune=1837">Alle 8 kommende møter for 1837 Meløy</a>' in meloy
     assert c.get("/moter?kommune=1837").text.count("<li id=") == 8 + 1  # + the fylkesting
+    # A national user sees every county, and may name any county's deciding body.
+    national = logged_in(db_url, "nora", county=None).get("/moter").text
+    assert "<h3>5501 Tromsø</h3>" in national and "<h3>1836 Rødøy</h3>" in national
+    assert '<option value="fylke:55">' in national and '<option value="fylke:18">' in national
+    assert '<option value="fylke:55">' not in text
     # The case page links to its municipality's plan.
     to_political(db_url, "1836", date(2026, 3, 2))
     assert 'href="/moter?kommune=1836"' in c.get("/sak/1836").text
@@ -155,7 +160,7 @@ def test_refusals_name_the_field_and_write_nothing(db_url, plan):
                   ).status_code == 404
     rodoy = plan["rodoy"]
     r = c.post(f"/moter/{rodoy}/flytt", data={"csrf_token": token, "date": "neste uke"})
-    assert r.status_code == 422 and f'<details open><summary>Flytt eller avlys' in r.text
+    assert r.status_code == 422 and "<details open><summary>Flytt eller avlys" in r.text
     assert f'id="meeting-{rodoy}-date" name="date" size="10" value="neste uke" ' \
            'aria-invalid="true"' in r.text
     r = c.post(f"/moter/{rodoy}/avlys", data={"csrf_token": token})
@@ -185,7 +190,8 @@ def test_a_malformed_or_foreign_plan_is_refused_whole(db_url, plan):
     assert 'aria-invalid="true" aria-describedby="err-file"' in r.text
 
     # A row for another county's municipality (Tromsø) is refused like an unknown one.
-    foreign = b"kommunenummer;organ;dato\n1836;kommunestyre;18.09.2026\n5501;kommunestyre;17.09.2026\n"
+    foreign = (b"kommunenummer;organ;dato\n1836;kommunestyre;18.09.2026\n"
+               b"5501;kommunestyre;17.09.2026\n")
     r = _upload(c, token, "plan.csv", foreign)
     assert r.status_code == 422
     assert "linje 3: fant ingen kommune med kommunenummer 5501" in r.text
