@@ -16,16 +16,27 @@ from avtaleflyt.services import meetings
 from avtaleflyt.flows.commands import execute, run_name
 
 
+def _scope(s, p: dict[str, Any]):
+    """The dashboard user's county (`scope_county`), or every county (the command line)."""
+    from avtaleflyt.services.scope import scope_for_code
+
+    return scope_for_code(s, p.get("scope_county"))
+
+
 def _add(s, p: dict[str, Any], ctx):
     return meetings.add_meeting(session=s, kommunenummer=p.get("kommunenummer"),
                                 body=p["body"], on=date.fromisoformat(p["meeting_date"]),
-                                title=p.get("title"), ctx=ctx, county=p.get("county"))
+                                title=p.get("title"), ctx=ctx, county=p.get("county"),
+                                scope=_scope(s, p))
 
 
 def _import(s, p: dict[str, Any], ctx):
-    return meetings.import_meetings(session=s, path=Path(p["path"]),
+    # A dashboard upload's text is in the payload (a meeting plan holds no personal data);
+    # the command line's file is read from its path.
+    return meetings.import_meetings(session=s, path=Path(p["path"]) if p.get("path") else None,
+                                    text=p.get("plan"), name=p.get("filename"),
                                     kommunenummer=p.get("kommunenummer"), body=p.get("body"),
-                                    ctx=ctx, county=p.get("county"))
+                                    ctx=ctx, county=p.get("county"), scope=_scope(s, p))
 
 
 @flow(name="add-meeting", flow_run_name=run_name)

@@ -79,17 +79,21 @@ class MeetingResult:
         return dict(self.__dict__)
 
 
-def _resolve(session: Session, rows: list[MeetingRow], county_code: str | None = None
-             ) -> list[Meeting]:
+def _resolve(session: Session, rows: list[MeetingRow], county_code: str | None = None,
+             scope: Scope = EVERYWHERE) -> list[Meeting]:
     """Turn parsed rows into Meeting objects, refusing the whole list on any unknown
     municipality or county. A county meeting belongs to the county its row names (by
     fylkesnummer or one of its municipalities), else to `county_code` or the one county
-    with cases."""
+    with cases. Municipalities and counties outside `scope` are unknown, with the same
+    words as ones that do not exist; a county user's county rows default to their county."""
     knrs = {r.kommunenummer for r in rows if r.kommunenummer}
-    by_knr = {m.kommunenummer: m for m in session.exec(
-        select(Municipality).where(col(Municipality.kommunenummer).in_(knrs))).all()} if knrs \
-        else {}
-    by_code = {c.code: c for c in session.exec(select(County)).all()}
+    by_knr = {m.kommunenummer: m for m in session.exec(scope.where(
+        select(Municipality).where(col(Municipality.kommunenummer).in_(knrs)),
+        Municipality.county_id)).all()} if knrs else {}
+    by_code = {c.code: c for c in session.exec(select(County)).all()
+               if scope.allows(c.id)}
+    if not scope.national and county_code is None:
+        county_code = scope.county_code
     default: County | None = None
     problems = []
     out = []
@@ -112,6 +116,9 @@ def _resolve(session: Session, rows: list[MeetingRow], county_code: str | None =
             else:
                 default = default or deciding_county(
                     session, county_code, {m.county_id for m in by_knr.values()})
+                if not scope.allows(default.id):
+                    problems.append(f"{where}fant ikke fylke {default.code}.")
+                    continue
                 county_id = default.id
             out.append(Meeting(county_id=county_id, municipality_id=None, body=COUNTY,
                                date=r.date, title=r.title))
@@ -162,7 +169,8 @@ def _store(session: Session, meetings: list[Meeting]) -> tuple[int, int]:
 
 
 def add_meeting(*, session: Session, kommunenummer: str | None, body: str, on: date,
-                title: str | None, ctx: Ctx, county: str | None = None) -> MeetingResult:
+                title: str | None, ctx: Ctx, county: str | None = None,
+                scope: Scope = EVERYWHERE) -> MeetingResult:
     body = check_body(body)
     if body == COUNTY:
         if kommunenummer and kommunenummer.strip().lower() != COUNTY:
@@ -175,7 +183,7 @@ def add_meeting(*, session: Session, kommunenummer: str | None, body: str, on: d
         if not kommunenummer or kommunenummer.strip().lower() == COUNTY:
             raise InvalidInput(f"«KNR» mangler: {body} hører til en kommune (f.eks. 1836).",
                                field="kommunenummer")
-        municipality = get_municipality(session, kommunenummer)
+        municipality = get_municipality(session, kommunenummer, scope)
         knr = municipality.kommunenummer
     if on < ctx.today:
         raise InvalidInput(f"{ref('date')}: møtet {format_date(on)} er før i dag "
@@ -185,7 +193,7 @@ def add_meeting(*, session: Session, kommunenummer: str | None, body: str, on: d
         raise InvalidInput("«--county» gjelder bare fylkeskommunens organ (--body county); "
                            "en kommunes møte hører til kommunens fylke.", field="county")
     meetings = _resolve(session, [MeetingRow(kommunenummer=knr, body=body, date=on,
-                                             title=title, line=None)], county)
+                                             title=title, line=None)], county, scope)
     added, skipped = _store(session, meetings)
     from .deadlines import schedule_political_cases
 
@@ -218,27 +226,69 @@ def _moved(n: int) -> str:
     return f" {format_count(n, 'frist', 'frister')} i politisk behandling ble satt eller flyttet."
 
 
-def import_meetings(*, session: Session, path: Path, kommunenummer: str | None,
-                    body: str | None, ctx: Ctx, county: str | None = None) -> MeetingResult:
-    if not path.is_file():
-        raise InvalidInput(f"Fant ikke filen {path}.", field="file")
-    data = path.read_bytes()
-    if path.suffix.lower() in (".ics", ".ical", ".ifb"):
-        rows = parse_ics(data, default_kommunenummer=kommunenummer, default_body=body)
-    else:
+ICS_SUFFIXES = (".ics", ".ical", ".ifb")
+PLAN_MAX_BYTES = 1024 * 1024  # a year's plan for a whole county is a few kilobytes
+
+
+def _not_a_plan(name: str) -> InvalidInput:
+    return InvalidInput(f"{name} er ikke en tekstfil (CSV i UTF-8 eller Windows-1252) eller "
+                        "en .ics-fil.", field="file")
+
+
+def plan_text(data: bytes, name: str) -> str:
+    """A meeting plan file's bytes as text: CSV in UTF-8 or Windows-1252 (Excel's), an
+    iCalendar file in UTF-8. What an upload stores in its command's payload."""
+    encodings = ("utf-8",) if _is_ics(name) else ("utf-8", "cp1252")
+    for encoding in encodings:
         try:
-            text = data.decode("utf-8")
+            text = data.decode(encoding)
         except UnicodeDecodeError:
-            try:
-                text = data.decode("cp1252")
-            except UnicodeDecodeError:
-                raise InvalidInput(f"{path.name} er ikke en tekstfil (CSV i UTF-8 eller "
-                                   "Windows-1252) eller en .ics-fil.", field="file") from None
+            continue
         if "\x00" in text:
-            raise InvalidInput(f"{path.name} er ikke en tekstfil (CSV i UTF-8 eller "
-                               "Windows-1252) eller en .ics-fil.", field="file")
-        rows = parse_csv(text)
-    resolved = _resolve(session, rows, county)
+            break
+        return text
+    raise _not_a_plan(name)
+
+
+def _is_ics(name: str) -> bool:
+    return Path(name).suffix.lower() in ICS_SUFFIXES
+
+
+def parse_plan(data: str | bytes, name: str, *, kommunenummer: str | None = None,
+               body: str | None = None) -> list[MeetingRow]:
+    """The rows of a meeting plan, CSV or iCalendar by the file's name; the whole plan is
+    refused (`MeetingPlanInvalid`, every bad line named) or every row returned."""
+    if _is_ics(name):
+        return parse_ics(data if isinstance(data, bytes) else data.encode("utf-8"),
+                         default_kommunenummer=kommunenummer, default_body=body)
+    return parse_csv(data if isinstance(data, str) else plan_text(data, name))
+
+
+def check_plan(session: Session, text: str, name: str, *, kommunenummer: str | None = None,
+               body: str | None = None, county: str | None = None,
+               scope: Scope = EVERYWHERE) -> int:
+    """Read-only: what `import_meetings` would refuse (a malformed line, an unknown or
+    out-of-scope municipality), before a flow starts. Returns the number of meetings."""
+    return len(_resolve(session, parse_plan(text, name, kommunenummer=kommunenummer,
+                                            body=body), county, scope))
+
+
+def import_meetings(*, session: Session, path: Path | None = None,
+                    kommunenummer: str | None, body: str | None, ctx: Ctx,
+                    county: str | None = None, text: str | None = None,
+                    name: str | None = None, scope: Scope = EVERYWHERE) -> MeetingResult:
+    """Import a meeting plan, all or nothing: from a file (`path`, the command line) or
+    from its text (`text` and the file's `name`, a dashboard upload kept in the command's
+    payload). Only municipalities and counties in `scope` may be named."""
+    if text is None:
+        if path is None or not path.is_file():
+            raise InvalidInput(f"Fant ikke filen {path}.", field="file")
+        data: str | bytes = path.read_bytes()
+        name = path.name
+    else:
+        data, name = text, (name or "møteplanen")
+    rows = parse_plan(data, name, kommunenummer=kommunenummer, body=body)
+    resolved = _resolve(session, rows, county, scope)
     warnings = []
     for row, meeting in zip(rows, resolved):
         w = meeting_warning(meeting.date, _calendar_for(session, meeting, ctx), meeting.body)
@@ -249,7 +299,7 @@ def import_meetings(*, session: Session, path: Path, kommunenummer: str | None,
 
     moved = schedule_political_cases(session=session, ctx=ctx, commit=False)
     session.commit()
-    return MeetingResult(f"Importerte {format_count(added, 'møte', 'møter')} fra {path.name}"
+    return MeetingResult(f"Importerte {format_count(added, 'møte', 'møter')} fra {name}"
                          + (f" ({skipped} fantes fra før)." if skipped else ".") + _moved(moved),
                          added, skipped, moved, warnings)
 

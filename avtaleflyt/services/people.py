@@ -73,8 +73,9 @@ def _unmark_primary(session: Session, m: Municipality, except_id: int | None) ->
 
 
 def add_contact(*, session: Session, kommunenummer: str, name: str, role: str, email: str,
-                phone: str | None, primary: bool, ctx: Ctx) -> Outcome:
-    m = get_municipality(session, kommunenummer)
+                phone: str | None, primary: bool, ctx: Ctx,
+                scope: Scope = EVERYWHERE) -> Outcome:
+    m = get_municipality(session, kommunenummer, scope)
     name = _text(name, "name", 200)
     role = _text(role, "role", 200)
     email = _check_email(email)
@@ -114,6 +115,13 @@ def _contact_in_scope(session: Session, contact_id: int, scope: Scope,
             or (kommunenummer is not None and m.kommunenummer != kommunenummer)):
         raise NotFound(f"Fant ingen kontaktperson med id {contact_id}.", field="contact_id")
     return contact, m
+
+
+def contact_of(*, session: Session, contact_id: int, scope: Scope = EVERYWHERE,
+               kommunenummer: str | None = None) -> tuple[ContactPerson, Municipality]:
+    """One contact person and their municipality, for a page that shows them (the
+    dashboard's confirmation before erasing): "not found" outside `scope`/`kommunenummer`."""
+    return _contact_in_scope(session, contact_id, scope, kommunenummer)
 
 
 def edit_contact(*, session: Session, contact_id: int, ctx: Ctx, name: str | None = None,
