@@ -343,5 +343,5 @@ class Pong(BaseModel):
 
 @router.post("/ping", response_model=Pong, summary="Sjekk token (billigste kall)")
 def ping(user: ApiUser) -> dict[str, Any]:
-    """Answers when the token is valid: the cheapest authenticated call."""
+    """Svarer når tokenet er gyldig: det billigste kallet med autentisering."""
     return {"ok": True, "user": user.username}

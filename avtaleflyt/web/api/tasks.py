@@ -33,9 +33,9 @@ class Assign(Input):
 @router.post("/tasks/done", response_model=list[CommandResult],
              summary="Marker oppgaver som gjort (som «task done ID …»)")
 def tasks_done(user: ApiUser, key: IdempotencyKey, body: TasksDone) -> list[dict[str, Any]]:
-    """Every task is checked first: if one is refused, none is marked done. One command
-    (and idempotency key, `<key>:<id>`) per task, as the CLI runs them. The answer is a
-    list, one result per task."""
+    """Alle oppgavene sjekkes først: avvises én, blir ingen markert som gjort. Svaret er en
+    liste med ett resultat per oppgave. Med flere oppgaver får hver sin nøkkel,
+    `<Idempotency-Key>:<id>`, som på kommandolinjen."""
     from avtaleflyt.services import inbox, mytasks
 
     ids = mytasks.parse_task_ids([str(i) for i in body.task_ids], field="task_id")
