@@ -232,10 +232,7 @@ def withdraw(knr: Knr, date: DateOpt = None, reason: ReasonOpt = None,
 def advance(knr: Knr, as_json: JsonOpt = False) -> None:
     """Kjør onboarding-flyten for saken nå: flytt den så langt portene tillater
     (f.eks. til Drift når startdatoen er nådd). Den daglige kjøringen gjør dette for alle."""
-    def go() -> dict[str, Any]:
-        return advance_case(knr)
-
-    run_write(go, as_json)
+    run_write(lambda: advance_case(knr), as_json)
 
 
 def advance_case(knr: str, actor: str | None = None) -> dict[str, Any]:
