@@ -379,3 +379,19 @@ def test_an_unexpected_error_is_a_500_problem_with_a_reference(api, monkeypatch)
     c = TestClient(create_app(), raise_server_exceptions=False)
     body = _problem(c.get("/api/v1/cases/1836", headers=api["kari"]), 500, None)
     assert "referansen" in body["detail"] and "secret" not in body["detail"]
+
+
+def test_paged_pages_a_query_in_the_database(db_url):
+    """`paged` of a SELECT counts and fetches one page in SQL, on both backends."""
+    from avtaleflyt.models import Municipality
+    from avtaleflyt.web.api.base import paged
+
+    query = (select(Municipality.kommunenummer).where(Municipality.kommunenummer.like("18%"))
+             .order_by(Municipality.kommunenummer))
+    with db.session_scope(db_url) as s:
+        everything = list(s.exec(query).all())
+        page = paged(query, 2, 10, session=s)
+    assert page["total"] == len(everything) == 41
+    assert (page["page"], page["per_page"]) == (2, 10)
+    assert page["items"] == everything[10:20]
+    assert paged(everything, 5, 10)["items"] == everything[40:]

@@ -345,7 +345,7 @@ def paged(items: Sequence[Any] | Any, page: int, per_page: int, *,
     if session is not None:
         from sqlalchemy import func, select
 
-        total = session.exec(select(func.count()).select_from(items.subquery())).one()
+        total = session.execute(select(func.count()).select_from(items.subquery())).scalar_one()
         rows = list(session.exec(items.offset(start).limit(per_page)).all())
         return {"items": rows, "total": int(total), "page": page, "per_page": per_page}
     items = list(items)
