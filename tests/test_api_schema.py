@@ -16,7 +16,8 @@ from .web_support import client, logged_in, make_user
 def _token(url: str) -> dict[str, str]:
     make_user(url, "api")
     with db.session_scope(url) as s:
-        return {"Authorization": f"Bearer {tokens.create_token(session=s, name='t', username='api')[1]}"}
+        token = tokens.create_token(session=s, name="t", username="api")[1]
+    return {"Authorization": f"Bearer {token}"}
 
 
 def test_the_openapi_document_is_valid_and_lists_only_the_api(sqlite_url):
