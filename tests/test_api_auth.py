@@ -166,3 +166,15 @@ def test_token_commands(sqlite_url):
     states = [t["state"] for t in json.loads(runner.invoke(app, ["token", "list", "--json"])
                                              .stdout)]
     assert states == ["revoked", "revoked"]
+
+
+def test_token_commands_do_not_import_prefect(sqlite_url):
+    import os
+
+    from .cli_support import run_isolated
+
+    make_user(sqlite_url)
+    run = run_isolated([["token", "create", "skript", "--user", "kari"], ["token", "list"],
+                        ["token", "revoke", "skript"]], dict(os.environ))
+    assert not run.prefect_loaded
+    assert "trukket tilbake" in run.outputs[2]
