@@ -98,6 +98,21 @@ def test_the_installed_wheel_runs_outside_the_checkout(installed, tmp_path):
         assert login.status_code == 200 and "Logg inn" in login.text
         css = httpx.get(f"http://127.0.0.1:{port}/static/style.css", timeout=10)
         assert css.status_code == 200 and len(css.text) > 100
+        # The JSON API ships in the wheel: a token made by the installed CLI is accepted.
+        added = subprocess.run([str(installed / "avtaleflyt"), "user", "add", "kari",
+                                "--county", "18", "--password-stdin"], cwd=work, env=env,
+                               input="et langt passord 42\n", capture_output=True, text=True,
+                               timeout=600)
+        assert added.returncode == 0, added.stderr
+        token = run("token", "create", "wheel", "--user", "kari").stdout.strip().splitlines()[-1]
+        api = f"http://127.0.0.1:{port}/api/v1"
+        assert httpx.post(f"{api}/ping", timeout=10).status_code == 401
+        pong = httpx.post(f"{api}/ping", timeout=10,
+                          headers={"Authorization": f"Bearer {token}"})
+        assert pong.status_code == 200 and pong.json()["user"] == "kari", pong.text
+        cases = httpx.get(f"{api}/cases", timeout=10,
+                          headers={"Authorization": f"Bearer {token}"}).json()
+        assert [c["kommunenummer"] for c in cases["items"]] == ["1836"]
 
         # The Prefect server requires the credential serve stored in the data directory.
         user, _, password = (tmp_path / "data" / "prefect_auth").read_text().strip() \
@@ -119,3 +134,21 @@ def test_the_installed_wheel_runs_outside_the_checkout(installed, tmp_path):
             proc.kill()
             proc.wait()
     assert proc.returncode == 0 or proc.returncode == -signal.SIGINT, log.read_text()
+
+
+def test_every_python_package_of_the_checkout_is_in_the_wheel():
+    """A new folder of modules must be listed in pyproject.toml, or the installed wheel
+    lacks it (the checkout's tests would still pass)."""
+    import tomllib
+
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+                 ["packages"])
+    dirs = {"avtaleflyt": ROOT / "avtaleflyt", "avtaleflyt.models": ROOT / "models",
+            "avtaleflyt.flows": ROOT / "flows", "avtaleflyt.notifications": ROOT / "notifications",
+            "avtaleflyt.migrations": ROOT / "migrations"}
+    found = set()
+    for name, top in dirs.items():
+        for init in top.rglob("__init__.py"):
+            rel = init.parent.relative_to(top)
+            found.add(".".join([name, *rel.parts]) if rel.parts else name)
+    assert found - listed == set()
