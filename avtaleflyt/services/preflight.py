@@ -51,3 +51,10 @@ def check_status_change(*, session: Session, kommunenummer: str, action: str, on
             machine.resume(state, on, ctx.today)
         case StatusAction.WITHDRAW:
             machine.withdraw(state, on, ctx.today, None)
+
+
+def check_assign(*, session: Session, task_id: int, ctx: Ctx, contact_id: int | None = None,
+                 user: str | None = None) -> None:
+    from .people import check_assignment
+
+    check_assignment(session=session, task_id=task_id, contact_id=contact_id, user=user)

@@ -174,9 +174,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "script-src 'self'; form-action 'self'; frame-ancestors 'none'")
         return response
 
-    from .routes import board, case, feed, login, mytasks, stats
+    from .routes import board, case, feed, login, mytasks, newcase, stats
 
-    for module in (login, board, mytasks, case, stats, feed):
+    for module in (login, board, mytasks, newcase, case, stats, feed):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
     # Middleware added last runs first: every handler sees the session and the settings.
