@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from avtaleflyt import db
 from avtaleflyt.cli.main import app
 from avtaleflyt.models import Command, Event, OnboardingCase, Task
-from avtaleflyt.services import people
+from avtaleflyt.services import people, users
 from avtaleflyt.services.queries import case_detail
 
 from .conftest import ctx_for
@@ -186,6 +186,13 @@ def test_my_tasks_are_mine_and_the_roles_unassigned(assignable):
     # The coordinator role's unassigned tasks are on both.
     assert "Hold første møte med kommunen" in kari_page
     assert "Hold første møte med kommunen" in per_page
+    # A disabled user's tasks are the role's again: on nobody's list would be lost.
+    with db.session_scope(assignable) as s:
+        users.set_active(session=s, username="per", active=False)
+    assert "Kartlegg kommunens behov" in kari.get("/mine-oppgaver").text
+    with db.session_scope(assignable) as s:
+        users.set_active(session=s, username="per", active=True)
+    assert "Kartlegg kommunens behov" not in kari.get("/mine-oppgaver").text
     # Restanser per person names the user.
     with db.session_scope(assignable) as s:
         s.get(Task, needs).due_on = date(2026, 5, 20)

@@ -42,7 +42,10 @@ def my_tasks(session: Session, today: date, scope: Scope = EVERYWHERE, *, page: 
     assigned to `user_id`, and the coordinator role's that no user has been given (with
     `with_municipalities`, the municipalities' unassigned tasks as well: the coordinator
     records those too, e.g. the setup items). Due first, a page at a time (two queries)."""
-    unassigned = col(Task.assigned_user_id).is_(None)
+    # A task given to a user who has since been disabled is the role's again, so it is
+    # never on nobody's list.
+    unassigned = or_(col(Task.assigned_user_id).is_(None), col(Task.assigned_user_id).in_(
+        select(User.id).where(col(User.active).is_(False))))
     role = unassigned if with_municipalities else and_(unassigned,
                                                        Task.responsible == COORDINATOR)
     mine = or_(role, Task.assigned_user_id == user_id) if user_id is not None else role
