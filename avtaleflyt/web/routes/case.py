@@ -353,8 +353,8 @@ def _status_action(request, user, knr, action, csrf_token, date, reason, idempot
     values = {"date": date, "reason": reason}
     try:
         if not confirmed:
-            raise InvalidInput("Kryss av for å bekrefte at saken trekkes. Saken avsluttes og "
-                               "kan ikke tas opp igjen.", field="confirm")
+            raise InvalidInput("Kryss av for å bekrefte at saken trekkes: den avsluttes, og "
+                               "ingenting mer kan registreres på den.", field="confirm")
         on = _date_or_none(date)
         if len(reason) > 500:
             raise InvalidInput(f"{ref('reason')} er for lang (høyst 500 tegn).",
