@@ -16,7 +16,8 @@ from typing import Any
 _MODULES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "types": (("UTCDateTime", "utcnow"), ()),
     "reference": (("ContactPerson", "ContactPersonBase", "County", "Municipality"), ()),
-    "case": (("Event", "OnboardingCase", "Task"), ("municipality", "contact_person")),
+    "case": (("Event", "OnboardingCase", "Task"), ("municipality", "contact_person",
+                                                   "app_user")),
     "access": (("AccessLog",), ("onboarding_case",)),
     "agreement": (("AgreementTerms", "CaseSplitRow", "ResponsibilityItem"),
                   ("onboarding_case",)),
@@ -31,6 +32,7 @@ _MODULES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
 _TABLES = {
     "county": "reference", "municipality": "reference", "contact_person": "reference",
     "onboarding_case": "case", "event": "case", "task": "case", "personal_text": "commands",
+    "app_user": "user",
 }
 _WHERE = {name: module for module, (names, _fks) in _MODULES.items() for name in names}
 
