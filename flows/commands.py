@@ -192,7 +192,7 @@ def _note(s, p: dict[str, Any], ctx: Ctx):
 
 def _assign(s, p: dict[str, Any], ctx: Ctx):
     return people.assign_task(session=s, task_id=p["task_id"], contact_id=p.get("contact_id"),
-                              ctx=ctx)
+                              user=p.get("username"), ctx=ctx)
 
 
 @flow(name="open-case", flow_run_name=run_name)

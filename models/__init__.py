@@ -16,7 +16,8 @@ from typing import Any
 _MODULES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "types": (("UTCDateTime", "utcnow"), ()),
     "reference": (("ContactPerson", "ContactPersonBase", "County", "Municipality"), ()),
-    "case": (("Event", "OnboardingCase", "Task"), ("municipality", "contact_person")),
+    "case": (("Event", "OnboardingCase", "Task"), ("municipality", "contact_person",
+                                                   "app_user")),
     "access": (("AccessLog",), ("onboarding_case",)),
     "agreement": (("AgreementTerms", "CaseSplitRow", "ResponsibilityItem"),
                   ("onboarding_case",)),

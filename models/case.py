@@ -88,6 +88,9 @@ class Task(SQLModel, table=True):
     title: str = Field(max_length=200)
     responsible: str = Field(sa_column=Column(String(16), nullable=False))
     contact_id: int | None = Field(default=None, foreign_key="contact_person.id")
+    # A dashboard user of the case's county the task is assigned to (their Mine oppgaver);
+    # None: the default owner (the county's coordinator role, or the municipality).
+    assigned_user_id: int | None = Field(default=None, foreign_key="app_user.id", index=True)
     mandatory: bool = True
     milestone: str | None = Field(default=None, max_length=40)
     due_on: date | None = None

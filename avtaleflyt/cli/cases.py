@@ -403,12 +403,23 @@ def task_done(
 def task_assign(
     task_id: Annotated[int, typer.Argument(help="Oppgavens id (se «case show»).")],
     contact: Annotated[Optional[int], typer.Option(
-        "--contact", help="Kontaktpersonens id (se «contact list KNR»). Uten: tilbake til "
-        "kommunens primærkontakt.")] = None,
+        "--contact", help="Kontaktpersonens id (se «contact list KNR»); bare for kommunens "
+        "oppgaver.")] = None,
+    user: Annotated[Optional[str], typer.Option(
+        "--user", help="Brukernavnet til en av fylkets brukere (se «user list»); oppgaven "
+        "vises på brukerens «Mine oppgaver».")] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Gi en av kommunens oppgaver en navngitt ansvarlig (får påminnelsene)."""
-    run_write(lambda: _flow("assign_task", task_id=task_id, contact_id=contact), as_json)
+    """Gi en oppgave en navngitt ansvarlig: en kontaktperson i kommunen (--contact) eller en
+    bruker i fylket (--user). Uten begge: tilbake til standard ansvarlig (fylkets
+    koordinator, eller kommunens primærkontakt)."""
+    def go() -> dict[str, Any]:
+        from avtaleflyt.services import preflight
+
+        _preflight(preflight.check_assign, task_id=task_id, contact_id=contact, user=user)
+        return _flow("assign_task", task_id=task_id, contact_id=contact, username=user)
+
+    run_write(go, as_json)
 
 
 @note_app.command("add")

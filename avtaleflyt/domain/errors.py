@@ -30,6 +30,8 @@ FIELD_LABELS: dict[str, str] = {
     "phone": "Telefon",
     "primary": "Primærkontakt",
     "contact": "Kontaktperson",
+    "user": "Bruker",
+    "assignee": "Ansvarlig",
     "action": "Endring",
     "confirm": "Bekreft",
 }

@@ -1,10 +1,11 @@
 """Mine oppgaver (a coordinator's own open tasks), bulk completion, and Restanser grouped per
 person.
 
-A dashboard user is the county's coordinator: the tasks that are theirs are the open tasks
-whose responsible party is the county, within the user's county scope (a national user sees
-every county's). Tasks are never assigned to a dashboard user by name — `task assign` names a
-contact person in the municipality — so "assigned to me" is "assigned to my role".
+A dashboard user is one of the county's coordinators: the tasks that are theirs are the open
+tasks assigned to them by name (`task.assigned_user_id`: `task assign ID --user NAME`, or the
+case page's "Ansvarlig"), plus the coordinator role's tasks — the county's tasks nobody has
+been assigned — within the user's county scope (a national user sees every county's).
+A task assigned to another user is that user's, not the role's.
 
 Read models here are set-based like services/dashboard.py; `check_completions` runs the same
 domain rule as `cases.complete_task` for several tasks and writes nothing.
@@ -15,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from sqlalchemy import and_, or_
 from sqlalchemy import case as sql_case
 from sqlalchemy import func
 from sqlmodel import Session, col, select
@@ -22,10 +24,10 @@ from sqlmodel import Session, col, select
 from avtaleflyt.domain import machine
 from avtaleflyt.domain.errors import Conflict, DomainError, InvalidInput, NotFound
 from avtaleflyt.domain.stages import Party
-from avtaleflyt.models import ContactPerson, Municipality, Task
+from avtaleflyt.models import ContactPerson, Municipality, Task, User
 
 from .context import Ctx
-from .dashboard import PAGE_SIZE, Page, TaskRow, _open_task_query, _paged_tasks, _task_columns
+from .dashboard import PAGE_SIZE, Page, TaskRow, _open_task_query, _task_columns, _task_rows
 from .scope import EVERYWHERE, Scope
 from .store import get_task, latest_case, snapshot, to_view
 
@@ -34,12 +36,25 @@ MAX_BULK = PAGE_SIZE  # a bulk completion covers at most one page of tasks
 
 
 def my_tasks(session: Session, today: date, scope: Scope = EVERYWHERE, *, page: int = 1,
-             per_page: int = PAGE_SIZE, with_municipalities: bool = False) -> Page:
-    """The coordinator role's open tasks with a deadline in active cases in scope (with
-    `with_municipalities`, the municipalities' tasks as well: the coordinator records those
-    too, e.g. the setup items), due first, a page at a time (two queries)."""
-    return _paged_tasks(session, today, page, per_page, scope,
-                        responsible=None if with_municipalities else COORDINATOR)
+             per_page: int = PAGE_SIZE, with_municipalities: bool = False,
+             user_id: int | None = None) -> Page:
+    """The open tasks with a deadline in active cases in scope that are the user's: those
+    assigned to `user_id`, and the coordinator role's that no user has been given (with
+    `with_municipalities`, the municipalities' unassigned tasks as well: the coordinator
+    records those too, e.g. the setup items). Due first, a page at a time (two queries)."""
+    # A task given to a user who has since been disabled is the role's again, so it is
+    # never on nobody's list.
+    unassigned = or_(col(Task.assigned_user_id).is_(None), col(Task.assigned_user_id).in_(
+        select(User.id).where(col(User.active).is_(False))))
+    role = unassigned if with_municipalities else and_(unassigned,
+                                                       Task.responsible == COORDINATOR)
+    mine = or_(role, Task.assigned_user_id == user_id) if user_id is not None else role
+    total = int(session.exec(_open_task_query((func.count(),), scope).where(mine)).one())
+    page = min(max(page, 1), max(1, -(-total // per_page)))
+    q = (_open_task_query(_task_columns(), scope).where(mine)
+         .order_by(col(Task.due_on), col(Municipality.kommunenummer), col(Task.id))
+         .offset((page - 1) * per_page).limit(per_page))
+    return Page(_task_rows(session, q, today) if total else [], total, page, per_page)
 
 
 def closed_by_facts(session: Session, task_ids: list[int]) -> set[int]:
@@ -133,24 +148,27 @@ class PersonGroup:
 
 
 def _person_key():
-    """0 the coordinator role, 1 a named contact person, 2 nobody named (the municipality's
-    tasks without `task assign`)."""
-    return sql_case((Task.responsible == COORDINATOR, 0),
-                    (col(Task.contact_id).is_not(None), 1), else_=2)
+    """0 the coordinator role, 1 a dashboard user by name, 2 a named contact person, 3 nobody
+    named (the municipality's tasks without `task assign`)."""
+    return sql_case((col(Task.assigned_user_id).is_not(None), 1),
+                    (Task.responsible == COORDINATOR, 0),
+                    (col(Task.contact_id).is_not(None), 2), else_=3)
 
 
 def overdue_by_person(session: Session, today: date, scope: Scope = EVERYWHERE, *,
                       page: int = 1, per_page: int = PAGE_SIZE) -> tuple[list[PersonGroup], Page]:
-    """Overdue open tasks grouped by whom they are assigned to: the county's coordinator,
-    each named contact person (by name), then the unassigned; oldest first within a group.
+    """Overdue open tasks grouped by whom they are assigned to: the county's coordinator
+    role, each user (by login name), each named contact person (by name), then the
+    unassigned; oldest first within a group.
     The list is paged (a group may continue on the next page); each group carries its full
     count. Three queries."""
     until = today - timedelta(days=1)
     key = _person_key()
-    name = func.coalesce(col(ContactPerson.name), "")
+    name = func.coalesce(col(User.username), col(ContactPerson.name), "")
 
     def joined(q):
-        return q.outerjoin(ContactPerson, col(ContactPerson.id) == Task.contact_id)
+        return (q.outerjoin(ContactPerson, col(ContactPerson.id) == Task.contact_id)
+                .outerjoin(User, col(User.id) == Task.assigned_user_id))
 
     counts = session.exec(joined(_open_task_query((key, name, func.count()), scope,
                                                   due_until=until))
@@ -168,7 +186,7 @@ def overdue_by_person(session: Session, today: date, scope: Scope = EVERYWHERE, 
         if (int(k), n) != current:
             current = (int(k), n)
             label = ("Fylkets koordinator" if current[0] == 0
-                     else n if current[0] == 1 else UNASSIGNED)
+                     else n if current[0] in (1, 2) else UNASSIGNED)
             groups.append(PersonGroup(label, by_group.get(current, 0), []))
         groups[-1].rows.append(TaskRow(tid, knr, mname, stage, title, resp, due,
                                        abs((today - due).days), version, updated))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import date
 
 from pathlib import Path
@@ -17,7 +18,7 @@ from avtaleflyt.domain.errors import Conflict, InvalidInput, NotFound, ref
 from avtaleflyt.domain.text import check_text
 from avtaleflyt.domain.machine import NewEvent
 from avtaleflyt.domain.stages import CaseStatus, Theme
-from avtaleflyt.models import ContactPerson, ExperienceNote, Municipality, Task
+from avtaleflyt.models import ContactPerson, ExperienceNote, Municipality, OnboardingCase, Task
 
 from .cases import Outcome, _outcome
 from .context import Ctx
@@ -243,15 +244,28 @@ def add_note(*, session: Session, kommunenummer: str, theme: Theme, on: date, ct
     return _outcome(m, case, f"Erfaringsnotat lagt til for {m.name} ({theme.label}{delt}).")
 
 
-def assign_task(*, session: Session, task_id: int, contact_id: int | None, ctx: Ctx) -> Outcome:
-    """Name the contact person who owns a municipality's task (None: back to the default,
-    the municipality's primary contact)."""
-    from avtaleflyt.models import OnboardingCase
+@dataclass(frozen=True)
+class Assignment:
+    """A checked assignment: the task, its case and municipality, and the new owner."""
 
-    from .store import latest_case
+    task: Task
+    case: OnboardingCase
+    municipality: Municipality
+    contact_id: int | None
+    user_id: int | None
+    username: str | None
 
-    from .store import get_task
 
+def check_assignment(*, session: Session, task_id: int, contact_id: int | None,
+                     user: str | None = None) -> Assignment:
+    """Every refusal `assign_task` gives, without writing (also its preflight)."""
+    from avtaleflyt.models import User
+
+    from .store import get_task, latest_case
+
+    if contact_id is not None and user:
+        raise InvalidInput(f"Velg enten {ref('contact')} eller {ref('user')}, ikke begge.",
+                           field="user")
     task = get_task(session, task_id)
     case = session.get(OnboardingCase, task.case_id)
     m = session.get(Municipality, case.municipality_id)
@@ -270,13 +284,84 @@ def assign_task(*, session: Session, task_id: int, contact_id: int | None, ctx: 
             raise InvalidInput(f"{ref('contact')}: oppgaven «{task.title}» er fylkets ansvar; bare "
                                "kommunens oppgaver kan knyttes til en kontaktperson i kommunen.",
                                field="contact")
-    if task.contact_id == contact_id:
+    if not user:
+        return Assignment(task, case, m, contact_id, None, None)
+    found = session.exec(select(User).where(
+        func.lower(User.username) == user.strip().lower())).first()
+    # A user of another county (or a national one) is refused like an unknown name: the
+    # answer does not tell who works elsewhere.
+    if found is None or found.county_id != m.county_id or not found.active:
+        raise InvalidInput(f"{ref('user')}: «{user.strip()}» er ingen aktiv bruker i fylket "
+                           f"til {m.name}. Velg en av fylkets brukere.", field="user")
+    return Assignment(task, case, m, None, found.id, found.username)
+
+
+def assign_task(*, session: Session, task_id: int, contact_id: int | None, ctx: Ctx,
+                user: str | None = None) -> Outcome:
+    """Name who owns an open task: one of the municipality's contact persons (`contact_id`,
+    only for the municipality's tasks; gets the reminders), a dashboard user of the case's
+    county (`user`, a login name: the task is then on their Mine oppgaver), or neither —
+    back to the default owner (the county's coordinator role, or the municipality's
+    primary contact)."""
+    a = check_assignment(session=session, task_id=task_id, contact_id=contact_id, user=user)
+    task, case, m = a.task, a.case, a.municipality
+    if (task.contact_id, task.assigned_user_id) == (a.contact_id, a.user_id):
         return _outcome(m, case, "Oppgaven hadde allerede denne ansvarlige; ingen endring.",
                         changed=False)
-    task.contact_id = contact_id
+    task.contact_id, task.assigned_user_id = a.contact_id, a.user_id
     session.add(task)
-    add_events(session, m, case, [NewEvent(EventKind.TASK_ASSIGNED, ctx.today,
-                                           {"task_id": task.id, "title": task.title,
-                                            "contact_id": contact_id})], ctx)
+    # A contact person is named by id only (personal data in one place, erasable); a user
+    # by login name, as `recorded_by` names them.
+    details: dict[str, object] = {"task_id": task.id, "title": task.title,
+                                  "contact_id": a.contact_id}
+    if a.username:
+        details["user"] = a.username
+    add_events(session, m, case, [NewEvent(EventKind.TASK_ASSIGNED, ctx.today, details)], ctx)
     commit_case(session, case)
-    return _outcome(m, case, f"Oppgaven «{task.title}» har fått ny ansvarlig.")
+    if a.username:
+        return _outcome(m, case, f"Oppgaven «{task.title}» er tildelt {a.username}.")
+    if a.contact_id is not None:
+        return _outcome(m, case, f"Oppgaven «{task.title}» har fått ny ansvarlig.")
+    owner = "fylkets koordinator" if task.responsible == "county" else "kommunen"
+    return _outcome(m, case, f"Oppgaven «{task.title}» er tilbake hos standard ansvarlig "
+                             f"({owner}).")
+
+
+def assignee_choices(session: Session, kommunenummer: str) -> dict[str, object]:
+    """What the case page's "Ansvarlig" offers: the active users of the municipality's
+    county, its contact persons (for the municipality's tasks), and each open task's
+    current choice as the form's value (`user:NAME`, `contact:ID`, "" for the default).
+    Three queries."""
+    from avtaleflyt.models import OnboardingCase, User
+
+    from .store import get_municipality
+
+    m = get_municipality(session, kommunenummer)
+    users = list(session.exec(select(User.username).where(
+        User.county_id == m.county_id, col(User.active)).order_by(col(User.username))).all())
+    contacts = [(cid, name) for cid, name in session.exec(
+        select(ContactPerson.id, ContactPerson.name)
+        .where(ContactPerson.municipality_id == m.id).order_by(col(ContactPerson.name))).all()]
+    current: dict[int, str] = {}
+    for tid, cid, username in session.exec(
+            select(Task.id, Task.contact_id, User.username)
+            .join(OnboardingCase, col(OnboardingCase.id) == Task.case_id)
+            .outerjoin(User, col(User.id) == Task.assigned_user_id)
+            .where(OnboardingCase.municipality_id == m.id, col(Task.done_on).is_(None))).all():
+        current[tid] = (f"user:{username}" if username else
+                        f"contact:{cid}" if cid is not None else "")
+    return {"users": users, "contacts": contacts, "current": current}
+
+
+def parse_assignee(value: str) -> tuple[int | None, str | None]:
+    """The form's "Ansvarlig" (`user:NAME`, `contact:ID` or "" for the default) as
+    (contact_id, user)."""
+    value = (value or "").strip()
+    if not value:
+        return None, None
+    kind, _, rest = value.partition(":")
+    if kind == "user" and rest.strip():
+        return None, rest.strip()
+    if kind == "contact" and rest.strip().isdigit():
+        return int(rest), None
+    raise InvalidInput(f"{ref('assignee')}: velg en ansvarlig fra listen.", field="assignee")

@@ -60,3 +60,10 @@ def check_note(*, session: Session, kommunenummer: str, noted_on: date, ctx: Ctx
 
     _, case = get_case(session, kommunenummer)
     check_note_date(case, noted_on, ctx)
+
+
+def check_assign(*, session: Session, task_id: int, ctx: Ctx, contact_id: int | None = None,
+                 user: str | None = None) -> None:
+    from .people import check_assignment
+
+    check_assignment(session=session, task_id=task_id, contact_id=contact_id, user=user)

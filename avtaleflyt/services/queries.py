@@ -362,5 +362,10 @@ def event_label(kind: str, details: dict[str, Any],
                 f"{format_date(date.fromisoformat(details['start']))}–"
                 f"{format_date(date.fromisoformat(details['end']))}")
     if kind == EventKind.TASK_ASSIGNED:
-        return f"Ny ansvarlig for oppgaven «{details.get('title', '')}»"
+        title = details.get("title", "")
+        if details.get("user"):
+            return f"Oppgave tildelt {details['user']}: «{title}»"
+        if details.get("contact_id") is None:
+            return f"Oppgave tildelt standard ansvarlig: «{title}»"
+        return f"Oppgave tildelt en kontaktperson i kommunen: «{title}»"
     return _EVENT_LABELS.get(kind, kind)

@@ -186,9 +186,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "script-src 'self'; form-action 'self'; frame-ancestors 'none'")
         return response
 
-    from .routes import board, case, feed, login, meetings, mypage, mytasks, people, stats
+    from .routes import (board, case, feed, login, meetings, mypage, mytasks, newcase, people,
+                         stats)
 
-    for module in (login, board, mytasks, case, people, meetings, stats, feed, mypage):
+    for module in (login, board, mytasks, newcase, case, people, meetings, stats, feed, mypage):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
     # Middleware added last runs first: every handler sees the session and the settings.

@@ -95,6 +95,9 @@ def _page(request: Request, user: UserView, knr: str, status_code: int = 200, **
 
             split = split_rows(s, knr)
             assigned = case_task_contacts(s, detail["case_id"])
+            from avtaleflyt.services.people import assignee_choices
+
+            assignees = assignee_choices(s, knr)
             attention = _attention(s, knr, detail)
             if status_code == 200 and request.method == "GET":
                 # The page shows the case and its contact persons (personal data).
@@ -124,7 +127,8 @@ def _page(request: Request, user: UserView, knr: str, status_code: int = 200, **
     return request.app.state.pages.render(
         request, "case.html.j2", status_code, title=detail["municipality"], user=user, d=detail,
         timeline=charts.case_timeline(detail), documents=documents, meetings=meetings,
-        assigned=assigned, split=split, fact_form=fact_form, attention=attention, **extra)
+        assigned=assigned, split=split, fact_form=fact_form, attention=attention,
+        assignees=assignees, **extra)
 
 
 def _attention(s, knr: str, detail: dict[str, Any]):
@@ -335,10 +339,22 @@ def resume(request: Request, user: User, knr: str, csrf_token: F = "", date: F =
                           idempotency_key)
 
 
-def _status_action(request, user, knr, action, csrf_token, date, reason, idempotency_key):
+@router.post("/sak/{knr}/trekk")
+def withdraw(request: Request, user: User, knr: str, csrf_token: F = "", date: F = "",
+             reason: F = "", confirm: F = "", idempotency_key: F = ""):
+    """Withdraw the case (it closes): only with the confirmation box ticked."""
+    return _status_action(request, user, knr, StatusAction.WITHDRAW, csrf_token, date, reason,
+                          idempotency_key, confirmed=bool(confirm))
+
+
+def _status_action(request, user, knr, action, csrf_token, date, reason, idempotency_key,
+                   confirmed: bool = True):
     check_csrf(request, csrf_token)
     values = {"date": date, "reason": reason}
     try:
+        if not confirmed:
+            raise InvalidInput("Kryss av for å bekrefte at saken trekkes: den avsluttes, og "
+                               "ingenting mer kan registreres på den.", field="confirm")
         on = _date_or_none(date)
         if len(reason) > 500:
             raise InvalidInput(f"{ref('reason')} er for lang (høyst 500 tegn).",
@@ -489,4 +505,29 @@ def change_split(request: Request, user: User, knr: str, csrf_token: F = "", act
         return _page(request, user, knr, _status(e), form=fid, values=values,
                      errors={field if field in ("task", "responsible") else "_":
                              e.message})
+    return _done(request, knr, result)
+
+
+# --- who owns a task: the coordinator role, a user of the county, a contact person -----------
+
+
+@router.post("/sak/{knr}/oppgave/{task_id}/ansvarlig")
+def assign_task(request: Request, user: User, knr: str, task_id: int, csrf_token: F = "",
+                assignee: F = "", idempotency_key: F = ""):
+    """The same command as `avtaleflyt task assign ID [--user NAME | --contact ID]`."""
+    from avtaleflyt.services.people import parse_assignee
+
+    check_csrf(request, csrf_token)
+    fid = f"assign-{task_id}"
+    try:
+        _require_task_of(knr, task_id)
+        contact_id, username = parse_assignee(assignee)
+        _preflight(preflight.check_assign, task_id=task_id, contact_id=contact_id,
+                   user=username, ctx=runtime.ctx(actor=user.username))
+        result = _run(user, "assign_task", idempotency_key, task_id=task_id,
+                      contact_id=contact_id, username=username)
+    except DomainError as e:
+        field = "assignee" if e.field in ("assignee", "user", "contact") else "_"
+        return _page(request, user, knr, _status(e), form=fid, values={"assignee": assignee},
+                     errors={field: e.message})
     return _done(request, knr, result)

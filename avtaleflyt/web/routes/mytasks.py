@@ -30,7 +30,8 @@ def _page(request: Request, user: UserView, side: Any = None, status_code: int =
           alle: bool = False, **extra: Any):
     with runtime.session() as s:
         page = mytasks.my_tasks(s, runtime.today(), user.scope,
-                                page=dashboard.page_number(side), with_municipalities=alle)
+                                page=dashboard.page_number(side), with_municipalities=alle,
+                                user_id=user.id)
         milestones = mytasks.closed_by_facts(s, [r.id for r in page.rows])
     extra.setdefault("errors", {})
     extra.setdefault("values", {})
