@@ -32,6 +32,10 @@ PAGES: list[tuple[str, str]] = [
     ("Kommende frister", "/frister"),
     ("Statistikk", "/statistikk"),
     ("Min side", "/min-side"),
+    ("Ny sak", "/ny-sak"),
+    ("Møteplan", "/moter"),
+    ("Møteplan for én kommune", "/moter?kommune=1836"),
+    ("JSON-API-referanse", "/api/v1/docs"),
     ("Feilside", "/finnes-ikke"),
 ]
 LOGGED_OUT = {"/logg-inn"}
