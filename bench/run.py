@@ -196,12 +196,22 @@ def run_size(kind: str, size: str, repeat: int, only: set[str], work: Path) -> l
         if "P5" in only:
             say("   P5 …")
             for name in MEASURES["P5"]:
-                copy = generate.working_copy(kind, url, name)
-                try:
-                    res, rss = measure_child(name, copy, env_for(copy, data_dir), 1)
-                finally:
-                    generate.drop_copy(kind, copy)
-                add(name, med(res["samples"]), None, res["queries"], rss, res["extra"])
+                # One send per fresh copy, up to three (the median; on a shared machine a
+                # single send is mostly the load of its moment). The notes are the last
+                # run's, with every run's time and duplicates.
+                samples, dups, rss_max = [], [], 0.0
+                for i in range(max(1, min(repeat, 3))):
+                    copy = generate.working_copy(kind, url, f"{name}{i}")
+                    try:
+                        res, rss = measure_child(name, copy, env_for(copy, data_dir), 1)
+                    finally:
+                        generate.drop_copy(kind, copy)
+                    samples += res["samples"]
+                    dups.append(res["extra"]["duplicates"])
+                    rss_max = max(rss_max, rss)
+                add(name, med(samples), None, res["queries"], rss_max,
+                    {**res["extra"], "runs_s": [round(x, 2) for x in samples],
+                     "duplicates": sum(dups)})
     finally:
         generate.drop_copy(kind, read)
     return results
