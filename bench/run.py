@@ -20,7 +20,8 @@ For each size a generated national installation (bench/generate.py; cached) is m
       local SMTP server: time, messages received, duplicates, SMTP connections
 
 Each measure runs in a process of its own; "peak MB" is that process's maximum resident set
-size (os.wait4's ru_maxrss), so it includes the interpreter and its imports (~60–120 MB).
+size (os.wait4's ru_maxrss, via spawn.py), so it includes the interpreter and its imports
+(~60–170 MB).
 Times are medians of --repeat runs after one warm-up run; for P1 the whole process is timed.
 """
 
@@ -82,21 +83,23 @@ CPU = {"last": 0.0}
 
 
 def child(cmd: list[str], env: dict[str, str]) -> tuple[float, float, str, str]:
-    """Run a process; its wall time, its peak RSS in MB (wait4), stdout and stderr. Its CPU
-    time (user + system, from the same wait4) is left in CPU["last"]."""
-    t0 = time.perf_counter()
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        p = subprocess.Popen(cmd, env=env, stdout=out, stderr=err)
-        _pid, status, usage = os.wait4(p.pid, 0)
-        wall = time.perf_counter() - t0
-        CPU["last"] = usage.ru_utime + usage.ru_stime
-        p.returncode = os.waitstatus_to_exitcode(status)
+    """Run a process; its wall time, its peak RSS in MB, stdout and stderr. Its CPU time
+    (user + system) is left in CPU["last"]. Started through `spawn.py`, a small process, so
+    the peak is the command's own: Linux carries the parent's peak across fork and exec,
+    and this process holds a generated database's rows."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, \
+            tempfile.NamedTemporaryFile(suffix=".json") as rep:
+        p = subprocess.Popen([sys.executable, str(HERE / "spawn.py"), rep.name, *cmd],
+                             env=env, stdout=out, stderr=err)
+        p.wait()
         out.seek(0)
         err.seek(0)
         o, e = out.read().decode(errors="replace"), err.read().decode(errors="replace")
-    if p.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd[:4])} … failed ({p.returncode}):\n{e[-3000:]}")
-    return wall, usage.ru_maxrss / 1024, o, e
+        if p.returncode != 0:
+            raise RuntimeError(f"{' '.join(cmd[:4])} … failed ({p.returncode}):\n{e[-3000:]}")
+        usage = json.load(open(rep.name))
+    CPU["last"] = usage["cpu_s"]
+    return usage["wall_s"], usage["maxrss_kb"] / 1024, o, e
 
 
 def env_for(url: str, data_dir: Path) -> dict[str, str]:
