@@ -373,9 +373,12 @@ class Sender:
         """Let the JSON plugin in Apprise object `a` post over this Sender's HTTP session,
         which keeps the connection to each server open between messages (Apprise's plugin
         calls `requests.request`, a new connection per message). Only the plugin instance
-        held by this Sender is changed; the message is the plugin's own (`_json_send`)."""
-        from apprise.plugins.custom_json import NotifyJSON
-
+        held by this Sender is changed; the message is the plugin's own (`_json_send`).
+        An Apprise without that module keeps its own way of posting."""
+        try:
+            from apprise.plugins.custom_json import JSONPayloadField, NotifyJSON  # noqa: F401
+        except ImportError:
+            return
         for plugin in list(a):
             if type(plugin) is NotifyJSON:
                 if self._http is None:
