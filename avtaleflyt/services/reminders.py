@@ -530,17 +530,13 @@ def _commit_mode(session: Session, *, durable: bool) -> None:
         raw = conn.connection.dbapi_connection
         if raw is not None and not raw.in_transaction:
             mode = "FULL" if durable else "NORMAL"
-            # Said once per change, not once per message (the setting stays on the
-            # connection); the pool may hand out another connection, so it is remembered
-            # per connection.
-            if _SQLITE_SYNC.get(id(raw)) != (raw, mode):
+            # Said once per change, not once per message: the setting stays on the
+            # connection, so it is remembered in the pool's record of that connection
+            # (`info` lives as long as the DB-API connection; a new one starts unknown).
+            info = conn.connection.info
+            if info.get("avtaleflyt_synchronous") != mode:
                 conn.exec_driver_sql(f"PRAGMA synchronous={mode}")
-                _SQLITE_SYNC[id(raw)] = (raw, mode)
-
-
-# id(sqlite3 connection) → (that connection, its `synchronous` as `_commit_mode` last set it).
-# Holding the connection keeps its id from being reused while the entry exists.
-_SQLITE_SYNC: dict[int, tuple[Any, str]] = {}
+                info["avtaleflyt_synchronous"] = mode
 
 
 def _send_one(session: Session, digest: _Claimed, ctx: Ctx, targets: TargetBook,
