@@ -199,12 +199,19 @@ def deliver(target: Target, title: str, text: str, html: str) -> SendResult:
     return _notify(a, target, title, text, html)
 
 
-def _apprise_for(url: str):
-    """An Apprise object holding one target, or None if Apprise does not understand it."""
+def _apprise_for(url: str, *, inline: bool = False):
+    """An Apprise object holding one target, or None if Apprise does not understand it.
+    `inline`: the plugin runs in the calling thread (Apprise ≥ 2.0 otherwise hands every
+    call to a worker thread to enforce its `service_timeout`; the plugins' own socket
+    timeouts still apply) — the Sender's choice, where each hand-off is two thread
+    switches per message."""
     import apprise
 
+    kwargs = {}
+    if inline and hasattr(apprise.AppriseAsset, "_service_timeout"):
+        kwargs["service_timeout"] = 0
     # One target per object: Apprise's thread pool would only add a hand-off per message.
-    a = apprise.Apprise(asset=apprise.AppriseAsset(async_mode=False))
+    a = apprise.Apprise(asset=apprise.AppriseAsset(async_mode=False, **kwargs))
     return a if a.add(url) else None
 
 
@@ -235,14 +242,20 @@ class Sender:
     message, and every digest here is its own message). So the e-mail path uses Apprise's
     own pieces: it parses the mailto:// URL into Apprise's e-mail plugin (host, port, TLS
     mode, login, sender), builds each message with the plugin's `prepare_emails`, and sends
-    it over Apprise's `AppriseSMTPController` kept open across messages. Every other
-    target (json://, slack:// …) goes through Apprise as `deliver` does, with each URL
-    parsed into its Apprise object once per sweep, not once per message. Should Apprise's
-    internals ever not fit (another version), a message falls back to `deliver`."""
+    it over Apprise's `AppriseSMTPController` kept open across messages. The mail server's
+    URL is parsed once per sweep (the recipient, `to=`, is the only part that differs
+    between contacts; it is validated as the plugin validates it). Every other target
+    (json://, slack:// …) goes through Apprise as `deliver` does, with each URL parsed into
+    its Apprise object once per sweep, not once per message; Apprise's JSON plugin posts
+    over one kept-alive HTTP connection per server (`_keep_alive_json`) instead of opening
+    one per message. Should Apprise's internals ever not fit (another version), a message
+    falls back to `deliver`."""
 
     def __init__(self) -> None:
         self._connections: dict[tuple, object] = {}
         self._apprise: dict[str, object] = {}  # URL → its Apprise object (parsed once)
+        self._mail_plugins: dict[str, object] = {}  # mail URL without `to` → its plugin
+        self._http = None  # requests.Session shared by the JSON targets (keep-alive)
         self.connections_opened = 0
 
     def __enter__(self) -> Sender:
@@ -259,11 +272,17 @@ class Sender:
                 pass
         self._connections.clear()
         self._apprise.clear()
+        self._mail_plugins.clear()
+        if self._http is not None:
+            self._http.close()
+            self._http = None
 
     def __call__(self, target: Target, title: str, text: str, html: str) -> SendResult:
         if not target.url.lower().startswith(("mailto://", "mailtos://")):
             if target.url not in self._apprise:
-                self._apprise[target.url] = _apprise_for(target.url)
+                self._apprise[target.url] = a = _apprise_for(target.url, inline=True)
+                if a is not None:
+                    self._keep_alive_json(a)
             a = self._apprise[target.url]
             if a is None:
                 return SendResult(False, f"Ugyldig Apprise-adresse: {target.masked}")
@@ -300,13 +319,43 @@ class Sender:
         error = " ".join(captured.split()) or "Sendingen feilet."
         return SendResult(False, scrub(error, target.secrets)[:500])
 
-    @staticmethod
-    def _prepare(target: Target, title: str, text: str, html: str):
-        import apprise
+    def _mail_plugin(self, url: str):
+        """The e-mail plugin for `url` and the message's recipients as the plugin would
+        have them ((name or False, address) pairs). The URL without its `to=` is parsed
+        once per sweep; `to=` is validated with the same Apprise helpers the plugin's own
+        constructor uses. None if Apprise has no e-mail plugin for the URL."""
+        from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
+
+        from apprise.plugins.email.base import NotifyEmail
+        from apprise.utils.parse import is_email, parse_emails
+
+        parts = urlsplit(url)
+        query = parse_qsl(parts.query, keep_blank_values=True)
+        to = [v for k, v in query if k.lower() == "to"]
+        if len(to) != 1:  # no `to=` (the sender itself) or several: as Apprise parses it
+            plugin = _instantiate(url)
+            return (plugin, plugin.targets) if isinstance(plugin, NotifyEmail) else (None, [])
+        base = urlunsplit(parts._replace(query=urlencode(
+            [(k, v) for k, v in query if k.lower() != "to"])))
+        if base not in self._mail_plugins:
+            self._mail_plugins[base] = _instantiate(base)
+        plugin = self._mail_plugins[base]
+        if not isinstance(plugin, NotifyEmail):
+            return None, []
+        recipients = []
+        for recipient in parse_emails(unquote(to[0])):
+            found = is_email(recipient)
+            if found:
+                recipients.append((found["name"] or False, found["full_email"]))
+        if not recipients:  # the plugin's own rule: nobody valid → the sender itself
+            recipients.append((False, plugin.from_addr[1]))
+        return plugin, recipients
+
+    def _prepare(self, target: Target, title: str, text: str, html: str):
         from apprise.plugins.email.base import NotifyEmail
 
-        plugin = apprise.Apprise.instantiate(target.url)
-        if plugin is None or not isinstance(plugin, NotifyEmail):
+        plugin, recipients = self._mail_plugin(target.url)
+        if plugin is None:
             return None, []
         body, fmt = (html, "html") if target.html else (text, "text")
         headers = {"X-Application": plugin.app_id}
@@ -314,11 +363,29 @@ class Sender:
         headers.update(plugin._protocol_headers(body))
         messages = list(NotifyEmail.prepare_emails(
             subject=title, body=body, notify_format=plugin.resolve_format(fmt),
-            from_addr=plugin.from_addr, to=plugin.targets, cc=plugin.cc, bcc=plugin.bcc,
+            from_addr=plugin.from_addr, to=recipients, cc=plugin.cc, bcc=plugin.bcc,
             reply_to=plugin.reply_to, smtp_host=plugin.smtp_host, attach=None,
             headers=headers, names=plugin.names, pgp=plugin.pgp, pgp_mode=plugin.pgp_mode,
             inline=plugin.inline, tzinfo=plugin.tzinfo))
         return plugin, messages
+
+    def _keep_alive_json(self, a) -> None:
+        """Let the JSON plugin in Apprise object `a` post over this Sender's HTTP session,
+        which keeps the connection to each server open between messages (Apprise's plugin
+        calls `requests.request`, a new connection per message). Only the plugin instance
+        held by this Sender is changed; the message is the plugin's own (`_json_send`).
+        An Apprise without that module keeps its own way of posting."""
+        try:
+            from apprise.plugins.custom_json import JSONPayloadField, NotifyJSON  # noqa: F401
+        except ImportError:
+            return
+        for plugin in list(a):
+            if type(plugin) is NotifyJSON:
+                if self._http is None:
+                    import requests
+
+                    self._http = requests.Session()
+                plugin.send = functools.partial(_json_send, plugin, self._http)
 
     @staticmethod
     def _key(plugin) -> tuple:
@@ -354,3 +421,70 @@ def _connection_alive(smtp) -> bool:
         return smtp._socket is not None and smtp._socket.noop()[0] == 250
     except Exception:  # noqa: BLE001 - a closed socket raises
         return False
+
+
+def _instantiate(url: str):
+    import apprise
+
+    return apprise.Apprise.instantiate(url)
+
+
+def _json_send(plugin, http, body, title="", notify_type=None, attach=None, **kwargs) -> bool:
+    """Apprise's `NotifyJSON.send` (apprise 1.x–2.x) with `http.request` for its
+    `requests.request`: the same method, URL, headers, Basic auth, JSON payload, timeouts
+    and log lines, over a kept-alive connection. With attachments (never sent here) the
+    plugin's own `send` runs."""
+    from json import dumps
+
+    import requests
+    from apprise.common import NotifyType
+    from apprise.plugins.custom_json import JSONPayloadField, NotifyJSON
+
+    notify_type = notify_type or NotifyType.INFO
+    if attach:
+        return NotifyJSON.send(plugin, body, title=title, notify_type=notify_type,
+                               attach=attach, **kwargs)
+    headers = {"User-Agent": plugin.app_id, "Content-Type": "application/json"}
+    headers.update(plugin.headers)
+    payload = {
+        JSONPayloadField.VERSION: plugin.json_version,
+        JSONPayloadField.TITLE: title,
+        JSONPayloadField.MESSAGE: body,
+        JSONPayloadField.ATTACHMENTS: [],
+        JSONPayloadField.MESSAGETYPE: notify_type.value,
+    }
+    for key, value in plugin.payload_extras.items():
+        if key in payload:
+            if not value:
+                del payload[key]
+            else:
+                payload[value] = payload.pop(key)
+        else:
+            payload[key] = value
+    auth = (plugin.user, plugin.password) if plugin.user else None
+    url = f"{'https' if plugin.secure else 'http'}://{plugin.host}"
+    if isinstance(plugin.port, int):
+        url += f":{plugin.port}"
+    url += plugin.fullpath
+    plugin.throttle()
+    try:
+        # Bytes (the JSON is ASCII: the same bytes Apprise sends), so http.client sends
+        # the headers and the body in one write rather than two.
+        r = http.request(plugin.method, url, data=dumps(payload).encode("ascii"),
+                         params=plugin.params,
+                         headers=headers, auth=auth, verify=plugin.verify_certificate,
+                         timeout=plugin.request_timeout, allow_redirects=plugin.redirects)
+        r.content  # read to the end, so the connection goes back to the pool
+        if r.status_code < 200 or r.status_code >= 300:
+            status_str = NotifyJSON.http_response_code_lookup(r.status_code)
+            plugin.logger.warning("Failed to send JSON %s notification: %s%serror=%s.",
+                                  plugin.method, status_str, ", " if status_str else "",
+                                  r.status_code)
+            return False
+        plugin.logger.info("Sent JSON %s notification.", plugin.method)
+    except requests.RequestException as e:
+        plugin.logger.warning("A Connection error occurred sending JSON "
+                              f"notification to {plugin.host}.")
+        plugin.logger.debug(f"Socket Exception: {e!s}")
+        return False
+    return True

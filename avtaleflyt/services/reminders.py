@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, case, func, or_, update
+from sqlalchemy import and_, bindparam, case, func, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -529,7 +529,14 @@ def _commit_mode(session: Session, *, durable: bool) -> None:
     elif conn.dialect.name == "sqlite":
         raw = conn.connection.dbapi_connection
         if raw is not None and not raw.in_transaction:
-            conn.exec_driver_sql(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
+            mode = "FULL" if durable else "NORMAL"
+            # Said once per change, not once per message: the setting stays on the
+            # connection, so it is remembered in the pool's record of that connection
+            # (`info` lives as long as the DB-API connection; a new one starts unknown).
+            info = conn.connection.info
+            if info.get("avtaleflyt_synchronous") != mode:
+                conn.exec_driver_sql(f"PRAGMA synchronous={mode}")
+                info["avtaleflyt_synchronous"] = mode
 
 
 def _send_one(session: Session, digest: _Claimed, ctx: Ctx, targets: TargetBook,
@@ -574,13 +581,35 @@ def _send_one(session: Session, digest: _Claimed, ctx: Ctx, targets: TargetBook,
                                "attempt": digest.attempts, "error": errors[0], "at": utcnow(),
                                "reported_on": None})
     # Guarded by the claim: if another sweep took the digest over after the lease, its
-    # state is that sweep's to record (the deliveries are facts either way).
-    session.execute(update(Digest).where(Digest.id == digest.id, Digest.status == SENDING,
-                                         Digest.attempts == digest.attempts).values(**values))
+    # state is that sweep's to record (the deliveries are facts either way). Core
+    # statements built once, on the session's connection: the ORM's bulk-update
+    # bookkeeping per message was a third of the sending process's time.
+    conn = session.connection()
+    if values["status"] == SENT:
+        conn.execute(_RECORD_SENT, {"d_id": digest.id, "d_attempts": digest.attempts,
+                                    "d_sent_at": values["sent_at"]})
+    else:
+        conn.execute(_RECORD_CLAIMED.values(**values),
+                     {"d_id": digest.id, "d_attempts": digest.attempts})
     if deliveries:
-        session.execute(Delivery.__table__.insert(), deliveries)
+        conn.execute(_INSERT_DELIVERY, deliveries)
+    # A Core statement leaves a Digest the caller's session holds as it was: it is
+    # reloaded on its next use, as after the ORM UPDATE this replaces.
+    held = session.identity_map.get(Session.identity_key(Digest, digest.id))
+    if held is not None:
+        session.expire(held)
     report.status = values["status"]
     return report
+
+
+_digest = Digest.__table__.c
+# A claimed digest's result: only while this sweep's claim holds (see `_send_one`).
+_RECORD_CLAIMED = (Digest.__table__.update()
+                   .where(_digest.id == bindparam("d_id"), _digest.status == SENDING,
+                          _digest.attempts == bindparam("d_attempts")))
+_RECORD_SENT = _RECORD_CLAIMED.values(status=SENT, sent_at=bindparam("d_sent_at"),
+                                      last_error=None, next_attempt_on=None)
+_INSERT_DELIVERY = Delivery.__table__.insert()
 
 
 def _no_target(recipient: str) -> str:
