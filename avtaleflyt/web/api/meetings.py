@@ -86,8 +86,9 @@ def _meeting_in_scope(meeting_id: int, scope: Scope, key: str | None) -> None:
 
     if _saved(key):
         return
-    if not 0 < meeting_id <= MAX_ID:
-        raise NotFound(f"Fant ikke møte {meeting_id}.", field="id")
+    if not 0 < meeting_id <= MAX_ID:  # no database could hold it: as an unknown id
+        raise NotFound(f"Fant ikke møte {meeting_id}. Se «avtaleflyt meeting list --all» "
+                       "for møtenes id.", field="id")
     with runtime.session() as s:
         _get_meeting(s, meeting_id, scope)
 
