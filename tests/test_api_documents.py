@@ -100,6 +100,13 @@ def test_list_render_and_download(world):
     # Every download is in the access log, by the token's user.
     assert count(world, AccessLog, AccessLog.action == "document",
                  AccessLog.username == "kari") == 4
+    # `store: false` is `doc render --out FIL`: the file itself, and no version stored.
+    before = count(world, Document)
+    r = api.post("/cases/1836/documents", json={"kind": "agreement", "format": "docx",
+                                                 "store": False})
+    assert r.status_code == 200 and r.content.startswith(b"PK")
+    assert r.headers["content-type"].startswith("application/vnd.openxmlformats")
+    assert count(world, Document) == before
     problem(api.get("/cases/1836/documents/agreement/2.pdf"), 404, "document")
     problem(api.get("/cases/1836/documents/..%2F..%2Fsession_secret/1.html"), 404)
     problem(api.get("/documents/1836/agreement-v9.pdf"), 404)
@@ -173,6 +180,9 @@ def test_deadlines_and_reports_as_the_cli_with_the_users_county(world):
     assert [d["path"] for d in listed["items"]] == [report["path"]]
     assert listed["items"] == json.loads(
         runner.invoke(app, ["report", "list", "--county", "18", "--json"]).output)
+    unstored = api.post("/reports/experience", json={"store": False})
+    assert unstored.status_code == 200 and "<html" in unstored.text.lower()
+    assert api.get("/reports").json()["total"] == 1
     figures = api.get("/reports/experience").json()
     assert figures["scope"] == "county" and figures["county_code"] == "18"
     # Another county's reports are not this user's to make or see.

@@ -89,11 +89,13 @@ def reports(user: ApiUser, paging: PageParams, county: CountyQuery = None) -> di
 
 
 class ExperienceIn(BaseModel):
-    """As `report experience [--county NR] [--format html|docx|pdf]`."""
+    """As `report experience [--county NR] [--format html|docx|pdf]`; `store: false` is
+    `--out FIL`: the rendered file is the answer, and no version is stored."""
 
     model_config = ConfigDict(extra="forbid")
     county: str | None = None
     format: str = "html"
+    store: bool = True
 
 
 @router.get("/reports/experience")
@@ -112,10 +114,17 @@ def experience_report(user: ApiUser, key: IdempotencyKey, body: ExperienceIn) ->
     fylkes, eller sammenligningen av fylkene for en nasjonal bruker uten `county`."""
     from avtaleflyt.services import documents
 
-    from .documents import stored_answer
+    from .documents import file_answer, stored_answer
+
+    fmt = documents.check_format(body.format)
+    if not body.store:
+        with runtime.session() as s:
+            rendered = documents.render(session=s, kind="experience_report", formats=(fmt,),
+                                        ctx=runtime.ctx(actor=user.username),
+                                        read_scope=county_scope(s, user.scope, body.county))
+        return file_answer(rendered.files[fmt], fmt, f"{rendered.kind}.{fmt}")
 
     def go() -> dict[str, Any]:
-        fmt = documents.check_format(body.format)
         with runtime.session() as s:
             scope = county_scope(s, user.scope, body.county)
             [row] = documents.store_document(session=s, kind="experience_report",
