@@ -40,9 +40,9 @@ def world(sqlite_url, monkeypatch):
     return sqlite_url
 
 
-def _meeting_id(url: str, knr_county_id_date: date) -> int:
+def _meeting_id(url: str, on: date) -> int:
     with db.session_scope(url) as s:
-        return s.exec(select(Meeting.id).where(Meeting.date == knr_county_id_date)).one()
+        return s.exec(select(Meeting.id).where(Meeting.date == on)).one()
 
 
 def _untouched(url: str) -> tuple[int, int, int]:
@@ -87,6 +87,8 @@ def test_another_countys_meetings_are_not_found_before_a_flow_starts(world):
                                         "date": "2027-06-17"}), 404, "kommunenummer")
     problem(api.post("/meetings", json={"kommunenummer": "county", "body": "county",
                                         "county": "03", "date": "2027-06-17"}), 404, "county")
+    problem(api.post("/meetings", json={"kommunenummer": "county", "body": "county",
+                                        "county": "77", "date": "2027-06-17"}), 422, "county")
     # A plan naming another county's municipality is refused as if it did not exist.
     oslo_plan = ("kommunenummer;organ;dato\n1836;kommunestyre;17.06.2027\n"
                  "0301;kommunestyre;17.06.2027\n")

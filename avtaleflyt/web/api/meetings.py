@@ -54,14 +54,11 @@ class CancelIn(BaseModel):
 def _county_in_scope(code: str | None, scope: Scope, field: str = "county") -> str | None:
     """The county a county-body meeting belongs to: the one given (it must be the user's
     own unless the user is national), else the user's own county."""
-    from avtaleflyt.services.meetings import check_county
+    from avtaleflyt.services.scope import county_by_code
 
     if code is None or not str(code).strip():
         return None if scope.national else scope.county_code
     with runtime.session() as s:
-        check_county(s, code)
-        from avtaleflyt.services.scope import county_by_code
-
         county = county_by_code(s, code, field)
     if not scope.allows(county.id):
         raise NotFound(f"Fant ikke fylke «{county.code}».", field=field)
@@ -148,8 +145,8 @@ def add_meeting(user: ApiUser, key: IdempotencyKey, body: MeetingIn) -> dict[str
                                field="date")
         if b == "county":
             county = _county_in_scope(county, user.scope)
-    return run_write(user, "add_meeting", key, body=b, meeting_date=on, kommunenummer=kommune,
-                title=body.title, county=county)
+    return run_write(user, "add_meeting", key, body=b, meeting_date=on,
+                     kommunenummer=kommune, title=body.title, county=county)
 
 
 @router.post("/meetings/{meeting_id}/move")
