@@ -124,8 +124,9 @@ def test_a_bad_or_oversized_plan_is_refused_whole_before_a_flow_starts(world):
     before = _untouched(world)
     bad = "kommunenummer;organ;dato\n1836;kommunestyre;17.06.2027\n1836;kommunestyre;30.02.2027\n"
     p = problem(api.post("/meetings/import",
-                         files={"file": ("plan.csv", bad.encode(), "text/csv")}), 422)
+                         files={"file": ("plan.csv", bad.encode(), "text/csv")}), 422, "file")
     assert "Linje 3" in p["detail"] and "ikke importert" in p["detail"]
+    assert p["error"] == "MeetingPlanInvalid"
     p = problem(api.post("/meetings/import",
                          files={"file": ("plan.csv", b"\x00\x01\x02", "text/csv")}), 422, "file")
     assert "ikke en tekstfil" in p["detail"]

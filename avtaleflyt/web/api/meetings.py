@@ -232,8 +232,12 @@ def _import(user, key: str | None, data: bytes, name: str, *, kommunenummer: str
     elif not user.scope.national:
         county = user.scope.county_code
     if not _saved(key):
-        _check_plan(data, name, user.scope, kommunenummer=kommunenummer, body=body,
-                    county=county)
+        try:
+            _check_plan(data, name, user.scope, kommunenummer=kommunenummer, body=body,
+                        county=county)
+        except InvalidInput as e:
+            e.field = e.field or "file"  # a bad line is the file's problem
+            raise
     key = key or inbox.new_key()
     folder = runtime.settings().data_dir / "imports" / key
     folder.mkdir(parents=True, exist_ok=True)
