@@ -65,7 +65,8 @@ def download(data: bytes, doc: dict[str, Any] | Any) -> Response:
     return file_answer(data, get("format"), get("path").rsplit("/", 1)[-1], get("sha256"))
 
 
-@router.get("/cases/{knr}/documents", response_model=Page[dict[str, Any]])
+@router.get("/cases/{knr}/documents", response_model=Page[dict[str, Any]],
+            summary="Sakens lagrede dokumenter (som «doc list --json»)")
 def list_documents(user: ApiUser, knr: str, paging: PageParams) -> dict[str, Any]:
     """Kommunens lagrede dokumenter, som `doc list KNR --json`."""
     from avtaleflyt.services.documents import list_documents as rows_of
@@ -75,7 +76,8 @@ def list_documents(user: ApiUser, knr: str, paging: PageParams) -> dict[str, Any
     return paged(rows, paging.page, paging.per_page)
 
 
-@router.post("/cases/{knr}/documents", status_code=201)
+@router.post("/cases/{knr}/documents", status_code=201,
+             summary="Lag et dokument (som «doc render»)")
 def render_document(user: ApiUser, key: IdempotencyKey, knr: str,
                     body: RenderIn) -> dict[str, Any]:
     """Lag og lagre en ny versjon fra dagens data (som `doc render KNR KIND`). Gamle
@@ -107,6 +109,7 @@ def render_document(user: ApiUser, key: IdempotencyKey, knr: str,
 
 
 @router.get("/cases/{knr}/documents/{kind}/{version}.{fmt}",
+            summary="Last ned en lagret versjon",
             responses={200: {"content": {t.split(";")[0]: {} for t in MEDIA_TYPES.values()},
                              "description": "Den lagrede versjonen, byte for byte."}})
 def get_document(user: ApiUser, knr: str, kind: str, version: int, fmt: str) -> Response:
@@ -128,6 +131,7 @@ def get_document(user: ApiUser, knr: str, kind: str, version: int, fmt: str) -> 
 
 
 @router.get("/documents/{name:path}",
+            summary="Last ned en lagret versjon ved navn (som «doc get»)",
             responses={200: {"content": {t.split(";")[0]: {} for t in MEDIA_TYPES.values()},
                              "description": "Den lagrede versjonen, byte for byte."}})
 def get_by_name(user: ApiUser, name: str) -> Response:

@@ -90,7 +90,8 @@ def _meeting_in_scope(meeting_id: int, scope: Scope, key: str | None) -> None:
         _get_meeting(s, meeting_id, scope)
 
 
-@router.get("/meetings", response_model=Page[dict[str, Any]])
+@router.get("/meetings", response_model=Page[dict[str, Any]],
+            summary="Møteplanen (som «meeting list --json»)")
 def list_meetings(
     user: ApiUser,
     paging: PageParams,
@@ -118,7 +119,8 @@ def list_meetings(
     return paged(rows, paging.page, paging.per_page)
 
 
-@router.post("/meetings", status_code=201)
+@router.post("/meetings", status_code=201,
+             summary="Legg inn et møte (som «meeting add»)")
 def add_meeting(user: ApiUser, key: IdempotencyKey, body: MeetingIn) -> dict[str, Any]:
     """Legg inn ett møte (som `meeting add`). Saker i politisk behandling får frister etter
     det."""
@@ -149,7 +151,8 @@ def add_meeting(user: ApiUser, key: IdempotencyKey, body: MeetingIn) -> dict[str
                      kommunenummer=kommune, title=body.title, county=county)
 
 
-@router.post("/meetings/{meeting_id}/move")
+@router.post("/meetings/{meeting_id}/move",
+             summary="Flytt et møte (som «meeting move»)")
 def move_meeting(user: ApiUser, key: IdempotencyKey, meeting_id: int,
                  body: MoveIn) -> dict[str, Any]:
     """Flytt et møte (som `meeting move ID --date …`); fristene følger med."""
@@ -160,7 +163,8 @@ def move_meeting(user: ApiUser, key: IdempotencyKey, meeting_id: int,
     return run_write(user, "move_meeting", key, meeting_id=meeting_id, meeting_date=on)
 
 
-@router.post("/meetings/{meeting_id}/cancel")
+@router.post("/meetings/{meeting_id}/cancel",
+             summary="Avlys et møte (som «meeting cancel»)")
 def cancel_meeting(user: ApiUser, key: IdempotencyKey, meeting_id: int,
                    body: CancelIn | None = None) -> dict[str, Any]:
     """Avlys et møte (som `meeting cancel ID`); sakene får organets neste møte."""
@@ -192,7 +196,8 @@ def _too_large() -> Problem:
                    error="PayloadTooLarge", exit_code=2)
 
 
-@router.post("/meetings/import", openapi_extra={"requestBody": _IMPORT_BODY})
+@router.post("/meetings/import", openapi_extra={"requestBody": _IMPORT_BODY},
+             summary="Importer en møteplan (som «meeting import»)")
 async def import_meetings(request: Request, user: ApiUser,
                           key: IdempotencyKey) -> dict[str, Any]:
     """Importer en møteplan (som `meeting import FIL`): alt eller ingenting. Filen sendes som

@@ -41,7 +41,8 @@ def county_scope(session: Session, scope: Scope, county: str | None) -> Scope:
     return wanted
 
 
-@router.get("/deadlines", response_model=Page[dict[str, Any]])
+@router.get("/deadlines", response_model=Page[dict[str, Any]],
+            summary="Frister (som «deadlines --json»)")
 def deadlines(user: ApiUser, paging: PageParams,
               days: Annotated[int, Query(ge=0, le=3650)] = 14,
               county: CountyQuery = None) -> dict[str, Any]:
@@ -54,7 +55,8 @@ def deadlines(user: ApiUser, paging: PageParams,
     return paged(rows, paging.page, paging.per_page)
 
 
-@router.get("/reminders", response_model=Page[dict[str, Any]])
+@router.get("/reminders", response_model=Page[dict[str, Any]],
+            summary="Påminnelser (som «reminders list --json»)")
 def reminders(user: ApiUser, paging: PageParams,
               days: Annotated[int, Query(ge=1, le=3650)] = 30) -> dict[str, Any]:
     """Påminnelsene i utboksen laget de siste `days` dagene, nyeste først, som
@@ -78,7 +80,8 @@ def _knrs(session: Session, scope: Scope) -> set[str]:
                                         Municipality.county_id)).all())
 
 
-@router.get("/reports", response_model=Page[dict[str, Any]])
+@router.get("/reports", response_model=Page[dict[str, Any]],
+            summary="Lagrede erfaringsrapporter (som «report list --json»)")
 def reports(user: ApiUser, paging: PageParams, county: CountyQuery = None) -> dict[str, Any]:
     """De lagrede erfaringsrapportene, som `report list --json`."""
     from avtaleflyt.services.documents import list_documents
@@ -98,7 +101,8 @@ class ExperienceIn(BaseModel):
     store: bool = True
 
 
-@router.get("/reports/experience")
+@router.get("/reports/experience",
+            summary="Erfaringsrapportens tall (som «report experience --json»)")
 def experience_figures(user: ApiUser, county: CountyQuery = None) -> dict[str, Any]:
     """Erfaringsrapportens tall per fase, som `report experience --json`."""
     from avtaleflyt.services.documents import experience_figures as figures
@@ -108,7 +112,8 @@ def experience_figures(user: ApiUser, county: CountyQuery = None) -> dict[str, A
         return figures(session=s, ctx=runtime.ctx(), scope=scope)
 
 
-@router.post("/reports/experience", status_code=201)
+@router.post("/reports/experience", status_code=201,
+             summary="Lag erfaringsrapporten (som «report experience»)")
 def experience_report(user: ApiUser, key: IdempotencyKey, body: ExperienceIn) -> dict[str, Any]:
     """Lag og lagre en ny versjon av erfaringsrapporten (som `report experience`): et
     fylkes, eller sammenligningen av fylkene for en nasjonal bruker uten `county`."""
