@@ -51,3 +51,12 @@ def check_status_change(*, session: Session, kommunenummer: str, action: str, on
             machine.resume(state, on, ctx.today)
         case StatusAction.WITHDRAW:
             machine.withdraw(state, on, ctx.today, None)
+
+
+def check_note(*, session: Session, kommunenummer: str, noted_on: date, ctx: Ctx) -> None:
+    """What `people.add_note` refuses about the case and the date (the text is checked
+    by the caller, as the note's form and the CLI do)."""
+    from .people import check_note_date
+
+    _, case = get_case(session, kommunenummer)
+    check_note_date(case, noted_on, ctx)
