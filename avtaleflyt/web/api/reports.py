@@ -65,19 +65,8 @@ def reminders(user: ApiUser, paging: PageParams,
 
     since = runtime.today() - timedelta(days=days)
     with runtime.session() as s:
-        rows = reminder_rows(s, since=since, ctx=runtime.ctx())
-        if not user.scope.national:
-            rows = [r for r in rows if r["kommunenummer"] in _knrs(s, user.scope)]
+        rows = reminder_rows(s, since=since, ctx=runtime.ctx(), scope=user.scope)
     return paged(rows, paging.page, paging.per_page)
-
-
-def _knrs(session: Session, scope: Scope) -> set[str]:
-    from sqlmodel import select
-
-    from avtaleflyt.models import Municipality
-
-    return set(session.exec(scope.where(select(Municipality.kommunenummer),
-                                        Municipality.county_id)).all())
 
 
 @router.get("/reports", response_model=Page[dict[str, Any]],
