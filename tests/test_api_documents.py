@@ -25,20 +25,20 @@ runner = CliRunner()
 
 
 @pytest.fixture
-def world(sqlite_url, monkeypatch):
+def world(db_url, monkeypatch):
     """Rødøy in political approval (a saksframlegg as HTML and DOCX, a reminder that the
     meeting plan is missing), Meløy in first contact (deadlines), Oslo with a case and a
     stored agreement, Trondheim in political approval (another county's reminder)."""
     monkeypatch.setenv("AVTALEFLYT_TODAY", TODAY.isoformat())
-    to_political(sqlite_url, "1836", date(2026, 3, 2))
-    open_case(sqlite_url, "1837", date(2026, 3, 2))  # Meløy, in first contact
-    open_case(sqlite_url, "0301", date(2026, 3, 2))
-    to_political(sqlite_url, "5001", date(2026, 3, 2))  # Trondheim: reminders of county 50
-    with db.session_scope(sqlite_url) as s:
+    to_political(db_url, "1836", date(2026, 3, 2))
+    open_case(db_url, "1837", date(2026, 3, 2))  # Meløy, in first contact
+    open_case(db_url, "0301", date(2026, 3, 2))
+    to_political(db_url, "5001", date(2026, 3, 2))  # Trondheim: reminders of county 50
+    with db.session_scope(db_url) as s:
         store_document(session=s, kind="saksframlegg", ctx=ctx_for(TODAY),
                        kommunenummer="1836", formats=("html", "docx"))
         store_document(session=s, kind="agreement", ctx=ctx_for(TODAY), kommunenummer="0301")
-    return sqlite_url
+    return db_url
 
 
 ROUTES = [("GET", "/cases/1836/documents"), ("POST", "/cases/1836/documents"),
