@@ -51,9 +51,10 @@ ROUTES = [("GET", "/cases/1836/documents"), ("POST", "/cases/1836/documents"),
 def test_every_route_needs_a_token(world):
     c = client()
     for method, path in ROUTES:
-        r = c.request(method, "/api/v1" + path, json={"kind": "agreement"})
-        problem(r, 401)
-        assert "Rødøy" not in r.text
+        for headers in ({}, {"Authorization": "Bearer avt_feil-token"}):
+            r = c.request(method, "/api/v1" + path, json={"kind": "agreement"}, headers=headers)
+            problem(r, 401)
+            assert "Rødøy" not in r.text
     with db.session_scope(world) as s:  # a revoked token is refused the same way
         from avtaleflyt.services import tokens
 

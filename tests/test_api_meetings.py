@@ -54,7 +54,8 @@ def test_every_meeting_route_needs_a_token(world):
     for method, path in (("GET", "/meetings"), ("POST", "/meetings"),
                          ("POST", "/meetings/1/move"), ("POST", "/meetings/1/cancel"),
                          ("POST", "/meetings/import")):
-        problem(c.request(method, "/api/v1" + path, json={}), 401)
+        for headers in ({}, {"Authorization": "Bearer avt_feil-token"}):
+            problem(c.request(method, "/api/v1" + path, json={}, headers=headers), 401)
 
 
 def test_the_list_is_the_users_county_paged_as_the_cli_shows_it(world):
