@@ -47,7 +47,8 @@ def test_every_contact_route_needs_a_token(world):
     c = client()
     oslo = _contact_id(world, "oslo@example.org")
     for method, path in (("GET", "/cases/1836/contacts"), ("POST", "/cases/1836/contacts"),
-                         ("PATCH", f"/contacts/{oslo}"), ("DELETE", f"/contacts/{oslo}")):
+                         ("GET", f"/contacts/{oslo}"), ("PATCH", f"/contacts/{oslo}"),
+                         ("DELETE", f"/contacts/{oslo}")):
         for headers in ({}, {"Authorization": "Bearer avt_feil-token"}):
             r = c.request(method, "/api/v1" + path, json={"name": "X"}, headers=headers)
             body = problem(r, 401)
@@ -82,6 +83,8 @@ def test_add_edit_erase_answer_as_the_cli_does(world):
         assert (log.username, log.kommunenummer) == ("kari", "1836")
 
     kari = _contact_id(world, "kari@example.org")
+    one = api.get(f"/contacts/{kari}").json()
+    assert one == {**listed["items"][0], "kommunenummer": "1836", "municipality": "Rødøy"}
     r = api.patch(f"/contacts/{kari}", json={"phone": "", "role": "rådmann"})
     assert r.status_code == 200, r.text
     assert r.json()["message"] == "Kontaktpersonen i Rødøy er rettet."
@@ -107,6 +110,7 @@ def test_another_countys_contacts_are_not_found(world):
     assert other["detail"] == unknown["detail"].replace("9999", "0301")
     problem(api.post("/cases/0301/contacts", json={
         "name": "Ny", "role": "rådmann", "email": "ny@example.org"}), 404, "kommunenummer")
+    problem(api.get(f"/contacts/{oslo}"), 404, "contact_id")
     gone = problem(api.patch(f"/contacts/{oslo}", json={"role": "rådmann"}), 404, "contact_id")
     assert gone["detail"] == f"Fant ingen kontaktperson med id {oslo}."
     problem(api.delete(f"/contacts/{oslo}"), 404, "contact_id")

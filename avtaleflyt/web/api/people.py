@@ -78,6 +78,24 @@ def add_contact(user: ApiUser, key: IdempotencyKey, knr: str, body: ContactIn) -
     return once(user, key, "add_contact", go)
 
 
+@router.get("/contacts/{contact_id}",
+            summary="Én kontaktperson (som en rad i «contact list --json»)")
+def get_contact(user: ApiUser, contact_id: int) -> dict[str, Any]:
+    """Kontaktpersonen med denne id-en, med kommunen den hører til (for eksempel for å
+    spørre om bekreftelse før «contact erase»)."""
+    from avtaleflyt.services.people import _contact_in_scope
+    from avtaleflyt.services.privacy import log_access
+
+    with runtime.session() as s:
+        c, m = _contact_in_scope(s, contact_id, user.scope)
+        row = {"id": c.id, "name": c.name, "role": c.role, "email": c.email,
+               "phone": c.phone, "primary": c.is_primary,
+               "kommunenummer": m.kommunenummer, "municipality": m.name}
+        log_access(s, username=user.username, action="contact_list",
+                   kommunenummer=m.kommunenummer, object=f"API: kontaktperson {c.id}")
+    return row
+
+
 @router.patch("/contacts/{contact_id}",
               summary="Rett en kontaktperson (som «contact edit»)")
 def edit_contact(user: ApiUser, key: IdempotencyKey, contact_id: int,
