@@ -217,3 +217,21 @@ def test_writes_run_as_flows_recorded_as_the_token_user(world, prefect_server):
     # The uploads were copies for the flow run only.
     imports = Path(world.removeprefix("sqlite:///")).parent / "data" / "imports"
     assert not imports.exists() or not any(imports.iterdir())
+
+
+def test_the_routes_are_in_the_openapi_document(world):
+    from openapi_spec_validator import validate
+
+    doc = Api(world).get("/openapi.json").json()
+    validate(doc)
+    paths = set(doc["paths"])
+    assert {"/api/v1/cases/{knr}/contacts", "/api/v1/contacts/{contact_id}", "/api/v1/meetings",
+            "/api/v1/meetings/{meeting_id}/move", "/api/v1/meetings/{meeting_id}/cancel",
+            "/api/v1/meetings/import", "/api/v1/cases/{knr}/documents",
+            "/api/v1/cases/{knr}/documents/{kind}/{version}.{fmt}",
+            "/api/v1/documents/{name}", "/api/v1/deadlines", "/api/v1/reminders",
+            "/api/v1/reports", "/api/v1/reports/experience"} <= paths, paths
+    upload = doc["paths"]["/api/v1/meetings/import"]["post"]["requestBody"]["content"]
+    assert upload["multipart/form-data"]["schema"]["required"] == ["file"]
+    assert doc["paths"]["/api/v1/meetings"]["post"]["summary"] == \
+        "Legg inn et møte (som «meeting add»)"
