@@ -100,6 +100,16 @@ def test_another_countys_meetings_are_not_found_before_a_flow_starts(world):
     assert _untouched(world) == before
 
 
+def test_a_national_user_names_the_county_when_several_have_cases(world):
+    to_political(world, "0301", TODAY)  # now Oslo and Nordland have cases
+    before = _untouched(world)
+    national = Api(world, "nasjonal", county=None)
+    p = problem(national.post("/meetings", json={"body": "county", "date": "2027-06-17"}),
+                422, "county")
+    assert "«--county NR»" in p["detail"]
+    assert _untouched(world) == before
+
+
 @pytest.mark.parametrize("body, field, words", [
     ({"kommunenummer": "1836", "body": "kommunestyre", "date": "31.02.2027"}, "date",
      "«--date»"),

@@ -147,6 +147,9 @@ def add_meeting(user: ApiUser, key: IdempotencyKey, body: MeetingIn) -> dict[str
                                field="date")
         if b == "county":
             county = _county_in_scope(county, user.scope)
+            if county is None:  # a national user: one county with cases, or name it
+                with runtime.session() as s:
+                    meetings.deciding_county(s, None)
     return run_write(user, "add_meeting", key, body=b, meeting_date=on,
                      kommunenummer=kommune, title=body.title, county=county)
 
