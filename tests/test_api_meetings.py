@@ -224,6 +224,19 @@ def test_writes_run_as_flows_recorded_as_the_token_user(world, prefect_server):
     assert r.status_code == 200, r.text
     assert r.json()["message"].startswith("Importerte 1 møte fra rodoy.ics")
     assert count(world, Meeting, Meeting.date == date(2027, 11, 4)) == 1
+    # The saksgang, read and set as `meeting saksgang` does.
+    assert api.get("/cases/1836/saksgang").json()["own"] is False
+    problem(api.post("/cases/1836/saksgang", json={"set": "kommunestyre,formannskap"}), 422,
+            "set")
+    problem(api.post("/cases/0301/saksgang", json={"set": "kommunestyre"}), 404,
+            "kommunenummer")
+    r = api.post("/cases/1836/saksgang", json={"set": ["formannskap", "kommunestyre"]})
+    assert r.status_code == 200, r.text
+    assert r.json()["message"].startswith("Saksgang for Rødøy: formannskapet → kommunestyret.")
+    got = api.get("/cases/1836/saksgang").json()
+    assert got == json.loads(runner.invoke(app, ["meeting", "saksgang", "1836", "--json"]).output)
+    assert got["own"] is True and got["saksgang"] == ["formannskap", "kommunestyre"]
+
     # The uploads were copies for the flow run only.
     imports = Path(world.removeprefix("sqlite:///")).parent / "data" / "imports"
     assert not imports.exists() or not any(imports.iterdir())
@@ -240,7 +253,8 @@ def test_the_routes_are_in_the_openapi_document(world):
             "/api/v1/meetings/import", "/api/v1/cases/{knr}/documents",
             "/api/v1/cases/{knr}/documents/{kind}/{version}.{fmt}",
             "/api/v1/documents/{name}", "/api/v1/deadlines", "/api/v1/reminders",
-            "/api/v1/reports", "/api/v1/reports/experience"} <= paths, paths
+            "/api/v1/reports", "/api/v1/reports/experience",
+            "/api/v1/cases/{knr}/saksgang"} <= paths, paths
     upload = doc["paths"]["/api/v1/meetings/import"]["post"]["requestBody"]["content"]
     assert upload["multipart/form-data"]["schema"]["required"] == ["file"]
     assert doc["paths"]["/api/v1/meetings"]["post"]["summary"] == \

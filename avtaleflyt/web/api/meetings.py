@@ -291,3 +291,49 @@ def _check_plan(data: bytes, name: str, scope: Scope, *, kommunenummer: str | No
                     for r, m in zip(rows, resolved) if not scope.allows(m.county_id)]
     if problems:
         raise MeetingPlanInvalid(problems)
+
+
+# --- a municipality's saksgang ---------------------------------------------------------------
+
+
+class SaksgangIn(BaseModel):
+    """As `meeting saksgang KNR --set formannskap,kommunestyre` («default»: the
+    configuration's)."""
+
+    model_config = ConfigDict(extra="forbid")
+    set: str | list[str] = ""
+
+
+@router.get("/cases/{knr}/saksgang",
+            summary="Kommunens saksgang (som «meeting saksgang KNR --json»)")
+def get_saksgang(user: ApiUser, knr: str) -> dict[str, Any]:
+    """Organene saken behandles i, i rekkefølge; `own` sier om kommunen har sin egen."""
+    from avtaleflyt.services.meetings import saksgang
+    from avtaleflyt.services.store import get_municipality
+
+    with runtime.session() as s:
+        get_municipality(s, knr, user.scope)
+        return saksgang(s, knr, runtime.ctx())
+
+
+@router.post("/cases/{knr}/saksgang",
+             summary="Sett kommunens saksgang (som «meeting saksgang KNR --set …»)")
+def set_saksgang(user: ApiUser, key: IdempotencyKey, knr: str,
+                 body: SaksgangIn) -> dict[str, Any]:
+    """Saksframlegget skal være klart sin frist før møtet i det FØRSTE organet; fristene i
+    en sak i politisk behandling følger med."""
+    from avtaleflyt.config import check_saksgang
+    from avtaleflyt.services.store import get_municipality
+
+    value = body.set if isinstance(body.set, str) else ",".join(body.set)
+    if not _saved(key):
+        if value.strip().lower() != "default":
+            try:
+                check_saksgang([b.strip().lower() for b in value.replace(";", ",").split(",")
+                                if b.strip()], "--set")
+            except InvalidInput as e:
+                e.field = "set"  # the CLI names its option; the body names the key
+                raise
+        with runtime.session() as s:
+            get_municipality(s, knr, user.scope)
+    return run_write(user, "set_saksgang", key, kommunenummer=knr, bodies=value)
