@@ -23,6 +23,7 @@ from avtaleflyt.domain.errors import InvalidInput, NotFound
 from avtaleflyt.services.scope import Scope
 
 from .base import ApiUser, IdempotencyKey, Page, PageParams, Problem, paged, run_write
+from .reports import county_scope
 
 router = APIRouter(tags=["Møter"])
 
@@ -51,18 +52,13 @@ class CancelIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-def _county_in_scope(code: str | None, scope: Scope, field: str = "county") -> str | None:
+def _county_in_scope(code: str | None, scope: Scope) -> str | None:
     """The county a county-body meeting belongs to: the one given (it must be the user's
     own unless the user is national), else the user's own county."""
-    from avtaleflyt.services.scope import county_by_code
-
     if code is None or not str(code).strip():
         return None if scope.national else scope.county_code
     with runtime.session() as s:
-        county = county_by_code(s, code, field)
-    if not scope.allows(county.id):
-        raise NotFound(f"Fant ikke fylke «{county.code}».", field=field)
-    return county.code
+        return county_scope(s, scope, code).county_code
 
 
 def _saved(key: str | None) -> bool:
@@ -105,17 +101,10 @@ def list_meetings(
     """Møteplanen, som `meeting list --json` (sortert etter dato)."""
     from avtaleflyt.formatting import parse_date
     from avtaleflyt.services.meetings import list_meetings as rows_of
-    from avtaleflyt.services.scope import scope_for_code
 
     start = None if all else (parse_date(since, "since") if since else runtime.today())
     with runtime.session() as s:
-        scope = user.scope
-        if county is not None and str(county).strip():
-            wanted = scope_for_code(s, county, "county")
-            if not scope.allows(wanted.county_id):
-                raise NotFound(f"Fant ikke fylke «{wanted.county_code}».", field="county")
-            scope = wanted
-        rows = rows_of(s, kommunenummer, start, scope)
+        rows = rows_of(s, kommunenummer, start, county_scope(s, user.scope, county))
     return paged(rows, paging.page, paging.per_page)
 
 
