@@ -191,3 +191,16 @@ def test_contacts_are_paged(world):
     assert (first["total"], len(first["items"]), len(last["items"])) == (5, 2, 1)
     assert first["items"][0]["primary"] and not last["items"][0]["primary"]
     problem(api.get("/cases/1836/contacts", params={"per_page": 101}), 422, "per_page")
+
+
+def test_a_key_still_being_processed_is_a_conflict_not_a_second_write(world):
+    api = Api(world)
+    with db.session_scope(world) as s:  # another request with this key has claimed it
+        s.add(Command(idempotency_key="kontakt-underveis", kind="api:add_contact",
+                      actor="kari", payload={}, status="pending"))
+        s.commit()
+    p = problem(api.post("/cases/1836/contacts", key="kontakt-underveis", json={
+        "name": "Kari Nordmann", "role": "rådmann", "email": "kari@example.org"}),
+        409, "idempotency_key")
+    assert "behandles allerede" in p["detail"]
+    assert count(world, ContactPerson, ContactPerson.email == "kari@example.org") == 0
