@@ -44,8 +44,18 @@ def _status_json() -> str | None:
         return None
 
 
+def _client() -> bool:
+    """Whether the CLI is a client of the JSON API (then `status --json` asks it)."""
+    try:
+        from avtaleflyt import client
+
+        return client.target() is not None
+    except Exception:
+        return True  # the application reports it
+
+
 def main() -> None:
-    if sys.argv[1:] == ["status", "--json"]:
+    if sys.argv[1:] == ["status", "--json"] and not _client():
         out = _status_json()
         if out is not None:
             sys.stdout.write(out)

@@ -78,6 +78,8 @@ def _global(
             os.environ["PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL"] = "INFO"
             os.environ["PREFECT_LOGGING_HANDLERS_CONSOLE_FLOW_RUNS_LEVEL"] = "INFO"
             os.environ["PREFECT_LOGGING_HANDLERS_CONSOLE_TASK_RUNS_LEVEL"] = "INFO"
+        if not (db or db_file or today or by or config) and _client_mode():
+            return  # commands go to the API; settings are built only if one runs here
         from avtaleflyt import runtime
         from avtaleflyt.settings import UnknownVariable, load_settings
 
@@ -90,6 +92,23 @@ def _global(
         typer_ctx.with_resource(runtime.use_settings(s))
         if s.config is not None:
             runtime.ctx()
+
+
+def _client_mode() -> bool:
+    """Whether this invocation's commands go to the JSON API (avtaleflyt/client.py): with
+    AVTALEFLYT_URL/AVTALEFLYT_TOKEN, after `avtaleflyt login`, or while `serve` runs on
+    this data directory. Options that choose a local database, business date, author or
+    configuration (--db, --db-file, --today, --by, --config) keep the command here."""
+    from avtaleflyt import client
+
+    from .output import use_client
+
+    try:
+        target = client.target()
+    except client.ApiError as e:
+        raise fail(e.detail, e.exit_code) from None
+    use_client(target)
+    return target is not None
 
 
 def _check_by_allowed(s) -> None:
@@ -194,14 +213,23 @@ def status(
     """Vis hvor hver kommune står: fase, status, neste frist og forfalte oppgaver.
 
     Uten --county vises alle fylkene; har flere fylker saker, står fylket på hver linje."""
-    from avtaleflyt import runtime
-    from avtaleflyt.services.queries import status_rows
-    from avtaleflyt.services.scope import scope_for_code
+    from .output import LOCAL, via_api_all
 
-    with user_errors():
-        today = runtime.today()
-        with runtime.session() as s:
-            rows = status_rows(s, today, scope_for_code(s, county, "--county"))
+    rows = via_api_all("/cases", {"county": county})
+    if rows is not LOCAL:
+        from datetime import datetime
+        from zoneinfo import ZoneInfo
+
+        today = datetime.now(ZoneInfo("Europe/Oslo")).date()  # the title's date
+    else:
+        from avtaleflyt import runtime
+        from avtaleflyt.services.queries import status_rows
+        from avtaleflyt.services.scope import scope_for_code
+
+        with user_errors():
+            today = runtime.today()
+            with runtime.session() as s:
+                rows = status_rows(s, today, scope_for_code(s, county, "--county"))
     if as_json:
         import sys
 

@@ -220,6 +220,27 @@ def _moved(n: int) -> str:
 
 def import_meetings(*, session: Session, path: Path, kommunenummer: str | None,
                     body: str | None, ctx: Ctx, county: str | None = None) -> MeetingResult:
+    rows, resolved = read_meeting_file(session=session, path=path,
+                                       kommunenummer=kommunenummer, body=body, county=county)
+    warnings = []
+    for row, meeting in zip(rows, resolved):
+        w = meeting_warning(meeting.date, _calendar_for(session, meeting, ctx), meeting.body)
+        if w:
+            warnings.append(f"Linje {row.line}: {w}" if row.line else w)
+    added, skipped = _store(session, resolved)
+    from .deadlines import schedule_political_cases
+
+    moved = schedule_political_cases(session=session, ctx=ctx, commit=False)
+    session.commit()
+    return MeetingResult(f"Importerte {format_count(added, 'møte', 'møter')} fra {path.name}"
+                         + (f" ({skipped} fantes fra før)." if skipped else ".") + _moved(moved),
+                         added, skipped, moved, warnings)
+
+
+def read_meeting_file(*, session: Session, path: Path, kommunenummer: str | None,
+                      body: str | None, county: str | None = None) -> tuple[list, list]:
+    """The file's rows and the meetings they name, checked; writes nothing (the import
+    stores them; services/preflight.py refuses a bad file before a flow starts)."""
     if not path.is_file():
         raise InvalidInput(f"Fant ikke filen {path}.", field="file")
     data = path.read_bytes()
@@ -238,20 +259,7 @@ def import_meetings(*, session: Session, path: Path, kommunenummer: str | None,
             raise InvalidInput(f"{path.name} er ikke en tekstfil (CSV i UTF-8 eller "
                                "Windows-1252) eller en .ics-fil.", field="file")
         rows = parse_csv(text)
-    resolved = _resolve(session, rows, county)
-    warnings = []
-    for row, meeting in zip(rows, resolved):
-        w = meeting_warning(meeting.date, _calendar_for(session, meeting, ctx), meeting.body)
-        if w:
-            warnings.append(f"Linje {row.line}: {w}" if row.line else w)
-    added, skipped = _store(session, resolved)
-    from .deadlines import schedule_political_cases
-
-    moved = schedule_political_cases(session=session, ctx=ctx, commit=False)
-    session.commit()
-    return MeetingResult(f"Importerte {format_count(added, 'møte', 'møter')} fra {path.name}"
-                         + (f" ({skipped} fantes fra før)." if skipped else ".") + _moved(moved),
-                         added, skipped, moved, warnings)
+    return rows, _resolve(session, rows, county)
 
 
 def list_meetings(session: Session, kommunenummer: str | None = None,
