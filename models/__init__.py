@@ -26,11 +26,13 @@ _MODULES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "notes": (("ExperienceNote",), ("onboarding_case", "personal_text")),
     "outbox": (("Delivery", "Digest", "Reminder"), ("task", "onboarding_case")),
     "user": (("FeedToken", "LoginAttempt", "User", "UserSession"), ("county",)),
+    "token": (("ApiToken",), ("app_user",)),
 }
 # table -> module
 _TABLES = {
     "county": "reference", "municipality": "reference", "contact_person": "reference",
     "onboarding_case": "case", "event": "case", "task": "case", "personal_text": "commands",
+    "app_user": "user",
 }
 _WHERE = {name: module for module, (names, _fks) in _MODULES.items() for name in names}
 

@@ -29,6 +29,7 @@ from avtaleflyt.resources import static_dir, templates_dir
 from avtaleflyt.settings import Settings
 
 from . import auth
+from .api import base as api_base
 
 _log = logging.getLogger("avtaleflyt.web")
 
@@ -111,6 +112,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def _crash(request: Request, exc: Exception) -> Response:
         """Never a bare "Internal Server Error": a Norwegian page with a reference that the
         log line carries too, so IT can find what happened from what the user quotes."""
+        if api_base.is_api(request):  # the JSON API answers problem+json, never a page
+            return api_base.problem_response(request, exc)
         ref = secrets.token_hex(4).upper()
         _log.error("Feil %s ved %s %s", ref, request.method, request.url.path, exc_info=exc)
         message = ("Noe gikk galt på serveren. Har du sendt et skjema, kan du se på saken om "
@@ -151,6 +154,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        if api_base.is_api(request):
+            return api_base.problem_response(request, exc)
         message = _HTTP_MESSAGES.get(exc.status_code, str(exc.detail))
         if request.url.path.startswith("/kalender/"):  # calendar apps read plain text
             return PlainTextResponse(str(exc.detail), status_code=exc.status_code)
@@ -159,8 +164,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> Response:
+        if api_base.is_api(request):  # a bad body or query: 422 naming the field
+            return api_base.problem_response(request, exc)
         return pages.render(request, "error.html.j2", 404, title="Feil",
                             message=_HTTP_MESSAGES[404])
+
+    api_base.install(app, fallback=_crash)
 
     @app.middleware("http")
     async def _headers(request: Request, call_next):
@@ -174,10 +183,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "script-src 'self'; form-action 'self'; frame-ancestors 'none'")
         return response
 
+    from .api import router as api_router
     from .routes import board, case, feed, login, mytasks, stats
 
     for module in (login, board, mytasks, case, stats, feed):
         app.include_router(module.router)
+    app.include_router(api_router)
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
     # Middleware added last runs first: every handler sees the session and the settings.
     app.add_middleware(auth.SchemeAwareSessions,
