@@ -99,9 +99,37 @@ def target() -> Target | None:
     if saved:
         return Target(saved["url"], saved["token"], "login")
     found = _read(serve_path())
-    if found and _alive(found.get("pid")):
+    if found and _alive(found.get("pid")) and same_installation(found.get("settings")):
         return Target(found["url"], found["token"], "serve")
     return None
+
+
+# What must agree between `serve` and a command for the command to go to it: the database,
+# the business date and the configuration (and the author, when the command sets one).
+SERVE_KEYS = ("DATABASE_URL", "TODAY", "CONFIG")
+
+
+def _digest(value: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(value.encode()).hexdigest()  # a database URL may hold a password
+
+
+def serve_fingerprint(values: dict[str, str | None]) -> dict[str, str]:
+    """`serve`'s settings as serve.json records them (hashed)."""
+    return {k: _digest(values.get(k) or "") for k in (*SERVE_KEYS, "USER")}
+
+
+def same_installation(recorded: Any) -> bool:
+    """Whether this process's AVTALEFLYT_* settings are the ones `serve` runs with. Any
+    doubt (a URL written differently, an older file) means no: the command runs here."""
+    if not isinstance(recorded, dict):
+        return False
+    for key in SERVE_KEYS:
+        if recorded.get(key) != _digest(os.environ.get("AVTALEFLYT_" + key, "")):
+            return False
+    user = os.environ.get("AVTALEFLYT_USER")
+    return not user or recorded.get("USER") == _digest(user)
 
 
 def _read(path: Path) -> dict[str, Any] | None:
