@@ -295,8 +295,8 @@ def audit(
 
 def _register() -> None:
     """Sub-commands live in their own modules; none of them imports Prefect at load time."""
-    from . import (cases, dbcmd, deadlines, documents, meetings, municipalities, serve, tokens,
-                   users)
+    from . import (cases, dbcmd, deadlines, documents, login, meetings, municipalities, serve,
+                   tokens, users)
 
     app.add_typer(municipalities.county_app, name="county")
     app.add_typer(municipalities.app, name="municipality")
@@ -312,6 +312,8 @@ def _register() -> None:
     app.add_typer(documents.report_app, name="report")
     app.add_typer(users.user_app, name="user")
     app.add_typer(tokens.token_app, name="token")
+    app.command("login")(login.login)
+    app.command("logout")(login.logout)
     app.command("serve")(serve.serve)
     app.command("redact")(cases.redact)
     app.add_typer(dbcmd.db_app, name="db")
