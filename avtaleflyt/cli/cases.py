@@ -406,14 +406,20 @@ def task_done(
                 outcome(r, False)
         return
     from avtaleflyt import runtime
-    from avtaleflyt.services import mytasks, preflight
+    from avtaleflyt.services import mytasks
 
     with user_errors():
         ids = mytasks.parse_task_ids([str(i) for i in task_id], field="task_id")
         on = _date(date)
         ctx = runtime.ctx()
         with runtime.session() as s:  # refused before any flow run starts
-            preflight.check_tasks_done(session=s, task_ids=ids, on=on or ctx.today, ctx=ctx)
+            refusals = mytasks.check_completions(s, ids, on or ctx.today, ctx)
+        if refusals and len(ids) == 1:
+            raise refusals[0].error  # word for word what the flow would say
+        if refusals:
+            text = "\n".join(r.message for r in refusals)
+            raise type(refusals[0].error)(f"{text}\nIngen av de {len(ids)} oppgavene ble "
+                                          "markert som gjort.")
     if len(ids) == 1:
         run_write(lambda: _flow("complete_task", task_id=ids[0], done_on=on), as_json)
         return
@@ -459,14 +465,14 @@ def note_add(
 ) -> None:
     """Legg til et erfaringsnotat i kommunens sak."""
     def go():
-        from avtaleflyt import runtime
-        from avtaleflyt.services import preflight
+        from avtaleflyt.services.facts import parse_theme
 
-        on = _date(date)
-        _preflight(preflight.check_note, kommunenummer=knr, theme=theme, text=text,
-                   noted_on=on or runtime.today())
-        return _flow("add_note", kommunenummer=knr, theme=theme, text=text, noted_on=on,
-                     shared=share)
+        from avtaleflyt.domain.text import check_text
+
+        parse_theme(theme)
+        check_text(text, "text", 5000, multiline=True)
+        return _flow("add_note", kommunenummer=knr, theme=theme, text=text,
+                     noted_on=_date(date), shared=share)
 
     run_write(go, as_json, Remote("POST", f"/cases/{knr}/notes", _body(
         text=text, theme=theme, date=_iso(date), share=share)))

@@ -53,40 +53,6 @@ def check_status_change(*, session: Session, kommunenummer: str, action: str, on
             machine.withdraw(state, on, ctx.today, None)
 
 
-def check_tasks_done(*, session: Session, task_ids: list[int], on: date, ctx: Ctx,
-                     scope=None) -> None:
-    """`task done ID …`: every task is checked first; if one is refused, none is marked.
-    One id: its refusal word for word as the flow gives it; several: one line per refusal."""
-    from .mytasks import check_completions
-    from .scope import EVERYWHERE
-
-    refusals = check_completions(session, task_ids, on, ctx, scope or EVERYWHERE)
-    if refusals and len(task_ids) == 1:
-        raise refusals[0].error
-    if refusals:
-        text = "\n".join(r.message for r in refusals)
-        raise type(refusals[0].error)(f"{text}\nIngen av de {len(task_ids)} oppgavene ble "
-                                      "markert som gjort.")
-
-
-def check_note(*, session: Session, kommunenummer: str, theme: str, text: str,
-               noted_on: date, ctx: Ctx, scope=None) -> None:
-    """`note add`: the theme, the text, the case and the date, as `add_note` checks them."""
-    from .facts import parse_theme
-    from .scope import EVERYWHERE
-    from .texts import clean
-
-    parse_theme(theme)
-    clean(text, "note", required=True)
-    _, case = get_case(session, kommunenummer, scope or EVERYWHERE)
-    machine.check_not_future(noted_on, ctx.today)
-    if noted_on < case.opened_on:
-        from avtaleflyt.domain.errors import InvalidInput
-
-        raise InvalidInput(f"Datoen {machine.fmt(noted_on)} er før saken ble åpnet "
-                           f"({machine.fmt(case.opened_on)}).", field="date")
-
-
 def check_meeting_import(*, session: Session, path, kommunenummer: str | None,
                          body: str | None, ctx: Ctx, county: str | None = None) -> None:
     """`meeting import`: the file is read and every row resolved (all or nothing), as the
