@@ -1,0 +1,212 @@
+"""Issue 10's speed goals: the CLI as a client of a running `serve`, against a floor.
+
+    python bench/api.py [--repeat 7] [--cases 16] [--json]
+
+Starts `avtaleflyt serve --scheduler workers` (its own Prefect server, the dashboard and
+the JSON API) on a temporary data directory holding open cases in Nordland, then measures,
+as whole processes, interleaved, in one run:
+
+  floor     a process that imports httpx and makes one authenticated POST /api/v1/ping
+  record    `avtaleflyt case record KNR meeting-held` (a state change: a flow run)
+  task      `avtaleflyt task done ID` (a state change: a flow run)
+  refused   `avtaleflyt task done 999999` (unknown id: refused before a flow starts)
+  refused2  `avtaleflyt case record KNR council-decision` (no --outcome: refused likewise)
+
+The CLI finds serve by itself (serve discovery: serve.json and the local token in the data
+directory). Goals (issue 10): writes ≤ 3× the floor, refusals ≤ 1.5× the floor.
+Prints medians (wall clock, ms), the ratios, and the machine's load average.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+GOALS = {"record": 3.0, "task": 3.0, "refused": 1.5, "refused2": 1.5}
+ENTRY = "from avtaleflyt.cli.entry import main; main()"
+FLOOR = """
+import sys, httpx
+r = httpx.post(sys.argv[1] + "/api/v1/ping", headers={"Authorization": "Bearer " + sys.argv[2]})
+r.raise_for_status()
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _env(data: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("AVTALEFLYT_", "PREFECT_"))}
+    return env | {"AVTALEFLYT_DATA_DIR": str(data), "USER": "koordinator",
+                  "LOGNAME": "koordinator", "NO_COLOR": "1", "COLUMNS": "160"}
+
+
+def prepare(data: Path, n: int) -> tuple[list[str], date]:
+    """A migrated database with reference data and `n` open cases in Nordland (opened a
+    month ago, through the services). Returns their kommunenummer."""
+    os.environ["AVTALEFLYT_DATA_DIR"] = str(data)
+    from avtaleflyt import db
+    from avtaleflyt.filemodes import private_dir
+    from avtaleflyt.models import Municipality
+    from avtaleflyt.services import cases
+    from avtaleflyt.services.context import make_ctx
+    from avtaleflyt.services.reference import load_reference_data
+    from sqlmodel import col, select
+
+    private_dir(data)
+    url = f"sqlite:///{data / 'avtaleflyt.db'}"
+    db.upgrade(url)
+    today = date.today()
+    with db.session_scope(url) as s:
+        load_reference_data(s)
+        knrs = [m.kommunenummer for m in s.exec(
+            select(Municipality).where(col(Municipality.kommunenummer).startswith("18"))
+            .order_by(col(Municipality.kommunenummer))).all()][:n]
+        ctx = make_ctx(today=today, actor="koordinator")
+        for knr in knrs:
+            cases.open_case(session=s, kommunenummer=knr, opened_on=today - timedelta(30),
+                            ctx=ctx)
+    db.get_engine(url).dispose()
+    return knrs, today
+
+
+def open_tasks(data: Path, knrs: list[str]) -> list[int]:
+    """One open first-contact task per case, to mark done."""
+    from avtaleflyt import db
+    from avtaleflyt.models import Municipality, OnboardingCase, Task
+    from sqlmodel import col, select
+
+    url = f"sqlite:///{data / 'avtaleflyt.db'}"
+    out = []
+    with db.session_scope(url) as s:
+        for knr in knrs:
+            row = s.exec(select(Task).join(OnboardingCase, col(OnboardingCase.id) == Task.case_id)
+                         .join(Municipality,
+                               col(Municipality.id) == OnboardingCase.municipality_id)
+                         .where(Municipality.kommunenummer == knr,
+                                col(Task.done_on).is_(None))
+                         .order_by(col(Task.id))).first()
+            out.append(row.id)
+    return out
+
+
+def start_serve(data: Path) -> tuple[subprocess.Popen, str, str]:
+    port, prefect_port = _free_port(), _free_port()
+    log = open(data.parent / "serve.log", "wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-c", ENTRY, "serve", "--port", str(port), "--prefect-port",
+         str(prefect_port), "--scheduler", "workers"], env=_env(data), stdout=log,
+        stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+    found = data / "serve.json"
+    deadline = time.monotonic() + 300
+    import httpx
+
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"serve stopped (code {proc.returncode}); see {log.name}")
+        if found.exists():
+            d = json.loads(found.read_text())
+            try:
+                r = httpx.post(d["url"] + "/api/v1/ping", timeout=5,
+                               headers={"Authorization": f"Bearer {d['token']}"})
+                if r.status_code == 200:
+                    return proc, d["url"], d["token"]
+            except httpx.HTTPError:
+                pass
+        time.sleep(0.5)
+    raise SystemExit("serve did not answer within 300 s")
+
+
+def stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(60)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def timed(args: list[str], env: dict[str, str], expect: int) -> float:
+    t = time.perf_counter()
+    r = subprocess.run([sys.executable, *args], env=env, capture_output=True, text=True,
+                       timeout=600)
+    elapsed = time.perf_counter() - t
+    if r.returncode != expect:
+        raise SystemExit(f"{args[2:] or 'floor'} exited {r.returncode}, not {expect}:\n"
+                         f"{r.stdout}\n{r.stderr}")
+    return elapsed
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--repeat", type=int, default=7)
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args()
+    n = args.repeat + 1  # one warm-up round
+    tmp = Path(tempfile.mkdtemp(prefix="avtaleflyt-bench-api-"))
+    data = tmp / "data"
+    proc = None
+    try:
+        knrs, _ = prepare(data, n)
+        tasks = open_tasks(data, knrs)
+        proc, url, token = start_serve(data)
+        env = _env(data)
+        times: dict[str, list[float]] = {k: [] for k in ("floor", *GOALS)}
+        load_before = os.getloadavg()
+        for i in range(n):  # interleaved: the machine's load falls on every measure alike
+            got = {
+                "floor": timed(["-c", FLOOR, url, token], env, 0),
+                "record": timed(["-c", ENTRY, "case", "record", knrs[i], "meeting-held"],
+                                env, 0),
+                "task": timed(["-c", ENTRY, "task", "done", str(tasks[i])], env, 0),
+                "refused": timed(["-c", ENTRY, "task", "done", "999999"], env, 1),
+                "refused2": timed(["-c", ENTRY, "case", "record", knrs[i],
+                                   "council-decision"], env, 2),
+            }
+            if i:  # the first round warms the server's caches and the OS's
+                for k, v in got.items():
+                    times[k].append(v)
+        load_after = os.getloadavg()
+    finally:
+        if proc is not None:
+            stop(proc)
+        shutil.rmtree(tmp, ignore_errors=True)
+    floor = statistics.median(times["floor"])
+    result = {"repeat": args.repeat, "floor_ms": round(floor * 1000),
+              "load": [round(x, 1) for x in (*load_before, *load_after)], "measures": {}}
+    for k, goal in GOALS.items():
+        med = statistics.median(times[k])
+        result["measures"][k] = {"median_ms": round(med * 1000), "ratio": round(med / floor, 2),
+                                 "goal": goal, "met": med / floor <= goal}
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return
+    print(f"floor (import httpx + POST /api/v1/ping): {result['floor_ms']} ms median of "
+          f"{args.repeat}")
+    labels = {"record": "case record (client mode)", "task": "task done (client mode)",
+              "refused": "task done 999999 (refused)",
+              "refused2": "case record, no --outcome (refused)"}
+    for k, m in result["measures"].items():
+        print(f"{labels[k]:40} {m['median_ms']:6} ms  {m['ratio']:5.2f}× floor  "
+              f"(goal ≤ {m['goal']}×: {'met' if m['met'] else 'NOT met'})")
+    print("load average (1, 5, 15 min) before: {} {} {}; after: {} {} {}".format(
+        *result["load"]))
+
+
+if __name__ == "__main__":
+    main()
