@@ -175,3 +175,16 @@ def test_serve_announces_itself_with_a_local_token_and_withdraws_both(sqlite_url
     assert view.revoked_at is not None
     assert "Opprettet brukeren «koordinator» for kommandolinjen" in out
     assert d["token"] not in out
+
+
+def test_a_command_without_an_api_route_is_not_run_against_a_local_database(tmp_path):
+    """Logged in to a server (or AVTALEFLYT_URL), a command the API does not offer is
+    refused with what to do; the installation's own commands still run here."""
+    env = cli_env(AVTALEFLYT_URL="http://127.0.0.1:9", AVTALEFLYT_TOKEN="avt_x",
+                  AVTALEFLYT_DATA_DIR=str(tmp_path))
+    r = avtaleflyt("case", "split", "show", "1836", env=env)
+    assert r.code == 2
+    assert r.err.startswith("Feil: «avtaleflyt case split» går ikke gjennom API-et."), r.err
+    assert "AVTALEFLYT_URL" in r.err
+    r = avtaleflyt("token", "list", env=env)  # about this installation: runs here
+    assert "går ikke gjennom API-et" not in r.err
