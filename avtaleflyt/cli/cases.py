@@ -394,16 +394,9 @@ def task_done(
     answer = Remote("POST", "/tasks/done", {"task_ids": list(task_id),
                                             **_body(date=_iso(date))}).send()
     if answer is not LOCAL:
-        if len(task_id) == 1:
-            outcome(answer[0], as_json)
-            return
-        for r in answer:  # as in-process: the next step only after a single task
-            r.pop("next_step", None)
-        if as_json:
-            print_json(answer)
-        else:
-            for r in answer:
-                outcome(r, False)
+        from .output import print_done
+
+        print_done(answer, as_json)
         return
     from avtaleflyt import runtime
     from avtaleflyt.services import mytasks

@@ -6,6 +6,10 @@ that process's CPU time). Any other command line goes to the application, and so
 `status --json` when anything on this path goes wrong: the application then prints the
 message and exits with the code it always does (the command only reads, so running it again
 changes nothing).
+
+As the JSON API's client (avtaleflyt/client.py) the busiest changes — `case record`, `task
+done`, `case open|hold|resume|withdraw` — are sent from here too (cli/fast.py), in their
+plain form; and `status --json` then asks the server, not the local database.
 """
 
 from __future__ import annotations
@@ -60,6 +64,10 @@ def main() -> None:
         if out is not None:
             sys.stdout.write(out)
             return
+    from .fast import run
+
+    if run(sys.argv[1:]):
+        return
     from .main import main as application
 
     application()

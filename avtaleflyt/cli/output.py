@@ -10,9 +10,7 @@ from contextvars import ContextVar
 from datetime import date
 from typing import Any
 
-import typer
 from rich.console import Console
-from rich.table import Table
 
 from avtaleflyt.domain.errors import DomainError, InvalidInput
 from avtaleflyt.domain.stages import CaseStatus, Stage
@@ -53,7 +51,10 @@ def print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
 
 
-def fail(message: str, code: int = 1) -> typer.Exit:
+def fail(message: str, code: int = 1) -> Any:
+    """Print the refusal on stderr; returns the `typer.Exit` to raise."""
+    import typer
+
     err.print(f"[bold red]Feil:[/] {message}", highlight=False, markup=True, soft_wrap=True)
     return typer.Exit(code)
 
@@ -160,7 +161,9 @@ def progress_bar(stage: str, status: str) -> str:
     return f"[{colour}]{'■' * (i + 1)}[/][dim]{'□' * (len(Stage) - i - 1)}[/]"
 
 
-def status_table(rows: list[dict[str, Any]], today: date, title: str | None = None) -> Table:
+def status_table(rows: list[dict[str, Any]], today: date, title: str | None = None) -> Any:
+    from rich.table import Table
+
     from avtaleflyt.formatting import format_date
 
     t = Table(title=title or f"Status per {format_date(today)}", title_justify="left")
@@ -206,6 +209,21 @@ def outcome(result: dict[str, Any], as_json: bool) -> None:
                       highlight=False)
     if result.get("next_step"):
         console.print(f"  {_escape(result['next_step']['text'])}", highlight=False)
+
+
+def print_done(results: list[dict[str, Any]], as_json: bool) -> None:
+    """The API's answer to `task done ID …`, printed as in-process: one task as any change
+    (with its next step), several one after another (without)."""
+    if len(results) == 1:
+        outcome(results[0], as_json)
+        return
+    for r in results:
+        r.pop("next_step", None)
+    if as_json:
+        print_json(results)
+        return
+    for r in results:
+        outcome(r, False)
 
 
 def run_write(fn: Callable[[], dict[str, Any]], as_json: bool = False,
