@@ -256,40 +256,47 @@ def withdraw(knr: Knr, date: DateOpt = None, reason: ReasonOpt = None,
 def advance(knr: Knr, as_json: JsonOpt = False) -> None:
     """Kjør onboarding-flyten for saken nå: flytt den så langt portene tillater
     (f.eks. til Drift når startdatoen er nådd). Den daglige kjøringen gjør dette for alle."""
-    def go() -> dict[str, Any]:
-        from avtaleflyt import runtime
-        from avtaleflyt.domain.errors import DomainError
-        from avtaleflyt.domain.stages import Stage
-        from avtaleflyt.flows.onboarding import onboarding
-        from avtaleflyt.services.cases import current_stage
+    run_write(lambda: advance_case(knr), as_json, Remote("POST", f"/cases/{knr}/advance", {}))
 
-        try:
-            with runtime.session() as s:
-                before = current_stage(session=s, kommunenummer=knr)
-        except DomainError:
-            before = None  # the flow refuses it with the usual message
-        result = runtime.run_flow(onboarding, kommunenummer=knr, today=runtime.today())
-        moved = len(result["transitions"])
-        if not moved and before is not None and result["stage"] != before:
-            # The flow run was run again after a failed request to Prefect
-            # (`runtime._with_retries`): the first attempt moved the case, the rerun found
-            # nothing left to do. Say where the case is now, not "no change".
-            result["message"] = f"Saken gikk videre til {Stage(result['stage']).label}."
-        elif moved:
-            result["message"] = ("Saken gikk videre én fase." if moved == 1 else
-                                 f"Saken gikk videre {moved} faser.")
-        elif result["status"] == "on_hold":
-            result["message"] = "Ingen endring: saken er satt på vent."
-        elif result["status"] != "active":
-            from avtaleflyt.domain.stages import CaseStatus
 
-            result["message"] = (f"Ingen endring: saken er avsluttet "
-                                 f"({CaseStatus(result['status']).label.lower()}).")
-        else:
-            result["message"] = "Ingen endring: saken venter fortsatt."
-        return result
+def advance_case(knr: str, actor: str | None = None) -> dict[str, Any]:
+    """Run the onboarding flow for the case now, and say what it did (`case advance`; the
+    API's POST /cases/{knr}/advance answers the same, with the token's user as `actor`)."""
+    from avtaleflyt import runtime
 
-    run_write(go, as_json, Remote("POST", f"/cases/{knr}/advance", {}))
+    if actor is not None:  # the flow takes who acts from the settings, never a parameter
+        with runtime.use_settings(runtime.settings().model_copy(update={"user": actor})):
+            return advance_case(knr)
+    from avtaleflyt.domain.errors import DomainError
+    from avtaleflyt.domain.stages import Stage
+    from avtaleflyt.flows.onboarding import onboarding
+    from avtaleflyt.services.cases import current_stage
+
+    try:
+        with runtime.session() as s:
+            before = current_stage(session=s, kommunenummer=knr)
+    except DomainError:
+        before = None  # the flow refuses it with the usual message
+    result = runtime.run_flow(onboarding, kommunenummer=knr, today=runtime.today())
+    moved = len(result["transitions"])
+    if not moved and before is not None and result["stage"] != before:
+        # The flow run was run again after a failed request to Prefect
+        # (`runtime._with_retries`): the first attempt moved the case, the rerun found
+        # nothing left to do. Say where the case is now, not "no change".
+        result["message"] = f"Saken gikk videre til {Stage(result['stage']).label}."
+    elif moved:
+        result["message"] = ("Saken gikk videre én fase." if moved == 1 else
+                             f"Saken gikk videre {moved} faser.")
+    elif result["status"] == "on_hold":
+        result["message"] = "Ingen endring: saken er satt på vent."
+    elif result["status"] != "active":
+        from avtaleflyt.domain.stages import CaseStatus
+
+        result["message"] = (f"Ingen endring: saken er avsluttet "
+                             f"({CaseStatus(result['status']).label.lower()}).")
+    else:
+        result["message"] = "Ingen endring: saken venter fortsatt."
+    return result
 
 
 @case_app.command("show")
@@ -407,12 +414,8 @@ def task_done(
         ctx = runtime.ctx()
         with runtime.session() as s:  # refused before any flow run starts
             refusals = mytasks.check_completions(s, ids, on or ctx.today, ctx)
-        if refusals and len(ids) == 1:
-            raise refusals[0].error  # word for word what the flow would say
-        if refusals:
-            text = "\n".join(r.message for r in refusals)
-            raise type(refusals[0].error)(f"{text}\nIngen av de {len(ids)} oppgavene ble "
-                                          "markert som gjort.")
+        if (refused := mytasks.refusal_error(refusals, len(ids))) is not None:
+            raise refused  # one task: word for word what the flow would say
     if len(ids) == 1:
         run_write(lambda: _flow("complete_task", task_id=ids[0], done_on=on), as_json)
         return
@@ -462,10 +465,15 @@ def note_add(
 
         from avtaleflyt.domain.text import check_text
 
+        from avtaleflyt import runtime
+        from avtaleflyt.services import preflight
+
         parse_theme(theme)
         check_text(text, "text", 5000, multiline=True)
+        on = _date(date)
+        _preflight(preflight.check_note, kommunenummer=knr, noted_on=on or runtime.today())
         return _flow("add_note", kommunenummer=knr, theme=theme, text=text,
-                     noted_on=_date(date), shared=share)
+                     noted_on=on, shared=share)
 
     run_write(go, as_json, Remote("POST", f"/cases/{knr}/notes", _body(
         text=text, theme=theme, date=_iso(date), share=share)))

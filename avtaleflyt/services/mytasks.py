@@ -90,6 +90,18 @@ def check_completions(session: Session, task_ids: list[int], on: date, ctx: Ctx,
     return refusals
 
 
+def refusal_error(refusals: list[Refusal], count: int) -> DomainError | None:
+    """The one error for a refused completion of `count` tasks: a single task's own error
+    word for word, or every refusal listed and that none was marked done."""
+    if not refusals:
+        return None
+    if count == 1:
+        return refusals[0].error
+    text = "\n".join(r.message for r in refusals)
+    return type(refusals[0].error)(f"{text}\nIngen av de {count} oppgavene ble markert som "
+                                   "gjort.")
+
+
 def parse_task_ids(values: list[str], field: str = "task_id") -> list[int]:
     """Checked task ids from a form or the command line: whole numbers, at least one, at
     most MAX_BULK, each once (in the order given)."""

@@ -195,6 +195,14 @@ def erase_contact(*, session: Session, contact_id: int, ctx: Ctx, scope: Scope =
                    f"{m.name}, også fra lagrede dokumenter og meldinger.")
 
 
+def check_note_date(case, on: date, ctx: Ctx) -> None:
+    """A note is dated between the case's opening and today (preflight asks this too)."""
+    machine.check_not_future(on, ctx.today)
+    if on < case.opened_on:
+        raise InvalidInput(f"Datoen {machine.fmt(on)} er før saken ble åpnet "
+                           f"({machine.fmt(case.opened_on)}).", field="date")
+
+
 def add_note(*, session: Session, kommunenummer: str, theme: Theme, on: date, ctx: Ctx,
              text: str | None = None, text_id: int | None = None,
              shared: bool = False) -> Outcome:
@@ -208,10 +216,7 @@ def add_note(*, session: Session, kommunenummer: str, theme: Theme, on: date, ct
     m, case = get_case(session, kommunenummer)
     if text_id is None:
         text = texts.clean(text, "note", required=True)
-    machine.check_not_future(on, ctx.today)
-    if on < case.opened_on:
-        raise InvalidInput(f"Datoen {machine.fmt(on)} er før saken ble åpnet "
-                           f"({machine.fmt(case.opened_on)}).", field="date")
+    check_note_date(case, on, ctx)
     if text_id is None:
         row = texts.store(session, municipality_id=m.id, case_id=case.id, kind="note",
                           text=text)

@@ -53,6 +53,15 @@ def check_status_change(*, session: Session, kommunenummer: str, action: str, on
             machine.withdraw(state, on, ctx.today, None)
 
 
+def check_note(*, session: Session, kommunenummer: str, noted_on: date, ctx: Ctx) -> None:
+    """What `people.add_note` refuses about the case and the date (the text is checked
+    by the caller, as the note's form and the CLI do)."""
+    from .people import check_note_date
+
+    _, case = get_case(session, kommunenummer)
+    check_note_date(case, noted_on, ctx)
+
+
 def check_meeting_import(*, session: Session, path, kommunenummer: str | None,
                          body: str | None, ctx: Ctx, county: str | None = None) -> None:
     """`meeting import`: the file is read and every row resolved (all or nothing), as the

@@ -144,6 +144,7 @@ def redact_documents(session: Session, m: Municipality, values: list[str],
 
 ACTIONS = {
     "case_page": "Saksside",
+    "api_case": "Sak lest via API-et",
     "case_page_denied": "Saksside (avvist: annet fylke eller finnes ikke)",
     "contact_list": "Kontaktpersoner",
     "document": "Dokument lastet ned",

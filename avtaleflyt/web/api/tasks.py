@@ -1,0 +1,72 @@
+"""/api/v1/tasks: mark checklist tasks done (several at once) and assign a task.
+
+A task outside the token user's county is "not found", said exactly as for an unknown id.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from pydantic import Field
+
+from avtaleflyt import runtime
+from avtaleflyt.domain.errors import NotFound
+
+from .base import ApiUser, IdempotencyKey, run_write, visible
+from .cases import CommandResult, Input, _date
+
+router = APIRouter(tags=["Oppgaver"])
+
+
+class TasksDone(Input):
+    task_ids: list[int | str] = Field(description="Oppgavenes id-er (se GET /cases/{knr}). "
+                                      "Alle får samme dato.", examples=[[12, 13]])
+    date: str | None = None
+
+
+class Assign(Input):
+    contact_id: int | None = Field(None, description="Kontaktpersonens id. Uten: tilbake "
+                                   "til kommunens primærkontakt.")
+
+
+@router.post("/tasks/done", response_model=list[CommandResult],
+             summary="Marker oppgaver som gjort (som «task done ID …»)")
+def tasks_done(user: ApiUser, key: IdempotencyKey, body: TasksDone) -> list[dict[str, Any]]:
+    """Every task is checked first: if one is refused, none is marked done. One command
+    (and idempotency key, `<key>:<id>`) per task, as the CLI runs them. The answer is a
+    list, one result per task."""
+    from avtaleflyt.services import inbox, mytasks
+
+    ids = mytasks.parse_task_ids([str(i) for i in body.task_ids], field="task_id")
+    on = _date(body.date)
+    ctx = runtime.ctx(actor=user.username)
+    key = key or inbox.new_key()
+    keys = {task_id: key if len(ids) == 1 else f"{key[:60]}:{task_id}" for task_id in ids}
+    with runtime.session() as s:  # refused before any flow run starts
+        pending = [t for t in ids if inbox.status_of(s, keys[t]) not in
+                   (inbox.APPLIED, inbox.DONE)]
+        refusals = mytasks.check_completions(s, pending, on or ctx.today, ctx, user.scope)
+    if (refused := mytasks.refusal_error(refusals, len(ids))) is not None:
+        raise refused
+    if len(ids) == 1:
+        return [run_write(user, "complete_task", key, task_id=ids[0], done_on=on)]
+    return [runtime.run_command("complete_task", key=keys[t], actor=user.username,
+                                today=runtime.today(), task_id=t, done_on=on) for t in ids]
+
+
+@router.post("/tasks/{task_id}/assign", response_model=CommandResult,
+             summary="Gi en oppgave en ansvarlig kontaktperson (som «task assign»)")
+def assign(user: ApiUser, key: IdempotencyKey, task_id: int, body: Assign = Assign()
+           ) -> dict[str, Any]:
+    from avtaleflyt.services.store import get_task, task_kommunenummer
+
+    with runtime.session() as s:
+        get_task(s, task_id)  # an unknown id: NotFound
+        knr = task_kommunenummer(s, task_id)
+    try:
+        visible(user, knr)
+    except NotFound:  # another county's task: said exactly as for an unknown id
+        raise NotFound(f"Fant ingen oppgave med id {task_id}. Se oppgavene med "
+                       "«avtaleflyt case show KNR».", field="task_id") from None
+    return run_write(user, "assign_task", key, task_id=task_id, contact_id=body.contact_id)
