@@ -188,3 +188,4 @@ def test_a_command_without_an_api_route_is_not_run_against_a_local_database(tmp_
     assert "AVTALEFLYT_URL" in r.err
     r = avtaleflyt("token", "list", env=env)  # about this installation: runs here
     assert "går ikke gjennom API-et" not in r.err
+    assert "Ukjent miljøvariabel" not in r.err  # AVTALEFLYT_URL/TOKEN are known names
