@@ -55,15 +55,26 @@ def _env(data: Path) -> dict[str, str]:
                   "LOGNAME": "koordinator", "NO_COLOR": "1", "COLUMNS": "160"}
 
 
-def prepare(data: Path, n: int) -> tuple[list[str], date]:
-    """A migrated database with reference data and `n` open cases in Nordland (opened a
-    month ago, through the services). Returns their kommunenummer."""
+# A case carried through the services to system setup, whose checklist tasks are ticked off
+# by hand (`task done`); the first-contact tasks close with their facts instead.
+TO_SETUP = [("meeting-held", {}), ("needs-assessed", {}), ("intent-confirmed", {}),
+            ("council-decision", {"outcome": "approved"}),
+            ("county-decision", {"outcome": "approved"}),
+            ("terms-set", {"years": "3", "notice_months": "6"}),
+            ("signed", {"party": "municipality"}), ("signed", {"party": "county"})]
+
+
+def prepare(data: Path, n: int) -> tuple[list[str], list[int]]:
+    """A migrated database with reference data and, in Nordland, `n` cases in first contact
+    (to record a fact in) and `n` in system setup (to mark a task done in), made through the
+    services. Returns the first ones' kommunenummer and one open task of each of the others."""
     os.environ["AVTALEFLYT_DATA_DIR"] = str(data)
     from avtaleflyt import db
     from avtaleflyt.filemodes import private_dir
     from avtaleflyt.models import Municipality
-    from avtaleflyt.services import cases
+    from avtaleflyt.services import cases, facts, mytasks
     from avtaleflyt.services.context import make_ctx
+    from avtaleflyt.services.queries import case_detail
     from avtaleflyt.services.reference import load_reference_data
     from sqlmodel import col, select
 
@@ -71,37 +82,28 @@ def prepare(data: Path, n: int) -> tuple[list[str], date]:
     url = f"sqlite:///{data / 'avtaleflyt.db'}"
     db.upgrade(url)
     today = date.today()
+    on = today - timedelta(30)
+    ctx = make_ctx(today=today, actor="koordinator")
+    tasks = []
     with db.session_scope(url) as s:
         load_reference_data(s)
         knrs = [m.kommunenummer for m in s.exec(
             select(Municipality).where(col(Municipality.kommunenummer).startswith("18"))
-            .order_by(col(Municipality.kommunenummer))).all()][:n]
-        ctx = make_ctx(today=today, actor="koordinator")
+            .order_by(col(Municipality.kommunenummer))).all()][:2 * n]
         for knr in knrs:
-            cases.open_case(session=s, kommunenummer=knr, opened_on=today - timedelta(30),
-                            ctx=ctx)
+            cases.open_case(session=s, kommunenummer=knr, opened_on=on, ctx=ctx)
+        for knr in knrs[n:]:
+            for fact, options in TO_SETUP:
+                if fact == "terms-set":
+                    options = options | {"start": (today + timedelta(90)).isoformat()}
+                cases.record_fact(session=s, kommunenummer=knr,
+                                  fact=facts.build_fact(fact, on, options, ctx), ctx=ctx)
+                cases.advance(session=s, kommunenummer=knr, ctx=ctx)
+            ids = [t["id"] for t in case_detail(s, knr, today)["tasks"] if not t["done_on"]]
+            refused = {r.task_id for r in mytasks.check_completions(s, ids, today, ctx)}
+            tasks.append(next(i for i in ids if i not in refused))
     db.get_engine(url).dispose()
-    return knrs, today
-
-
-def open_tasks(data: Path, knrs: list[str]) -> list[int]:
-    """One open first-contact task per case, to mark done."""
-    from avtaleflyt import db
-    from avtaleflyt.models import Municipality, OnboardingCase, Task
-    from sqlmodel import col, select
-
-    url = f"sqlite:///{data / 'avtaleflyt.db'}"
-    out = []
-    with db.session_scope(url) as s:
-        for knr in knrs:
-            row = s.exec(select(Task).join(OnboardingCase, col(OnboardingCase.id) == Task.case_id)
-                         .join(Municipality,
-                               col(Municipality.id) == OnboardingCase.municipality_id)
-                         .where(Municipality.kommunenummer == knr,
-                                col(Task.done_on).is_(None))
-                         .order_by(col(Task.id))).first()
-            out.append(row.id)
-    return out
+    return knrs[:n], tasks
 
 
 def start_serve(data: Path) -> tuple[subprocess.Popen, str, str]:
@@ -162,8 +164,7 @@ def main() -> None:
     data = tmp / "data"
     proc = None
     try:
-        knrs, _ = prepare(data, n)
-        tasks = open_tasks(data, knrs)
+        knrs, tasks = prepare(data, n)
         proc, url, token = start_serve(data)
         env = _env(data)
         times: dict[str, list[float]] = {k: [] for k in ("floor", *GOALS)}

@@ -6,6 +6,7 @@ and the exit codes must be identical — that is the promise of client mode."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from datetime import date, timedelta
 
@@ -23,10 +24,24 @@ TODAY = date.today()
 
 
 def _setup(url: str) -> None:
-    """Rødøy in political approval (through the services, identically in A and B)."""
+    """Rødøy in political approval, Meløy in system setup (through the services,
+    identically in A and B)."""
     open_case(url, "1836", TODAY - timedelta(20))
     for fact in ("meeting-held", "needs-assessed", "intent-confirmed"):
         record(url, "1836", fact, TODAY - timedelta(10))
+    # Meløy in system setup, whose checklist the coordinator ticks off (`task done`).
+    on = TODAY - timedelta(8)
+    open_case(url, "1837", on)
+    for fact, options in SETUP:
+        record(url, "1837", fact, on, **options)
+
+
+SETUP = [("meeting-held", {}), ("needs-assessed", {}), ("intent-confirmed", {}),
+         ("council-decision", {"outcome": "approved"}),
+         ("county-decision", {"outcome": "approved"}),
+         ("terms-set", {"start": (TODAY + timedelta(90)).isoformat(), "years": "3",
+                        "notice_months": "6"}),
+         ("signed", {"party": "municipality"}), ("signed", {"party": "county"})]
 
 
 @pytest.fixture
@@ -40,7 +55,9 @@ def both(sqlite_url, sqlite_template, tmp_path, monkeypatch, prefect_server):
     url_b = f"sqlite:///{path_b}"
     for url in (url_a, url_b):
         _setup(url)
-    token = make_token(url_b)  # national, named as AVTALEFLYT_USER: the same author
+    # Nordland's coordinator, named as AVTALEFLYT_USER: the same author, and every note of
+    # the county's cases shown (a national user sees only shared notes, as on the dashboard).
+    token = make_token(url_b, county="18")
     base = cli_env(PREFECT_API_URL=PREFECT_API_URL.value(), AVTALEFLYT_URL=None,
                    AVTALEFLYT_TOKEN=None)
     local_env = base | {"AVTALEFLYT_DATABASE_URL": url_a,
@@ -55,10 +72,21 @@ def both(sqlite_url, sqlite_template, tmp_path, monkeypatch, prefect_server):
                lambda *a: avtaleflyt(*a, env=remote_env), url_b, token, remote_env)
 
 
+_WHEN = re.compile(r'"(recorded_at|created_at|at)": "[^"]+"')
+
+
 def _same(local, remote, *args):
+    """Both ways print the same and exit the same (the clock's time of a row aside)."""
     a, b = local(*args), remote(*args)
     assert "Traceback" not in a.err + b.err, (a.err, b.err)
-    assert (b.code, b.out, b.err) == (a.code, a.out, a.err), args
+    a.out, b.out = _WHEN.sub(r'"\1": "…"', a.out), _WHEN.sub(r'"\1": "…"', b.out)
+    if (b.code, b.out, b.err) != (a.code, a.out, a.err):
+        import difflib
+
+        diff = "\n".join(difflib.unified_diff((a.out + a.err).splitlines(),
+                                               (b.out + b.err).splitlines(), "in-process",
+                                               "client", lineterm=""))
+        pytest.fail(f"{args}: exit {a.code} / {b.code}\n{diff}")
     return b
 
 
@@ -78,11 +106,19 @@ def test_commands_through_the_api_print_and_exit_as_in_process(both):
     assert r.code == 1 and r.err.startswith("Feil: ")
     r = _same(local, remote, "case", "open", "1836")
     assert r.code == 1
-    r = _same(local, remote, "case", "show", "1836", "--json")
-    detail = json.loads(r.out)
-    task = next(t["id"] for t in detail["tasks"] if not t["done_on"])
-    r = _same(local, remote, "task", "done", str(task))
-    assert r.code == 0
+    _same(local, remote, "case", "show", "1836", "--json")
+    detail = json.loads(_same(local, remote, "case", "show", "1837", "--json").out)
+    # The first open task a coordinator may mark done (some close with a fact): refused
+    # tasks write nothing, so A and B stay alike.
+    for task in (t["id"] for t in detail["tasks"] if not t["done_on"]):
+        if local("task", "done", str(task)).code == 0:
+            break
+    else:
+        pytest.fail("no open task can be marked done")
+    r = remote("task", "done", str(task))
+    assert r.code == 0 and "gjort" in r.out, r.err
+    r = _same(local, remote, "task", "done", str(task))  # again: nothing changes, alike
+    assert r.code == 0 and "allerede gjort" in r.out
     r = _same(local, remote, "task", "done", "999999")
     assert r.code == 1 and "999999" in r.err
     r = _same(local, remote, "note", "add", "1836", "Godt møte med rådmannen.", "--theme",
