@@ -11,6 +11,9 @@ as whole processes, interleaved, in one run:
   task      `avtaleflyt task done ID` (a state change: a flow run)
   refused   `avtaleflyt task done 999999` (unknown id: refused before a flow starts)
   refused2  `avtaleflyt case record KNR council-decision` (no --outcome: refused likewise)
+  raw       (for reference, no goal) a process that imports httpx and POSTs the same fact to
+            /api/v1/cases/KNR/facts itself: the server's share of a write, which no client
+            can undercut
 
 The CLI finds serve by itself (serve discovery: serve.json and the local token in the data
 directory). Goals (issue 10): writes ≤ 3× the floor, refusals ≤ 1.5× the floor.
@@ -40,6 +43,13 @@ import sys, httpx
 r = httpx.post(sys.argv[1] + "/api/v1/ping", headers={"Authorization": "Bearer " + sys.argv[2]})
 r.raise_for_status()
 """
+RAW = """
+import sys, httpx
+r = httpx.post(sys.argv[1] + "/api/v1/cases/" + sys.argv[3] + "/facts", timeout=300,
+               json={"fact": "meeting-held"},
+               headers={"Authorization": "Bearer " + sys.argv[2]})
+r.raise_for_status()
+"""
 
 
 def _free_port() -> int:
@@ -64,10 +74,11 @@ TO_SETUP = [("meeting-held", {}), ("needs-assessed", {}), ("intent-confirmed", {
             ("signed", {"party": "municipality"}), ("signed", {"party": "county"})]
 
 
-def prepare(data: Path, n: int) -> tuple[list[str], list[int]]:
-    """A migrated database with reference data and, in Nordland, `n` cases in first contact
-    (to record a fact in) and `n` in system setup (to mark a task done in), made through the
-    services. Returns the first ones' kommunenummer and one open task of each of the others."""
+def prepare(data: Path, n: int) -> tuple[list[str], list[str], list[int]]:
+    """A migrated database with reference data and, in Nordland, 2×`n` cases in first
+    contact (to record a fact in) and `n` in system setup (to mark a task done in), made
+    through the services. Returns the first ones' kommunenummer (for the CLI, for the raw
+    POST) and one open task of each of the others."""
     os.environ["AVTALEFLYT_DATA_DIR"] = str(data)
     from avtaleflyt import db
     from avtaleflyt.filemodes import private_dir
@@ -89,10 +100,10 @@ def prepare(data: Path, n: int) -> tuple[list[str], list[int]]:
         load_reference_data(s)
         knrs = [m.kommunenummer for m in s.exec(
             select(Municipality).where(col(Municipality.kommunenummer).startswith("18"))
-            .order_by(col(Municipality.kommunenummer))).all()][:2 * n]
+            .order_by(col(Municipality.kommunenummer))).all()][:3 * n]
         for knr in knrs:
             cases.open_case(session=s, kommunenummer=knr, opened_on=on, ctx=ctx)
-        for knr in knrs[n:]:
+        for knr in knrs[2 * n:]:
             for fact, options in TO_SETUP:
                 if fact == "terms-set":
                     options = options | {"start": (today + timedelta(90)).isoformat()}
@@ -103,7 +114,7 @@ def prepare(data: Path, n: int) -> tuple[list[str], list[int]]:
             refused = {r.task_id for r in mytasks.check_completions(s, ids, today, ctx)}
             tasks.append(next(i for i in ids if i not in refused))
     db.get_engine(url).dispose()
-    return knrs[:n], tasks
+    return knrs[:n], knrs[n:2 * n], tasks
 
 
 def start_serve(data: Path) -> tuple[subprocess.Popen, str, str]:
@@ -164,10 +175,10 @@ def main() -> None:
     data = tmp / "data"
     proc = None
     try:
-        knrs, tasks = prepare(data, n)
+        knrs, raw_knrs, tasks = prepare(data, n)
         proc, url, token = start_serve(data)
         env = _env(data)
-        times: dict[str, list[float]] = {k: [] for k in ("floor", *GOALS)}
+        times: dict[str, list[float]] = {k: [] for k in ("floor", *GOALS, "raw")}
         load_before = os.getloadavg()
         for i in range(n):  # interleaved: the machine's load falls on every measure alike
             got = {
@@ -178,6 +189,7 @@ def main() -> None:
                 "refused": timed(["-c", ENTRY, "task", "done", "999999"], env, 1),
                 "refused2": timed(["-c", ENTRY, "case", "record", knrs[i],
                                    "council-decision"], env, 2),
+                "raw": timed(["-c", RAW, url, token, raw_knrs[i]], env, 0),
             }
             if i:  # the first round warms the server's caches and the OS's
                 for k, v in got.items():
@@ -194,6 +206,8 @@ def main() -> None:
         med = statistics.median(times[k])
         result["measures"][k] = {"median_ms": round(med * 1000), "ratio": round(med / floor, 2),
                                  "goal": goal, "met": med / floor <= goal}
+    raw = statistics.median(times["raw"])
+    result["raw_record"] = {"median_ms": round(raw * 1000), "ratio": round(raw / floor, 2)}
     if args.json:
         print(json.dumps(result, indent=2))
         return
@@ -205,6 +219,8 @@ def main() -> None:
     for k, m in result["measures"].items():
         print(f"{labels[k]:40} {m['median_ms']:6} ms  {m['ratio']:5.2f}× floor  "
               f"(goal ≤ {m['goal']}×: {'met' if m['met'] else 'NOT met'})")
+    print(f"{'(raw POST of the fact, no CLI)':40} {result['raw_record']['median_ms']:6} ms  "
+          f"{result['raw_record']['ratio']:5.2f}× floor  (the server's share of a write)")
     print("load average (1, 5, 15 min) before: {} {} {}; after: {} {} {}".format(
         *result["load"]))
 
