@@ -45,8 +45,9 @@ r.raise_for_status()
 """
 RAW = """
 import sys, httpx
-path, body = ("/tasks/done", {"task_ids": [int(sys.argv[3])]}) if sys.argv[3].isdigit() \
-    else (f"/cases/{sys.argv[3]}/facts", {"fact": "meeting-held"})
+kind, _, what = sys.argv[3].partition(":")
+path, body = (("/tasks/done", {"task_ids": [int(what)]}) if kind == "task"
+              else (f"/cases/{what}/facts", {"fact": "meeting-held"}))
 r = httpx.post(sys.argv[1] + "/api/v1" + path, timeout=300, json=body,
                headers={"Authorization": "Bearer " + sys.argv[2]})
 r.raise_for_status()
@@ -160,9 +161,9 @@ def timed(args: list[str], env: dict[str, str], expect: int) -> float:
     r = subprocess.run([sys.executable, *args], env=env, capture_output=True, text=True,
                        timeout=600)
     elapsed = time.perf_counter() - t
-    if r.returncode != expect:
-        raise SystemExit(f"{args[2:] or 'floor'} exited {r.returncode}, not {expect}:\n"
-                         f"{r.stdout}\n{r.stderr}")
+    if r.returncode != expect:  # the command, never the token
+        what = " ".join(args[2:]) if args[1] == ENTRY else args[-1] if args[1] == RAW else "floor"
+        raise SystemExit(f"{what} exited {r.returncode}, not {expect}:\n{r.stdout}\n{r.stderr}")
     return elapsed
 
 
@@ -172,6 +173,8 @@ def main() -> None:
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     n = args.repeat + 1  # one warm-up round
+    if not 1 <= args.repeat <= 9:
+        ap.error("--repeat: 1–9 (each round uses four of Nordland's 41 municipalities)")
     tmp = Path(tempfile.mkdtemp(prefix="avtaleflyt-bench-api-"))
     data = tmp / "data"
     proc = None
@@ -191,8 +194,8 @@ def main() -> None:
                 "refused": timed(["-c", ENTRY, "task", "done", "999999"], env, 1),
                 "refused2": timed(["-c", ENTRY, "case", "record", knrs[i],
                                    "council-decision"], env, 2),
-                "raw": timed(["-c", RAW, url, token, raw_knrs[i]], env, 0),
-                "raw-task": timed(["-c", RAW, url, token, str(raw_tasks[i])], env, 0),
+                "raw": timed(["-c", RAW, url, token, f"case:{raw_knrs[i]}"], env, 0),
+                "raw-task": timed(["-c", RAW, url, token, f"task:{raw_tasks[i]}"], env, 0),
             }
             if i:  # the first round warms the server's caches and the OS's
                 for k, v in got.items():
