@@ -67,12 +67,12 @@ def test_missing_malformed_or_unknown_token_is_401(sqlite_url, header):
         assert "Authorization: Bearer" in body["detail"]
 
 
-def test_revoked_token_is_401_at_once(sqlite_url):
-    make_user(sqlite_url)
-    token = _token(sqlite_url)
+def test_revoked_token_is_401_at_once(db_url):
+    make_user(db_url)
+    token = _token(db_url)
     c = client()
     assert _ping(c, token).status_code == 200
-    with db.session_scope(sqlite_url) as s:
+    with db.session_scope(db_url) as s:
         tokens.revoke_token(session=s, which="skript")
     _assert_401(_ping(c, token))
 
@@ -166,3 +166,15 @@ def test_token_commands(sqlite_url):
     states = [t["state"] for t in json.loads(runner.invoke(app, ["token", "list", "--json"])
                                              .stdout)]
     assert states == ["revoked", "revoked"]
+
+
+def test_token_commands_do_not_import_prefect(sqlite_url):
+    import os
+
+    from .cli_support import run_isolated
+
+    make_user(sqlite_url)
+    run = run_isolated([["token", "create", "skript", "--user", "kari"], ["token", "list"],
+                        ["token", "revoke", "skript"]], dict(os.environ))
+    assert not run.prefect_loaded
+    assert "trukket tilbake" in run.outputs[2]

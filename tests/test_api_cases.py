@@ -335,3 +335,63 @@ def test_tasks_done_assign_and_advance(api, prefect_server, monkeypatch):
     assert _events(url, "stage_entered")[-1].recorded_by == "kari"
     r = c.post("/api/v1/cases/1837/advance", json={}, headers=h)
     assert r.json()["message"] == "Ingen endring: saken venter fortsatt."
+
+
+def test_another_users_idempotency_key_is_refused(api, no_flows):
+    """A key names one user's command: another user (here a national one, who may see the
+    case) gets a 409, never the first user's answer."""
+    from avtaleflyt.services import inbox
+
+    make_user(api["url"], "nina", None)
+    with db.session_scope(api["url"]) as s:
+        inbox.submit(session=s, key="kari-note-0001", kind="add_note", actor="kari",
+                     params={"kommunenummer": "1836", "theme": "other", "text": "Hei"})
+        nina = tokens.create_token(session=s, name="t", username="nina")[1]
+    r = api["c"].post("/api/v1/cases/1836/notes", json={"text": "Hei"},
+                      headers={"Authorization": f"Bearer {nina}",
+                               "Idempotency-Key": "kari-note-0001"})
+    assert "Idempotency-Key" in _problem(r, 409, "idempotency_key")["detail"]
+
+
+def test_prefect_unavailable_is_a_503_problem_with_the_clis_exit_code(api, monkeypatch):
+    from avtaleflyt import prefect_faults as pf
+
+    def down(kind, *, key=None, **kw):
+        raise pf.unavailable_before("http://127.0.0.1:4200/api", key)
+
+    monkeypatch.setattr(runtime, "run_command", down)
+    r = api["c"].post("/api/v1/cases/1836/facts", json={"fact": "meeting-held"},
+                      headers={**api["kari"], "Idempotency-Key": "retry-me-later"})
+    body = _problem(r, 503, None)
+    assert body["error"] == "PrefectUnavailable" and body["exit_code"] == 3
+    assert "Ingenting ble lagret" in body["detail"] and "retry-me-later" in body["detail"]
+
+
+def test_an_unexpected_error_is_a_500_problem_with_a_reference(api, monkeypatch):
+    from fastapi.testclient import TestClient
+
+    from avtaleflyt.web.app import create_app
+
+    def broken(*a, **kw):
+        raise RuntimeError("secret internals")
+
+    monkeypatch.setattr("avtaleflyt.services.queries.case_detail", broken)
+    c = TestClient(create_app(), raise_server_exceptions=False)
+    body = _problem(c.get("/api/v1/cases/1836", headers=api["kari"]), 500, None)
+    assert "referansen" in body["detail"] and "secret" not in body["detail"]
+
+
+def test_paged_pages_a_query_in_the_database(db_url):
+    """`paged` of a SELECT counts and fetches one page in SQL, on both backends."""
+    from avtaleflyt.models import Municipality
+    from avtaleflyt.web.api.base import paged
+
+    query = (select(Municipality.kommunenummer).where(Municipality.kommunenummer.like("18%"))
+             .order_by(Municipality.kommunenummer))
+    with db.session_scope(db_url) as s:
+        everything = list(s.exec(query).all())
+        page = paged(query, 2, 10, session=s)
+    assert page["total"] == len(everything) == 41
+    assert (page["page"], page["per_page"]) == (2, 10)
+    assert page["items"] == everything[10:20]
+    assert paged(everything, 5, 10)["items"] == everything[40:]

@@ -220,6 +220,7 @@ def test_a_refused_command_never_starts_prefect(db_url):
     at once instead of after Prefect's start-up."""
     env = {**os.environ, "AVTALEFLYT_DATABASE_URL": db_url, "AVTALEFLYT_TODAY": "2026-03-20"}
     run = run_isolated([["case", "record", "1836", "meeting-held"], ["case", "open", "9999"],
-                        ["case", "hold", "1836"]], env, succeed=False)
+                        ["case", "hold", "1836"], ["note", "add", "1836", "Et notat"],
+                        ["task", "done", "99999"]], env, succeed=False)
     assert not run.prefect_loaded
     assert "har ingen sak" in run.stderr and "9999" in run.stderr

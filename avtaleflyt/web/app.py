@@ -170,6 +170,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                             message=_HTTP_MESSAGES[404])
 
     api_base.install(app, fallback=_crash)
+    from .api import router as api_router
+
+    app.include_router(api_router)  # /api/v1, the JSON API (web/api/)
 
     @app.middleware("http")
     async def _headers(request: Request, call_next):
@@ -183,12 +186,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "script-src 'self'; form-action 'self'; frame-ancestors 'none'")
         return response
 
-    from .api import router as api_router
     from .routes import board, case, feed, login, mytasks, stats
 
     for module in (login, board, mytasks, case, stats, feed):
         app.include_router(module.router)
-    app.include_router(api_router)
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
     # Middleware added last runs first: every handler sees the session and the settings.
     app.add_middleware(auth.SchemeAwareSessions,

@@ -277,13 +277,35 @@ def preflight(check: Callable[..., Any], *, user: UserView, key: str | None,
         check(session=s, **params)
 
 
+def check_key_owner(user: UserView, key: str | None) -> None:
+    """A key is its user's: another user's key is refused, never answered with that user's
+    result (the inbox itself only checks that a key names the same command)."""
+    if key is None:
+        return
+    from sqlmodel import select
+
+    from avtaleflyt.models import Command
+
+    with runtime.session() as s:
+        actor = s.exec(select(Command.actor).where(Command.idempotency_key == key)).first()
+    if actor is not None and actor != user.username:
+        raise Conflict("«Idempotency-Key» er allerede brukt for en annen kommando. Bruk en "
+                       "ny nøkkel.", field="idempotency_key")
+
+
+def run_command(user: UserView, kind: str, key: str | None, **params: Any) -> dict[str, Any]:
+    """`runtime.run_command` as the token's user, on the business date."""
+    check_key_owner(user, key)
+    return runtime.run_command(kind, key=key, actor=user.username, today=runtime.today(),
+                               **params)
+
+
 def run_write(user: UserView, kind: str, key: str | None, **params: Any) -> dict[str, Any]:
     """Run a command through the inbox as a Prefect flow run, recorded as the token's user;
     the answer is what the CLI's `--json` prints, with `next_step`."""
     from avtaleflyt.cli.output import _add_next_step
 
-    result = runtime.run_command(kind, key=key, actor=user.username, today=runtime.today(),
-                                 **params)
+    result = run_command(user, kind, key, **params)
     _add_next_step(result)
     return result
 
@@ -323,7 +345,7 @@ def paged(items: Sequence[Any] | Any, page: int, per_page: int, *,
     if session is not None:
         from sqlalchemy import func, select
 
-        total = session.exec(select(func.count()).select_from(items.subquery())).one()
+        total = session.execute(select(func.count()).select_from(items.subquery())).scalar_one()
         rows = list(session.exec(items.offset(start).limit(per_page)).all())
         return {"items": rows, "total": int(total), "page": page, "per_page": per_page}
     items = list(items)
@@ -343,5 +365,5 @@ class Pong(BaseModel):
 
 @router.post("/ping", response_model=Pong, summary="Sjekk token (billigste kall)")
 def ping(user: ApiUser) -> dict[str, Any]:
-    """Answers when the token is valid: the cheapest authenticated call."""
+    """Svarer når tokenet er gyldig: det billigste kallet med autentisering."""
     return {"ok": True, "user": user.username}

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Query
+from fastapi import APIRouter, Body, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from avtaleflyt import runtime
@@ -31,6 +31,7 @@ from .base import (
 router = APIRouter(tags=["Saker"])
 
 Number = str | int | float
+Knr = Annotated[str, Path(description="Kommunenummer, fire siffer.", examples=["1836"])]
 
 
 class Input(BaseModel):
@@ -121,7 +122,8 @@ def list_cases(user: ApiUser, paging: PageParams,
                stage: Annotated[str | None, Query(description="Fasens nøkkel.")] = None,
                status: Annotated[str | None, Query(description="Statusens nøkkel.")] = None
                ) -> dict[str, Any]:
-    """Each municipality's latest case in the user's counties, as `status --json`."""
+    """Hver kommunes siste sak i fylket ditt (alle fylker for en nasjonal bruker), med
+    de samme feltene som `status --json`."""
     from avtaleflyt.cli.entry import STATUS_KEYS
     from avtaleflyt.domain.stages import CaseStatus, Stage
     from avtaleflyt.services.queries import status_rows
@@ -154,9 +156,9 @@ def open_case(user: ApiUser, key: IdempotencyKey, body: OpenCase) -> dict[str, A
 
 
 @router.get("/cases/{knr}", summary="Vis saken (som «case show --json»)")
-def show_case(user: ApiUser, knr: str) -> dict[str, Any]:
-    """The case with tasks, history, terms, notes and contact persons. Reading it is
-    logged (contact persons are personal data), as the case page is."""
+def show_case(user: ApiUser, knr: Knr) -> dict[str, Any]:
+    """Saken med oppgaver (id-er), historikk, avtalevilkår, notater og kontaktpersoner.
+    Oppslaget logges i tilgangsloggen (kontaktpersoner er personopplysninger)."""
     from avtaleflyt.services.privacy import log_access
     from avtaleflyt.services.queries import case_detail
 
@@ -173,7 +175,7 @@ def show_case(user: ApiUser, knr: str) -> dict[str, Any]:
 
 @router.post("/cases/{knr}/facts", response_model=CommandResult,
              summary="Registrer noe som har skjedd (som «case record»)")
-def record_fact(user: ApiUser, key: IdempotencyKey, knr: str,
+def record_fact(user: ApiUser, key: IdempotencyKey, knr: Knr,
                 body: RecordFact) -> dict[str, Any]:
     from avtaleflyt.services import preflight as checks
     from avtaleflyt.services.cases import check_situation
@@ -208,31 +210,31 @@ def _status(user, key, knr: str, action: StatusAction, date: str | None,
 
 @router.post("/cases/{knr}/hold", response_model=CommandResult,
              summary="Sett saken på vent (som «case hold»)")
-def hold(user: ApiUser, key: IdempotencyKey, knr: str,
+def hold(user: ApiUser, key: IdempotencyKey, knr: Knr,
          body: Annotated[DateReason, Body()] = DateReason()) -> dict[str, Any]:
     return _status(user, key, knr, StatusAction.HOLD, body.date, body.reason)
 
 
 @router.post("/cases/{knr}/resume", response_model=CommandResult,
              summary="Gjenoppta saken (som «case resume»)")
-def resume(user: ApiUser, key: IdempotencyKey, knr: str,
+def resume(user: ApiUser, key: IdempotencyKey, knr: Knr,
            body: Annotated[DateOnly, Body()] = DateOnly()) -> dict[str, Any]:
     return _status(user, key, knr, StatusAction.RESUME, body.date, None)
 
 
 @router.post("/cases/{knr}/withdraw", response_model=CommandResult,
              summary="Trekk saken (som «case withdraw»)")
-def withdraw(user: ApiUser, key: IdempotencyKey, knr: str,
+def withdraw(user: ApiUser, key: IdempotencyKey, knr: Knr,
              body: Annotated[DateReason, Body()] = DateReason()) -> dict[str, Any]:
     return _status(user, key, knr, StatusAction.WITHDRAW, body.date, body.reason)
 
 
 @router.post("/cases/{knr}/advance", response_model=CommandResult,
              summary="Kjør onboarding-flyten nå (som «case advance»)")
-def advance(user: ApiUser, knr: str,
+def advance(user: ApiUser, knr: Knr,
             body: Annotated[Empty, Body()] = Empty()) -> dict[str, Any]:
-    """Runs the pipeline for the case now. Running it again changes nothing more, so it
-    needs no idempotency key."""
+    """Flytter saken så langt portene tillater (f.eks. til Drift når startdatoen er nådd).
+    Å kjøre den igjen endrer ikke mer, så den trenger ingen Idempotency-Key."""
     from avtaleflyt.cli.cases import advance_case
     from avtaleflyt.cli.output import _add_next_step
 
@@ -244,7 +246,7 @@ def advance(user: ApiUser, knr: str,
 
 @router.post("/cases/{knr}/notes", response_model=CommandResult,
              summary="Legg til et erfaringsnotat (som «note add»)")
-def add_note(user: ApiUser, key: IdempotencyKey, knr: str, body: AddNote) -> dict[str, Any]:
+def add_note(user: ApiUser, key: IdempotencyKey, knr: Knr, body: AddNote) -> dict[str, Any]:
     from avtaleflyt.domain.text import check_text
     from avtaleflyt.services import preflight as checks
     from avtaleflyt.services.facts import parse_theme

@@ -13,7 +13,7 @@ from pydantic import Field
 from avtaleflyt import runtime
 from avtaleflyt.domain.errors import NotFound
 
-from .base import ApiUser, IdempotencyKey, run_write, visible
+from .base import ApiUser, IdempotencyKey, run_command, run_write, visible
 from .cases import CommandResult, Input, _date
 
 router = APIRouter(tags=["Oppgaver"])
@@ -33,9 +33,9 @@ class Assign(Input):
 @router.post("/tasks/done", response_model=list[CommandResult],
              summary="Marker oppgaver som gjort (som «task done ID …»)")
 def tasks_done(user: ApiUser, key: IdempotencyKey, body: TasksDone) -> list[dict[str, Any]]:
-    """Every task is checked first: if one is refused, none is marked done. One command
-    (and idempotency key, `<key>:<id>`) per task, as the CLI runs them. The answer is a
-    list, one result per task."""
+    """Alle oppgavene sjekkes først: avvises én, blir ingen markert som gjort. Svaret er en
+    liste med ett resultat per oppgave. Med flere oppgaver får hver sin nøkkel,
+    `<Idempotency-Key>:<id>`, som på kommandolinjen."""
     from avtaleflyt.services import inbox, mytasks
 
     ids = mytasks.parse_task_ids([str(i) for i in body.task_ids], field="task_id")
@@ -51,8 +51,7 @@ def tasks_done(user: ApiUser, key: IdempotencyKey, body: TasksDone) -> list[dict
         raise refused
     if len(ids) == 1:
         return [run_write(user, "complete_task", key, task_id=ids[0], done_on=on)]
-    return [runtime.run_command("complete_task", key=keys[t], actor=user.username,
-                                today=runtime.today(), task_id=t, done_on=on) for t in ids]
+    return [run_command(user, "complete_task", keys[t], task_id=t, done_on=on) for t in ids]
 
 
 @router.post("/tasks/{task_id}/assign", response_model=CommandResult,
