@@ -25,20 +25,20 @@ runner = CliRunner()
 
 
 @pytest.fixture
-def world(sqlite_url, monkeypatch):
+def world(db_url, monkeypatch):
     """Rødøy in political approval (a saksframlegg as HTML and DOCX, a reminder that the
     meeting plan is missing), Meløy in first contact (deadlines), Oslo with a case and a
     stored agreement, Trondheim in political approval (another county's reminder)."""
     monkeypatch.setenv("AVTALEFLYT_TODAY", TODAY.isoformat())
-    to_political(sqlite_url, "1836", date(2026, 3, 2))
-    open_case(sqlite_url, "1837", date(2026, 3, 2))  # Meløy, in first contact
-    open_case(sqlite_url, "0301", date(2026, 3, 2))
-    to_political(sqlite_url, "5001", date(2026, 3, 2))  # Trondheim: reminders of county 50
-    with db.session_scope(sqlite_url) as s:
+    to_political(db_url, "1836", date(2026, 3, 2))
+    open_case(db_url, "1837", date(2026, 3, 2))  # Meløy, in first contact
+    open_case(db_url, "0301", date(2026, 3, 2))
+    to_political(db_url, "5001", date(2026, 3, 2))  # Trondheim: reminders of county 50
+    with db.session_scope(db_url) as s:
         store_document(session=s, kind="saksframlegg", ctx=ctx_for(TODAY),
                        kommunenummer="1836", formats=("html", "docx"))
         store_document(session=s, kind="agreement", ctx=ctx_for(TODAY), kommunenummer="0301")
-    return sqlite_url
+    return db_url
 
 
 ROUTES = [("GET", "/cases/1836/documents"), ("POST", "/cases/1836/documents"),
@@ -51,9 +51,10 @@ ROUTES = [("GET", "/cases/1836/documents"), ("POST", "/cases/1836/documents"),
 def test_every_route_needs_a_token(world):
     c = client()
     for method, path in ROUTES:
-        r = c.request(method, "/api/v1" + path, json={"kind": "agreement"})
-        problem(r, 401)
-        assert "Rødøy" not in r.text
+        for headers in ({}, {"Authorization": "Bearer avt_feil-token"}):
+            r = c.request(method, "/api/v1" + path, json={"kind": "agreement"}, headers=headers)
+            problem(r, 401)
+            assert "Rødøy" not in r.text
     with db.session_scope(world) as s:  # a revoked token is refused the same way
         from avtaleflyt.services import tokens
 
@@ -100,6 +101,13 @@ def test_list_render_and_download(world):
     # Every download is in the access log, by the token's user.
     assert count(world, AccessLog, AccessLog.action == "document",
                  AccessLog.username == "kari") == 4
+    # `store: false` is `doc render --out FIL`: the file itself, and no version stored.
+    before = count(world, Document)
+    r = api.post("/cases/1836/documents", json={"kind": "agreement", "format": "docx",
+                                                 "store": False})
+    assert r.status_code == 200 and r.content.startswith(b"PK")
+    assert r.headers["content-type"].startswith("application/vnd.openxmlformats")
+    assert count(world, Document) == before
     problem(api.get("/cases/1836/documents/agreement/2.pdf"), 404, "document")
     problem(api.get("/cases/1836/documents/..%2F..%2Fsession_secret/1.html"), 404)
     problem(api.get("/documents/1836/agreement-v9.pdf"), 404)
@@ -173,6 +181,9 @@ def test_deadlines_and_reports_as_the_cli_with_the_users_county(world):
     assert [d["path"] for d in listed["items"]] == [report["path"]]
     assert listed["items"] == json.loads(
         runner.invoke(app, ["report", "list", "--county", "18", "--json"]).output)
+    unstored = api.post("/reports/experience", json={"store": False})
+    assert unstored.status_code == 200 and "<html" in unstored.text.lower()
+    assert api.get("/reports").json()["total"] == 1
     figures = api.get("/reports/experience").json()
     assert figures["scope"] == "county" and figures["county_code"] == "18"
     # Another county's reports are not this user's to make or see.

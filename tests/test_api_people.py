@@ -47,11 +47,13 @@ def test_every_contact_route_needs_a_token(world):
     c = client()
     oslo = _contact_id(world, "oslo@example.org")
     for method, path in (("GET", "/cases/1836/contacts"), ("POST", "/cases/1836/contacts"),
-                         ("PATCH", f"/contacts/{oslo}"), ("DELETE", f"/contacts/{oslo}")):
-        r = c.request(method, "/api/v1" + path, json={"name": "X"})
-        body = problem(r, 401)
-        assert "ola" not in r.text.lower()
-        assert r.headers["www-authenticate"].startswith("Bearer"), body
+                         ("GET", f"/contacts/{oslo}"), ("PATCH", f"/contacts/{oslo}"),
+                         ("DELETE", f"/contacts/{oslo}")):
+        for headers in ({}, {"Authorization": "Bearer avt_feil-token"}):
+            r = c.request(method, "/api/v1" + path, json={"name": "X"}, headers=headers)
+            body = problem(r, 401)
+            assert "ola" not in r.text.lower()
+            assert r.headers["www-authenticate"].startswith("Bearer"), body
     assert count(world, ContactPerson) == 2
 
 
@@ -81,6 +83,8 @@ def test_add_edit_erase_answer_as_the_cli_does(world):
         assert (log.username, log.kommunenummer) == ("kari", "1836")
 
     kari = _contact_id(world, "kari@example.org")
+    one = api.get(f"/contacts/{kari}").json()
+    assert one == {**listed["items"][0], "kommunenummer": "1836", "municipality": "Rødøy"}
     r = api.patch(f"/contacts/{kari}", json={"phone": "", "role": "rådmann"})
     assert r.status_code == 200, r.text
     assert r.json()["message"] == "Kontaktpersonen i Rødøy er rettet."
@@ -106,6 +110,7 @@ def test_another_countys_contacts_are_not_found(world):
     assert other["detail"] == unknown["detail"].replace("9999", "0301")
     problem(api.post("/cases/0301/contacts", json={
         "name": "Ny", "role": "rådmann", "email": "ny@example.org"}), 404, "kommunenummer")
+    problem(api.get(f"/contacts/{oslo}"), 404, "contact_id")
     gone = problem(api.patch(f"/contacts/{oslo}", json={"role": "rådmann"}), 404, "contact_id")
     assert gone["detail"] == f"Fant ingen kontaktperson med id {oslo}."
     problem(api.delete(f"/contacts/{oslo}"), 404, "contact_id")
@@ -186,3 +191,16 @@ def test_contacts_are_paged(world):
     assert (first["total"], len(first["items"]), len(last["items"])) == (5, 2, 1)
     assert first["items"][0]["primary"] and not last["items"][0]["primary"]
     problem(api.get("/cases/1836/contacts", params={"per_page": 101}), 422, "per_page")
+
+
+def test_a_key_still_being_processed_is_a_conflict_not_a_second_write(world):
+    api = Api(world)
+    with db.session_scope(world) as s:  # another request with this key has claimed it
+        s.add(Command(idempotency_key="kontakt-underveis", kind="api:add_contact",
+                      actor="kari", payload={}, status="pending"))
+        s.commit()
+    p = problem(api.post("/cases/1836/contacts", key="kontakt-underveis", json={
+        "name": "Kari Nordmann", "role": "rådmann", "email": "kari@example.org"}),
+        409, "idempotency_key")
+    assert "behandles allerede" in p["detail"]
+    assert count(world, ContactPerson, ContactPerson.email == "kari@example.org") == 0

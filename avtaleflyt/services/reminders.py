@@ -596,14 +596,16 @@ def _no_target(recipient: str) -> str:
 
 
 def reminder_rows(session: Session, since: date | None = None, limit: int = 500,
-                  ctx: Ctx | None = None) -> list[dict[str, Any]]:
-    """The outbox, newest first; with `ctx`, each recipient also by its role name."""
+                  ctx: Ctx | None = None, scope: Scope = EVERYWHERE) -> list[dict[str, Any]]:
+    """The outbox (of `scope`'s municipalities), newest first; with `ctx`, each recipient
+    also by its role name."""
     q = (select(Reminder, Task, Municipality, Digest)
          .join(Task, col(Task.id) == Reminder.task_id)
          .join(OnboardingCase, col(OnboardingCase.id) == Reminder.case_id)
          .join(Municipality, col(Municipality.id) == OnboardingCase.municipality_id)
          .outerjoin(Digest, col(Digest.id) == Reminder.digest_id)
          .order_by(col(Reminder.created_on).desc(), col(Reminder.id).desc()).limit(limit))
+    q = scope.where(q, Municipality.county_id)
     if since is not None:
         q = q.where(col(Reminder.created_on) >= since)
     found = session.exec(q).all()

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict
 
 from avtaleflyt import runtime
 from avtaleflyt.domain.errors import NotFound
+from avtaleflyt.services.privacy import log_access
 
 from .base import ApiUser, IdempotencyKey, Page, PageParams, paged
 from .direct import once
@@ -28,12 +29,14 @@ MEDIA_TYPES = {"html": "text/html; charset=utf-8",
 
 
 class RenderIn(BaseModel):
-    """As `doc render KNR KIND [--format html|docx|pdf] [--year YYYY]`."""
+    """As `doc render KNR KIND [--format html|docx|pdf] [--year YYYY]`; `store: false` is
+    `--out FIL`: the rendered file is the answer, and no version is stored."""
 
     model_config = ConfigDict(extra="forbid")
     kind: str = ""
     format: str = "html"
     year: int | None = None
+    store: bool = True
 
 
 def stored_answer(row) -> dict[str, Any]:
@@ -46,16 +49,24 @@ def stored_answer(row) -> dict[str, Any]:
             "path": row.path}
 
 
+def file_answer(data: bytes, fmt: str, filename: str, sha256: str | None = None) -> Response:
+    """A document's bytes as an attachment (an HTML document never runs in our origin)."""
+    headers = {"Content-Disposition": f'attachment; filename="{filename}"',
+               "Cache-Control": "private, no-store"}
+    if sha256:
+        headers["ETag"] = f'"{sha256}"'
+    return Response(data, media_type=MEDIA_TYPES.get(fmt, "application/octet-stream"),
+                    headers=headers)
+
+
 def download(data: bytes, doc: dict[str, Any] | Any) -> Response:
-    """The stored bytes, as an attachment (an HTML document never runs in our origin)."""
+    """A stored version's bytes, named as its version."""
     get = doc.get if isinstance(doc, dict) else lambda k: getattr(doc, k)
-    return Response(data, media_type=MEDIA_TYPES.get(get("format"), "application/octet-stream"),
-                    headers={"Content-Disposition":
-                             f'attachment; filename="{get("path").rsplit("/", 1)[-1]}"',
-                             "ETag": f'"{get("sha256")}"', "Cache-Control": "private, no-store"})
+    return file_answer(data, get("format"), get("path").rsplit("/", 1)[-1], get("sha256"))
 
 
-@router.get("/cases/{knr}/documents", response_model=Page[dict[str, Any]])
+@router.get("/cases/{knr}/documents", response_model=Page[dict[str, Any]],
+            summary="Sakens lagrede dokumenter (som «doc list --json»)")
 def list_documents(user: ApiUser, knr: str, paging: PageParams) -> dict[str, Any]:
     """Kommunens lagrede dokumenter, som `doc list KNR --json`."""
     from avtaleflyt.services.documents import list_documents as rows_of
@@ -65,7 +76,8 @@ def list_documents(user: ApiUser, knr: str, paging: PageParams) -> dict[str, Any
     return paged(rows, paging.page, paging.per_page)
 
 
-@router.post("/cases/{knr}/documents", status_code=201)
+@router.post("/cases/{knr}/documents", status_code=201,
+             summary="Lag et dokument (som «doc render»)")
 def render_document(user: ApiUser, key: IdempotencyKey, knr: str,
                     body: RenderIn) -> dict[str, Any]:
     """Lag og lagre en ny versjon fra dagens data (som `doc render KNR KIND`). Gamle
@@ -73,9 +85,19 @@ def render_document(user: ApiUser, key: IdempotencyKey, knr: str,
     from avtaleflyt.services import documents
     from avtaleflyt.services.store import get_municipality
 
+    kind = documents.check_kind(body.kind, documents.CASE_KINDS)
+    fmt = documents.check_format(body.format)
+    if not body.store:
+        with runtime.session() as s:
+            get_municipality(s, knr, user.scope)
+            rendered = documents.render(session=s, kind=kind, formats=(fmt,),
+                                        ctx=runtime.ctx(actor=user.username),
+                                        kommunenummer=knr, year=body.year)
+            log_access(s, username=user.username, action="document", kommunenummer=knr,
+                       object=f"{kind} ({fmt}), laget uten å lagres, via API")
+        return file_answer(rendered.files[fmt], fmt, f"{knr}-{rendered.kind}.{fmt}")
+
     def go() -> dict[str, Any]:
-        kind = documents.check_kind(body.kind, documents.CASE_KINDS)
-        fmt = documents.check_format(body.format)
         with runtime.session() as s:
             get_municipality(s, knr, user.scope)
             [row] = documents.store_document(session=s, kind=kind, formats=(fmt,),
@@ -87,13 +109,13 @@ def render_document(user: ApiUser, key: IdempotencyKey, knr: str,
 
 
 @router.get("/cases/{knr}/documents/{kind}/{version}.{fmt}",
+            summary="Last ned en lagret versjon",
             responses={200: {"content": {t.split(";")[0]: {} for t in MEDIA_TYPES.values()},
                              "description": "Den lagrede versjonen, byte for byte."}})
 def get_document(user: ApiUser, knr: str, kind: str, version: int, fmt: str) -> Response:
     """Last ned en lagret versjon (samme innhold og SHA-256 som `doc get`)."""
     from avtaleflyt.services import document_store
     from avtaleflyt.services.documents import list_documents as rows_of
-    from avtaleflyt.services.privacy import log_access
 
     with runtime.session() as s:
         docs = rows_of(session=s, kommunenummer=knr, read_scope=user.scope)
@@ -109,6 +131,7 @@ def get_document(user: ApiUser, knr: str, kind: str, version: int, fmt: str) -> 
 
 
 @router.get("/documents/{name:path}",
+            summary="Last ned en lagret versjon ved navn (som «doc get»)",
             responses={200: {"content": {t.split(";")[0]: {} for t in MEDIA_TYPES.values()},
                              "description": "Den lagrede versjonen, byte for byte."}})
 def get_by_name(user: ApiUser, name: str) -> Response:
@@ -116,21 +139,18 @@ def get_by_name(user: ApiUser, name: str) -> Response:
     (f.eks. `1836/agreement-v2.docx`), som `doc get NAVN`."""
     from avtaleflyt.models import Municipality
     from avtaleflyt.services import document_store
-    from avtaleflyt.services.privacy import log_access
 
     with runtime.session() as s:
         doc = document_store.by_name(s, name)
-        county_id = doc.county_id
-        if doc.municipality_id is not None:
-            m = s.get(Municipality, doc.municipality_id)
-            county_id = m.county_id if m else None
-        if not user.scope.allows(county_id) or (county_id is None
-                                                 and not user.scope.national):
-            # Another county's document: the same answer as for a name that is not there.
+        m = s.get(Municipality, doc.municipality_id) if doc.municipality_id else None
+        county_id = m.county_id if m is not None else doc.county_id
+        if not user.scope.allows(county_id):
+            # Another county's document (or, for a county's user, a national report): the
+            # same answer as for a name that is not there.
             raise NotFound(f"Fant ikke dokumentet «{name}». Se navnene med «avtaleflyt doc "
                            "list KOMMUNENUMMER» eller «avtaleflyt report list».")
         data = document_store.content(s, doc)
-        knr = m.kommunenummer if doc.municipality_id is not None and m else None
-        log_access(s, username=user.username, action="document", kommunenummer=knr,
+        log_access(s, username=user.username, action="document",
+                   kommunenummer=m.kommunenummer if m is not None else None,
                    case_id=doc.case_id, object=f"{doc.path} via API")
         return download(data, doc)

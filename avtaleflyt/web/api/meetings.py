@@ -23,6 +23,7 @@ from avtaleflyt.domain.errors import InvalidInput, NotFound
 from avtaleflyt.services.scope import Scope
 
 from .base import ApiUser, IdempotencyKey, Page, PageParams, Problem, paged, run_write
+from .reports import county_scope
 
 router = APIRouter(tags=["Møter"])
 
@@ -51,21 +52,13 @@ class CancelIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-def _county_in_scope(code: str | None, scope: Scope, field: str = "county") -> str | None:
+def _county_in_scope(code: str | None, scope: Scope) -> str | None:
     """The county a county-body meeting belongs to: the one given (it must be the user's
     own unless the user is national), else the user's own county."""
-    from avtaleflyt.services.meetings import check_county
-
     if code is None or not str(code).strip():
         return None if scope.national else scope.county_code
     with runtime.session() as s:
-        check_county(s, code)
-        from avtaleflyt.services.scope import county_by_code
-
-        county = county_by_code(s, code, field)
-    if not scope.allows(county.id):
-        raise NotFound(f"Fant ikke fylke «{county.code}».", field=field)
-    return county.code
+        return county_scope(s, scope, code).county_code
 
 
 def _saved(key: str | None) -> bool:
@@ -86,13 +79,15 @@ def _meeting_in_scope(meeting_id: int, scope: Scope, key: str | None) -> None:
 
     if _saved(key):
         return
-    if not 0 < meeting_id <= MAX_ID:
-        raise NotFound(f"Fant ikke møte {meeting_id}.", field="id")
+    if not 0 < meeting_id <= MAX_ID:  # no database could hold it: as an unknown id
+        raise NotFound(f"Fant ikke møte {meeting_id}. Se «avtaleflyt meeting list --all» "
+                       "for møtenes id.", field="id")
     with runtime.session() as s:
         _get_meeting(s, meeting_id, scope)
 
 
-@router.get("/meetings", response_model=Page[dict[str, Any]])
+@router.get("/meetings", response_model=Page[dict[str, Any]],
+            summary="Møteplanen (som «meeting list --json»)")
 def list_meetings(
     user: ApiUser,
     paging: PageParams,
@@ -106,21 +101,15 @@ def list_meetings(
     """Møteplanen, som `meeting list --json` (sortert etter dato)."""
     from avtaleflyt.formatting import parse_date
     from avtaleflyt.services.meetings import list_meetings as rows_of
-    from avtaleflyt.services.scope import scope_for_code
 
     start = None if all else (parse_date(since, "since") if since else runtime.today())
     with runtime.session() as s:
-        scope = user.scope
-        if county is not None and str(county).strip():
-            wanted = scope_for_code(s, county, "county")
-            if not scope.allows(wanted.county_id):
-                raise NotFound(f"Fant ikke fylke «{wanted.county_code}».", field="county")
-            scope = wanted
-        rows = rows_of(s, kommunenummer, start, scope)
+        rows = rows_of(s, kommunenummer, start, county_scope(s, user.scope, county))
     return paged(rows, paging.page, paging.per_page)
 
 
-@router.post("/meetings", status_code=201)
+@router.post("/meetings", status_code=201,
+             summary="Legg inn et møte (som «meeting add»)")
 def add_meeting(user: ApiUser, key: IdempotencyKey, body: MeetingIn) -> dict[str, Any]:
     """Legg inn ett møte (som `meeting add`). Saker i politisk behandling får frister etter
     det."""
@@ -147,11 +136,15 @@ def add_meeting(user: ApiUser, key: IdempotencyKey, body: MeetingIn) -> dict[str
                                field="date")
         if b == "county":
             county = _county_in_scope(county, user.scope)
-    return run_write(user, "add_meeting", key, body=b, meeting_date=on, kommunenummer=kommune,
-                title=body.title, county=county)
+            if county is None:  # a national user: one county with cases, or name it
+                with runtime.session() as s:
+                    meetings.deciding_county(s, None)
+    return run_write(user, "add_meeting", key, body=b, meeting_date=on,
+                     kommunenummer=kommune, title=body.title, county=county)
 
 
-@router.post("/meetings/{meeting_id}/move")
+@router.post("/meetings/{meeting_id}/move",
+             summary="Flytt et møte (som «meeting move»)")
 def move_meeting(user: ApiUser, key: IdempotencyKey, meeting_id: int,
                  body: MoveIn) -> dict[str, Any]:
     """Flytt et møte (som `meeting move ID --date …`); fristene følger med."""
@@ -162,7 +155,8 @@ def move_meeting(user: ApiUser, key: IdempotencyKey, meeting_id: int,
     return run_write(user, "move_meeting", key, meeting_id=meeting_id, meeting_date=on)
 
 
-@router.post("/meetings/{meeting_id}/cancel")
+@router.post("/meetings/{meeting_id}/cancel",
+             summary="Avlys et møte (som «meeting cancel»)")
 def cancel_meeting(user: ApiUser, key: IdempotencyKey, meeting_id: int,
                    body: CancelIn | None = None) -> dict[str, Any]:
     """Avlys et møte (som `meeting cancel ID`); sakene får organets neste møte."""
@@ -194,7 +188,8 @@ def _too_large() -> Problem:
                    error="PayloadTooLarge", exit_code=2)
 
 
-@router.post("/meetings/import", openapi_extra={"requestBody": _IMPORT_BODY})
+@router.post("/meetings/import", openapi_extra={"requestBody": _IMPORT_BODY},
+             summary="Importer en møteplan (som «meeting import»)")
 async def import_meetings(request: Request, user: ApiUser,
                           key: IdempotencyKey) -> dict[str, Any]:
     """Importer en møteplan (som `meeting import FIL`): alt eller ingenting. Filen sendes som
@@ -234,8 +229,12 @@ def _import(user, key: str | None, data: bytes, name: str, *, kommunenummer: str
     elif not user.scope.national:
         county = user.scope.county_code
     if not _saved(key):
-        _check_plan(data, name, user.scope, kommunenummer=kommunenummer, body=body,
-                    county=county)
+        try:
+            _check_plan(data, name, user.scope, kommunenummer=kommunenummer, body=body,
+                        county=county)
+        except InvalidInput as e:
+            e.field = e.field or "file"  # a bad line is the file's problem
+            raise
     key = key or inbox.new_key()
     folder = runtime.settings().data_dir / "imports" / key
     folder.mkdir(parents=True, exist_ok=True)
@@ -281,3 +280,49 @@ def _check_plan(data: bytes, name: str, scope: Scope, *, kommunenummer: str | No
                     for r, m in zip(rows, resolved) if not scope.allows(m.county_id)]
     if problems:
         raise MeetingPlanInvalid(problems)
+
+
+# --- a municipality's saksgang ---------------------------------------------------------------
+
+
+class SaksgangIn(BaseModel):
+    """As `meeting saksgang KNR --set formannskap,kommunestyre` («default»: the
+    configuration's)."""
+
+    model_config = ConfigDict(extra="forbid")
+    set: str | list[str] = ""
+
+
+@router.get("/cases/{knr}/saksgang",
+            summary="Kommunens saksgang (som «meeting saksgang KNR --json»)")
+def get_saksgang(user: ApiUser, knr: str) -> dict[str, Any]:
+    """Organene saken behandles i, i rekkefølge; `own` sier om kommunen har sin egen."""
+    from avtaleflyt.services.meetings import saksgang
+    from avtaleflyt.services.store import get_municipality
+
+    with runtime.session() as s:
+        get_municipality(s, knr, user.scope)
+        return saksgang(s, knr, runtime.ctx())
+
+
+@router.post("/cases/{knr}/saksgang",
+             summary="Sett kommunens saksgang (som «meeting saksgang KNR --set …»)")
+def set_saksgang(user: ApiUser, key: IdempotencyKey, knr: str,
+                 body: SaksgangIn) -> dict[str, Any]:
+    """Saksframlegget skal være klart sin frist før møtet i det FØRSTE organet; fristene i
+    en sak i politisk behandling følger med."""
+    from avtaleflyt.config import check_saksgang
+    from avtaleflyt.services.store import get_municipality
+
+    value = body.set if isinstance(body.set, str) else ",".join(body.set)
+    if not _saved(key):
+        if value.strip().lower() != "default":
+            try:
+                check_saksgang([b.strip().lower() for b in value.replace(";", ",").split(",")
+                                if b.strip()], "--set")
+            except InvalidInput as e:
+                e.field = "set"  # the CLI names its option; the body names the key
+                raise
+        with runtime.session() as s:
+            get_municipality(s, knr, user.scope)
+    return run_write(user, "set_saksgang", key, kommunenummer=knr, bodies=value)

@@ -45,7 +45,8 @@ class ContactPatch(BaseModel):
     primary: bool | None = None
 
 
-@router.get("/cases/{knr}/contacts", response_model=Page[dict[str, Any]])
+@router.get("/cases/{knr}/contacts", response_model=Page[dict[str, Any]],
+            summary="Kommunens kontaktpersoner (som «contact list --json»)")
 def list_contacts(user: ApiUser, knr: str, paging: PageParams) -> dict[str, Any]:
     """Kommunens kontaktpersoner, som `contact list KNR --json` (primærkontakten først)."""
     from avtaleflyt.services.privacy import log_access
@@ -60,7 +61,8 @@ def list_contacts(user: ApiUser, knr: str, paging: PageParams) -> dict[str, Any]
     return paged(rows, paging.page, paging.per_page)
 
 
-@router.post("/cases/{knr}/contacts", status_code=201)
+@router.post("/cases/{knr}/contacts", status_code=201,
+             summary="Legg til en kontaktperson (som «contact add»)")
 def add_contact(user: ApiUser, key: IdempotencyKey, knr: str, body: ContactIn) -> dict[str, Any]:
     """Legg til en kontaktperson (som `contact add`)."""
     from avtaleflyt.services.people import add_contact as add
@@ -76,7 +78,26 @@ def add_contact(user: ApiUser, key: IdempotencyKey, knr: str, body: ContactIn) -
     return once(user, key, "add_contact", go)
 
 
-@router.patch("/contacts/{contact_id}")
+@router.get("/contacts/{contact_id}",
+            summary="Én kontaktperson (som en rad i «contact list --json»)")
+def get_contact(user: ApiUser, contact_id: int) -> dict[str, Any]:
+    """Kontaktpersonen med denne id-en, med kommunen den hører til (for eksempel for å
+    spørre om bekreftelse før «contact erase»)."""
+    from avtaleflyt.services.people import _contact_in_scope
+    from avtaleflyt.services.privacy import log_access
+
+    with runtime.session() as s:
+        c, m = _contact_in_scope(s, contact_id, user.scope)
+        row = {"id": c.id, "name": c.name, "role": c.role, "email": c.email,
+               "phone": c.phone, "primary": c.is_primary,
+               "kommunenummer": m.kommunenummer, "municipality": m.name}
+        log_access(s, username=user.username, action="contact_list",
+                   kommunenummer=m.kommunenummer, object=f"API: kontaktperson {c.id}")
+    return row
+
+
+@router.patch("/contacts/{contact_id}",
+              summary="Rett en kontaktperson (som «contact edit»)")
 def edit_contact(user: ApiUser, key: IdempotencyKey, contact_id: int,
                  body: ContactPatch) -> dict[str, Any]:
     """Rett opplysningene om en kontaktperson (som `contact edit ID`)."""
@@ -91,7 +112,8 @@ def edit_contact(user: ApiUser, key: IdempotencyKey, contact_id: int,
     return once(user, key, "edit_contact", go)
 
 
-@router.delete("/contacts/{contact_id}")
+@router.delete("/contacts/{contact_id}",
+               summary="Slett en kontaktperson (som «contact erase»)")
 def erase_contact(user: ApiUser, key: IdempotencyKey, contact_id: int) -> dict[str, Any]:
     """Slett en kontaktperson helt (som `contact erase ID --yes`): fra kontaktlisten,
     oppgavene, lagrede meldinger og dokumenter. Historikken beholder bare id-en."""

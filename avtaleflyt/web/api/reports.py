@@ -41,7 +41,8 @@ def county_scope(session: Session, scope: Scope, county: str | None) -> Scope:
     return wanted
 
 
-@router.get("/deadlines", response_model=Page[dict[str, Any]])
+@router.get("/deadlines", response_model=Page[dict[str, Any]],
+            summary="Frister (som «deadlines --json»)")
 def deadlines(user: ApiUser, paging: PageParams,
               days: Annotated[int, Query(ge=0, le=3650)] = 14,
               county: CountyQuery = None) -> dict[str, Any]:
@@ -54,7 +55,8 @@ def deadlines(user: ApiUser, paging: PageParams,
     return paged(rows, paging.page, paging.per_page)
 
 
-@router.get("/reminders", response_model=Page[dict[str, Any]])
+@router.get("/reminders", response_model=Page[dict[str, Any]],
+            summary="Påminnelser (som «reminders list --json»)")
 def reminders(user: ApiUser, paging: PageParams,
               days: Annotated[int, Query(ge=1, le=3650)] = 30) -> dict[str, Any]:
     """Påminnelsene i utboksen laget de siste `days` dagene, nyeste først, som
@@ -63,22 +65,12 @@ def reminders(user: ApiUser, paging: PageParams,
 
     since = runtime.today() - timedelta(days=days)
     with runtime.session() as s:
-        rows = reminder_rows(s, since=since, ctx=runtime.ctx())
-        if not user.scope.national:
-            rows = [r for r in rows if r["kommunenummer"] in _knrs(s, user.scope)]
+        rows = reminder_rows(s, since=since, ctx=runtime.ctx(), scope=user.scope)
     return paged(rows, paging.page, paging.per_page)
 
 
-def _knrs(session: Session, scope: Scope) -> set[str]:
-    from sqlmodel import select
-
-    from avtaleflyt.models import Municipality
-
-    return set(session.exec(scope.where(select(Municipality.kommunenummer),
-                                        Municipality.county_id)).all())
-
-
-@router.get("/reports", response_model=Page[dict[str, Any]])
+@router.get("/reports", response_model=Page[dict[str, Any]],
+            summary="Lagrede erfaringsrapporter (som «report list --json»)")
 def reports(user: ApiUser, paging: PageParams, county: CountyQuery = None) -> dict[str, Any]:
     """De lagrede erfaringsrapportene, som `report list --json`."""
     from avtaleflyt.services.documents import list_documents
@@ -89,14 +81,17 @@ def reports(user: ApiUser, paging: PageParams, county: CountyQuery = None) -> di
 
 
 class ExperienceIn(BaseModel):
-    """As `report experience [--county NR] [--format html|docx|pdf]`."""
+    """As `report experience [--county NR] [--format html|docx|pdf]`; `store: false` is
+    `--out FIL`: the rendered file is the answer, and no version is stored."""
 
     model_config = ConfigDict(extra="forbid")
     county: str | None = None
     format: str = "html"
+    store: bool = True
 
 
-@router.get("/reports/experience")
+@router.get("/reports/experience",
+            summary="Erfaringsrapportens tall (som «report experience --json»)")
 def experience_figures(user: ApiUser, county: CountyQuery = None) -> dict[str, Any]:
     """Erfaringsrapportens tall per fase, som `report experience --json`."""
     from avtaleflyt.services.documents import experience_figures as figures
@@ -106,16 +101,24 @@ def experience_figures(user: ApiUser, county: CountyQuery = None) -> dict[str, A
         return figures(session=s, ctx=runtime.ctx(), scope=scope)
 
 
-@router.post("/reports/experience", status_code=201)
+@router.post("/reports/experience", status_code=201,
+             summary="Lag erfaringsrapporten (som «report experience»)")
 def experience_report(user: ApiUser, key: IdempotencyKey, body: ExperienceIn) -> dict[str, Any]:
     """Lag og lagre en ny versjon av erfaringsrapporten (som `report experience`): et
     fylkes, eller sammenligningen av fylkene for en nasjonal bruker uten `county`."""
     from avtaleflyt.services import documents
 
-    from .documents import stored_answer
+    from .documents import file_answer, stored_answer
+
+    fmt = documents.check_format(body.format)
+    if not body.store:
+        with runtime.session() as s:
+            rendered = documents.render(session=s, kind="experience_report", formats=(fmt,),
+                                        ctx=runtime.ctx(actor=user.username),
+                                        read_scope=county_scope(s, user.scope, body.county))
+        return file_answer(rendered.files[fmt], fmt, f"{rendered.kind}.{fmt}")
 
     def go() -> dict[str, Any]:
-        fmt = documents.check_format(body.format)
         with runtime.session() as s:
             scope = county_scope(s, user.scope, body.county)
             [row] = documents.store_document(session=s, kind="experience_report",
