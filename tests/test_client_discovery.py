@@ -137,7 +137,7 @@ def test_serve_announces_itself_with_a_local_token_and_withdraws_both(sqlite_url
 
     data_dir = tmp_path / "data"
     env = cli_env(AVTALEFLYT_URL=None, AVTALEFLYT_TOKEN=None, AVTALEFLYT_TODAY=None,
-                  AVTALEFLYT_USER=None, USER="koordinator", LOGNAME="koordinator",
+                  AVTALEFLYT_USER="koordinator",
                   PREFECT_API_URL=None, XDG_CONFIG_HOME=str(tmp_path / "config"))
     open_case(sqlite_url, "1836", date.today())
     proc = subprocess.Popen(
