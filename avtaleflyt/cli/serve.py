@@ -239,7 +239,8 @@ class Supervisor:
                           highlight=False)
         if deployments:
             console.print("Planlagte kjøringer: " + ", ".join(deployments), highlight=False)
-        self._announce_to_cli()
+        if self.scheduler != "none":  # not for one web node of several (--dashboard-only)
+            self._announce_to_cli()
         console.print("Stopp med Ctrl-C.")
         threading.Thread(target=self._watch_children, daemon=True).start()
         # uvicorn handles SIGINT/SIGTERM itself, then restores these handlers and raises

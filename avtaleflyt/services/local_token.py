@@ -6,7 +6,7 @@ the in-process CLI records as the author). If no such user exists, serve makes o
 (the in-process CLI sees every county) with a random password nobody knows, so it cannot log
 in to the dashboard until an operator sets one (`avtaleflyt user password`). A disabled user
 gets no token: the CLI then runs in-process. Each start revokes the previous local tokens
-and makes a new one; serve revokes it again when it stops.
+(of this machine) and makes a new one; serve revokes it again when it stops.
 """
 
 from __future__ import annotations
@@ -21,6 +21,14 @@ from avtaleflyt.models import ApiToken, User, utcnow
 from . import tokens, users
 
 TOKEN_NAME = "serve-lokal-cli"
+
+
+def token_name() -> str:
+    """One name per machine: serve on another machine against the same database keeps its
+    own local token."""
+    import socket
+
+    return f"{TOKEN_NAME} {socket.gethostname()}"[:80]
 
 
 def issue(*, session: Session, username: str) -> tuple[str, bool] | None:
@@ -41,7 +49,8 @@ def issue(*, session: Session, username: str) -> tuple[str, bool] | None:
     if not user.active:
         return None
     revoke(session=session, username=user.username)
-    _, plain = tokens.create_token(session=session, name=TOKEN_NAME, username=user.username)
+    _, plain = tokens.create_token(session=session, name=token_name(),
+                                   username=user.username)
     return plain, created
 
 
@@ -49,7 +58,7 @@ def revoke(*, session: Session, username: str) -> int:
     """Revoke the user's local tokens (serve stopped, or started again)."""
     rows = session.exec(
         select(ApiToken).join(User, col(User.id) == ApiToken.user_id)
-        .where(users._same_name(username), ApiToken.name == TOKEN_NAME,
+        .where(users._same_name(username), ApiToken.name == token_name(),
                col(ApiToken.revoked_at).is_(None))).all()
     now = utcnow()
     for t in rows:
