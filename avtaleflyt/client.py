@@ -84,7 +84,18 @@ def normalise_url(url: str) -> str:
     if not url.startswith(("http://", "https://")) or len(url) < 10:
         raise ApiError(f"«--url»: «{url}» er ikke en adresse (http://… eller https://…).", 2,
                        field="url")
+    if url.startswith("http://") and not _loopback(url):
+        # The token goes with every request: never in clear text across a network.
+        raise ApiError(f"«--url»: {url} er ikke kryptert; bruk https:// (http:// bare til "
+                       "denne maskinen, 127.0.0.1 eller localhost).", 2, field="url")
     return url
+
+
+def _loopback(url: str) -> bool:
+    from urllib.parse import urlsplit
+
+    host = (urlsplit(url).hostname or "").lower()
+    return host in ("localhost", "::1") or host.startswith("127.")
 
 
 def target() -> Target | None:

@@ -189,3 +189,13 @@ def test_a_command_without_an_api_route_is_not_run_against_a_local_database(tmp_
     r = avtaleflyt("token", "list", env=env)  # about this installation: runs here
     assert "går ikke gjennom API-et" not in r.err
     assert "Ukjent miljøvariabel" not in r.err  # AVTALEFLYT_URL/TOKEN are known names
+
+
+def test_a_token_is_never_sent_in_clear_text_across_a_network(tmp_path):
+    env = cli_env(AVTALEFLYT_URL="http://avtaleflyt.example.no", AVTALEFLYT_TOKEN="avt_x",
+                  AVTALEFLYT_DATA_DIR=str(tmp_path))
+    r = avtaleflyt("case", "show", "1836", env=env)
+    assert r.code == 2
+    assert "ikke kryptert; bruk https://" in r.err
+    r = avtaleflyt("login", "--url", "http://10.0.0.5:8080", "--token", "avt_x", env=env)
+    assert r.code == 2 and "ikke kryptert" in r.err
