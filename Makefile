@@ -7,7 +7,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test install install-test chromium postgres pdf-libs bench
+.PHONY: demo test install install-test chromium postgres pdf-libs bench bench-api
 
 demo: install pdf-libs
 	$(BIN)/avtaleflyt demo
@@ -20,6 +20,10 @@ test: install-test chromium postgres pdf-libs
 # in-process dashboard client). The generated databases are cached in bench/.cache.
 bench: install-test postgres
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
+
+# Issue 10: the CLI as the API's client of a running `serve` against a floor (bench/api.py).
+bench-api: install
+	$(BIN)/python bench/api.py $(BENCH_ARGS)
 
 install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test

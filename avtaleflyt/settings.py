@@ -145,9 +145,13 @@ class UnknownVariable(ValueError):
     be ignored silently (a misspelt database URL means a new, empty SQLite file)."""
 
 
+# Read by the CLI as a client of a server's JSON API (avtaleflyt/client.py), not settings.
+CLIENT_NAMES = ("AVTALEFLYT_URL", "AVTALEFLYT_TOKEN")
+
+
 def known_names() -> list[str]:
-    return sorted(ENV_PREFIX + name.upper() for name in Settings.model_fields
-                  if name not in _NOT_FROM_ENV)
+    return sorted([ENV_PREFIX + name.upper() for name in Settings.model_fields
+                   if name not in _NOT_FROM_ENV] + list(CLIENT_NAMES))
 
 
 def check_environment(environ: Mapping[str, str]) -> None:

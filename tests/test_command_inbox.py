@@ -256,19 +256,28 @@ def test_listing_texts_to_redact_is_read_only_and_does_not_start_prefect(sqlite_
 
 def test_a_refusal_that_quotes_the_users_input_stays_out_of_prefect(db_url, tmp_path,
                                                                      prefect_server):
-    """A meeting plan whose bad row names a person: the user is told, with the row quoted;
-    Prefect's flow run completes as refused, and neither its state message nor its logs
-    quote the input."""
+    """A meeting plan whose bad row names a person: the user is told, with the row quoted,
+    before any flow run (services/preflight.py). Should the flow still refuse it (a change
+    in between), Prefect's flow run completes as refused, and neither its state message nor
+    its logs quote the input."""
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
+
+    from avtaleflyt import runtime
+    from avtaleflyt.domain.errors import InvalidInput
 
     plan = tmp_path / "plan.csv"
     plan.write_text("kommunenummer;organ;dato\n1836;Ragnhild Organfeil;18.06.2026\n",
                     encoding="utf-8")
+    before = {r.id for r in _flow_runs(["import-meetings"])}
     result = cli("meeting", "import", str(plan))
     assert result.exit_code == 2 and "Ragnhild Organfeil" in result.stderr
+    assert {r.id for r in _flow_runs(["import-meetings"])} == before  # no flow run started
+    with pytest.raises(InvalidInput, match="Ragnhild Organfeil"):  # the flow's own check
+        runtime.run_command("import_meetings", path=str(plan), kommunenummer=None, body=None,
+                            county=None)
     runs = [r for r in _flow_runs(["import-meetings"])
-            if r.parameters.get("command_id") is not None][:1]
+            if r.parameters.get("command_id") is not None and r.id not in before][:1]
     assert runs and runs[0].state.is_completed()
     assert "Ragnhild" not in (runs[0].state.message or "")
     with get_client(sync_client=True) as client:

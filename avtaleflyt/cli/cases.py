@@ -18,6 +18,8 @@ from avtaleflyt.domain.facts import (
 from avtaleflyt.domain.kinds import StatusAction
 
 from .output import (
+    LOCAL,
+    Remote,
     console,
     fmt_iso,
     print_json,
@@ -25,6 +27,7 @@ from .output import (
     stage_label,
     status_label,
     user_errors,
+    via_api,
 )
 
 case_app = typer.Typer(help="Saker: åpne, registrere fakta, vise, sette på vent.",
@@ -62,6 +65,19 @@ def _flow(name: str, **params: Any) -> dict[str, Any]:
     return runtime.run_command(name, key=command_key(), **params)
 
 
+def _iso(value: str | None, field: str = "--date") -> str | None:
+    """A date option as the API takes it (ISO), refused here as in-process when malformed."""
+    if value is None:
+        return None
+    with user_errors():
+        return _date(value, field).isoformat()
+
+
+def _body(**fields: Any) -> dict[str, Any]:
+    """A request body: the options given (None: not given, the server's default)."""
+    return {k: v for k, v in fields.items() if v is not None}
+
+
 def _preflight(check, **params: Any) -> None:
     """Refuse bad input before Prefect starts (see services/preflight.py). Not for a retry
     of a command whose change is already saved (its key is `applied` or `done` in the
@@ -89,7 +105,8 @@ def open_(knr: Knr, date: DateOpt = None, as_json: JsonOpt = False) -> None:
         _preflight(preflight.check_open, kommunenummer=knr, opened_on=on or runtime.today())
         return _flow("open_case", kommunenummer=knr, opened_on=on)
 
-    run_write(go, as_json)
+    run_write(go, as_json, Remote("POST", "/cases", _body(kommunenummer=knr,
+                                                          date=_iso(date))))
 
 
 def _fact_help() -> str:
@@ -185,7 +202,11 @@ def record(
         return _flow("record_fact", kommunenummer=knr, fact=fact, occurred_on=on,
                      options=options, **extra)
 
-    run_write(go, as_json)
+    remote = Remote("POST", f"/cases/{knr}/facts", _body(
+        fact=fact, date=_iso(date), outcome=outcome, reference=ref, party=party, start=start,
+        years=years, months=months, renewal=renewal, notice_months=notice_months, price=price,
+        position_share=position_share, site_visits=site_visits, situation=situation))
+    run_write(go, as_json, remote)
 
 
 record.__doc__ = (record.__doc__ or "").replace("{facts}", _record_doc())
@@ -202,7 +223,10 @@ def _status_command(action: StatusAction, knr: str, date: str | None, reason: st
                    on=on or runtime.today(), reason=reason)
         return _flow("change_status", kommunenummer=knr, action=action, on=on, reason=reason)
 
-    run_write(go, as_json)
+    path = {StatusAction.HOLD: "hold", StatusAction.RESUME: "resume",
+            StatusAction.WITHDRAW: "withdraw"}[action]
+    run_write(go, as_json, Remote("POST", f"/cases/{knr}/{path}",
+                                  _body(date=_iso(date), reason=reason)))
 
 
 ReasonOpt = Annotated[Optional[str], typer.Option("--reason", help="Begrunnelse.")]
@@ -232,7 +256,7 @@ def withdraw(knr: Knr, date: DateOpt = None, reason: ReasonOpt = None,
 def advance(knr: Knr, as_json: JsonOpt = False) -> None:
     """Kjør onboarding-flyten for saken nå: flytt den så langt portene tillater
     (f.eks. til Drift når startdatoen er nådd). Den daglige kjøringen gjør dette for alle."""
-    run_write(lambda: advance_case(knr), as_json)
+    run_write(lambda: advance_case(knr), as_json, Remote("POST", f"/cases/{knr}/advance", {}))
 
 
 def advance_case(knr: str, actor: str | None = None) -> dict[str, Any]:
@@ -278,13 +302,15 @@ def advance_case(knr: str, actor: str | None = None) -> dict[str, Any]:
 @case_app.command("show")
 def show(knr: Knr, as_json: JsonOpt = False) -> None:
     """Vis saken: fase, status, oppgaver med id, historikk og avtalevilkår."""
-    from avtaleflyt import runtime
-    from avtaleflyt.services.queries import case_detail
+    d = via_api("GET", f"/cases/{knr}")
+    if d is LOCAL:
+        from avtaleflyt import runtime
+        from avtaleflyt.services.queries import case_detail
 
-    with user_errors():
-        today = runtime.today()
-        with runtime.session() as s:
-            d = case_detail(s, knr, today)
+        with user_errors():
+            today = runtime.today()
+            with runtime.session() as s:
+                d = case_detail(s, knr, today)
     if as_json:
         print_json(d)
         return
@@ -370,10 +396,17 @@ def task_done(
     """Marker en eller flere oppgaver i sjekklisten som gjort.
 
     Alle oppgavene sjekkes først: avvises én, blir ingen av dem markert som gjort."""
+    from .output import command_key, outcome
+
+    answer = Remote("POST", "/tasks/done", {"task_ids": list(task_id),
+                                            **_body(date=_iso(date))}).send()
+    if answer is not LOCAL:
+        from .output import print_done
+
+        print_done(answer, as_json)
+        return
     from avtaleflyt import runtime
     from avtaleflyt.services import mytasks
-
-    from .output import command_key, outcome
 
     with user_errors():
         ids = mytasks.parse_task_ids([str(i) for i in task_id], field="task_id")
@@ -419,7 +452,8 @@ def task_assign(
         _preflight(preflight.check_assign, task_id=task_id, contact_id=contact, user=user)
         return _flow("assign_task", task_id=task_id, contact_id=contact, username=user)
 
-    run_write(go, as_json)
+    run_write(go, as_json, Remote("POST", f"/tasks/{task_id}/assign",
+                                  {"contact_id": contact, "user": user}))
 
 
 @note_app.command("add")
@@ -452,7 +486,8 @@ def note_add(
         return _flow("add_note", kommunenummer=knr, theme=theme, text=text,
                      noted_on=on, shared=share)
 
-    run_write(go, as_json)
+    run_write(go, as_json, Remote("POST", f"/cases/{knr}/notes", _body(
+        text=text, theme=theme, date=_iso(date), share=share)))
 
 
 @contact_app.command("add")
@@ -468,14 +503,16 @@ def contact_add(
 ) -> None:
     """Legg til en kontaktperson i kommunen."""
     from avtaleflyt import runtime
-    from avtaleflyt.services.people import add_contact
 
     def go():
+        from avtaleflyt.services.people import add_contact
+
         with runtime.session() as s:
             return add_contact(session=s, kommunenummer=knr, name=name, role=role, email=email,
                                phone=phone, primary=primary, ctx=runtime.ctx()).as_dict()
 
-    run_write(go, as_json)
+    run_write(go, as_json, Remote("POST", f"/cases/{knr}/contacts", _body(
+        name=name, role=role, email=email, phone=phone, primary=primary)))
 
 
 ContactId = Annotated[int, typer.Argument(help="Kontaktpersonens id (se «contact list KNR»).")]
@@ -496,15 +533,17 @@ def contact_edit(
 ) -> None:
     """Rett opplysningene om en kontaktperson (bare feltene du oppgir endres)."""
     from avtaleflyt import runtime
-    from avtaleflyt.services.people import edit_contact
 
     def go():
+        from avtaleflyt.services.people import edit_contact
+
         with runtime.session() as s:
             return edit_contact(session=s, contact_id=contact_id, name=name, role=role,
                                 email=email, phone=phone, primary=primary,
                                 ctx=runtime.ctx()).as_dict()
 
-    run_write(go, as_json)
+    run_write(go, as_json, Remote("PATCH", f"/contacts/{contact_id}", _body(
+        name=name, role=role, email=email, phone=phone, primary=primary)))
 
 
 @contact_app.command("erase")
@@ -516,11 +555,15 @@ def contact_erase(
     """Slett en kontaktperson helt (personvern): fra kontaktlisten, oppgavene, lagrede
     meldinger og lagrede dokumenter. Historikken beholder bare at id-en ble slettet."""
     from avtaleflyt import runtime
-    from avtaleflyt.services.people import erase_contact
 
-    from .output import fail
+    from .output import client_target, fail
 
-    if not yes:
+    if not yes and client_target() is not None:
+        if not typer.confirm(f"Slette kontaktperson {contact_id} for godt, også fra lagrede "
+                             "dokumenter og meldinger? Dette kan ikke angres.", default=False):
+            console.print("Avbrutt; ingenting er slettet.")
+            raise typer.Exit(1)
+    elif not yes:
         with user_errors(), runtime.session() as s:
             from avtaleflyt.models import ContactPerson
 
@@ -534,10 +577,12 @@ def contact_erase(
             raise typer.Exit(1)
 
     def go():
+        from avtaleflyt.services.people import erase_contact
+
         with runtime.session() as s:
             return erase_contact(session=s, contact_id=contact_id, ctx=runtime.ctx()).as_dict()
 
-    run_write(go, as_json)
+    run_write(go, as_json, Remote("DELETE", f"/contacts/{contact_id}"))
 
 
 @contact_app.command("list")
@@ -545,11 +590,15 @@ def contact_list(knr: Knr, as_json: JsonOpt = False) -> None:
     """Vis kommunens kontaktpersoner."""
     from rich.markup import escape
 
-    from avtaleflyt import runtime
-    from avtaleflyt.services.queries import municipality_contacts
+    from .output import via_api_all
 
-    with user_errors(), runtime.session() as s:
-        rows = municipality_contacts(s, knr)
+    rows = via_api_all(f"/cases/{knr}/contacts")
+    if rows is LOCAL:
+        from avtaleflyt import runtime
+        from avtaleflyt.services.queries import municipality_contacts
+
+        with user_errors(), runtime.session() as s:
+            rows = municipality_contacts(s, knr)
     if as_json:
         print_json(rows)
         return

@@ -112,14 +112,18 @@ def deadlines_cmd(
     """Vis åpne oppgaver med frist de neste N dagene, og dem som alt er passert.
 
     Uten --county vises fristene i alle fylkene."""
-    from avtaleflyt import runtime
-    from avtaleflyt.services.deadlines import deadline_rows
-    from avtaleflyt.services.scope import scope_for_code
+    from .output import LOCAL, via_api_all
 
-    with user_errors():
-        today = runtime.today()
-        with runtime.session() as s:
-            rows = deadline_rows(s, today, days, scope_for_code(s, county, "--county"))
+    rows = via_api_all("/deadlines", {"days": days, "county": county})
+    if rows is LOCAL:
+        from avtaleflyt import runtime
+        from avtaleflyt.services.deadlines import deadline_rows
+        from avtaleflyt.services.scope import scope_for_code
+
+        with user_errors():
+            today = runtime.today()
+            with runtime.session() as s:
+                rows = deadline_rows(s, today, days, scope_for_code(s, county, "--county"))
     if as_json:
         print_json(rows)
         return

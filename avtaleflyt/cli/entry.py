@@ -6,6 +6,10 @@ that process's CPU time). Any other command line goes to the application, and so
 `status --json` when anything on this path goes wrong: the application then prints the
 message and exits with the code it always does (the command only reads, so running it again
 changes nothing).
+
+As the JSON API's client (avtaleflyt/client.py) the busiest changes — `case record`, `task
+done`, `case open|hold|resume|withdraw` — are sent from here too (cli/fast.py), in their
+plain form; and `status --json` then asks the server, not the local database.
 """
 
 from __future__ import annotations
@@ -44,12 +48,26 @@ def _status_json() -> str | None:
         return None
 
 
+def _client() -> bool:
+    """Whether the CLI is a client of the JSON API (then `status --json` asks it)."""
+    try:
+        from avtaleflyt import client
+
+        return client.target() is not None
+    except Exception:
+        return True  # the application reports it
+
+
 def main() -> None:
-    if sys.argv[1:] == ["status", "--json"]:
+    if sys.argv[1:] == ["status", "--json"] and not _client():
         out = _status_json()
         if out is not None:
             sys.stdout.write(out)
             return
+    from .fast import run
+
+    if run(sys.argv[1:]):
+        return
     from .main import main as application
 
     application()

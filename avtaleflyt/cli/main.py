@@ -18,6 +18,14 @@ from .output import (
     user_errors,
 )
 
+class _RootGroup(NorwegianGroup):
+    """Keeps the command line for the callback, which decides where the command runs."""
+
+    def parse_args(self, ctx, args):  # noqa: ANN001 - Click's signature
+        ctx.meta["avtaleflyt.argv"] = list(args)
+        return super().parse_args(ctx, args)
+
+
 app = typer.Typer(
     name="avtaleflyt",
     help="Avtaleflyt: følg kommunene fra førstekontakt til drift av bibliotekfaglig "
@@ -26,7 +34,7 @@ app = typer.Typer(
     rich_markup_mode="rich",
     pretty_exceptions_enable=False,
     add_completion=False,
-    cls=NorwegianGroup,  # the frame's own text ("Bruk:", "Valg", "Mangler argumentet …")
+    cls=_RootGroup,  # the frame's own text ("Bruk:", "Valg", "Mangler argumentet …")
 )
 
 
@@ -78,6 +86,9 @@ def _global(
             os.environ["PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL"] = "INFO"
             os.environ["PREFECT_LOGGING_HANDLERS_CONSOLE_FLOW_RUNS_LEVEL"] = "INFO"
             os.environ["PREFECT_LOGGING_HANDLERS_CONSOLE_TASK_RUNS_LEVEL"] = "INFO"
+        if not (db or db_file or today or by or config) and _client_mode(
+                _command_path(typer_ctx.meta.get("avtaleflyt.argv", []))):
+            return  # the command goes to the API; settings are built only if it runs here
         from avtaleflyt import runtime
         from avtaleflyt.settings import UnknownVariable, load_settings
 
@@ -90,6 +101,75 @@ def _global(
         typer_ctx.with_resource(runtime.use_settings(s))
         if s.config is not None:
             runtime.ctx()
+
+
+# Commands with an API route: in client mode they go to the server.
+REMOTE_COMMANDS = frozenset({
+    ("status",), ("deadlines",),
+    *(("case", c) for c in ("open", "record", "hold", "resume", "withdraw", "advance", "show")),
+    ("task", "done"), ("task", "assign"), ("note", "add"),
+    *(("contact", c) for c in ("add", "edit", "erase", "list")),
+    *(("meeting", c) for c in ("add", "import", "move", "cancel", "list")),
+})
+# Commands about this installation itself: always run here.
+LOCAL_COMMANDS = frozenset({"init", "demo", "serve", "db", "user", "token", "login", "logout"})
+_VALUED = frozenset({"--db", "--db-file", "--today", "--by", "--config", "--idempotency-key"})
+
+
+def _command_path(argv: list[str]) -> tuple[str, ...]:
+    """The command named on the command line after the global options: ("case", "record")."""
+    words: list[str] = []
+    skip = False
+    for a in argv:
+        if skip:
+            skip = False
+        elif a in _VALUED:
+            skip = True
+        elif a.startswith("-"):
+            if a in ("--help", "-h"):
+                return ()
+        else:
+            words.append(a)
+            if len(words) == 2 or (len(words) == 1 and a not in _GROUPS):
+                break
+    return tuple(words)
+
+
+_GROUPS = frozenset({"case", "task", "note", "contact", "meeting", "reminders", "doc",
+                     "report", "user", "db", "county", "municipality", "token"})
+
+
+def _client_mode(path: tuple[str, ...]) -> bool:
+    """Whether this command goes to the JSON API (avtaleflyt/client.py): with
+    AVTALEFLYT_URL/AVTALEFLYT_TOKEN, after `avtaleflyt login`, or while `serve` runs on
+    this data directory. Options that choose a local database, business date, author or
+    configuration (--db, --db-file, --today, --by, --config) keep the command here, as do
+    the commands about the installation itself (init, user, token, serve, …). A command
+    without an API route runs here beside a discovered `serve` (the same database); with
+    an explicit server (login, AVTALEFLYT_URL) it is refused rather than run against a
+    local database the user did not mean."""
+    if not path or path[0] in LOCAL_COMMANDS:
+        return False
+    from avtaleflyt import client
+
+    from .output import use_client
+
+    try:
+        target = client.target()
+    except client.ApiError as e:
+        raise fail(e.detail, e.exit_code) from None
+    if target is None:
+        return False
+    if path in REMOTE_COMMANDS:
+        use_client(target)
+        return True
+    if target.source == "serve":
+        return False
+    how = ("logg ut med «avtaleflyt logout»" if target.source == "login"
+           else f"fjern {client.ENV_URL} og {client.ENV_TOKEN}")
+    raise fail(f"«avtaleflyt {' '.join(path)}» går ikke gjennom API-et. Kjør kommandoen på "
+               f"serveren ({target.url}), eller {how} for å kjøre den mot en lokal database.",
+               2)
 
 
 def _check_by_allowed(s) -> None:
@@ -194,14 +274,23 @@ def status(
     """Vis hvor hver kommune står: fase, status, neste frist og forfalte oppgaver.
 
     Uten --county vises alle fylkene; har flere fylker saker, står fylket på hver linje."""
-    from avtaleflyt import runtime
-    from avtaleflyt.services.queries import status_rows
-    from avtaleflyt.services.scope import scope_for_code
+    from .output import LOCAL, via_api_all
 
-    with user_errors():
-        today = runtime.today()
-        with runtime.session() as s:
-            rows = status_rows(s, today, scope_for_code(s, county, "--county"))
+    rows = via_api_all("/cases", {"county": county})
+    if rows is not LOCAL:
+        from datetime import datetime
+        from zoneinfo import ZoneInfo
+
+        today = datetime.now(ZoneInfo("Europe/Oslo")).date()  # the title's date
+    else:
+        from avtaleflyt import runtime
+        from avtaleflyt.services.queries import status_rows
+        from avtaleflyt.services.scope import scope_for_code
+
+        with user_errors():
+            today = runtime.today()
+            with runtime.session() as s:
+                rows = status_rows(s, today, scope_for_code(s, county, "--county"))
     if as_json:
         import sys
 
@@ -267,8 +356,8 @@ def audit(
 
 def _register() -> None:
     """Sub-commands live in their own modules; none of them imports Prefect at load time."""
-    from . import (cases, dbcmd, deadlines, documents, meetings, municipalities, serve, tokens,
-                   users)
+    from . import (cases, dbcmd, deadlines, documents, login, meetings, municipalities, serve,
+                   tokens, users)
 
     app.add_typer(municipalities.county_app, name="county")
     app.add_typer(municipalities.app, name="municipality")
@@ -284,6 +373,8 @@ def _register() -> None:
     app.add_typer(documents.report_app, name="report")
     app.add_typer(users.user_app, name="user")
     app.add_typer(tokens.token_app, name="token")
+    app.command("login")(login.login)
+    app.command("logout")(login.logout)
     app.command("serve")(serve.serve)
     app.command("redact")(cases.redact)
     app.add_typer(dbcmd.db_app, name="db")

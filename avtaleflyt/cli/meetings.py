@@ -9,7 +9,17 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from .output import console, fmt_iso, print_json, run_write, user_errors
+from .output import (
+    LOCAL,
+    Remote,
+    client_target,
+    console,
+    fail,
+    fmt_iso,
+    print_json,
+    run_write,
+    user_errors,
+)
 
 app = typer.Typer(help="Møteplaner for kommunestyre, formannskap og fylkeskommunens organ.",
                   no_args_is_help=True)
@@ -71,7 +81,10 @@ def add(
         return _flow("add_meeting", body=b, meeting_date=on, kommunenummer=kommune,
                      title=title, county=county)
 
-    run_write(go, as_json)
+    kommune = None if knr.strip().lower() == "county" else knr
+    run_write(go, as_json, Remote("POST", "/meetings", {
+        k: v for k, v in {"kommunenummer": kommune, "body": body, "date": date,
+                          "title": title, "county": county}.items() if v is not None}))
 
 
 @app.command("import")
@@ -97,10 +110,36 @@ def import_(
             from avtaleflyt.domain.errors import InvalidInput
 
             raise InvalidInput(f"Fant ikke filen {file}.", field="file")
+        from avtaleflyt import runtime
+        from avtaleflyt.services import preflight
+
+        ctx = runtime.ctx()
+        with runtime.session() as s:  # a bad file is refused before a flow starts
+            preflight.check_meeting_import(session=s, path=path, kommunenummer=kommunenummer,
+                                           body=body, county=county, ctx=ctx)
         return _flow("import_meetings", path=str(path), kommunenummer=kommunenummer,
                      body=body, county=county)
 
-    run_write(go, as_json)
+    run_write(go, as_json, _import_request(file, kommunenummer, body, county))
+
+
+def _import_request(file: str, kommunenummer: str | None, body: str | None,
+                    county: str | None) -> Remote | None:
+    """`meeting import` through the API: the file uploaded (it is read here, by the user who
+    names it, not by the server). None when the file cannot be read: refused in-process."""
+    from pathlib import Path
+
+    if client_target() is None:
+        return None
+    path = Path(file)
+    try:
+        data = path.read_bytes()
+    except OSError:
+        raise fail(f"Fant ikke filen {escape(file)}.", 2) from None
+    form = {k: v for k, v in {"kommunenummer": kommunenummer, "body": body,
+                              "county": county}.items() if v is not None}
+    return Remote("POST", "/meetings/import", None, files={"file": (path.name, data)},
+                  data=form)
 
 
 @app.command("list")
@@ -113,15 +152,20 @@ def list_(
     as_json: JsonOpt = False,
 ) -> None:
     """Vis kommende møter (alle, én kommunes, eller fylkeskommunens)."""
-    from avtaleflyt import runtime
-    from avtaleflyt.services.meetings import list_meetings
-    from avtaleflyt.services.scope import scope_for_code
+    from .output import via_api_all
 
-    with user_errors():
-        today = runtime.today()
-        with runtime.session() as s:
-            rows = list_meetings(s, knr, None if all_ else today,
-                                 scope_for_code(s, county, "--county"))
+    rows = via_api_all("/meetings", {"kommunenummer": knr, "all": all_ or None,
+                                     "county": county})
+    if rows is LOCAL:
+        from avtaleflyt import runtime
+        from avtaleflyt.services.meetings import list_meetings
+        from avtaleflyt.services.scope import scope_for_code
+
+        with user_errors():
+            today = runtime.today()
+            with runtime.session() as s:
+                rows = list_meetings(s, knr, None if all_ else today,
+                                     scope_for_code(s, county, "--county"))
     if as_json:
         print_json(rows)
         return
@@ -167,7 +211,7 @@ def move(
         _known_meeting(meeting_id)
         return _flow("move_meeting", meeting_id=meeting_id, meeting_date=on)
 
-    run_write(go, as_json)
+    run_write(go, as_json, Remote("POST", f"/meetings/{meeting_id}/move", {"date": date}))
 
 
 @app.command("cancel")
@@ -177,7 +221,7 @@ def cancel(meeting_id: MeetingId, as_json: JsonOpt = False) -> None:
         _known_meeting(meeting_id)
         return _flow("cancel_meeting", meeting_id=meeting_id)
 
-    run_write(go, as_json)
+    run_write(go, as_json, Remote("POST", f"/meetings/{meeting_id}/cancel", {}))
 
 
 @app.command("saksgang")

@@ -10,9 +10,7 @@ from contextvars import ContextVar
 from datetime import date
 from typing import Any
 
-import typer
 from rich.console import Console
-from rich.table import Table
 
 from avtaleflyt.domain.errors import DomainError, InvalidInput
 from avtaleflyt.domain.stages import CaseStatus, Stage
@@ -53,7 +51,10 @@ def print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
 
 
-def fail(message: str, code: int = 1) -> typer.Exit:
+def fail(message: str, code: int = 1) -> Any:
+    """Print the refusal on stderr; returns the `typer.Exit` to raise."""
+    import typer
+
     err.print(f"[bold red]Feil:[/] {message}", highlight=False, markup=True, soft_wrap=True)
     return typer.Exit(code)
 
@@ -93,25 +94,33 @@ def cli_message(e: DomainError) -> str:
 @contextmanager
 def user_errors() -> Iterator[None]:
     """Turn refusals into a message and a non-zero exit, never a traceback."""
-    from pydantic import ValidationError
-    from sqlalchemy.exc import OperationalError, ProgrammingError
-
     try:
         yield
     except DomainError as e:
         raise fail(_escape(cli_message(e)), exit_code(e)) from None
-    except ValidationError as e:
+    except Exception as e:
+        _other_error(e)
+        raise
+
+
+def _other_error(e: Exception) -> None:
+    """A settings, database or disk problem as a message; anything else is left alone.
+    pydantic and SQLAlchemy are looked at only if they are loaded (an exception of theirs
+    means they are): the client's commands load neither."""
+    pydantic = sys.modules.get("pydantic")
+    sa_exc = sys.modules.get("sqlalchemy.exc")
+    if pydantic is not None and isinstance(e, pydantic.ValidationError):
         first = e.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
         msg = str(first["msg"]).removeprefix("Value error, ")
         raise fail(_escape(msg if "AVTALEFLYT_" in msg or "--db" in msg
                            else f"Ugyldig innstilling «{where}»: {msg}"), 2) from None
-    except (OperationalError, ProgrammingError) as e:
+    if sa_exc is not None and isinstance(e, (sa_exc.OperationalError, sa_exc.ProgrammingError)):
         text = str(e.orig)
         if "no such table" in text or "does not exist" in text:
             raise fail("Databasen er ikke klargjort. Kjør «avtaleflyt init» først.") from None
         raise fail(_escape(f"Databasefeil: {text.splitlines()[0]}")) from None
-    except OSError as e:
+    if isinstance(e, OSError):
         # A full disk or a read-only file system while writing a document or report: the
         # files are written to a temporary name first, so nothing half-written is left.
         from avtaleflyt.services.documents import disk_problem
@@ -152,7 +161,9 @@ def progress_bar(stage: str, status: str) -> str:
     return f"[{colour}]{'■' * (i + 1)}[/][dim]{'□' * (len(Stage) - i - 1)}[/]"
 
 
-def status_table(rows: list[dict[str, Any]], today: date, title: str | None = None) -> Table:
+def status_table(rows: list[dict[str, Any]], today: date, title: str | None = None) -> Any:
+    from rich.table import Table
+
     from avtaleflyt.formatting import format_date
 
     t = Table(title=title or f"Status per {format_date(today)}", title_justify="left")
@@ -200,11 +211,84 @@ def outcome(result: dict[str, Any], as_json: bool) -> None:
         console.print(f"  {_escape(result['next_step']['text'])}", highlight=False)
 
 
-def run_write(fn: Callable[[], dict[str, Any]], as_json: bool = False) -> None:
+def print_done(results: list[dict[str, Any]], as_json: bool) -> None:
+    """The API's answer to `task done ID …`, printed as in-process: one task as any change
+    (with its next step), several one after another (without)."""
+    if len(results) == 1:
+        outcome(results[0], as_json)
+        return
+    for r in results:
+        r.pop("next_step", None)
+    if as_json:
+        print_json(results)
+        return
+    for r in results:
+        outcome(r, False)
+
+
+def run_write(fn: Callable[[], dict[str, Any]], as_json: bool = False,
+              remote: Remote | None = None) -> None:
+    """Run a command that changes something: through the API when the CLI is a client
+    (`remote`: its request), else `fn` in this process. The same output either way."""
+    if remote is not None:
+        result = remote.send()
+        if result is not LOCAL:
+            outcome(result, as_json)
+            return
     with user_errors():
         result = fn()
         _add_next_step(result)
     outcome(result, as_json)
+
+
+# -- the CLI as a client of the JSON API (avtaleflyt/client.py) --------------------------
+
+LOCAL = object()  # "run it in this process": not a client, or the discovered serve is gone
+_target: ContextVar[Any] = ContextVar("avtaleflyt_client_target", default=None)
+
+
+def use_client(target: Any) -> None:
+    """The API this invocation's commands go to (`avtaleflyt.client.Target`), or None."""
+    _target.set(target)
+
+
+def client_target() -> Any:
+    return _target.get()
+
+
+class Remote:
+    """A command's request to the API (api-contract: the same dict as `--json` prints)."""
+
+    def __init__(self, method: str, path: str, body: dict[str, Any] | None = None, *,
+                 params: dict[str, Any] | None = None, files: dict[str, Any] | None = None,
+                 data: dict[str, Any] | None = None, raw: bool = False) -> None:
+        self.method, self.path, self.body = method, path, body
+        self.params, self.files, self.data, self.raw = params, files, data, raw
+
+    def send(self) -> Any:
+        """The answer, or LOCAL when this invocation is not a client. A refusal is printed
+        as `user_errors` prints one, with the exit code the API names."""
+        t = _target.get()
+        if t is None:
+            return LOCAL
+        from avtaleflyt import client
+
+        try:
+            return client.call(t, self.method, self.path, self.body, params=self.params,
+                               files=self.files, data=self.data, raw=self.raw,
+                               key=command_key() if self.method != "GET" else None)
+        except client.Unreachable as e:
+            if t.source == "serve":  # serve.json outlived its server: run here instead
+                _target.set(None)
+                return LOCAL
+            raise fail(_escape(e.detail), e.exit_code) from None
+        except client.ApiError as e:
+            raise fail(_escape(e.detail), e.exit_code) from None
+
+
+def via_api(method: str, path: str, body: dict[str, Any] | None = None, **kw: Any) -> Any:
+    """A read through the API, or LOCAL."""
+    return Remote(method, path, body, **kw).send()
 
 
 def _add_next_step(result: dict[str, Any]) -> None:
@@ -218,3 +302,19 @@ def _add_next_step(result: dict[str, Any]) -> None:
 
     with runtime.session() as s:
         result["next_step"] = next_step(session=s, kommunenummer=knr, ctx=runtime.ctx())
+
+
+def via_api_all(path: str, params: dict[str, Any] | None = None) -> Any:
+    """Every item of a paged read through the API (page after page), or LOCAL."""
+    items: list[Any] = []
+    page = 1
+    while True:
+        answer = via_api("GET", path, params={**(params or {}), "page": page, "per_page": 100})
+        if answer is LOCAL:
+            return LOCAL
+        if not isinstance(answer, dict) or "items" not in answer:
+            return answer  # not paged
+        items.extend(answer["items"])
+        if not answer["items"] or len(items) >= answer.get("total", 0):
+            return items
+        page += 1

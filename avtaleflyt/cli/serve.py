@@ -189,6 +189,7 @@ class Supervisor:
                               highlight=False)
             self._serve_dashboard(api, names, credential_file)
         finally:
+            self._forget_cli()
             self.stop()
             if getattr(self, "_recorded", False):
                 prefect_auth.forget_server(self.data_dir)
@@ -238,6 +239,8 @@ class Supervisor:
                           highlight=False)
         if deployments:
             console.print("Planlagte kjøringer: " + ", ".join(deployments), highlight=False)
+        if self.scheduler != "none":  # not for one web node of several (--dashboard-only)
+            self._announce_to_cli()
         console.print("Stopp med Ctrl-C.")
         threading.Thread(target=self._watch_children, daemon=True).start()
         # uvicorn handles SIGINT/SIGTERM itself, then restores these handlers and raises
@@ -246,6 +249,51 @@ class Supervisor:
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, _stopped)
         self.server.run()
+
+    def _announce_to_cli(self) -> None:
+        """Serve discovery (avtaleflyt/client.py): write this server's address and a fresh
+        local token into the data directory (0600), so the CLI on this machine sends its
+        commands here instead of starting Prefect itself. Removed again when serve stops."""
+        from avtaleflyt import client, runtime
+        from avtaleflyt.services import local_token
+
+        s = runtime.settings()
+        username = s.user
+        with runtime.session() as session:
+            issued = local_token.issue(session=session, username=username)
+        if issued is None:
+            console.print(f"Kommandolinjen kjører lokalt: brukeren «{username}» kan ikke få "
+                          "et lokalt token (deaktivert eller ugyldig navn).", highlight=False)
+            return
+        token, created = issued
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "", "::") else self.host
+        host = f"[{host}]" if ":" in host else host
+        client.write_private_json(client.serve_path(self.data_dir), {
+            "url": f"http://{host}:{self.port}", "token": token, "pid": os.getpid(),
+            "settings": client.serve_fingerprint({
+                "DATABASE_URL": s.database_url, "TODAY": s.today and s.today.isoformat(),
+                "CONFIG": s.config and str(s.config), "USER": s.user})})
+        self._cli_user = username
+        if created:
+            console.print(f"Opprettet brukeren «{username}» for kommandolinjen (alle fylker; "
+                          "kan ikke logge inn på nettsiden før den får et passord med "
+                          f"«avtaleflyt user password {username}»).", highlight=False)
+        console.print("Kommandolinjen på denne maskinen bruker nå denne serveren.")
+
+    def _forget_cli(self) -> None:
+        username = getattr(self, "_cli_user", None)
+        if username is None:
+            return
+        from avtaleflyt import client, runtime
+        from avtaleflyt.services import local_token
+
+        try:
+            client.serve_path(self.data_dir).unlink(missing_ok=True)
+            with runtime.session() as session:
+                local_token.revoke(session=session, username=username)
+        except Exception as e:  # stopping must go on; the next start rotates the token
+            console.print(f"[yellow]Kunne ikke trekke tilbake det lokale tokenet: "
+                          f"{type(e).__name__}[/]")
 
     def _watch_children(self) -> None:
         """If the server or the scheduler dies, stop the dashboard too, rather than serve

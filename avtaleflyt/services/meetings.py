@@ -273,6 +273,15 @@ def check_plan(session: Session, text: str, name: str, *, kommunenummer: str | N
                                             body=body), county, scope))
 
 
+def check_plan_file(session: Session, path: Path, *, kommunenummer: str | None = None,
+                    body: str | None = None, county: str | None = None) -> int:
+    """`check_plan` for a file on disk (`meeting import`, before a flow starts)."""
+    if not path.is_file():
+        raise InvalidInput(f"Fant ikke filen {path}.", field="file")
+    return check_plan(session, plan_text(path.read_bytes(), path.name), path.name,
+                      kommunenummer=kommunenummer, body=body, county=county)
+
+
 def import_meetings(*, session: Session, path: Path | None = None,
                     kommunenummer: str | None, body: str | None, ctx: Ctx,
                     county: str | None = None, text: str | None = None,

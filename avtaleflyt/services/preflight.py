@@ -67,3 +67,15 @@ def check_assign(*, session: Session, task_id: int, ctx: Ctx, contact_id: int | 
     from .people import check_assignment
 
     check_assignment(session=session, task_id=task_id, contact_id=contact_id, user=user)
+
+
+def check_meeting_import(*, session: Session, path, kommunenummer: str | None,
+                         body: str | None, ctx: Ctx, county: str | None = None) -> None:
+    """`meeting import`: the file is read and every row resolved (all or nothing), as the
+    import does, without storing anything."""
+    from pathlib import Path
+
+    from .meetings import check_plan_file
+
+    check_plan_file(session, Path(path), kommunenummer=kommunenummer, body=body,
+                    county=county)

@@ -249,37 +249,14 @@ def _import(user, key: str | None, data: bytes, name: str, *, kommunenummer: str
 
 def _check_plan(data: bytes, name: str, scope: Scope, *, kommunenummer: str | None,
                 body: str | None, county: str | None) -> None:
-    """What the import would refuse, read-only: the file's format, every bad line, unknown
-    municipalities — and, for a county user, another county's municipalities, named with
-    the same words as unknown ones."""
-    from avtaleflyt.domain.meetingplan import MeetingPlanInvalid, parse_csv, parse_ics
-    from avtaleflyt.services.meetings import _resolve
+    """What the import would refuse, read-only (the dashboard's upload uses the same check):
+    the file's format, every bad line, unknown municipalities — and, for a county user,
+    another county's, named with the same words as unknown ones."""
+    from avtaleflyt.services.meetings import check_plan, plan_text
 
-    if Path(name).suffix.lower() in (".ics", ".ical", ".ifb"):
-        rows = parse_ics(data, default_kommunenummer=kommunenummer, default_body=body)
-    else:
-        for encoding in ("utf-8", "cp1252"):
-            try:
-                text = data.decode(encoding)
-                break
-            except UnicodeDecodeError:
-                continue
-        else:
-            text = "\x00"
-        if "\x00" in text:
-            raise InvalidInput(f"{name} er ikke en tekstfil (CSV i UTF-8 eller Windows-1252) "
-                               "eller en .ics-fil.", field="file")
-        rows = parse_csv(text)
     with runtime.session() as s:
-        resolved = _resolve(s, rows, county)
-        if scope.national:
-            return
-        problems = [f"{f'linje {r.line}: ' if r.line else ''}"
-                    + (f"fant ingen kommune med kommunenummer {r.kommunenummer}."
-                       if r.kommunenummer else f"fant ikke fylke {r.county_code}.")
-                    for r, m in zip(rows, resolved) if not scope.allows(m.county_id)]
-    if problems:
-        raise MeetingPlanInvalid(problems)
+        check_plan(s, plan_text(data, name), name, kommunenummer=kommunenummer, body=body,
+                   county=county, scope=scope)
 
 
 # --- a municipality's saksgang ---------------------------------------------------------------

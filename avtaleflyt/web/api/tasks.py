@@ -26,8 +26,10 @@ class TasksDone(Input):
 
 
 class Assign(Input):
-    contact_id: int | None = Field(None, description="Kontaktpersonens id. Uten: tilbake "
-                                   "til kommunens primærkontakt.")
+    contact_id: int | None = Field(None, description="Kontaktpersonens id (bare for "
+                                   "kommunens oppgaver).")
+    user: str | None = Field(None, description="Brukernavnet til en aktiv bruker i sakens "
+                             "fylke. Uten begge: tilbake til standard ansvarlig.")
 
 
 @router.post("/tasks/done", response_model=list[CommandResult],
@@ -55,7 +57,7 @@ def tasks_done(user: ApiUser, key: IdempotencyKey, body: TasksDone) -> list[dict
 
 
 @router.post("/tasks/{task_id}/assign", response_model=CommandResult,
-             summary="Gi en oppgave en ansvarlig kontaktperson (som «task assign»)")
+             summary="Gi en oppgave en ansvarlig: kontaktperson eller bruker (som «task assign»)")
 def assign(user: ApiUser, key: IdempotencyKey, task_id: int, body: Assign = Assign()
            ) -> dict[str, Any]:
     from avtaleflyt.services.store import get_task, task_kommunenummer
@@ -68,4 +70,18 @@ def assign(user: ApiUser, key: IdempotencyKey, task_id: int, body: Assign = Assi
     except NotFound:  # another county's task: said exactly as for an unknown id
         raise NotFound(f"Fant ingen oppgave med id {task_id}. Se oppgavene med "
                        "«avtaleflyt case show KNR».", field="task_id") from None
-    return run_write(user, "assign_task", key, task_id=task_id, contact_id=body.contact_id)
+    _check_assign(user, key, task_id, body)
+    return run_write(user, "assign_task", key, task_id=task_id, contact_id=body.contact_id,
+                     username=body.user)
+
+
+def _check_assign(user, key, task_id: int, body: Assign) -> None:
+    """`preflight.check_assign` (its `user` is the assignee; `preflight()` takes `user` for
+    the token's user), skipped like every preflight for a retry already saved."""
+    from avtaleflyt.services import inbox, preflight as checks
+
+    with runtime.session() as s:
+        if key is not None and inbox.status_of(s, key) in (inbox.APPLIED, inbox.DONE):
+            return
+        checks.check_assign(session=s, task_id=task_id, contact_id=body.contact_id,
+                            user=body.user, ctx=runtime.ctx(actor=user.username))
