@@ -199,3 +199,33 @@ def test_a_token_is_never_sent_in_clear_text_across_a_network(tmp_path):
     assert "ikke kryptert; bruk https://" in r.err
     r = avtaleflyt("login", "--url", "http://10.0.0.5:8080", "--token", "avt_x", env=env)
     assert r.code == 2 and "ikke kryptert" in r.err
+
+
+def test_through_serve_the_cli_sees_every_note_as_in_process(sqlite_url, tmp_path):
+    """serve's local token stands in for the CLI on its machine: `case show` lists the
+    county's unshared notes as the in-process CLI does; an ordinary national token (a
+    national dashboard user's) sees only the shared ones, as on the case page."""
+    import httpx
+
+    from avtaleflyt.domain.facts import Theme
+    from avtaleflyt.services import local_token, people
+
+    from .conftest import ctx_for
+
+    open_case(sqlite_url, "1836", date(2026, 3, 2))
+    with db.session_scope(sqlite_url) as s:
+        for text, shared in (("Bare for fylket", False), ("Delt med alle", True)):
+            people.add_note(session=s, kommunenummer="1836", theme=Theme.ENGAGEMENT,
+                            on=date(2026, 3, 3), ctx=ctx_for(date(2026, 3, 3)), text=text,
+                            shared=shared)
+        local, _ = local_token.issue(session=s, username="driftsbruker")
+    national = make_token(sqlite_url, username="leder")
+    with api_server() as origin:
+        def notes(token):
+            r = httpx.get(f"{origin}/api/v1/cases/1836", timeout=30,
+                          headers={"Authorization": f"Bearer {token}"})
+            assert r.status_code == 200, r.text
+            return sorted(n["text"] for n in r.json()["notes"])
+        assert notes(local) == ["Bare for fylket", "Delt med alle"]
+        assert notes(national) == ["Delt med alle"]
+

@@ -54,6 +54,14 @@ def issue(*, session: Session, username: str) -> tuple[str, bool] | None:
     return plain, created
 
 
+def is_local(*, session: Session, token: str) -> bool:
+    """Whether `token` is a serve's local token: the in-process CLI's stand-in, which sees
+    what the CLI on this machine sees (every note of a case, shared or not)."""
+    name = session.exec(select(ApiToken.name).where(
+        ApiToken.token_hash == tokens.hash_token(token))).first()
+    return name is not None and name.startswith(TOKEN_NAME)
+
+
 def revoke(*, session: Session, username: str) -> int:
     """Revoke the user's local tokens (serve stopped, or started again)."""
     rows = session.exec(

@@ -202,13 +202,19 @@ def api_user(request: Request) -> UserView:
         raise unauthorized("Mangler token: send «Authorization: Bearer TOKEN». Et token lages "
                            "med «avtaleflyt token create NAVN».", token_given=False)
     user = None
+    local = False
     if token:
         with runtime.session() as s:
             user = user_for_token(session=s, token=token)
+            if user is not None:
+                from avtaleflyt.services.local_token import is_local
+
+                local = is_local(session=s, token=token)
     if user is None:
         raise unauthorized("Tokenet er ugyldig, utløpt eller trukket tilbake, eller brukeren "
                            "er deaktivert.", token_given=True)
     request.state.user = user
+    request.state.local_cli = local  # serve's token for the CLI on this machine
     return user
 
 
