@@ -13,8 +13,7 @@ from datetime import date
 
 import pytest
 
-from .conftest import IN_CI
-from .test_browser import ARGS, CHROMIUM, _free_port
+from .test_browser import _free_port, browser  # noqa: F401 - fixture
 from .web_support import PASSWORD, make_user, open_case, record, to_political, to_setup
 
 # Every page of the dashboard, as a user reaches it (the login page logged out, the rest
@@ -46,21 +45,6 @@ TODAY = date(2026, 6, 15)
 BLOCKING = ("serious", "critical")
 
 pytestmark = [pytest.mark.browser]
-
-
-@pytest.fixture
-def browser():
-    if not CHROMIUM.exists():
-        message = f"Chromium is missing at {CHROMIUM} (apt-get install chromium)"
-        if IN_CI:
-            pytest.fail(message)
-        pytest.skip(message)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        yield b
-        b.close()
 
 
 @pytest.fixture
