@@ -153,14 +153,20 @@ def reminders_list(
     """Vis påminnelsene i utboksen: hva, til hvem, og om oppsummeringen er sendt."""
     from datetime import timedelta
 
-    from avtaleflyt import runtime
-    from avtaleflyt.services.reminders import reminder_rows, status_text
+    from .output import LOCAL, via_api_all
 
-    with user_errors():
-        today = runtime.today()
-        since = today - timedelta(days=days)
-        with runtime.session() as s:
-            rows = reminder_rows(s, since=since, ctx=runtime.ctx())
+    rows = via_api_all("/reminders", {"days": days})
+    if rows is not LOCAL:
+        since = _client_today() - timedelta(days=days)  # for «none since …»
+    else:
+        from avtaleflyt import runtime
+        from avtaleflyt.services.reminders import reminder_rows
+
+        with user_errors():
+            today = runtime.today()
+            since = today - timedelta(days=days)
+            with runtime.session() as s:
+                rows = reminder_rows(s, since=since, ctx=runtime.ctx())
     if as_json:
         print_json(rows)
         return
@@ -168,6 +174,8 @@ def reminders_list(
         console.print(f"Ingen påminnelser laget siden {fmt_iso(since.isoformat())}.",
                       highlight=False)
         return
+    from avtaleflyt.services.reminders import status_text
+
     t = Table(title="Påminnelser", title_justify="left")
     for c in ("Laget", "Type", "Mottaker", "Kommune", "Oppgave", "Frist", "Status"):
         t.add_column(c)
@@ -176,3 +184,21 @@ def reminders_list(
                   escape(r["recipient_label"]), escape(r["municipality"]), escape(r["task"]),
                   fmt_iso(r["due_on"]), status_text(r))
     console.print(t)
+
+
+def _client_today():
+    """The business date as a client knows it without the settings: AVTALEFLYT_TODAY (a
+    discovered `serve` runs with the same one), else today in Norway."""
+    import os
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    given = os.environ.get("AVTALEFLYT_TODAY", "").strip()
+    if given:
+        from avtaleflyt.formatting import parse_date
+
+        try:
+            return parse_date(given, "AVTALEFLYT_TODAY")
+        except Exception:  # noqa: BLE001 - the server refused nothing: its date is unknown
+            pass
+    return datetime.now(ZoneInfo("Europe/Oslo")).date()

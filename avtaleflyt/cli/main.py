@@ -110,6 +110,8 @@ REMOTE_COMMANDS = frozenset({
     ("task", "done"), ("task", "assign"), ("note", "add"),
     *(("contact", c) for c in ("add", "edit", "erase", "list")),
     *(("meeting", c) for c in ("add", "import", "move", "cancel", "list")),
+    *(("doc", c) for c in ("list", "render", "get")),
+    ("report", "list"), ("report", "experience"), ("reminders", "list"),
 })
 # Commands about this installation itself: always run here.
 LOCAL_COMMANDS = frozenset({"init", "demo", "serve", "db", "user", "token", "login", "logout"})
