@@ -153,11 +153,11 @@ def reminders_list(
     """Vis påminnelsene i utboksen: hva, til hvem, og om oppsummeringen er sendt."""
     from datetime import timedelta
 
-    from .output import LOCAL, via_api_all
+    from .output import LOCAL, client_today, via_api_all
 
     rows = via_api_all("/reminders", {"days": days})
     if rows is not LOCAL:
-        since = _client_today() - timedelta(days=days)  # for «none since …»
+        since = client_today() - timedelta(days=days)  # for «none since …»
     else:
         from avtaleflyt import runtime
         from avtaleflyt.services.reminders import reminder_rows
@@ -184,21 +184,3 @@ def reminders_list(
                   escape(r["recipient_label"]), escape(r["municipality"]), escape(r["task"]),
                   fmt_iso(r["due_on"]), status_text(r))
     console.print(t)
-
-
-def _client_today():
-    """The business date as a client knows it without the settings: AVTALEFLYT_TODAY (a
-    discovered `serve` runs with the same one), else today in Norway."""
-    import os
-    from datetime import datetime
-    from zoneinfo import ZoneInfo
-
-    given = os.environ.get("AVTALEFLYT_TODAY", "").strip()
-    if given:
-        from avtaleflyt.formatting import parse_date
-
-        try:
-            return parse_date(given, "AVTALEFLYT_TODAY")
-        except Exception:  # noqa: BLE001 - the server refused nothing: its date is unknown
-            pass
-    return datetime.now(ZoneInfo("Europe/Oslo")).date()

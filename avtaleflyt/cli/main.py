@@ -280,10 +280,9 @@ def status(
 
     rows = via_api_all("/cases", {"county": county})
     if rows is not LOCAL:
-        from datetime import datetime
-        from zoneinfo import ZoneInfo
+        from .output import client_today
 
-        today = datetime.now(ZoneInfo("Europe/Oslo")).date()  # the title's date
+        today = client_today()  # the title's date
     else:
         from avtaleflyt import runtime
         from avtaleflyt.services.queries import status_rows
