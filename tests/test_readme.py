@@ -124,13 +124,18 @@ _SERVE = r"""serve_here() {
   SERVE_PORT=$((SERVE_PORT + 1)); SERVE_STARTS=$((SERVE_STARTS + 1))
   avtaleflyt serve --port "$SERVE_PORT" --scheduler workers >>"$SERVE_LOG" 2>&1 &
   SERVE_PID=$!
-  for _ in $(seq 1200); do
-    if [ -f "$AVTALEFLYT_DATA_DIR/serve.json" ] && (: >"/dev/tcp/127.0.0.1/$SERVE_PORT") 2>/dev/null; then return 0; fi
+  for _ in $(seq 3000); do
+    if [ -f "$AVTALEFLYT_DATA_DIR/serve.json" ] \
+        && (: >"/dev/tcp/127.0.0.1/$SERVE_PORT") 2>/dev/null; then return 0; fi
     kill -0 "$SERVE_PID" 2>/dev/null || break; sleep 0.1
   done
   echo "serve did not start" >&2; cat "$SERVE_LOG" >&2; return 1
 }
-trap 'if [ -n "${SERVE_PID:-}" ]; then kill -TERM "$SERVE_PID"; wait "$SERVE_PID" || true; fi; echo "serve started $SERVE_STARTS times" >&2' EXIT
+stop_serve() {
+  if [ -n "${SERVE_PID:-}" ]; then kill -TERM "$SERVE_PID"; wait "$SERVE_PID" || true; fi
+  echo "serve started $SERVE_STARTS times" >&2
+}
+trap stop_serve EXIT
 SERVE_STARTS=0"""
 
 
