@@ -42,6 +42,7 @@ def _run(args: list[str], env: dict[str, str]) -> tuple[int, str, str, list[str]
     ["case", "record", "1836", "meeting-held"],  # refused: no case for 1836
     ["task", "done", "999999"],  # refused: no such task
     ["case", "show", "9999"],  # refused: no such municipality
+    ["doc", "list", "9999"],  # refused: no such municipality
 ])
 def test_a_command_sent_to_the_api_loads_no_prefect_sqlalchemy_or_dashboard(sqlite_url, args):
     token = make_token(sqlite_url)

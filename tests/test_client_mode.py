@@ -73,6 +73,8 @@ def both(sqlite_url, sqlite_template, tmp_path, monkeypatch, prefect_server):
 
 
 _WHEN = re.compile(r'"(recorded_at|created_at|at)": "[^"]+"')
+# A DOCX or PDF carries the moment it was made: its SHA-256 (and size) differ in A and B.
+_MADE = re.compile(r'(?<="sha256": ")[0-9a-f]{64}|(?<="size": )\d+|\b[0-9a-f]{7,12}(?=…)')
 
 
 def _same(local, remote, *args):
@@ -80,6 +82,8 @@ def _same(local, remote, *args):
     a, b = local(*args), remote(*args)
     assert "Traceback" not in a.err + b.err, (a.err, b.err)
     a.out, b.out = _WHEN.sub(r'"\1": "…"', a.out), _WHEN.sub(r'"\1": "…"', b.out)
+    if args[0] in ("doc", "report"):
+        a.out, b.out = _MADE.sub("0", a.out), _MADE.sub("0", b.out)
     if (b.code, b.out, b.err) != (a.code, a.out, a.err):
         import difflib
 
@@ -136,6 +140,50 @@ def test_commands_through_the_api_print_and_exit_as_in_process(both):
     assert r.code == 1 and r.out == ""
     assert r.err.startswith("Feil: Tokenet ble avvist av http://127.0.0.1:"), r.err
     assert "AVTALEFLYT_TOKEN" in r.err
+
+
+def test_documents_reports_and_reminders_through_the_api_as_in_process(both, tmp_path):
+    local, remote, url_b, token, env = both
+    _same(local, remote, "doc", "list", "1836")
+    # A stored version: the same name and line; then listed alike, and fetched alike.
+    r = _same(local, remote, "doc", "render", "1836", "agreement", "--format", "docx")
+    assert r.code == 0 and r.out.startswith("Lagret 1836/agreement-v"), r.out
+    name = r.out.split()[1]
+    r = _same(local, remote, "doc", "list", "1836", "--json")
+    assert name in {d["path"] for d in json.loads(r.out)}
+    _same(local, remote, "doc", "list", "1836")
+    copy = tmp_path / "ut" / "avtale.docx"
+    r = _same(local, remote, "doc", "get", name, "--out", str(copy))
+    assert r.code == 0 and f"{name} → {copy}" in r.out
+    assert copy.read_bytes()[:2] == b"PK"  # the client wrote the server's bytes
+    copy.unlink()
+    # --out: the file only, written here (no version stored, in A nor in B).
+    page = tmp_path / "saksframlegg.html"
+    r = _same(local, remote, "doc", "render", "1836", "saksframlegg", "--out", str(page))
+    assert r.code == 0 and r.out.strip() == str(page)
+    assert "Rødøy" in page.read_text(encoding="utf-8")
+    _same(local, remote, "doc", "list", "1836", "--json")
+    # Refusals: an unknown kind (exit 2), an unknown municipality or name (exit 1).
+    r = _same(local, remote, "doc", "render", "1836", "brev")
+    assert r.code == 2 and r.err.startswith("Feil: ")
+    r = _same(local, remote, "doc", "list", "9999")
+    assert r.code == 1 and "9999" in r.err
+    r = _same(local, remote, "doc", "get", "1836/agreement-v99.docx", "--out", str(copy))
+    assert r.code == 1 and not copy.exists()
+    # The experience report: figures, a stored version, the list of reports.
+    r = _same(local, remote, "report", "experience", "--json")
+    assert json.loads(r.out)["county_code"] == "18"
+    r = _same(local, remote, "report", "list")
+    assert "Ingen rapporter" in r.out
+    r = _same(local, remote, "report", "experience")
+    assert r.code == 0 and r.out.startswith("Lagret "), r.out
+    _same(local, remote, "report", "list", "--json")
+    _same(local, remote, "report", "list")
+    report = tmp_path / "erfaringer.html"
+    r = _same(local, remote, "report", "experience", "--out", str(report))
+    assert r.code == 0 and report.stat().st_size > 0
+    _same(local, remote, "reminders", "list")
+    _same(local, remote, "reminders", "list", "--json", "--days", "365")
 
 
 def test_a_server_that_is_not_there_is_named_not_bypassed(tmp_path):

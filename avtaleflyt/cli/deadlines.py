@@ -153,14 +153,20 @@ def reminders_list(
     """Vis påminnelsene i utboksen: hva, til hvem, og om oppsummeringen er sendt."""
     from datetime import timedelta
 
-    from avtaleflyt import runtime
-    from avtaleflyt.services.reminders import reminder_rows, status_text
+    from .output import LOCAL, client_today, via_api_all
 
-    with user_errors():
-        today = runtime.today()
-        since = today - timedelta(days=days)
-        with runtime.session() as s:
-            rows = reminder_rows(s, since=since, ctx=runtime.ctx())
+    rows = via_api_all("/reminders", {"days": days})
+    if rows is not LOCAL:
+        since = client_today() - timedelta(days=days)  # for «none since …»
+    else:
+        from avtaleflyt import runtime
+        from avtaleflyt.services.reminders import reminder_rows
+
+        with user_errors():
+            today = runtime.today()
+            since = today - timedelta(days=days)
+            with runtime.session() as s:
+                rows = reminder_rows(s, since=since, ctx=runtime.ctx())
     if as_json:
         print_json(rows)
         return
@@ -168,6 +174,8 @@ def reminders_list(
         console.print(f"Ingen påminnelser laget siden {fmt_iso(since.isoformat())}.",
                       highlight=False)
         return
+    from avtaleflyt.services.reminders import status_text
+
     t = Table(title="Påminnelser", title_justify="left")
     for c in ("Laget", "Type", "Mottaker", "Kommune", "Oppgave", "Frist", "Status"):
         t.add_column(c)

@@ -48,6 +48,61 @@ def _write_or_store(kind: str, fmt: str, out: Path | None, **where) -> str:
                 f"Hent en kopi med «avtaleflyt doc get {row.path} --out FIL».")
 
 
+# -- through the JSON API (client mode, avtaleflyt/client.py) ------------------------------
+# The API answers what in-process prints: the stored version's line («Lagret …»), or with
+# `store: false` (`--out`) the rendered bytes, written here.
+
+def _remote_write_or_store(path: str, body: dict, out: Path | None) -> str | None:
+    """`_write_or_store` through the API; None when the command runs in this process."""
+    from .output import LOCAL, via_api
+
+    if out is None:
+        answer = via_api("POST", path, body)
+        return None if answer is LOCAL else answer["message"]
+    data = via_api("POST", path, {**body, "store": False}, raw=True)
+    if data is LOCAL:
+        return None
+    _save(out, data)
+    return str(out.resolve())
+
+
+def _save(out: Path, data: bytes) -> None:
+    """`document_store.write_atomically` without loading SQLAlchemy (client mode): the
+    same refusals, and a reader never sees a half-written file."""
+    import os
+    import tempfile
+
+    from avtaleflyt.domain.errors import InvalidInput
+
+    with user_errors():
+        if out.is_dir():
+            raise InvalidInput(f"«--out»: «{out}» er en mappe; oppgi et filnavn.", field="out")
+        try:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
+            try:
+                with os.fdopen(fd, "wb") as f:
+                    f.write(data)
+                    f.flush()
+                    os.fsync(f.fileno())
+                os.replace(tmp, out)
+            except BaseException:
+                Path(tmp).unlink(missing_ok=True)
+                raise
+        except OSError as e:
+            from avtaleflyt.services.document_store import disk_problem
+
+            raise InvalidInput(f"«--out»: kan ikke skrive «{out}»: {disk_problem(e)}.",
+                               field="out") from None
+
+
+def _part(value: str) -> str:
+    """A value as one segment of the API's path (a kommunenummer as typed)."""
+    from urllib.parse import quote
+
+    return quote(value.strip(), safe="")
+
+
 @doc_app.command("render")
 def render(
     knr: Knr,
@@ -64,6 +119,11 @@ def render(
     skrives ut. Med --out skrives bare filen, og ingen versjon lagres.
 
     Gamle versjoner beholdes alltid."""
+    path = _remote_write_or_store(f"/cases/{_part(knr)}/documents",
+                                  {"kind": kind, "format": fmt, "year": year}, out)
+    if path is not None:
+        console.print(path, highlight=False, soft_wrap=True)
+        return
     from avtaleflyt.services.documents import CASE_KINDS, check_kind
 
     with user_errors():
@@ -81,6 +141,20 @@ def get(
         "--out", help="Filen kopien skrives til (erstattes om den finnes).")],
 ) -> None:
     """Skriv en lagret versjon fra databasen til en fil (samme innhold og SHA-256)."""
+    from urllib.parse import quote
+
+    from .output import LOCAL, via_api
+
+    named = name.strip().strip("/")  # as document_store.by_name looks it up
+    data = via_api("GET", "/documents/" + quote(named, safe="/"), raw=True)
+    if data is not LOCAL:
+        import hashlib
+
+        _save(out, data)
+        console.print(f"{named} → {out.resolve()} "
+                      f"(SHA-256 {hashlib.sha256(data).hexdigest()[:12]}…)",
+                      highlight=False, soft_wrap=True)
+        return
     from avtaleflyt import runtime
     from avtaleflyt.services import document_store
 
@@ -96,11 +170,15 @@ def get(
 def list_(knr: Knr, as_json: Annotated[bool, typer.Option(
         "--json", help="Skriv JSON for skript.")] = False) -> None:
     """Vis kommunens lagrede dokumenter: type, versjon, format, dato, SHA-256 og navn."""
-    from avtaleflyt import runtime
-    from avtaleflyt.services.documents import list_documents
+    from .output import LOCAL, via_api_all
 
-    with user_errors(), runtime.session() as s:
-        rows = list_documents(session=s, kommunenummer=knr)
+    rows = via_api_all(f"/cases/{_part(knr)}/documents")
+    if rows is LOCAL:
+        from avtaleflyt import runtime
+        from avtaleflyt.services.documents import list_documents
+
+        with user_errors(), runtime.session() as s:
+            rows = list_documents(session=s, kommunenummer=knr)
     if as_json:
         print_json(rows)
         return
@@ -153,13 +231,23 @@ def experience(
     fylkene side om side (tid per fase, utfall og de delte erfaringene etter tema).
 
     Uten --out lagres en ny versjon i databasen; navnet skrives ut."""
+    from .output import LOCAL, via_api
+
     if as_json:
+        figures = via_api("GET", "/reports/experience", params={"county": county})
+        if figures is not LOCAL:
+            print_json(figures)
+            return
         from avtaleflyt import runtime
         from avtaleflyt.services.documents import experience_figures
 
         with user_errors(), runtime.session() as s:
             figures = experience_figures(session=s, ctx=runtime.ctx(), county=county)
         print_json(figures)
+        return
+    path = _remote_write_or_store("/reports/experience", {"county": county, "format": fmt}, out)
+    if path is not None:
+        console.print(path, highlight=False, soft_wrap=True)
         return
     with user_errors():
         path = _write_or_store("experience_report", fmt, out, county=county)
@@ -174,11 +262,15 @@ def report_list(
     """Vis lagrede erfaringsrapporter: versjon, dato, SHA-256 og navn.
 
     Uten --county vises rapportene for alle fylkene og sammenligningene av fylkene."""
-    from avtaleflyt import runtime
-    from avtaleflyt.services.documents import list_documents
+    from .output import LOCAL, via_api_all
 
-    with user_errors(), runtime.session() as s:
-        rows = list_documents(session=s, county=county)
+    rows = via_api_all("/reports", {"county": county})
+    if rows is LOCAL:
+        from avtaleflyt import runtime
+        from avtaleflyt.services.documents import list_documents
+
+        with user_errors(), runtime.session() as s:
+            rows = list_documents(session=s, county=county)
     if as_json:
         print_json(rows)
         return

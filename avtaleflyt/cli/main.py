@@ -110,6 +110,8 @@ REMOTE_COMMANDS = frozenset({
     ("task", "done"), ("task", "assign"), ("note", "add"),
     *(("contact", c) for c in ("add", "edit", "erase", "list")),
     *(("meeting", c) for c in ("add", "import", "move", "cancel", "list")),
+    *(("doc", c) for c in ("list", "render", "get")),
+    ("report", "list"), ("report", "experience"), ("reminders", "list"),
 })
 # Commands about this installation itself: always run here.
 LOCAL_COMMANDS = frozenset({"init", "demo", "serve", "db", "user", "token", "login", "logout"})
@@ -278,10 +280,9 @@ def status(
 
     rows = via_api_all("/cases", {"county": county})
     if rows is not LOCAL:
-        from datetime import datetime
-        from zoneinfo import ZoneInfo
+        from .output import client_today
 
-        today = datetime.now(ZoneInfo("Europe/Oslo")).date()  # the title's date
+        today = client_today()  # the title's date
     else:
         from avtaleflyt import runtime
         from avtaleflyt.services.queries import status_rows

@@ -304,6 +304,24 @@ def _add_next_step(result: dict[str, Any]) -> None:
         result["next_step"] = next_step(session=s, kommunenummer=knr, ctx=runtime.ctx())
 
 
+def client_today():
+    """The business date as a client knows it without the settings: AVTALEFLYT_TODAY (a
+    discovered `serve` runs with the same one), else today in Norway."""
+    import os
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    given = os.environ.get("AVTALEFLYT_TODAY", "").strip()
+    if given:
+        from avtaleflyt.formatting import parse_date
+
+        try:
+            return parse_date(given, "AVTALEFLYT_TODAY")
+        except Exception:  # noqa: BLE001 - the server refused nothing: its date is unknown
+            pass
+    return datetime.now(ZoneInfo("Europe/Oslo")).date()
+
+
 def via_api_all(path: str, params: dict[str, Any] | None = None) -> Any:
     """Every item of a paged read through the API (page after page), or LOCAL."""
     items: list[Any] = []
