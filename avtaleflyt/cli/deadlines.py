@@ -64,7 +64,7 @@ def _dry_run(runtime) -> dict[str, Any]:
 
 def _print_sweep(r: dict[str, Any]) -> None:
     from avtaleflyt.formatting import format_count as n
-    from avtaleflyt.services.reminders import status_text
+    from avtaleflyt.domain.kinds import status_text
 
     prefix = "Prøvekjøring – ingenting er endret eller sendt. " if r["dry_run"] else ""
     console.print(
@@ -174,7 +174,7 @@ def reminders_list(
         console.print(f"Ingen påminnelser laget siden {fmt_iso(since.isoformat())}.",
                       highlight=False)
         return
-    from avtaleflyt.services.reminders import status_text
+    from avtaleflyt.domain.kinds import status_text
 
     t = Table(title="Påminnelser", title_justify="left")
     for c in ("Laget", "Type", "Mottaker", "Kommune", "Oppgave", "Frist", "Status"):

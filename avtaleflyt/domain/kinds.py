@@ -100,3 +100,21 @@ def task_family(key: str) -> TaskFamily:
 
 def is_duty(key: str) -> bool:
     return task_family(key) is not TaskFamily.CHECKLIST
+
+
+# --- the outbox: a digest's states and how a person reads them --------------------------
+# Here, with no imports, so the CLI prints them in client mode without the database layer.
+
+PENDING, SENDING, SENT, FAILED, GAVE_UP = "pending", "sending", "sent", "failed", "gave_up"
+STATUS_LABELS = {PENDING: "venter", SENDING: "sendes", SENT: "sendt",
+                 FAILED: "feilet (prøver igjen)", GAVE_UP: "gitt opp", "venter": "venter",
+                 "would_send": "ville blitt sendt"}
+NO_TARGET_LABEL = "ingen mottaker satt opp"
+
+
+def status_text(row: dict) -> str:
+    """A digest's status in words: "ingen mottaker satt opp" when nothing is configured to
+    send it to (a fresh installation), not "feilet"."""
+    if row.get("no_target"):
+        return NO_TARGET_LABEL
+    return STATUS_LABELS.get(row["status"], row["status"])

@@ -51,22 +51,11 @@ from avtaleflyt.notifications.channels import (
 from avtaleflyt.notifications.digest import DigestContent, Item, render, when_text
 from avtaleflyt.notifications.masking import scrub
 
+from avtaleflyt.domain.kinds import (  # noqa: F401 - the words are re-exported from here
+    FAILED, GAVE_UP, NO_TARGET_LABEL, PENDING, SENDING, SENT, STATUS_LABELS, status_text)
+
 from .context import Ctx
 from .scope import EVERYWHERE, Scope
-
-PENDING, SENDING, SENT, FAILED, GAVE_UP = "pending", "sending", "sent", "failed", "gave_up"
-STATUS_LABELS = {PENDING: "venter", SENDING: "sendes", SENT: "sendt",
-                 FAILED: "feilet (prøver igjen)", GAVE_UP: "gitt opp", "venter": "venter",
-                 "would_send": "ville blitt sendt"}
-NO_TARGET_LABEL = "ingen mottaker satt opp"
-
-
-def status_text(row: dict[str, Any]) -> str:
-    """A digest's status in words: "ingen mottaker satt opp" when nothing is configured to
-    send it to (a fresh installation), not "feilet"."""
-    if row.get("no_target"):
-        return NO_TARGET_LABEL
-    return STATUS_LABELS.get(row["status"], row["status"])
 
 
 def recipient_label(recipient: str, ctx: Ctx, libraries: dict[str, str] | None = None) -> str:
