@@ -109,7 +109,7 @@ def test_rejection_closes_the_case_and_a_new_one_can_be_opened(session, db_url):
                     ctx=ctx_for(date(2026, 3, 2)))
     for kind, on in (("meeting-held", date(2026, 3, 10)), ("needs-assessed", date(2026, 3, 10)),
                      ("intent-confirmed", date(2026, 3, 10))):
-        record(session, kind, on, **options)
+        record(session, kind, on)
     record(session, "council-decision", date(2026, 4, 23), outcome="postponed")
     assert snapshot_json(session, date(2026, 4, 23))["status"] == "active"
     record(session, "council-decision", date(2026, 6, 18), outcome="rejected", reference="26/40")
