@@ -85,7 +85,7 @@ def prepare(data: Path, n: int) -> tuple[list[str], list[str], list[int]]:
     from avtaleflyt import db
     from avtaleflyt.filemodes import private_dir
     from avtaleflyt.models import Municipality
-    from avtaleflyt.services import cases, facts, mytasks
+    from avtaleflyt.services import cases, document_store, facts, mytasks
     from avtaleflyt.services.context import make_ctx
     from avtaleflyt.services.queries import case_detail
     from avtaleflyt.services.reference import load_reference_data
@@ -112,6 +112,10 @@ def prepare(data: Path, n: int) -> tuple[list[str], list[str], list[int]]:
                 cases.record_fact(session=s, kommunenummer=knr,
                                   fact=facts.build_fact(fact, on, options, ctx), ctx=ctx)
                 cases.advance(session=s, kommunenummer=knr, ctx=ctx)
+            # The setup checklist draft, as the stage flow writes it when a case enters
+            # system setup through a command: a case there through `serve` has it.
+            document_store.ensure_stage_documents(session=s, kommunenummer=knr, ctx=ctx)
+            s.commit()
             ids = [t["id"] for t in case_detail(s, knr, today)["tasks"] if not t["done_on"]]
             refused = {r.task_id for r in mytasks.check_completions(s, ids, today, ctx)}
             tasks.append(next(i for i in ids if i not in refused))

@@ -19,6 +19,7 @@ from avtaleflyt import runtime
 from avtaleflyt.domain.errors import DomainError
 from avtaleflyt.services import cases, facts, inbox, people
 from avtaleflyt.services.context import Ctx
+from avtaleflyt.services.store import get_case
 
 from avtaleflyt.flows.onboarding import advance as advance_case
 
@@ -109,9 +110,11 @@ def take_refusal(command_id: int) -> DomainError | None:
     return _REFUSALS.pop(command_id, None)
 
 
-def execute(command_id: int, apply: Callable[..., Any], *, advance: bool = True
-            ) -> dict[str, Any]:
-    """Run one command once: `apply(session, payload, ctx)` returns the service's outcome."""
+def execute(command_id: int, apply: Callable[..., Any], *, advance: bool = True,
+            skip_settled: bool = False) -> dict[str, Any]:
+    """Run one command once: `apply(session, payload, ctx)` returns the service's outcome.
+    `skip_settled`: no onboarding loop when the case's stage is settled afterwards
+    (`cases.stage_settled`: its stage run would change nothing), so no stage flow run."""
     with runtime.session() as s:
         cmd = inbox.load(s, command_id)
         if cmd.status == inbox.DONE:
@@ -137,8 +140,17 @@ def execute(command_id: int, apply: Callable[..., Any], *, advance: bool = True
             inbox.mark_applied(s, inbox.load(s, command_id), partial)
         else:
             partial = dict(cmd.result or {})
+        knr = partial.get("kommunenummer")
+        settled: dict[str, Any] | None = None
+        if advance and skip_settled and knr and cases.stage_settled(
+                session=s, kommunenummer=knr, ctx=ctx):
+            # What the loop would answer: no transition, the case where it is.
+            case = get_case(s, knr)[1]
+            settled = {"transitions": [], "stage": case.stage, "status": case.status}
     result = dict(partial)
-    if advance and partial.get("kommunenummer"):
+    if settled is not None:
+        result.update(settled)
+    elif advance and partial.get("kommunenummer"):
         # The onboarding loop's body, not a nested flow run: the stage flows it calls are
         # this command's subflows. One flow run fewer per command.
         progress = advance_case(partial["kommunenummer"], today=ctx.today, actor=actor)
@@ -207,7 +219,7 @@ def record_fact(command_id: int) -> dict[str, Any]:
 
 @flow(name="complete-task", flow_run_name=run_name)
 def complete_task(command_id: int) -> dict[str, Any]:
-    return execute(command_id, _complete)
+    return execute(command_id, _complete, skip_settled=True)
 
 
 @flow(name="change-case-status", flow_run_name=run_name)

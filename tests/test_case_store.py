@@ -267,3 +267,64 @@ def test_a_municipality_task_can_be_given_a_named_contact(session, db_url):
                            contact_id=999, ctx=ctx)
     history = [e["kind"] for e in snapshot_json(session, date(2026, 3, 2))["history"]]
     assert history.count("task_assigned") == 1
+
+
+def _stage_run_changes(session, today) -> tuple[bool, bool]:
+    """(`stage_settled` before, whether the stage flow's work then changed anything): the
+    onboarding loop and the stage's drafts, as the stage flows run them."""
+    from avtaleflyt.models import Document
+    from avtaleflyt.services import document_store
+
+    def seen():
+        _, case = get_case(session, KNR)
+        return (case.stage, case.status,
+                len(session.exec(select(Event).where(Event.case_id == case.id)).all()),
+                len(session.exec(select(Task).where(Task.case_id == case.id)).all()),
+                len(session.exec(select(Document).where(Document.case_id == case.id)).all()))
+
+    settled = cases.stage_settled(session=session, kommunenummer=KNR, ctx=ctx_for(today))
+    before = seen()
+    advance(session, today)
+    document_store.ensure_stage_documents(session=session, kommunenummer=KNR,
+                                          ctx=ctx_for(today))
+    session.commit()
+    return settled, seen() != before
+
+
+def test_stage_settled_says_whether_a_stage_run_would_change_anything(session, db_url):
+    """`task done` skips the stage flow run when the stage is settled: that must be exactly
+    when running it would change nothing (no gate, no task, no draft, no renewal or end)."""
+    day = date(2026, 3, 2)
+    cases.open_case(session=session, kommunenummer=KNR, opened_on=day, ctx=ctx_for(day))
+    assert _stage_run_changes(session, day) == (True, False)
+    for kind in ("meeting-held", "needs-assessed"):
+        cases.record_fact(session=session, kommunenummer=KNR, ctx=ctx_for(day),
+                          fact=facts.build_fact(kind, day, {}, ctx_for(day)))
+        assert _stage_run_changes(session, day) == (True, False)  # the gate is still shut
+    cases.record_fact(session=session, kommunenummer=KNR, ctx=ctx_for(day),
+                      fact=facts.build_fact("intent-confirmed", day, {}, ctx_for(day)))
+    assert _stage_run_changes(session, day) == (False, True)  # the gate opens: a transition
+    assert _stage_run_changes(session, day) == (True, False)  # the draft is written
+    for kind, on, options in (
+            ("council-decision", date(2026, 4, 23), {"outcome": "approved"}),
+            ("county-decision", date(2026, 5, 5), {"outcome": "approved"}),
+            ("terms-set", date(2026, 5, 11), {"start": "2026-09-01", "years": "3",
+                                              "notice_months": "6"}),
+            ("signed", date(2026, 5, 20), {"party": "municipality"}),
+            ("signed", date(2026, 5, 22), {"party": "county"})):
+        record(session, kind, on, **options)
+    _, case = get_case(session, KNR)
+    assert case.stage == "system_setup"
+    # The setup checklist draft is missing (services.advance writes no drafts): not settled.
+    assert _stage_run_changes(session, date(2026, 5, 22)) == (False, True)
+    tasks = session.exec(select(Task).where(Task.case_id == case.id,
+                                            Task.stage == "system_setup")).all()
+    on = date(2026, 8, 14)
+    for t in tasks[:-1]:  # a checklist item that opens no gate
+        cases.complete_task(session=session, task_id=t.id, on=on, ctx=ctx_for(on))
+        assert _stage_run_changes(session, on) == (True, False)
+    cases.complete_task(session=session, task_id=tasks[-1].id, on=on, ctx=ctx_for(on))
+    assert _stage_run_changes(session, on) == (True, False)  # the start date is not reached
+    # The start date reached: the gate opens on the next run, whatever the command was.
+    assert _stage_run_changes(session, date(2026, 9, 1)) == (False, True)
+    assert get_case(session, KNR)[1].stage == "running_operation"

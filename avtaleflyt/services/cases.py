@@ -249,6 +249,38 @@ def run_stage(*, session: Session, kommunenummer: str, stage: Stage, ctx: Ctx) -
                      "on": step.on.isoformat()})
 
 
+def stage_settled(*, session: Session, kommunenummer: str, ctx: Ctx) -> bool:
+    """Whether running the case's current stage now would change nothing: `run_stage`
+    would create no task, record no renewal or end, open no gate, and the stage's drafts
+    (`document_store.ensure_stage_documents`) exist. Reads only. A command that may skip
+    the onboarding loop when it is settled (`task done`) asks this first, so a task that
+    opens no gate costs no stage flow run. Mirrors `run_stage` step by step."""
+    from avtaleflyt.models import Document
+
+    m, case = get_case(session, kommunenummer)
+    stage = Stage(case.stage)
+    if case.status == CaseStatus.ACTIVE.value:
+        ctx = county_ctx(session, m, ctx)
+        state = snapshot(session, m, case)
+        existing = set(session.exec(select(Task.key).where(Task.case_id == case.id)).all())
+        planned = machine.plan_stage_tasks(stage, case.stage_entered_on, state.terms,
+                                           ctx.calendar, ctx.config.task_due)
+        if any(p.key not in existing for p in planned):
+            return False
+        if machine.agreement_renewals(state, ctx.today, _renewals_recorded(session, case)):
+            return False
+        if machine.agreement_ended(state, ctx.today) is not None:
+            return False
+        if machine.next_transition(state, ctx.today) is not None:
+            return False
+    if CaseStatus(case.status).is_open:
+        for kind in STAGE_RULES[stage].documents:
+            if session.exec(select(Document.id).where(Document.case_id == case.id,
+                                                      Document.kind == kind)).first() is None:
+                return False
+    return True
+
+
 def _renewals_recorded(session: Session, case: OnboardingCase) -> set[date]:
     from avtaleflyt.models import Event
 
