@@ -9,6 +9,7 @@ import json
 import re
 import shutil
 from datetime import date, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -130,6 +131,15 @@ def test_commands_through_the_api_print_and_exit_as_in_process(both):
     assert r.code == 0
     r = _same(local, remote, "note", "add", "9999", "Finnes ikke.")
     assert r.code == 1
+    # A meeting plan uploaded (the file is read by the client), contacts (no flow run).
+    plan = str(Path(__file__).resolve().parent.parent / "examples" / "moteplan.csv")
+    r = _same(local, remote, "meeting", "import", plan)
+    assert r.code == 0 and "Importerte" in r.out and "moteplan.csv" in r.out
+    _same(local, remote, "meeting", "list", "--json")
+    r = _same(local, remote, "contact", "add", "1836", "--name", "Kari Nordmann", "--role",
+              "kommunedirektør", "--email", "kari@example.org", "--primary")
+    assert r.code == 0
+    _same(local, remote, "contact", "list", "1836")
     _same(local, remote, "case", "show", "1836", "--json")
     _same(local, remote, "status")
 
