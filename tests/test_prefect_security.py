@@ -90,7 +90,14 @@ ROUTES = [
 
 
 def _call(api: str, method: str, path: str, body, auth=None) -> httpx.Response:
-    return httpx.request(method, api + path, json=body, auth=auth, timeout=15)
+    """One request; a 503 (the local SQLite-backed server busy, nothing done) is asked
+    again, as Prefect's own client does."""
+    for attempt in range(5):
+        r = httpx.request(method, api + path, json=body, auth=auth, timeout=15)
+        if r.status_code != 503:
+            return r
+        time.sleep(1 + attempt)
+    return r
 
 
 def _all_cmdlines() -> str:
