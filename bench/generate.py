@@ -51,7 +51,7 @@ if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 ROOT = HERE.parent
 SAMPLE_VERSION = 2  # the sample's making (2: the pilot's snapshot while active)
-GEN_VERSION = 3  # the replication (3: the duty-planning sentinel is not a date)
+GEN_VERSION = 4  # the replication (4: long-running cases have their renewals recorded)
 SAMPLE_TODAY = date(2026, 6, 1)  # a Monday; the demo's year ends here
 BENCH_TODAY = date(2026, 6, 2)  # the benchmarks' "today": the next working day
 YEARS = 20
@@ -534,6 +534,24 @@ def _plan_long_run(lr: LongRun, years: int) -> tuple[dict[str, Any], list, date]
     return row, planned, min(later) if later else ALL_PLANNED
 
 
+def renewals(lr: LongRun, years: int) -> list[tuple[int, date, date]]:
+    """(number, first day, last day) of each period after the first that the long-running
+    case's agreement has begun by SAMPLE_TODAY: the sweep recorded each as an
+    `agreement_renewed` event on its first day (`machine.agreement_renewals`)."""
+    from decimal import Decimal
+
+    from avtaleflyt.domain.agreement import Terms
+
+    row, _planned, _until = plan_long_run(lr, years)
+    terms = Terms(start_date=row["start_date"], years=row["years"],
+                  notice_months=row["notice_months"], yearly_price=row["yearly_price"],
+                  position_share=Decimal(row["position_share"]),
+                  site_visits_per_year=row["site_visits_per_year"], split=(),
+                  months=row["months"], renewal="auto")
+    return [(k, start, end) for k, (start, end) in enumerate(terms.periods(SAMPLE_TODAY), 1)
+            if k > 1 and start <= SAMPLE_TODAY]
+
+
 def _done_events(lr: LongRun, task: dict[str, Any]) -> list[dict[str, Any]]:
     return [e for e in lr.arch.rows["event"] if e["kind"] == "task_done"
             and (e["details"] or {}).get("task_id") == task["id"]]
@@ -549,7 +567,7 @@ def long_run_size(lr: LongRun, years: int) -> tuple[int, int]:
     done = [p for p in planned if p.due_on < SAMPLE_TODAY]
     events = len(own_events) + len({p.due_on.year for p in planned}) + sum(
         len(_done_events(lr, _duty_template(lr, _duty_kind(p.key), True))) for p in done)
-    return lr.arch.tasks - duties + len(planned), events
+    return lr.arch.tasks - duties + len(planned), events + len(renewals(lr, years))
 
 
 def replicate_long_run(w: Writer, lr: LongRun, years: int, target: dict[str, Any],
@@ -602,6 +620,11 @@ def replicate_long_run(w: Writer, lr: LongRun, years: int, target: dict[str, Any
         emit(w, "event", [{**plan_event, "details": {
             "count": len(duties), "until": max(p.due_on for p in duties).isoformat()}}],
              delta=on - plan_event["occurred_on"], maps=maps, target=target)
+    for k, start, end in renewals(lr, years):  # as the sweep's run of the stage wrote them
+        delta = start - plan_event["occurred_on"]
+        emit(w, "event", [{**plan_event, "kind": "agreement_renewed", "details": {
+            "period": k, "start": (start - delta).isoformat(),
+            "end": (end - delta).isoformat()}}], delta=delta, maps=maps, target=target)
     for p in planned:
         done = p.due_on < SAMPLE_TODAY
         tpl = _duty_template(lr, _duty_kind(p.key), done)
@@ -629,9 +652,11 @@ def replicate_long_run(w: Writer, lr: LongRun, years: int, target: dict[str, Any
 
 # --- the installation ---------------------------------------------------------------------------
 
-def generate(url: str, fraction: float, *, seed: int = 20, progress: bool = True
-             ) -> dict[str, Any]:
-    """Build the installation into the empty database at `url`; returns its counts."""
+def generate(url: str, fraction: float, *, seed: int = 20, progress: bool = True,
+             years: int | None = None) -> dict[str, Any]:
+    """Build the installation into the empty database at `url`; returns its counts.
+    `years`: the long-running cases' years in operation instead of `operation_years`
+    (a test that compares two sizes of history with the same current cases)."""
     from avtaleflyt import db
     from avtaleflyt.services.reference import load_reference_data
 
@@ -639,7 +664,7 @@ def generate(url: str, fraction: float, *, seed: int = 20, progress: bool = True
     sample = build_sample()
     current, extra = load_archetypes(sample / "current.db")
     long_run = load_long_run(sample)
-    years = operation_years(fraction)
+    years = operation_years(fraction) if years is None else years
     history_all, _ = load_archetypes(sample / "history.db")
     history = [a for a in history_all if a.status in CLOSED]
     statuses = {a.status for a in history}

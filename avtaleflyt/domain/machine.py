@@ -428,7 +428,7 @@ def agreement_ended(state: CaseState, today: date) -> NewEvent | None:
     if state.status is not CaseStatus.ACTIVE or not STAGE_RULES[state.stage].terminal:
         return None
     end = ends_on(state)
-    if end is None or today <= end:
+    if not _past_end(end, today):
         return None
     details: dict[str, Any] = {"end_date": end.isoformat()}
     if state.terms is not None and state.terms.renewal == RENEWAL_AUTO:
@@ -446,12 +446,38 @@ def agreement_renewals(state: CaseState, today: date, recorded: set[date]
     if (state.status is not CaseStatus.ACTIVE or not STAGE_RULES[state.stage].terminal
             or t is None or t.renewal != "auto"):
         return []
-    last = ends_on(state)
     return [NewEvent(EventKind.AGREEMENT_RENEWED, start, {"period": k, "start": start.isoformat(),
                                                    "end": end.isoformat()})
-            for k, (start, end) in enumerate(t.periods(today), start=1)
+            for k, start, end in _periods_begun(t, today, recorded, ends_on(state))]
+
+
+def _periods_begun(t: Terms, today: date, recorded: set[date], last: date | None
+                   ) -> list[tuple[int, date, date]]:
+    """(number, first day, last day) of each renewal period begun by `today` whose start is
+    not in `recorded`, none after the agreement's `last` day."""
+    if t.renewal != RENEWAL_AUTO:
+        return []
+    return [(k, start, end) for k, (start, end) in enumerate(t.periods(today), start=1)
             if k > 1 and start <= today and start not in recorded
             and (last is None or start <= last)]
+
+
+def _past_end(last: date | None, today: date) -> bool:
+    return last is not None and today > last
+
+
+def running_date_due(terms: Terms | None, today: date, recorded: set[date],
+                     notice_ends_on: date | None) -> bool:
+    """Whether a date alone changes an active case in the terminal stage today, i.e. whether
+    `agreement_renewals` or `agreement_ended` would return something: a renewal period
+    begun and not yet `recorded`, or the agreement's last day passed (a fixed term's end
+    date; an automatically renewed one's end after notice, `notice_ends_on`). The sweep asks
+    this of every running case from three set queries and runs the stage only where it is
+    true, so its cost does not grow with the agreements that simply run on."""
+    if terms is None:
+        return False
+    last = notice_ends_on if terms.renewal == RENEWAL_AUTO else terms.end_date
+    return _past_end(last, today) or bool(_periods_begun(terms, today, recorded, last))
 
 
 def plan_stage_tasks(stage: Stage, entered_on: date, terms: Terms | None, calendar: Calendar,

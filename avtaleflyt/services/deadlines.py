@@ -86,9 +86,10 @@ def _insert_reminders(session: Session, rows: list[dict[str, Any]]) -> int:
     else:
         from sqlalchemy.dialects.sqlite import insert
     now = utcnow()
-    stmt = (insert(Reminder).on_conflict_do_nothing(
+    table = Reminder.__table__  # type: ignore[attr-defined]  # Core: no ORM bulk bookkeeping
+    stmt = (insert(table).on_conflict_do_nothing(
         index_elements=["task_id", "kind", "due_on", "step", "recipient"])
-        .returning(Reminder.id))
+        .returning(table.c.id))
     # RETURNING counts what was new; rowcount is -1 for this statement on psycopg.
     return len(session.execute(stmt, [{**r, "created_at": now} for r in rows]).all())
 
@@ -355,9 +356,16 @@ def duties_after_notice(*, session: Session, case: OnboardingCase, given_on: dat
 
 
 def _open_tasks_until(session: Session, until: date, scope: Scope = EVERYWHERE):
-    """(task, case, municipality, fylkesnummer) of open tasks due up to `until`."""
-    return session.exec(scope.where(
-        select(Task, OnboardingCase, Municipality, County.code)
+    """Open tasks of active cases due up to `until`, as rows of the columns the sweep and
+    `deadlines` read (no ORM objects: a morning's sweep reads every one of them): id, key,
+    title, stage, responsible, contact_id, due_on, case_id, municipality_id, kommunenummer,
+    municipality (its name) and code (the fylkesnummer)."""
+    return session.execute(scope.where(
+        select(col(Task.id), col(Task.key), col(Task.title), col(Task.stage),
+               col(Task.responsible), col(Task.contact_id), col(Task.due_on),
+               col(Task.case_id), col(Municipality.id).label("municipality_id"),
+               col(Municipality.kommunenummer), col(Municipality.name).label("municipality"),
+               col(County.code))
         .join(OnboardingCase, col(OnboardingCase.id) == Task.case_id)
         .join(Municipality, col(Municipality.id) == OnboardingCase.municipality_id)
         .join(County, col(County.id) == Municipality.county_id)
@@ -388,25 +396,33 @@ def owed_reminders(session: Session, ctx: Ctx, targets: TargetBook,
         dl.lookahead_days(c.reminders.upcoming_working_days, c.reminders.renewal_days_before)
         for c in configs))
     rows = _open_tasks_until(session, until, scope)
-    contacts = (primary_contacts(session, {m.id for _, _, m, _ in rows})
+    contacts = (primary_contacts(session, {t.municipality_id for t in rows})
                 if targets.has_smtp else {})
+    # What is owed depends on the task's due date, its family and its county's rules only:
+    # worked out once per distinct (county, family, due date), not once per task.
+    owed: dict[tuple[str, bool, date], list[dl.ReminderDue]] = {}
     out: list[dict[str, Any]] = []
-    for task, case, m, code in rows:
-        cctx = ctx.for_county(code)
-        r = cctx.config.reminders
-        for rem in dl.reminders_due(
-                dl.DueTask(task.id, task.key, task.due_on), ctx.today, cctx.calendar,
+    for task in rows:
+        renewal = task_family(task.key) is TaskFamily.DUTY_RENEWAL
+        key = (task.code, renewal, task.due_on)
+        if key not in owed:
+            cctx = ctx.for_county(task.code)
+            r = cctx.config.reminders
+            owed[key] = dl.reminders_due(
+                dl.DueTask(0, task.key, task.due_on), ctx.today, cctx.calendar,
                 upcoming_working_days=r.upcoming_working_days,
                 escalate_after_working_days=r.escalate_after_working_days,
-                renewal_days_before=r.renewal_days_before):
-            base = {"task_id": task.id, "case_id": case.id, "kind": rem.kind,
+                renewal_days_before=r.renewal_days_before)
+        for rem in owed[key]:
+            base = {"task_id": task.id, "case_id": task.case_id, "kind": rem.kind,
                     "due_on": rem.due_on, "step": rem.step, "created_on": ctx.today}
-            for who in _recipients(rem.kind, task, contacts.get(m.id), targets, code):
+            for who in _recipients(rem.kind, task, contacts.get(task.municipality_id),
+                                   targets, task.code):
                 out.append({**base, "recipient": who})
     return out
 
 
-def _recipients(kind: str, task: Task, contact: ContactPerson | None,
+def _recipients(kind: str, task: Any, contact: ContactPerson | None,
                 targets: TargetBook, county: str) -> list[str]:
     """Recipient keys for one reminder. The coordinator and leader are the case's county's
     ("coordinator:18"), so a county's digest never holds another county's cases."""
@@ -440,11 +456,11 @@ def deadline_rows(session: Session, today: date, days: int, scope: Scope = EVERY
                   ) -> list[dict[str, Any]]:
     """Open tasks of active cases in `scope` due within `days` days, overdue ones included."""
     out = []
-    for task, case, m, _code in _open_tasks_until(session, today + timedelta(days=days),
-                                                  scope):
+    for task in _open_tasks_until(session, today + timedelta(days=days), scope):
         left = (task.due_on - today).days
         out.append({
-            "kommunenummer": m.kommunenummer, "municipality": m.name, "task_id": task.id,
+            "kommunenummer": task.kommunenummer, "municipality": task.municipality,
+            "task_id": task.id,
             "key": task.key, "title": task.title, "stage": task.stage,
             "responsible": task.responsible, "due_on": task.due_on.isoformat(),
             "due_label": format_date(task.due_on), "days_left": left, "overdue": left < 0,

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, case, func, or_, update
+from sqlalchemy import and_, bindparam, case, func, insert, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -147,6 +147,11 @@ class _TaskView:
     milestone: str | None
 
 
+_DIGEST = Digest.__table__  # type: ignore[attr-defined]
+_REMINDER = Reminder.__table__  # type: ignore[attr-defined]
+_INSERT_DIGEST = insert(_DIGEST).returning(_DIGEST.c.recipient, _DIGEST.c.id)
+
+
 def _undigested(columns):
     """Undigested reminders whose task is still open in an active case. A reminder written
     earlier for a task since done, or a case since closed or held, is no longer true: it
@@ -171,8 +176,10 @@ def build_digests(*, session: Session, ctx: Ctx, commit: bool = True,
 
     A digest has a size: it counts the items per kind and county and lists the `max_items`
     most urgent, whatever the number of items. Counting and choosing happen in SQL (two
-    queries for all recipients), and the reminders are marked with one set-based UPDATE per
-    digest — never a list of ids, so no bind-parameter limit is ever near.
+    queries for all recipients); the digests are inserted with one statement and their
+    reminders marked with one executemany of a set-based UPDATE — never a list of ids, so
+    no bind-parameter limit is ever near and the statements do not grow with the number of
+    recipients or cases.
 
     With a county `scope`, only that county's recipients are built (its coordinator, its
     leader, and the contacts of its municipalities)."""
@@ -233,7 +240,9 @@ def build_digests(*, session: Session, ctx: Ctx, commit: bool = True,
     by_recipient: dict[str, list[Any]] = defaultdict(list)
     for r in top:
         by_recipient[r.recipient].append(r)
-    built: list[BuiltDigest] = []
+    rows: list[dict[str, Any]] = []
+    reported_ids: list[int] = []
+    created_at = utcnow()
     for recipient in sorted(recipients - taken):
         mine = by_recipient.get(recipient, [])
         role, county = role_and_county(recipient)
@@ -274,34 +283,43 @@ def build_digests(*, session: Session, ctx: Ctx, commit: bool = True,
         if not content.items and not content.failures:
             continue
         out = render(content, ctx.today)
-        digest = Digest(recipient=recipient, sweep_on=ctx.today, status=PENDING, attempts=0,
-                        next_attempt_on=ctx.today, title=out.title, body_text=out.text,
-                        body_html=out.html, item_count=out.items)
-        session.add(digest)
-        try:
-            session.flush()
-        except IntegrityError:
-            # A concurrent sweep built today's digests first; its digests hold these items.
-            session.rollback()
-            return []
-        if recipient in last_id:
-            # Everything counted above (ids up to the highest seen), in one statement.
-            still_open = scope.where(
-                select(Task.id).join(OnboardingCase, col(OnboardingCase.id) == Task.case_id)
-                .join(Municipality, col(Municipality.id) == OnboardingCase.municipality_id)
-                .where(col(Task.done_on).is_(None),
-                       OnboardingCase.status == CaseStatus.ACTIVE.value),
-                Municipality.county_id)
-            session.execute(update(Reminder).where(
-                Reminder.recipient == recipient, col(Reminder.digest_id).is_(None),
-                col(Reminder.id) <= last_id[recipient],
-                col(Reminder.task_id).in_(still_open.scalar_subquery()))
-                .values(digest_id=digest.id))
-        ids = [d.id for d in reported]
-        for i in range(0, len(ids), batch):
-            session.execute(update(Delivery).where(col(Delivery.id).in_(ids[i:i + batch]))
-                            .values(reported_on=ctx.today))
-        built.append(BuiltDigest(digest.id, recipient, out.title, out.text, out.html, out.items))
+        rows.append({"recipient": recipient, "sweep_on": ctx.today, "status": PENDING,
+                     "attempts": 0, "next_attempt_on": ctx.today, "title": out.title,
+                     "body_text": out.text, "body_html": out.html, "item_count": out.items,
+                     "created_at": created_at})
+        reported_ids += [d.id for d in reported]
+    if not rows:
+        return []
+    # Every digest in one statement (SQLAlchemy's "insertmanyvalues": one INSERT … RETURNING
+    # per 1 000 rows), the reminders they hold marked by one executemany, the failures they
+    # report in bounded batches: the statements do not grow with the recipients.
+    try:
+        ids = dict(session.execute(_INSERT_DIGEST, rows).tuples().all())
+    except IntegrityError:
+        # A concurrent sweep built today's digests first; its digests hold these items.
+        session.rollback()
+        return []
+    marks = [{"d": ids[r], "r": r, "last": last_id[r]} for r in ids if r in last_id]
+    if marks:
+        # Everything counted above (ids up to the highest seen per recipient) whose task is
+        # still open in an active case of the scope: an EXISTS per reminder (two primary-key
+        # lookups), never a list of ids, so no bind-parameter limit is ever near.
+        still_open = scope.where(
+            select(Task.id).join(OnboardingCase, col(OnboardingCase.id) == Task.case_id)
+            .join(Municipality, col(Municipality.id) == OnboardingCase.municipality_id)
+            .where(col(Task.id) == _REMINDER.c.task_id, col(Task.done_on).is_(None),
+                   OnboardingCase.status == CaseStatus.ACTIVE.value),
+            Municipality.county_id)
+        session.execute(
+            update(_REMINDER).where(
+                _REMINDER.c.recipient == bindparam("r"), _REMINDER.c.digest_id.is_(None),
+                _REMINDER.c.id <= bindparam("last"), still_open.exists())
+            .values(digest_id=bindparam("d")), marks)
+    for i in range(0, len(reported_ids), batch):
+        session.execute(update(Delivery).where(col(Delivery.id).in_(reported_ids[i:i + batch]))
+                        .values(reported_on=ctx.today))
+    built = [BuiltDigest(ids[r["recipient"]], r["recipient"], r["title"], r["body_text"],
+                         r["body_html"], r["item_count"]) for r in rows]
     if commit:
         session.commit()
     return built

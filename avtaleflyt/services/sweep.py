@@ -8,15 +8,21 @@ end: a dry run goes through the very same steps and then throws them away.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import and_
 from sqlmodel import Session, col, select
 
+from avtaleflyt.domain import machine
+from avtaleflyt.domain.agreement import Terms
+from avtaleflyt.domain.kinds import EventKind
 from avtaleflyt.domain.stages import (
     CHECKLIST_MILESTONES,
     STAGE_ORDER,
@@ -27,6 +33,7 @@ from avtaleflyt.domain.stages import (
 from avtaleflyt.models import (
     AgreementTerms,
     Digest,
+    Event,
     Municipality,
     OnboardingCase,
     Task,
@@ -121,9 +128,15 @@ def advance_cases(*, session: Session, ctx: Ctx, scope: Scope = EVERYWHERE
                col(OnboardingCase.stage).in_(driven),
                ~and_(col(OnboardingCase.stage).in_(checklist_gated), checklist_open),
                col(AgreementTerms.start_date) <= ctx.today), Municipality.county_id)).all()
+    running = [case.id for case, _m, _t in rows if STAGE_RULES[Stage(case.stage)].terminal]
+    renewed = _renewals_recorded(session, running)
+    notice_ends = deadlines.notice_ends(session, running)
     out = []
     for case, m, terms in rows:
-        if STAGE_RULES[Stage(case.stage)].terminal and ctx.today <= _end(terms):
+        # A running agreement is run only when a date changes it today: a renewal period
+        # begun and not recorded, or its last day passed (`machine.running_date_due`).
+        if STAGE_RULES[Stage(case.stage)].terminal and not machine.running_date_due(
+                _terms(terms), ctx.today, renewed[case.id], notice_ends.get(case.id)):
             continue
         for run in cases.advance(session=session, kommunenummer=m.kommunenummer, ctx=ctx):
             if run.transition is not None:
@@ -133,10 +146,24 @@ def advance_cases(*, session: Session, ctx: Ctx, scope: Scope = EVERYWHERE
     return out
 
 
-def _end(terms: AgreementTerms):
-    from avtaleflyt.domain.agreement import period_end
+def _terms(row: AgreementTerms) -> Terms:
+    """The dates and length of an agreement (no split: a date check needs none)."""
+    return Terms(start_date=row.start_date, years=row.years, notice_months=row.notice_months,
+                 yearly_price=row.yearly_price, position_share=Decimal(row.position_share),
+                 site_visits_per_year=row.site_visits_per_year, split=(), months=row.months,
+                 renewal=row.renewal)
 
-    return period_end(terms.start_date, terms.years * 12 + terms.months)
+
+def _renewals_recorded(session: Session, case_ids: list[int]) -> dict[int, set[date]]:
+    """case id → the start days of the renewal periods recorded (`agreement_renewed`
+    events). One query."""
+    out: dict[int, set[date]] = defaultdict(set)
+    if case_ids:
+        for cid, on in session.exec(select(Event.case_id, Event.occurred_on).where(
+                col(Event.case_id).in_(case_ids),
+                Event.kind == EventKind.AGREEMENT_RENEWED.value)).all():
+            out[cid].add(on)
+    return out
 
 
 def keep_deadlines(*, session: Session, ctx: Ctx, result: SweepResult | None = None,
@@ -215,37 +242,42 @@ def preview(*, session: Session, ctx: Ctx, targets: TargetBook,
 @contextmanager
 def dry_run_session(url: str) -> Iterator[Session]:
     """A session whose commits become savepoints inside one outer transaction that is
-    rolled back at the end, so everything the sweep wrote disappears. SQLite's driver needs
-    to be told to leave transactions to SQLAlchemy for savepoints to work."""
+    rolled back at the end, so everything the sweep wrote disappears."""
+    with _dry_run_engine(url).connect() as conn:
+        outer = conn.begin()
+        session = Session(bind=conn, join_transaction_mode="create_savepoint",
+                          expire_on_commit=False)
+        try:
+            yield session
+        finally:
+            session.close()
+            outer.rollback()
+
+
+@lru_cache(maxsize=4)
+def _dry_run_engine(url: str):
+    """The dry runs' engine, one per database and process (SQLAlchemy keeps compiled
+    statements per engine: a process that previews often compiles them once). No pool:
+    nothing is held between dry runs. SQLite's driver needs to be told to leave
+    transactions to SQLAlchemy for savepoints to work."""
     import sqlalchemy as sa
     from sqlalchemy import event
 
     from avtaleflyt.settings import normalise_database_url
 
     url = normalise_database_url(url)
-    if url.startswith("sqlite"):
-        engine = sa.create_engine(url, connect_args={"check_same_thread": False,
-                                                     "timeout": 30}, poolclass=sa.NullPool)
+    if not url.startswith("sqlite"):
+        return sa.create_engine(url, poolclass=sa.NullPool)
+    engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 30},
+                              poolclass=sa.NullPool)
 
-        @event.listens_for(engine, "connect")
-        def _connect(dbapi_conn, _rec):
-            dbapi_conn.isolation_level = None
-            dbapi_conn.execute("PRAGMA foreign_keys=ON")
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_conn, _rec):
+        dbapi_conn.isolation_level = None
+        dbapi_conn.execute("PRAGMA foreign_keys=ON")
 
-        @event.listens_for(engine, "begin")
-        def _begin(conn):
-            conn.exec_driver_sql("BEGIN")
-    else:
-        engine = sa.create_engine(url, poolclass=sa.NullPool)
-    try:
-        with engine.connect() as conn:
-            outer = conn.begin()
-            session = Session(bind=conn, join_transaction_mode="create_savepoint",
-                              expire_on_commit=False)
-            try:
-                yield session
-            finally:
-                session.close()
-                outer.rollback()
-    finally:
-        engine.dispose()
+    @event.listens_for(engine, "begin")
+    def _begin(conn):
+        conn.exec_driver_sql("BEGIN")
+
+    return engine
