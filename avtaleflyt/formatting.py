@@ -15,6 +15,7 @@ import calendar
 import re
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
+from functools import lru_cache
 
 from avtaleflyt.domain.errors import InvalidInput
 
@@ -60,16 +61,19 @@ class InvalidValue(InvalidInput):
 # -- output ----------------------------------------------------------------------------
 
 
+@lru_cache(maxsize=4096)  # a date's words never change; pages and digests repeat them
 def format_date(d: date) -> str:
     """As in "17. mai 2026": the form used in letters and reports."""
     return _babel().dates.format_date(d, "d. MMMM y", locale=LOCALE)
 
 
+@lru_cache(maxsize=4096)  # a date's words never change; pages and digests repeat them
 def format_date_short(d: date) -> str:
     """As in "17.05.2026": for tables and lists where width matters."""
     return _babel().dates.format_date(d, "dd.MM.y", locale=LOCALE)
 
 
+@lru_cache(maxsize=4096)  # a date's words never change; pages and digests repeat them
 def format_weekday_date(d: date) -> str:
     """As in "søndag 17. mai 2026": for meeting dates, where the weekday helps."""
     return _babel().dates.format_date(d, "EEEE d. MMMM y", locale=LOCALE)
@@ -96,6 +100,7 @@ def format_working_days(n: int) -> str:
     return format_count(n, "arbeidsdag", "arbeidsdager")
 
 
+@lru_cache(maxsize=1024)  # small counts repeat in every list and digest
 def format_count(n: int, singular: str, plural: str) -> str:
     """"1 punkt", "3 punkter", "1 000 punkter": a count with the right Norwegian form."""
     return f"{_number(Decimal(n), '#,##0')} {singular if abs(n) == 1 else plural}"

@@ -24,17 +24,22 @@ HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
-QUERIES = {"n": 0}
+QUERIES: dict[str, float] = {"n": 0, "sql_s": 0.0}  # statements and seconds spent in them
 CPU: list[float] = []  # CPU seconds (all threads) of the last `timed` runs
 
 
 def count_queries() -> None:
     import sqlalchemy as sa
 
-    def _count(*_a, **_k):
+    def _count(conn, *_a, **_k):
         QUERIES["n"] += 1
+        conn.info["bench_t0"] = time.perf_counter()
+
+    def _took(conn, *_a, **_k):
+        QUERIES["sql_s"] += time.perf_counter() - conn.info.pop("bench_t0", time.perf_counter())
 
     sa.event.listen(sa.engine.Engine, "before_cursor_execute", _count)
+    sa.event.listen(sa.engine.Engine, "after_cursor_execute", _took)
 
 
 def timed(fn, repeat: int) -> tuple[list[float], int, object]:
@@ -45,12 +50,12 @@ def timed(fn, repeat: int) -> tuple[list[float], int, object]:
     samples = []
     CPU.clear()
     for _ in range(repeat):
-        QUERIES["n"] = 0
+        QUERIES["n"], QUERIES["sql_s"] = 0, 0.0
         t0, c0 = time.perf_counter(), time.process_time()
         out = fn()
         samples.append(time.perf_counter() - t0)
         CPU.append(time.process_time() - c0)
-    return samples, QUERIES["n"], out
+    return samples, int(QUERIES["n"]), out
 
 
 # --- raw SQL floors -----------------------------------------------------------------------------
@@ -194,10 +199,10 @@ def sweep(url: str, today: date, repeat: int, *, dry_run: bool) -> dict:
     if dry_run:
         samples, queries, _ = timed(once, repeat)
     else:
-        QUERIES["n"] = 0
+        QUERIES["n"], QUERIES["sql_s"] = 0, 0.0
         t0 = time.perf_counter()
         once()
-        samples, queries = [time.perf_counter() - t0], QUERIES["n"]
+        samples, queries = [time.perf_counter() - t0], int(QUERIES["n"])
     r = result["r"]
     sinks.stop()
     bodies = [b for b in sinks.bodies] + [m[2] for m in sinks.messages]
@@ -205,6 +210,8 @@ def sweep(url: str, today: date, repeat: int, *, dry_run: bool) -> dict:
         # CPU time of the sweep's own process (the sinks run in another): median of the
         # timed runs, steadier than wall time on a loaded machine
         "cpu_s": round(sorted(cpu[-len(samples):])[len(samples) // 2], 3),
+        # wall time inside the SQL statements of the last run (the floor is one statement)
+        "sql_s": round(QUERIES["sql_s"], 4),
         "reminders_new": r.reminders_new, "digests_built": r.digests_built,
         "messages": len(r.sent), "received": len(bodies),
         "duplicates": len(bodies) - len(set(bodies)),

@@ -375,10 +375,11 @@ def meetings_of_bodies(session: Session, municipality_ids: set[int], since: date
     out: dict[tuple[int, str], list[date]] = defaultdict(list)
     if not municipality_ids:
         return out
-    for r in session.exec(select(Meeting).where(
+    for mid, body, on in session.exec(select(
+            col(Meeting.municipality_id), col(Meeting.body), col(Meeting.date)).where(
             col(Meeting.date) >= since, col(Meeting.municipality_id).in_(municipality_ids))
             .order_by(col(Meeting.date))).all():
-        out[(r.municipality_id, r.body)].append(r.date)
+        out[(mid, body)].append(on)
     return out
 
 

@@ -78,7 +78,15 @@ def recipient_labels(session: Session, ctx: Ctx, recipients: Iterable[str]) -> d
     return {r: recipient_label(r, ctx, libraries) for r in set(recipients)}
 
 
-def _action(kind: str, task: Task, m: Municipality, to_contact: bool, ctx: Ctx,
+@dataclass(frozen=True)
+class _Place:
+    """What an item's action text needs of its municipality (no ORM object per item)."""
+
+    name: str
+    kommunenummer: str
+
+
+def _action(kind: str, task: Task, m: Municipality | _Place, to_contact: bool, ctx: Ctx,
             library: str | None = None) -> str:
     knr = m.kommunenummer
     if kind == ReminderKind.NO_PLAN:
@@ -256,7 +264,7 @@ def build_digests(*, session: Session, ctx: Ctx, commit: bool = True,
         content = DigestContent(greeting=greeting, library=library)
         for r in mine:
             t = _TaskView(r.tid, r.key, r.title, r.t_due, r.responsible, r.milestone)
-            m = Municipality(name=r.mname, kommunenummer=r.knr)
+            m = _Place(r.mname, r.knr)
             icctx = ctx.for_county(r.county)
             wd = icctx.calendar.working_days_between(ctx.today, r.r_due)
             content.items.append(Item(
