@@ -113,8 +113,11 @@ def schedule_political_cases(*, session: Session, ctx: Ctx, case_ids: list[int] 
                                              col(Task.key).in_(POLITICAL_KEYS))).all():
         tasks[t.case_id][t.key] = t
     postponed: dict[int, dict[str, date]] = defaultdict(dict)
-    for e in session.exec(select(Event).where(col(Event.case_id).in_(ids),
-                                              col(Event.kind).in_(list(_DECISION_KEY)))).all():
+    # Through the cases' own events (ix_event_case_id): `kind || ''` keeps SQLite from
+    # choosing ix_event_kind, which holds every decision of the whole history.
+    for e in session.exec(select(Event).where(
+            col(Event.case_id).in_(ids),
+            col(Event.kind).concat("").in_(list(_DECISION_KEY)))).all():
         if e.details.get("outcome") == Outcome.POSTPONED.value:
             key = _DECISION_KEY[e.kind]
             postponed[e.case_id][key] = max(e.occurred_on,

@@ -163,13 +163,19 @@ _INSERT_DIGEST = insert(_DIGEST).returning(_DIGEST.c.recipient, _DIGEST.c.id)
 def _undigested(columns):
     """Undigested reminders whose task is still open in an active case. A reminder written
     earlier for a task since done, or a case since closed or held, is no longer true: it
-    stays in the outbox unsent."""
+    stays in the outbox unsent.
+
+    Read through the active cases' own reminders (ix_reminder_case_id), never through every
+    undigested one: those untrue ones pile up with the history (148 000 at bench full size,
+    against 2 400 reminders of the active cases). `digest_id + 0` keeps SQLite, which has
+    no statistics, from choosing ix_reminder_digest_id for `digest_id IS NULL` (76 ms →
+    0.7 ms at full size)."""
     return (select(*columns).select_from(Reminder)
             .join(Task, col(Task.id) == Reminder.task_id)
             .join(OnboardingCase, col(OnboardingCase.id) == Reminder.case_id)
             .join(Municipality, col(Municipality.id) == OnboardingCase.municipality_id)
             .join(County, col(County.id) == Municipality.county_id)
-            .where(col(Reminder.digest_id).is_(None), col(Task.done_on).is_(None),
+            .where((col(Reminder.digest_id) + 0).is_(None), col(Task.done_on).is_(None),
                    OnboardingCase.status == CaseStatus.ACTIVE.value))
 
 
