@@ -170,6 +170,9 @@ def sweep(url: str, today: date, repeat: int, *, dry_run: bool) -> dict:
 
     from sinks import ChildSinks
 
+    import apprise
+
+    apprise.Apprise.instantiate("json://localhost")  # its plugins load here, as in P5
     sinks = ChildSinks().start()
     targets = TargetBook(coordinator=(sinks.url("koordinator"),),
                          leader=(sinks.url("leder"),), smtp_url=sinks.smtp_url)

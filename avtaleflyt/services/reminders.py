@@ -313,22 +313,28 @@ def build_digests(*, session: Session, ctx: Ctx, commit: bool = True,
         # A concurrent sweep built today's digests first; its digests hold these items.
         session.rollback()
         return []
-    marks = [{"d": ids[r], "r": r, "last": last_id[r]} for r in ids if r in last_id]
-    if marks:
+    marked = [r for r in sorted(ids) if r in last_id]
+    if marked:
         # Everything counted above (ids up to the highest seen per recipient) whose task is
-        # still open in an active case of the scope: an EXISTS per reminder (two primary-key
-        # lookups), never a list of ids, so no bind-parameter limit is ever near.
+        # still open in an active case of the scope, marked with its recipient's new digest:
+        # one UPDATE … FROM digest per `batch` recipients (their highest ids in a CASE), so
+        # the open tasks are walked once, not once per digest, and no bind-parameter limit
+        # is ever near.
         still_open = scope.where(
             select(Task.id).join(OnboardingCase, col(OnboardingCase.id) == Task.case_id)
             .join(Municipality, col(Municipality.id) == OnboardingCase.municipality_id)
             .where(col(Task.id) == _REMINDER.c.task_id, col(Task.done_on).is_(None),
                    OnboardingCase.status == CaseStatus.ACTIVE.value),
             Municipality.county_id)
-        session.execute(
-            update(_REMINDER).where(
-                _REMINDER.c.recipient == bindparam("r"), _REMINDER.c.digest_id.is_(None),
-                _REMINDER.c.id <= bindparam("last"), still_open.exists())
-            .values(digest_id=bindparam("d")), marks)
+        for i in range(0, len(marked), batch):
+            part = marked[i:i + batch]
+            highest = case({r: last_id[r] for r in part}, value=_DIGEST.c.recipient)
+            session.execute(
+                update(_REMINDER).where(
+                    _DIGEST.c.sweep_on == ctx.today, _DIGEST.c.recipient == _REMINDER.c.recipient,
+                    _REMINDER.c.digest_id.is_(None), _REMINDER.c.id <= highest,
+                    still_open.exists())
+                .values(digest_id=_DIGEST.c.id))
     for i in range(0, len(reported_ids), batch):
         session.execute(update(Delivery).where(col(Delivery.id).in_(reported_ids[i:i + batch]))
                         .values(reported_on=ctx.today))
