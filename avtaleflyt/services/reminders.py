@@ -318,22 +318,25 @@ def build_digests(*, session: Session, ctx: Ctx, commit: bool = True,
         # Everything counted above (ids up to the highest seen per recipient) whose task is
         # still open in an active case of the scope, marked with its recipient's new digest:
         # one UPDATE … FROM digest per `batch` recipients (their highest ids in a CASE), so
-        # the open tasks are walked once, not once per digest, and no bind-parameter limit
-        # is ever near.
-        still_open = scope.where(
-            select(Task.id).join(OnboardingCase, col(OnboardingCase.id) == Task.case_id)
+        # the active cases' reminders are walked once, not once per digest, and no
+        # bind-parameter limit is ever near. Read through the active cases' own reminders,
+        # as `_undigested` does (SQLite otherwise walks every undigested reminder of the
+        # history: 150 ms at bench full size, 14 ms this way).
+        active = scope.where(
+            select(OnboardingCase.id)
             .join(Municipality, col(Municipality.id) == OnboardingCase.municipality_id)
-            .where(col(Task.id) == _REMINDER.c.task_id, col(Task.done_on).is_(None),
-                   OnboardingCase.status == CaseStatus.ACTIVE.value),
-            Municipality.county_id)
+            .where(OnboardingCase.status == CaseStatus.ACTIVE.value), Municipality.county_id)
+        still_open = select(Task.id).where(col(Task.id) == _REMINDER.c.task_id,
+                                           col(Task.done_on).is_(None))
         for i in range(0, len(marked), batch):
             part = marked[i:i + batch]
             highest = case({r: last_id[r] for r in part}, value=_DIGEST.c.recipient)
             session.execute(
                 update(_REMINDER).where(
+                    _REMINDER.c.case_id.in_(active.scalar_subquery()),
+                    (_REMINDER.c.digest_id + 0).is_(None), still_open.exists(),
                     _DIGEST.c.sweep_on == ctx.today, _DIGEST.c.recipient == _REMINDER.c.recipient,
-                    _REMINDER.c.digest_id.is_(None), _REMINDER.c.id <= highest,
-                    still_open.exists())
+                    _REMINDER.c.id <= highest)
                 .values(digest_id=_DIGEST.c.id))
     for i in range(0, len(reported_ids), batch):
         session.execute(update(Delivery).where(col(Delivery.id).in_(reported_ids[i:i + batch]))
