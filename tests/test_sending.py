@@ -207,3 +207,105 @@ def test_a_sweep_stopped_inside_an_smtp_conversation_loses_and_repeats_nothing(
         assert _statuses(db_url) == Counter({"sent": 120})
         assert _send(db_url, targets, now=now + timedelta(hours=5)) == []
         assert len(smtp.messages) == 120
+
+
+def test_each_result_is_one_statement_on_postgresql_on_one_connection_for_the_whole_send(
+        db_url):
+    """Counted with SQLAlchemy's `before_cursor_execute` and the pool's checkouts: each
+    message's result is ONE statement on PostgreSQL (the digest's UPDATE as a CTE of the
+    deliveries' INSERT) and two on SQLite, never a `SET`; its commit does not wait for the
+    disk except each batch's last; the send takes a pooled connection once, not once per
+    message (each checkout costs PostgreSQL a pre-ping round trip); and the connection goes
+    back to the pool in its normal transaction mode."""
+    with db.session_scope(db_url) as s:
+        _digests(s.connection(), [f"coordinator:{i:02d}" for i in range(60)])  # 50 + 10
+        s.commit()
+    engine = db.get_engine(db_url)
+    statements: list[str] = []
+    checkouts: list[int] = []
+
+    def statement(_conn, _cursor, sql, *_args):
+        statements.append(" ".join(sql.split()))
+
+    def checkout(*_args):
+        checkouts.append(1)
+
+    sa.event.listen(engine, "before_cursor_execute", statement)
+    sa.event.listen(engine, "checkout", checkout)
+    try:
+        with KeepAliveHook() as hook:
+            sent = _send(db_url, TargetBook(coordinator=(hook.url,)))
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", statement)
+        sa.event.remove(engine, "checkout", checkout)
+    assert len(sent) == 60 and {r.status for r in sent} == {"sent"}
+    assert len(hook.posts) == 60
+    records = [s for s in statements if s.startswith(("INSERT INTO delivery", "WITH recorded"))]
+    assert len(records) == 60
+    assert not [s for s in statements if s.upper().startswith("SET ")]
+    if engine.dialect.name == "postgresql":
+        per_message = 1
+        assert all(s.startswith("WITH recorded AS (UPDATE digest SET") for s in records)
+        # Not waiting for the disk: all but the last result of each batch.
+        assert [i for i, s in enumerate(records) if "set_config" not in s] == [49, 59]
+    else:
+        per_message = 2
+        pragmas = [s for s in statements if s.startswith("PRAGMA synchronous")]
+        assert pragmas == ["PRAGMA synchronous=NORMAL", "PRAGMA synchronous=FULL"] * 2
+    # Besides the results: the due digests, per batch the claim and the earlier
+    # deliveries, the recipients' labels (and SQLite's two PRAGMAs per batch).
+    assert len(statements) - per_message * 60 <= 10
+    assert len(checkouts) <= 3  # the session's reads, and one for the whole send
+    assert _statuses(db_url) == Counter({"sent": 60})
+    # Every pooled connection is back in its transaction mode: a rolled-back write is gone.
+    held = [engine.connect() for _ in range(engine.pool.checkedin())]
+    try:
+        for conn in held:
+            conn.execute(sa.update(Digest.__table__).values(status="pending"))
+            conn.rollback()
+    finally:
+        for conn in held:
+            conn.close()
+    assert _statuses(db_url) == Counter({"sent": 60})
+
+
+@pytest.mark.postgres
+def test_a_fast_results_statement_turns_synchronous_commit_off_for_its_transaction_only(
+        pg_database):
+    """PostgreSQL: the RETURNING of the result's UPDATE (`set_config(…, true)`) sets
+    `synchronous_commit` off for that transaction, as `SET LOCAL` would, only when the
+    claim still holds; the batch's last result leaves it on; nothing stays on the
+    connection after the commit."""
+    from avtaleflyt.services.reminders import _Claimed, _record
+
+    from .conftest import _reset_pg
+
+    _reset_pg(pg_database)
+    engine = db.get_engine(pg_database)
+    with engine.begin() as conn:
+        _digests(conn, ["coordinator:18", "coordinator:11", "coordinator:03"])
+        conn.execute(sa.update(Digest.__table__).values(status="sending", attempts=1))
+        ids = conn.execute(sa.select(Digest.__table__.c.id)
+                           .order_by(Digest.__table__.c.id)).scalars().all()
+
+    def record(digest_id: int, attempts: int, fast: bool) -> str:
+        with engine.connect() as conn:
+            claimed = _Claimed(digest_id, "coordinator:18", attempts, "t", "x", "<p>x</p>", 1)
+            _record(conn, claimed, {"status": "sent", "sent_at": utcnow()},
+                    [{"digest_id": digest_id, "target": "json://…", "status": "sent",
+                      "attempt": attempts, "error": None, "at": utcnow(),
+                      "reported_on": None}], fast=fast)
+            inside = conn.exec_driver_sql("SHOW synchronous_commit").scalar()
+            conn.commit()
+            assert conn.exec_driver_sql("SHOW synchronous_commit").scalar() == "on"
+            return inside
+
+    assert record(ids[0], 1, fast=True) == "off"
+    assert record(ids[1], 1, fast=False) == "on"
+    assert record(ids[2], 2, fast=True) == "on"  # the claim was lost: nothing changed
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(Digest.__table__.c.status)
+                            .order_by(Digest.__table__.c.id)).scalars().all()
+        deliveries = conn.execute(sa.select(sa.func.count()).select_from(
+            sa.table("delivery"))).scalar()
+    assert rows == ["sent", "sent", "sending"] and deliveries == 3

@@ -8,15 +8,17 @@ only case in which one digest can go out twice is a death between sending and re
 
 from __future__ import annotations
 
+import functools
 import time
 from collections import defaultdict
-from collections.abc import Iterable
-from contextlib import suppress
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, case, func, insert, or_, update
+from sqlalchemy import (Connection, Engine, and_, bindparam, case, func, insert, or_,
+                        union_all, update)
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -386,8 +388,10 @@ def contact_emails(session: Session, recipients: list[str]) -> dict[str, str]:
            if r.startswith(CONTACT_PREFIX)]
     if not ids:
         return {}
-    return {f"{CONTACT_PREFIX}{c.id}": c.email for c in session.exec(
-        select(ContactPerson).where(col(ContactPerson.id).in_(ids))).all()}
+    # Two columns, not ContactPerson objects: runs on a session or on a Connection.
+    return {f"{CONTACT_PREFIX}{cid}": email for cid, email in session.execute(
+        select(ContactPerson.id, ContactPerson.email)
+        .where(col(ContactPerson.id).in_(ids))).all()}
 
 
 SEND_BATCH = 50  # digests claimed, read and sent together
@@ -423,11 +427,11 @@ class _Claimed:
     item_count: int
 
 
-def _claim_batch(session: Session, ids: list[int], ctx: Ctx, now: datetime
+def _claim_batch(conn: Connection, ids: list[int], ctx: Ctx, now: datetime
                  ) -> dict[int, _Claimed]:
     """The compare-and-swap UPDATE for a batch of digests in one statement, returning what
     sending needs; only the digests nobody else holds are taken (the caller commits)."""
-    rows = session.execute(
+    rows = conn.execute(
         update(Digest).where(col(Digest.id).in_(ids), sendable(ctx, now))
         .values(status=SENDING, claimed_at=now, attempts=Digest.attempts + 1)
         .returning(Digest.id, Digest.recipient, Digest.attempts, Digest.title,
@@ -435,17 +439,17 @@ def _claim_batch(session: Session, ids: list[int], ctx: Ctx, now: datetime
     return {r[0]: _Claimed(*r) for r in rows}
 
 
-def _release(session: Session, claimed: list[_Claimed]) -> None:
+def _release(conn: Connection, commit: Callable[[], None], claimed: list[_Claimed]) -> None:
     """Give back claimed digests that were never handed to a channel (the sweep is being
     stopped), so the next sweep sends them at once instead of after the lease."""
     if not claimed:
         return
     for c in claimed:
-        session.execute(update(Digest).where(
+        conn.execute(update(Digest).where(
             Digest.id == c.id, Digest.status == SENDING, Digest.attempts == c.attempts)
             .values(status=FAILED if c.attempts > 1 else PENDING, claimed_at=None,
                     attempts=Digest.attempts - 1))
-    session.commit()
+    commit()
 
 
 def in_scope(scope: Scope):
@@ -476,103 +480,141 @@ def send_due_digests(*, session: Session, ctx: Ctx, targets: TargetBook,
     message is sent and its result committed before the next one is sent, so a sweep that
     dies can only ever have one digest sent but unrecorded; the rest of its batch stays
     claimed until the lease runs out (or is given back at once when the sweep is stopped
-    by an exception). A result's commit does not wait for the disk (`_commit_mode`);
-    the batch's last commit does. The statements per message are fixed:
-    an UPDATE of the digest, an INSERT of its deliveries and the commit."""
+    by an exception). A result's commit does not wait for the disk; the batch's last
+    commit does. The sending runs on one database connection of its own from the first
+    claim to the last result (`_sending_connection`), and a result is one statement and
+    its commit on PostgreSQL, two statements and the commit on SQLite (`_record`)."""
     if deliver is apprise_deliver:
         with Sender() as sender:
             return send_due_digests(session=session, ctx=ctx, targets=targets, now=now,
                                     deliver=sender, batch=batch, scope=scope)
     now = now or utcnow()
     lease = ctx.config.reminders.claim_lease_minutes * 60
-    due = session.exec(select(Digest.id, Digest.recipient).where(sendable(ctx, now),
-                                                                 in_scope(scope))
+    due = session.exec(select(Digest.id).where(sendable(ctx, now), in_scope(scope))
                        .order_by(col(Digest.sweep_on), col(Digest.id))).all()
-    reports = []
-    for i in range(0, len(due), batch):
-        ids = [d for d, _ in due[i:i + batch]]
-        claimed = _claim_batch(session, ids, ctx, now)
-        session.commit()  # the claim, durable before anything is sent
-        if not claimed:
-            continue  # other sweeps have them
-        mine = [claimed[d] for d in ids if d in claimed]
-        emails = contact_emails(session, [c.recipient for c in mine])
-        done: dict[int, set[str]] = defaultdict(set)
-        for digest_id, target in session.exec(select(Delivery.digest_id, Delivery.target)
-                                              .where(col(Delivery.digest_id).in_(list(claimed)),
-                                                     Delivery.status == SENT)).all():
-            done[digest_id].add(target)
-        session.commit()
-        claimed_at, fast = _monotonic(), False
-        for n, c in enumerate(mine):
-            if _monotonic() - claimed_at > lease / 2 and not _still_ours(session, c):
-                continue  # this sweep stalled past the lease: another one took it over
-            # Every result but the batch's last is committed without waiting for the disk.
-            fast = n < len(mine) - 1
-            _commit_mode(session, durable=not fast)
-            try:
-                report = _send_one(session, c, ctx, targets, emails.get(c.recipient),
-                                   deliver, done.get(c.id, set()))
-            except BaseException:
-                with suppress(Exception):  # if the database is what failed, the lease helps
-                    session.rollback()
-                    _commit_mode(session, durable=True)
-                    _release(session, mine[n + 1:])  # `c` itself may have gone out: kept
-                raise
-            session.commit()  # this message's result, before the next message is sent
-            reports.append(report)
-        if fast:  # the batch's last message was skipped: the connection back to waiting
-            _commit_mode(session, durable=True)
-            session.commit()
-    session.commit()
+    session.commit()  # the caller's work too, as the first claim's commit always did
+    reports: list[SendReport] = []
+    if due:
+        with _sending_connection(session) as (conn, commit, rollback):
+            for i in range(0, len(due), batch):
+                reports += _send_batch(session, conn, commit, rollback, list(due[i:i + batch]),
+                                       ctx, targets, deliver, now, lease)
     labels = recipient_labels(session, ctx, (r.recipient for r in reports))
     for report in reports:
         report.recipient_label = labels[report.recipient]
     return reports
 
 
+@contextmanager
+def _sending_connection(session: Session) -> Iterator[
+        tuple[Connection, Callable[[], None], Callable[[], None]]]:
+    """The connection a send runs on, with its commit and rollback: ONE connection taken
+    from the session's engine for the whole send. Through the session, every commit gave
+    the connection back to the pool and the next statement took it again, which costs a
+    round trip of its own (the pool's pre-ping, `SELECT 1`) per message on PostgreSQL.
+
+    On PostgreSQL the connection is in autocommit mode: every statement of the send is a
+    transaction of its own, committed when it completes (the claim, the reads, each
+    result — one statement, `_record`), where a transaction opened by the driver would
+    cost a `BEGIN` and a `COMMIT` round trip per message besides. `commit` and `rollback`
+    then have nothing left to do. On SQLite a result is two statements in one transaction
+    and `commit` commits it. The mode goes back to the default when the connection goes
+    back to the pool.
+
+    A session bound to a Connection (an outer transaction a caller holds) sends on that
+    connection, committing through the session, as before."""
+    bind = session.get_bind()
+    if not isinstance(bind, Engine):
+        yield session.connection(), session.commit, session.rollback
+        return
+    with bind.connect() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execution_options(isolation_level="AUTOCOMMIT")
+        yield conn, conn.commit, conn.rollback
+
+
+def _send_batch(session: Session, conn: Connection, commit: Callable[[], None],
+                rollback: Callable[[], None], ids: list[int], ctx: Ctx, targets: TargetBook,
+                deliver: Deliver, now: datetime, lease: float) -> list[SendReport]:
+    """Claim, read and send one batch of digests (see `send_due_digests`)."""
+    claimed = _claim_batch(conn, ids, ctx, now)
+    commit()  # the claim, durable before anything is sent
+    if not claimed:
+        return []  # other sweeps have them
+    mine = [claimed[d] for d in ids if d in claimed]
+    emails = contact_emails(conn, [c.recipient for c in mine])
+    done: dict[int, set[str]] = defaultdict(set)
+    for digest_id, target in conn.execute(select(Delivery.digest_id, Delivery.target)
+                                          .where(col(Delivery.digest_id).in_(list(claimed)),
+                                                 Delivery.status == SENT)).all():
+        done[digest_id].add(target)
+    commit()
+    reports = []
+    claimed_at, fast = _monotonic(), False
+    for n, c in enumerate(mine):
+        if _monotonic() - claimed_at > lease / 2 and not _still_ours(conn, c):
+            continue  # this sweep stalled past the lease: another one took it over
+        # Every result but the batch's last is committed without waiting for the disk.
+        fast = n < len(mine) - 1
+        _commit_mode(conn, durable=not fast)
+        try:
+            report = _send_one(session, conn, c, ctx, targets, emails.get(c.recipient),
+                               deliver, done.get(c.id, set()), fast=fast)
+        except BaseException:
+            with suppress(Exception):  # if the database is what failed, the lease helps
+                rollback()
+                _commit_mode(conn, durable=True)
+                _release(conn, commit, mine[n + 1:])  # `c` itself may have gone out: kept
+            raise
+        commit()  # this message's result, before the next message is sent
+        reports.append(report)
+    if fast:  # the batch's last message was skipped: the connection back to waiting
+        _commit_mode(conn, durable=True)
+        commit()
+    return reports
+
+
 _monotonic = time.monotonic  # how long a batch has been held (replaced in a test)
 
 
-def _still_ours(session: Session, c: _Claimed) -> bool:
+def _still_ours(conn: Connection, c: _Claimed) -> bool:
     """Whether the claim still holds: asked only when a batch has been held for half the
     lease (a channel stalled), so another sweep may have taken the rest over."""
-    return session.execute(select(Digest.id).where(
+    return conn.execute(select(Digest.id).where(
         Digest.id == c.id, Digest.status == SENDING, Digest.attempts == c.attempts)
     ).first() is not None
 
 
-def _commit_mode(session: Session, *, durable: bool) -> None:
-    """Whether the next commit waits for the disk. A result committed without waiting
-    survives the sweep's own death (PostgreSQL's server, or SQLite's operating system, has
-    it); only a crash of the database server or of the machine in the next moments can
-    lose it, and then that message may go out again (docs/reminders.md). A commit that
-    waits makes every earlier one durable with it: each batch's last result, and every
-    claim. PostgreSQL: `synchronous_commit` off for this transaction only. SQLite (WAL):
-    `synchronous` NORMAL instead of the default FULL on this connection, set between
-    transactions (SQLite refuses it inside one) and back to FULL for the batch's last
-    result, so the connection goes back to the pool as it came."""
-    conn = session.connection()
-    if conn.dialect.name == "postgresql":
-        if not durable:
-            conn.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
-    elif conn.dialect.name == "sqlite":
-        raw = conn.connection.dbapi_connection
-        if raw is not None and not raw.in_transaction:
-            mode = "FULL" if durable else "NORMAL"
-            # Said once per change, not once per message: the setting stays on the
-            # connection, so it is remembered in the pool's record of that connection
-            # (`info` lives as long as the DB-API connection; a new one starts unknown).
-            info = conn.connection.info
-            if info.get("avtaleflyt_synchronous") != mode:
-                conn.exec_driver_sql(f"PRAGMA synchronous={mode}")
-                info["avtaleflyt_synchronous"] = mode
+def _commit_mode(conn: Connection, *, durable: bool) -> None:
+    """Whether the next commit waits for the disk, on SQLite. A result committed without
+    waiting survives the sweep's own death (PostgreSQL's server, or SQLite's operating
+    system, has it); only a crash of the database server or of the machine in the next
+    moments can lose it, and then that message may go out again (docs/reminders.md). A
+    commit that waits makes every earlier one durable with it: each batch's last result,
+    and every claim. SQLite (WAL): `synchronous` NORMAL instead of the default FULL on this
+    connection, set between transactions (SQLite refuses it inside one) and back to FULL
+    for the batch's last result, so the connection goes back to the pool as it came.
+    PostgreSQL says it inside the result's own statement instead (`_pg_record`)."""
+    if conn.dialect.name != "sqlite":
+        return
+    raw = conn.connection.dbapi_connection
+    if raw is not None and not raw.in_transaction:
+        mode = "FULL" if durable else "NORMAL"
+        # Said once per change, not once per message: the setting stays on the
+        # connection, so it is remembered in the pool's record of that connection
+        # (`info` lives as long as the DB-API connection; a new one starts unknown).
+        info = conn.connection.info
+        if info.get("avtaleflyt_synchronous") != mode:
+            conn.exec_driver_sql(f"PRAGMA synchronous={mode}")
+            info["avtaleflyt_synchronous"] = mode
 
 
-def _send_one(session: Session, digest: _Claimed, ctx: Ctx, targets: TargetBook,
-              email: str | None, deliver: Deliver, done: set[str]) -> SendReport:
-    """Send one claimed digest to its targets and record the result (the caller commits):
-    one UPDATE of the digest, guarded by the claim, and one INSERT of its deliveries."""
+def _send_one(session: Session, conn: Connection, digest: _Claimed, ctx: Ctx,
+              targets: TargetBook, email: str | None, deliver: Deliver, done: set[str], *,
+              fast: bool = False) -> SendReport:
+    """Send one claimed digest to its targets and record the result on `conn` (the caller
+    commits): the digest's UPDATE, guarded by the claim, and the INSERT of its deliveries
+    (`_record`). `fast`: the result's commit need not wait for the disk."""
     report = SendReport(digest.id, digest.recipient, SENDING, digest.item_count)
     errors = []
     deliveries: list[dict[str, Any]] = []
@@ -610,19 +652,7 @@ def _send_one(session: Session, digest: _Claimed, ctx: Ctx, targets: TargetBook,
             deliveries.append({"digest_id": digest.id, "target": "(ingen)", "status": FAILED,
                                "attempt": digest.attempts, "error": errors[0], "at": utcnow(),
                                "reported_on": None})
-    # Guarded by the claim: if another sweep took the digest over after the lease, its
-    # state is that sweep's to record (the deliveries are facts either way). Core
-    # statements built once, on the session's connection: the ORM's bulk-update
-    # bookkeeping per message was a third of the sending process's time.
-    conn = session.connection()
-    if values["status"] == SENT:
-        conn.execute(_RECORD_SENT, {"d_id": digest.id, "d_attempts": digest.attempts,
-                                    "d_sent_at": values["sent_at"]})
-    else:
-        conn.execute(_RECORD_CLAIMED.values(**values),
-                     {"d_id": digest.id, "d_attempts": digest.attempts})
-    if deliveries:
-        conn.execute(_INSERT_DELIVERY, deliveries)
+    _record(conn, digest, values, deliveries, fast=fast)
     # A Core statement leaves a Digest the caller's session holds as it was: it is
     # reloaded on its next use, as after the ORM UPDATE this replaces.
     held = session.identity_map.get(Session.identity_key(Digest, digest.id))
@@ -632,14 +662,75 @@ def _send_one(session: Session, digest: _Claimed, ctx: Ctx, targets: TargetBook,
     return report
 
 
+def _record(conn: Connection, digest: _Claimed, values: dict[str, Any],
+            deliveries: list[dict[str, Any]], *, fast: bool) -> None:
+    """A sent digest's result: the digest's new state, guarded by the claim (if another
+    sweep took the digest over after the lease, its state is that sweep's to record), and
+    its deliveries (facts either way). Core statements built once (`_RECORD_SENT`,
+    `_RECORD_FAILED`, `_pg_record`): the ORM's bulk-update bookkeeping per message was a
+    third of the sending process's time. PostgreSQL: ONE statement (each statement is a
+    round trip to the server); SQLite: the UPDATE and the INSERT."""
+    params: dict[str, Any] = {"d_id": digest.id, "d_attempts": digest.attempts}
+    sent = values["status"] == SENT
+    if sent:
+        params["d_sent_at"] = values["sent_at"]
+    else:
+        params.update(d_status=values["status"], d_error=values["last_error"],
+                      d_next=values["next_attempt_on"])
+    if conn.dialect.name == "postgresql":
+        for i, row in enumerate(deliveries):
+            params.update({f"dl_{key}_{i}": value for key, value in row.items()})
+        conn.execute(_pg_record(sent, fast, len(deliveries)), params).close()
+        return
+    conn.execute(_RECORD_SENT if sent else _RECORD_FAILED, params)
+    if deliveries:
+        conn.execute(_INSERT_DELIVERY, deliveries)
+
+
 _digest = Digest.__table__.c
-# A claimed digest's result: only while this sweep's claim holds (see `_send_one`).
+# A claimed digest's result: only while this sweep's claim holds (see `_record`).
 _RECORD_CLAIMED = (Digest.__table__.update()
                    .where(_digest.id == bindparam("d_id"), _digest.status == SENDING,
                           _digest.attempts == bindparam("d_attempts")))
 _RECORD_SENT = _RECORD_CLAIMED.values(status=SENT, sent_at=bindparam("d_sent_at"),
                                       last_error=None, next_attempt_on=None)
+_RECORD_FAILED = _RECORD_CLAIMED.values(status=bindparam("d_status"),
+                                        last_error=bindparam("d_error"),
+                                        next_attempt_on=bindparam("d_next"))
 _INSERT_DELIVERY = Delivery.__table__.insert()
+_DELIVERY_COLUMNS = ("digest_id", "target", "status", "attempt", "error", "at", "reported_on")
+
+
+@functools.lru_cache(maxsize=32)
+def _pg_record(sent: bool, fast: bool, rows: int):
+    """PostgreSQL: a result with `rows` deliveries as one statement, built once per shape:
+
+        WITH recorded AS (UPDATE digest SET … WHERE <the claim holds>
+                          RETURNING set_config('synchronous_commit', 'off', true))
+        INSERT INTO delivery (…) VALUES (…)
+
+    PostgreSQL runs a data-modifying CTE to completion whether or not the statement reads
+    it, so the UPDATE happens as it did on its own. With `fast`, its RETURNING turns
+    `synchronous_commit` off for this statement's transaction only (`true`: as `SET LOCAL`;
+    nothing stays on the connection): the commit does not wait for the disk. RETURNING is
+    computed for each row the UPDATE changed, so a claim lost to another sweep leaves it
+    on and that commit simply waits. Without `fast` (a batch's last result) the commit
+    waits, which makes the batch's earlier results durable too."""
+    update_ = _RECORD_SENT if sent else _RECORD_FAILED
+    update_ = update_.returning(func.set_config("synchronous_commit", "off", True) if fast
+                                else _digest.id)
+    if not rows:
+        return update_
+    columns = Delivery.__table__.c
+    row = [[bindparam(f"dl_{key}_{i}", type_=columns[key].type) for key in _DELIVERY_COLUMNS]
+           for i in range(rows)]
+    insert = Delivery.__table__.insert()
+    # One row: VALUES (…). Several (a recipient with several targets): INSERT … SELECT …
+    # UNION ALL SELECT …, because SQLAlchemy does not cache a multi-row VALUES statement
+    # and would compile it again for every message.
+    insert = (insert.values(dict(zip(_DELIVERY_COLUMNS, row[0], strict=True))) if rows == 1
+              else insert.from_select(_DELIVERY_COLUMNS, union_all(*(select(*r) for r in row))))
+    return insert.add_cte(update_.cte("recorded"))
 
 
 def _no_target(recipient: str) -> str:
