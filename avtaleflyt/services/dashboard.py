@@ -9,10 +9,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import and_, case, func, or_
+from sqlalchemy import Boolean, Date, and_, bindparam, case, func, literal, or_
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import aliased
+from sqlalchemy.sql.functions import FunctionElement
 from sqlmodel import Session, col, select
 
 from avtaleflyt.config import Config
@@ -217,21 +220,43 @@ MOVE_REASONS = ("postponed", "missed", "moved", "replanned")
 _NOT_COUNTED_KEYS = ("political.saksframlegg",)
 
 
+class _unlikely(FunctionElement):
+    """A condition SQLite's planner should not start from (`unlikely(x)`, the same truth
+    value); other databases get the plain condition."""
+
+    type = Boolean()
+    name = "unlikely"
+    inherit_cache = True
+    _is_implicitly_boolean = True  # a condition already: no "= 1" where it stands alone
+
+
+@compiles(_unlikely)
+def _plain_condition(element, compiler, **kw):
+    return compiler.process(element.clauses, **kw)
+
+
+@compiles(_unlikely, "sqlite")
+def _sqlite_unlikely(element, compiler, **kw):
+    return f"unlikely({compiler.process(element.clauses, **kw)})"
+
+
 def _moves_query(scope: Scope):
     """Per active case: how many times its deadlines moved since it entered its stage."""
     reason = col(Event.details)["reason"].as_string()
     key = col(Event.details)["key"].as_string()
-    # Read through the active cases' own events (ix_event_case_id), never the whole
-    # history's moves: `kind || ''` keeps SQLite from choosing ix_event_kind, which holds
-    # every closed case's moves too (at bench 10x, 23 362 moves of which 1 682 are the
-    # active cases': the board took 72-83 ms that way, 34-55 ms this way, 27-36 before it
-    # counted moves at all).
+    # Read through the active cases' own moves since they entered their stage (the partial
+    # index ix_event_case_move, migration 0016; its kind written into the SQL, as a partial
+    # index needs), never the whole history's moves: SQLite,
+    # which has no statistics, is told not to start from the kind (ix_event_kind holds every
+    # closed case's moves too: at bench 10x, 23 362 moves of which 1 682 are the active
+    # cases'), and before that index it walked every event of the active cases.
     return scope.where(
         select(col(Event.case_id).label("case_id"), func.count().label("moves"))
         .select_from(OnboardingCase)
         .join(Event, col(Event.case_id) == OnboardingCase.id)
         .join(Municipality, col(Municipality.id) == OnboardingCase.municipality_id)
-        .where(col(Event.kind).concat("") == EventKind.MEETING_MOVED.value,
+        .where(_unlikely(col(Event.kind) == literal(EventKind.MEETING_MOVED.value,
+                                                    literal_execute=True)),
                OnboardingCase.status == CaseStatus.ACTIVE.value,
                col(Event.occurred_on) >= OnboardingCase.stage_entered_on,
                reason.in_(MOVE_REASONS), or_(key.is_(None), key.not_in(_NOT_COUNTED_KEYS)))
@@ -250,33 +275,66 @@ def county_configs(session: Session, config: Config) -> dict[int, Config]:
             if code in config.counties}
 
 
-def _stuck_condition(today: date, config: Config, own: dict[int, Config], moves):
+class _Days:
+    """Dates relative to today as bind parameters (`day(-30)`: 30 days before today), so a
+    statement built once serves every day; `params(today)` gives their values."""
+
+    def __init__(self) -> None:
+        self.offsets: dict[str, int] = {}
+
+    def __call__(self, offset: int):
+        name = f"day_{'m' if offset < 0 else 'p'}{abs(offset)}"
+        self.offsets[name] = offset
+        return bindparam(name, type_=Date)
+
+    def params(self, today: date) -> dict[str, date]:
+        return {name: today + timedelta(days=n) for name, n in self.offsets.items()}
+
+
+# What `_stuck_condition` needs of a configuration: ((stage, norm days), …), moves threshold.
+Rule = tuple[tuple[tuple[str, int], ...], int]
+
+
+def _rule(cfg: Config) -> Rule:
+    return (tuple((stage.value, norm) for stage in STAGE_ORDER
+                  if (norm := cfg.norm_days(stage)) is not None), cfg.stuck_after_moves)
+
+
+def _rules(config: Config, own: dict[int, Config]) -> tuple[Rule, tuple[tuple[int, Rule], ...]]:
+    """The stuck rules of the top level and of each county with its own section: hashable,
+    so a statement built for them can be kept."""
+    return _rule(config), tuple(sorted((cid, _rule(cfg)) for cid, cfg in own.items()))
+
+
+def _stuck_condition(day: _Days, rules: tuple[Rule, tuple[tuple[int, Rule], ...]], moves):
     """SQL for `attention.assess(...).stuck`: an active case longer in its stage than the
     stage's norm (days > norm, i.e. entered before today - norm), or whose deadlines moved
     `stuck_after_moves` times or more; with each county's own norms and threshold."""
-    def rule(cfg: Config):
-        over_norm = [and_(OnboardingCase.stage == stage.value,
-                          col(OnboardingCase.stage_entered_on) < today - timedelta(days=norm))
-                     for stage in STAGE_ORDER
-                     if (norm := cfg.norm_days(stage)) is not None]
-        return or_(*over_norm, moves >= cfg.stuck_after_moves)
+    def rule(r: Rule):
+        norms, after_moves = r
+        over_norm = [and_(OnboardingCase.stage == stage,
+                          col(OnboardingCase.stage_entered_on) < day(-norm))
+                     for stage, norm in norms]
+        return or_(*over_norm, moves >= after_moves)
 
-    by_county = [and_(Municipality.county_id == cid, rule(cfg)) for cid, cfg in own.items()]
-    rest = rule(config)
+    default, own = rules
+    by_county = [and_(Municipality.county_id == cid, rule(r)) for cid, r in own]
+    rest = rule(default)
     if own:
-        rest = and_(col(Municipality.county_id).not_in(list(own)), rest)
+        rest = and_(col(Municipality.county_id).not_in([cid for cid, _ in own]), rest)
     return and_(OnboardingCase.status == CaseStatus.ACTIVE.value, or_(*by_county, rest))
 
 
-def _cards_query(today: date, scope: Scope, status: str | None, owner: str | None,
-                 config: Config | None = None, own: dict[int, Config] | None = None):
+def _cards_query(day: _Days, scope: Scope, status: str | None, owner: str | None,
+                 rules: tuple[Rule, tuple[tuple[int, Rule], ...]] | None = None):
     """One row per municipality's latest case: its stage and status, its first open deadline
     (task title, owner, contact), its number of overdue tasks, its stage entry and deadline
     moves, whether it is stuck, and an attention rank (0 overdue, 1 stuck, 2 due within
     SOON_DAYS, 3 on track, 4 no deadline). All in SQL, and all by aggregates joined on the
     case id (a window function's result joined per case is scanned once per case on
-    SQLite)."""
-    config = config or Config()
+    SQLite). Dates are `day`'s bind parameters: execute with `day.params(today)`."""
+    rules = rules or _rules(Config(), {})
+    today = day(0)
     latest = _latest_case_ids()
     open_ = (col(Task.done_on).is_(None), col(Task.due_on).is_not(None),
              OnboardingCase.status == CaseStatus.ACTIVE.value)
@@ -295,9 +353,9 @@ def _cards_query(today: date, scope: Scope, status: str | None, owner: str | Non
     first = aliased(Task)
     overdue = func.coalesce(figures.c.overdue, 0)
     moves = func.coalesce(moved.c.moves, 0)
-    stuck = _stuck_condition(today, config, own or {}, moves)
+    stuck = _stuck_condition(day, rules, moves)
     attention = case((overdue > 0, 0), (stuck, 1), (figures.c.due_on.is_(None), 4),
-                     (figures.c.due_on <= today + timedelta(days=SOON_DAYS), 2), else_=3)
+                     (figures.c.due_on <= day(SOON_DAYS), 2), else_=3)
     q = (select(OnboardingCase.id.label("case_id"), col(Municipality.kommunenummer),
                 col(Municipality.name), col(OnboardingCase.stage), col(OnboardingCase.status),
                 figures.c.due_on, first.title.label("title"),
@@ -369,14 +427,9 @@ def board(session: Session, today: date, *, status: str | None = None,
     cases that need follow-up (overdue or stuck)."""
     config = config or Config()
     own = county_configs(session, config)
-    cards = _cards_query(today, scope, status, owner, config, own)
-    # Each column's count rides on its cards: a stage without cards has none.
-    pos = func.row_number().over(partition_by=cards.c.stage,
-                                 order_by=_card_order(cards)).label("pos")
-    n = func.count().over(partition_by=cards.c.stage).label("n")
-    top = select(cards, pos, n).where(*_shown(cards, follow_up)).subquery()
-    rows = session.execute(select(top).where(top.c.pos <= per_column)
-                        .order_by(top.c.stage, top.c.pos)).all()
+    stmt, day = _board_statement(scope, status, owner, _rules(config, own), follow_up,
+                                 per_column)
+    rows = session.execute(stmt, day.params(today)).all()
     names = task_contact_names(session, [r.contact_id for r in rows])
     columns: dict[Stage, list[Card]] = {s: [] for s in STAGE_ORDER}
     counts: dict[Stage, int] = {s: 0 for s in STAGE_ORDER}
@@ -386,6 +439,23 @@ def board(session: Session, today: date, *, status: str | None = None,
     return Board(columns, counts)
 
 
+@lru_cache(maxsize=64)
+def _board_statement(scope: Scope, status: str | None, owner: str | None,
+                     rules: tuple[Rule, tuple[tuple[int, Rule], ...]], follow_up: bool,
+                     per_column: int):
+    """The board's one statement, built once per scope, filter and rules and kept (building
+    it took about as long as SQLite takes to run it); today's dates are its parameters."""
+    day = _Days()
+    cards = _cards_query(day, scope, status, owner, rules)
+    # Each column's count rides on its cards: a stage without cards has none.
+    pos = func.row_number().over(partition_by=cards.c.stage,
+                                 order_by=_card_order(cards)).label("pos")
+    n = func.count().over(partition_by=cards.c.stage).label("n")
+    top = select(cards, pos, n).where(*_shown(cards, follow_up)).subquery()
+    return (select(top).where(top.c.pos <= per_column).order_by(top.c.stage, top.c.pos),
+            day)
+
+
 def board_column(session: Session, today: date, stage: Stage, *, page: int = 1,
                  per_page: int = PAGE_SIZE, status: str | None = None,
                  owner: str | None = None, scope: Scope = EVERYWHERE,
@@ -393,15 +463,18 @@ def board_column(session: Session, today: date, stage: Stage, *, page: int = 1,
     """Every card of one stage ("Vis flere"), attention first, a page at a time."""
     config = config or Config()
     own = county_configs(session, config)
-    cards = _cards_query(today, scope, status, owner, config, own)
-    total = int(session.exec(select(func.count()).select_from(cards)
-                             .where(cards.c.stage == stage.value,
-                                    *_shown(cards, follow_up))).one())
+    day = _Days()
+    cards = _cards_query(day, scope, status, owner, _rules(config, own))
+    params = day.params(today)
+    total = int(session.execute(select(func.count()).select_from(cards)
+                                .where(cards.c.stage == stage.value,
+                                       *_shown(cards, follow_up)), params).scalar_one())
     page = min(max(page, 1), max(1, -(-total // per_page)))
     rows = session.execute(select(cards).where(cards.c.stage == stage.value,
                                                *_shown(cards, follow_up))
                         .order_by(*_card_order(cards))
-                        .offset((page - 1) * per_page).limit(per_page)).all() if total else []
+                        .offset((page - 1) * per_page).limit(per_page),
+                        params).all() if total else []
     names = task_contact_names(session, [r.contact_id for r in rows])
     return Page([_card(r, names, today, config, own) for r in rows], total, page, per_page)
 
@@ -608,16 +681,17 @@ def sweep_artifact_rows(session: Session, today: date, scope: Scope = EVERYWHERE
     per case), in Norwegian, for reading in Prefect's UI: how many cases, how many of them
     with overdue tasks, how many står fast (overdue or not: the board's rule) and how many
     with a deadline within SOON_DAYS. One query."""
-    cards = _cards_query(today, scope, None, None)
+    day = _Days()
+    cards = _cards_query(day, scope, None, None)
     # "Soon" counts every case with a deadline within SOON_DAYS and none overdue, stuck
     # or not (the rank puts a stuck case before the soon ones).
-    soon = and_(cards.c.overdue == 0, cards.c.due_on <= today + timedelta(days=SOON_DAYS))
-    found = {st: (n, late, stuck, soon_) for st, n, late, stuck, soon_ in session.exec(
+    soon = and_(cards.c.overdue == 0, cards.c.due_on <= day(SOON_DAYS))
+    found = {st: (n, late, stuck, soon_) for st, n, late, stuck, soon_ in session.execute(
         select(cards.c.stage, func.count(),
                func.sum(case((cards.c.attention == 0, 1), else_=0)),
                func.sum(cards.c.stuck),
                func.sum(case((soon, 1), else_=0)))
-        .group_by(cards.c.stage)).all()}
+        .group_by(cards.c.stage), day.params(today)).all()}
     rows = []
     for stage in STAGE_ORDER:
         n, late, stuck, soon = found.get(stage.value, (0, 0, 0, 0))
