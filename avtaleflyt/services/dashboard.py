@@ -383,11 +383,14 @@ def _cards_query(day: _Days, scope: Scope, status: str | None, owner: str | None
         .join(OnboardingCase, col(OnboardingCase.id) == Task.case_id)
         .join(Municipality, col(Municipality.id) == OnboardingCase.municipality_id)
         .where(*open_).group_by(col(Task.case_id)), Municipality.county_id).subquery()
-    # The first deadline's task: the lowest id among the open tasks due that day.
-    first_id = (select(col(Task.case_id).label("case_id"), func.min(Task.id).label("id"))
-                .join(figures, and_(figures.c.case_id == Task.case_id,
-                                    figures.c.due_on == Task.due_on))
-                .where(col(Task.done_on).is_(None)).group_by(col(Task.case_id)).subquery())
+    # The first deadline's task of an active case: the lowest id among its open tasks due
+    # first, one lookup in ix_task_open_case (in due order, then by id) per case.
+    inner = aliased(Task)
+    first_id = case((OnboardingCase.status == CaseStatus.ACTIVE.value,
+                     select(inner.id)
+                     .where(inner.case_id == OnboardingCase.id, col(inner.done_on).is_(None),
+                            col(inner.due_on).is_not(None))
+                     .order_by(inner.due_on, inner.id).limit(1).scalar_subquery()))
     moved = _moves_query(scope)
     first = aliased(Task)
     overdue = func.coalesce(figures.c.overdue, 0)
@@ -407,8 +410,7 @@ def _cards_query(day: _Days, scope: Scope, status: str | None, owner: str | None
          .join(latest, latest.c.id == OnboardingCase.id)
          .join(Municipality, col(Municipality.id) == OnboardingCase.municipality_id)
          .outerjoin(figures, figures.c.case_id == OnboardingCase.id)
-         .outerjoin(first_id, first_id.c.case_id == OnboardingCase.id)
-         .outerjoin(first, first.id == first_id.c.id)
+         .outerjoin(first, first.id == first_id)
          .outerjoin(moved, moved.c.case_id == OnboardingCase.id))
     if status:
         q = q.where(OnboardingCase.status == status)
