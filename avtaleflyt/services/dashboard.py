@@ -383,14 +383,11 @@ def _cards_query(day: _Days, scope: Scope, status: str | None, owner: str | None
         .join(OnboardingCase, col(OnboardingCase.id) == Task.case_id)
         .join(Municipality, col(Municipality.id) == OnboardingCase.municipality_id)
         .where(*open_).group_by(col(Task.case_id)), Municipality.county_id).subquery()
-    # The first deadline's task of an active case: the lowest id among its open tasks due
-    # first, one lookup in ix_task_open_case (in due order, then by id) per case.
-    inner = aliased(Task)
-    first_id = case((OnboardingCase.status == CaseStatus.ACTIVE.value,
-                     select(inner.id)
-                     .where(inner.case_id == OnboardingCase.id, col(inner.done_on).is_(None),
-                            col(inner.due_on).is_not(None))
-                     .order_by(inner.due_on, inner.id).limit(1).scalar_subquery()))
+    # The first deadline's task: the lowest id among the open tasks due that day.
+    first_id = (select(col(Task.case_id).label("case_id"), func.min(Task.id).label("id"))
+                .join(figures, and_(figures.c.case_id == Task.case_id,
+                                    figures.c.due_on == Task.due_on))
+                .where(col(Task.done_on).is_(None)).group_by(col(Task.case_id)).subquery())
     moved = _moves_query(scope)
     first = aliased(Task)
     overdue = func.coalesce(figures.c.overdue, 0)
@@ -410,7 +407,8 @@ def _cards_query(day: _Days, scope: Scope, status: str | None, owner: str | None
          .join(latest, latest.c.id == OnboardingCase.id)
          .join(Municipality, col(Municipality.id) == OnboardingCase.municipality_id)
          .outerjoin(figures, figures.c.case_id == OnboardingCase.id)
-         .outerjoin(first, first.id == first_id)
+         .outerjoin(first_id, first_id.c.case_id == OnboardingCase.id)
+         .outerjoin(first, first.id == first_id.c.id)
          .outerjoin(moved, moved.c.case_id == OnboardingCase.id))
     if status:
         q = q.where(OnboardingCase.status == status)
@@ -549,11 +547,17 @@ def case_task_contacts(session: Session, case_id: int) -> dict[int, str]:
 def overdue_counts(session: Session, today: date, scope: Scope = EVERYWHERE
                    ) -> dict[str, int]:
     """How many overdue open tasks each party has. One query."""
-    q = (_open_task_query((col(Task.responsible), func.count()), scope,
-                          due_until=today - timedelta(days=1))
-         .group_by(col(Task.responsible)))
-    found = dict(session.exec(q).all())
+    found = dict(session.execute(_overdue_counts_statement(scope),
+                                 {"due_until": today - timedelta(days=1)}).all())
     return {p.value: int(found.get(p.value, 0)) for p in Party}
+
+
+@lru_cache(maxsize=64)
+def _overdue_counts_statement(scope: Scope):
+    """`overdue_counts`' statement, built once per scope; the last overdue day a parameter."""
+    return (_open_task_query((col(Task.responsible), func.count()), scope,
+                             due_until=bindparam("due_until", type_=Date))
+            .group_by(col(Task.responsible)))
 
 
 def overdue_tasks(session: Session, today: date, scope: Scope = EVERYWHERE, *,
