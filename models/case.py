@@ -56,6 +56,14 @@ class Event(SQLModel, table=True):
     `occurred_on` is the business date; `recorded_at` is when someone typed it in.
     """
 
+    __table_args__ = (
+        # Each case's deadline moves by day (migration 0016): the board counts the active
+        # cases' moves since they entered their stage without reading their other events.
+        Index("ix_event_case_move", "case_id", "occurred_on",
+              sqlite_where=text("kind = 'meeting_moved'"),
+              postgresql_where=text("kind = 'meeting_moved'")),
+    )
+
     id: int | None = Field(default=None, primary_key=True)
     municipality_id: int = Field(foreign_key="municipality.id", index=True)
     case_id: int | None = Field(default=None, foreign_key="onboarding_case.id", index=True)
@@ -78,6 +86,10 @@ class Task(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("case_id", "key", name="uq_task_case_key"),
         Index("ix_task_open_due", "due_on", sqlite_where=text("done_on IS NULL"),
+              postgresql_where=text("done_on IS NULL")),
+        # Each case's open tasks by due date (migration 0016): the board and the lists
+        # read the active cases' open tasks without walking their done ones.
+        Index("ix_task_open_case", "case_id", "due_on", sqlite_where=text("done_on IS NULL"),
               postgresql_where=text("done_on IS NULL")),
     )
 

@@ -43,3 +43,42 @@ def test_the_feed_reads_back_as_the_tasks():
         assert e.decoded("dtstamp") == stamp and e.decoded("last-modified") == stamp
         assert str(e["description"]) == \
             f"{Stage.RUNNING_OPERATION.label}. Ansvar: {Party.COUNTY.label}. Kommunenummer 1804."
+
+
+def _fold_by_characters(line: str) -> str:
+    """RFC 5545 folding a character at a time, as the icalendar package's `foldline` does
+    it (which is deprecated there): parts of at most 74 octets, an escape never split."""
+    parts, current, size = [], [], 0
+    for char in line:
+        n = len(char.encode())
+        if current and size + n >= 75:
+            if len(current) > 1 and current[-1] in "\\^":
+                carry = current.pop()
+                parts.append("".join(current))
+                current, size = [carry], len(carry.encode())
+            else:
+                parts.append("".join(current))
+                current, size = [], 0
+        current.append(char)
+        size += n
+    if current:
+        parts.append("".join(current))
+    return "\r\n ".join(parts)
+
+
+def test_long_lines_are_folded_a_character_at_a_time_would_fold_them():
+    """`_fold` cuts the UTF-8 bytes instead of walking the characters: the same parts,
+    also where a two-, three- or four-byte character or the first half of an escape meets
+    the 74-octet boundary."""
+    import random
+
+    from avtaleflyt.web.routes.feed import _fold
+
+    rng = random.Random(12)
+    alphabet = "abc XYZ,;:\\^æøåÆØÅé€😀"
+    lines = ["x" * n for n in range(0, 160)]
+    lines += ["x" * n + ch + "y" * 80 for n in range(68, 76) for ch in "\\^æ€😀"]
+    lines += ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 300)))
+              for _ in range(3000)]
+    for line in lines:
+        assert _fold(line) == _fold_by_characters(line), line

@@ -16,7 +16,7 @@ aggregate query, without building the calendar.
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from email.utils import format_datetime, parsedate_to_datetime
 
 from fastapi import APIRouter, HTTPException, Request
@@ -81,23 +81,23 @@ def _text(value: str) -> str:
 
 
 def _fold(line: str) -> str:
-    if len(line.encode()) < 75:
+    """Lines longer than 75 octets folded: each part the longest run of whole characters
+    of at most 74 octets (a continuation line starts with a space), never ending in the
+    first half of an escape; cut on the UTF-8 bytes, not a character at a time."""
+    raw = line.encode()
+    if len(raw) < 75:
         return line
-    parts, current, size = [], [], 0
-    for char in line:
-        n = len(char.encode())
-        if current and size + n >= 75:
-            if len(current) > 1 and current[-1] in "\\^":  # never split an escape
-                carry = current.pop()
-                parts.append("".join(current))
-                current, size = [carry], len(carry.encode())
-            else:
-                parts.append("".join(current))
-                current, size = [], 0
-        current.append(char)
-        size += n
-    parts.append("".join(current))
-    return "\r\n ".join(parts)
+    parts, start = [], 0
+    while len(raw) - start > 74:
+        end = start + 74
+        while raw[end] & 0xC0 == 0x80:  # a UTF-8 continuation byte: not a character's start
+            end -= 1
+        if raw[end - 1] in b"\\^":  # never split an escape
+            end -= 1
+        parts.append(raw[start:end])
+        start = end
+    parts.append(raw[start:])
+    return b"\r\n ".join(parts).decode()
 
 
 def _stamp(value: datetime) -> str:
@@ -113,19 +113,35 @@ def _calendar(rows: list[dashboard.TaskRow], name: str) -> bytes:
              "REFRESH-INTERVAL;VALUE=DURATION:PT1H", "X-WR-TIMEZONE:Europe/Oslo"]
     stages = {s.value: _text(s.label) for s in Stage}
     parties = {p.value: _text(p.label) for p in Party}
+    # What many events share (a case's timestamp, a stage, party and municipality's
+    # description, a day) is written once.
+    stamps: dict[datetime, str] = {}
+    descriptions: dict[tuple[str, str, str], str] = {}
+    days: dict[date, tuple[str, str]] = {}
     for r in rows:
+        day = days.get(r.due_on)
+        if day is None:
+            day = days[r.due_on] = (f"DTSTART;VALUE=DATE:{r.due_on:%Y%m%d}",
+                                    f"DTEND;VALUE=DATE:{r.due_on + timedelta(days=1):%Y%m%d}")
         lines += ["BEGIN:VEVENT", _fold(f"SUMMARY:{_text(f'{r.municipality}: {r.title}')}"),
-                  f"DTSTART;VALUE=DATE:{r.due_on:%Y%m%d}",
-                  f"DTEND;VALUE=DATE:{r.due_on + timedelta(days=1):%Y%m%d}"]
+                  *day]
+        stamp = None
         if r.case_updated_at is not None:
-            lines.append(f"DTSTAMP:{_stamp(r.case_updated_at)}")
+            stamp = stamps.get(r.case_updated_at)
+            if stamp is None:
+                stamp = stamps[r.case_updated_at] = _stamp(r.case_updated_at)
+            lines.append(f"DTSTAMP:{stamp}")
         party = parties[r.responsible]
+        key = (r.stage, r.responsible, r.kommunenummer)
+        description = descriptions.get(key)
+        if description is None:
+            description = descriptions[key] = _fold(
+                f"DESCRIPTION:{stages[r.stage]}. Ansvar: {party}. "
+                f"Kommunenummer {_text(r.kommunenummer)}.")
         lines += [f"UID:task-{r.id}@avtaleflyt", f"SEQUENCE:{r.case_version}",
-                  f"CATEGORIES:{party}",
-                  _fold(f"DESCRIPTION:{stages[r.stage]}. Ansvar: {party}. "
-                        f"Kommunenummer {_text(r.kommunenummer)}.")]
-        if r.case_updated_at is not None:
-            lines.append(f"LAST-MODIFIED:{_stamp(r.case_updated_at)}")
+                  f"CATEGORIES:{party}", description]
+        if stamp is not None:
+            lines.append(f"LAST-MODIFIED:{stamp}")
         lines += ["TRANSP:TRANSPARENT", "END:VEVENT"]
     lines.append("END:VCALENDAR")
     return ("\r\n".join(lines) + "\r\n").encode()
@@ -138,12 +154,19 @@ def feed(request: Request, token: str, ansvar: str = "all") -> Response:
     today = runtime.today()
     rules = runtime.ctx().config.dashboard
     window = {"days_back": rules.feed_days_back, "days_ahead": rules.feed_days_ahead}
+    conditional = ("if-none-match" in request.headers
+                   or "if-modified-since" in request.headers)
     with runtime.session() as s:
         user = user_for_feed_token(session=s, token=token)
         if user is None:
             raise HTTPException(404, "Ukjent eller tilbaketrukket kalenderadresse.")
         # The feed shows what its owner may see: their county's deadlines only.
-        version = dashboard.feed_version(s, today, _SCOPES[ansvar], user.scope, **window)
+        rows = None
+        if conditional:  # one aggregate query may be the whole answer (304)
+            version = dashboard.feed_version(s, today, _SCOPES[ansvar], user.scope, **window)
+        else:  # the rows are read anyway: their version is theirs, no second query
+            rows = dashboard.feed_tasks(s, today, _SCOPES[ansvar], user.scope, **window)
+            version = dashboard.feed_version_of(rows, today, **window)
         etag = _etag(version, ansvar, str(user.scope.county_id))
         modified = _last_modified(version, today)
         headers = {"ETag": etag, "Last-Modified": format_datetime(modified, usegmt=True),
@@ -152,7 +175,8 @@ def feed(request: Request, token: str, ansvar: str = "all") -> Response:
             # Nothing new is shown, so nothing new is logged: the 200 that delivered this
             # content was logged when it was fetched.
             return Response(status_code=304, headers=headers)
-        rows = dashboard.feed_tasks(s, today, _SCOPES[ansvar], user.scope, **window)
+        if rows is None:
+            rows = dashboard.feed_tasks(s, today, _SCOPES[ansvar], user.scope, **window)
         # One access log row per municipality the feed shows, so `audit --case KNR` finds it.
         log_access_many(s, username=user.username, action="feed",
                         kommunenumre=sorted({r.kommunenummer for r in rows}),
