@@ -7,6 +7,7 @@ import os
 import re
 import stat
 from datetime import date
+from typing import Any
 
 import pytest
 from icalendar import Calendar
@@ -424,7 +425,13 @@ def test_forms_run_flows_and_redirect_with_a_message(with_case, prefect_server):
         runs = client.read_flow_runs(flow_filter=FlowFilter(name=FlowFilterName(any_=names)))
     ours = [r for r in runs if r.created is not None and r.created >= started
             and r.parameters.get("command_id") in commands]
-    assert len(ours) >= 6 and all(r.state.is_completed() for r in ours), [
+    # Each command's last run completed. An earlier run of the same command may have
+    # failed: the busy local Prefect server can answer 503, and the command is run again
+    # (the user sees one answer; the command inbox makes the repeat change nothing twice).
+    last: dict[int, Any] = {}
+    for r in sorted(ours, key=lambda r: r.created):
+        last[r.parameters["command_id"]] = r
+    assert len(last) >= 6 and all(r.state.is_completed() for r in last.values()), [
         (r.name, r.state.type, r.state.message) for r in ours]
     assert all(set(r.parameters) == {"command_id"} for r in ours)
     # Readable in Prefect's UI: the action, the municipality, the command's id; and tags

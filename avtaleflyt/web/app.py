@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import secrets
 from datetime import date
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -45,13 +44,8 @@ def _date(value: Any, short: bool = False) -> str:
     if not value:
         return "–"
     d = value if isinstance(value, date) else date.fromisoformat(str(value))
-    return _formatted(d, short)
-
-
-@lru_cache(maxsize=4096)
-def _formatted(d: date, short: bool) -> str:
-    """A date in Norwegian (Babel takes 30-60 µs a date; a page shows hundreds, most of
-    them the same few days)."""
+    # Both are cached in `formatting` (Babel takes 30-60 µs a date; a page shows hundreds,
+    # most of them the same few days).
     return format_date_short(d) if short else format_date(d)
 
 
