@@ -156,3 +156,9 @@ def test_digests_for_many_recipients_cost_the_same_statements_as_for_one(db_url,
     four, built_four = build(later)
     assert len(built_one) >= 2 and len(built_four) >= len(built_one) + 3
     assert one == four, (one, four)
+    # Each digest holds exactly its recipient's reminders, as many as it counts.
+    from avtaleflyt.models import Reminder
+
+    for d in built_one + built_four:
+        held = session.exec(select(Reminder.recipient).where(Reminder.digest_id == d.id)).all()
+        assert len(held) == d.items and set(held) == {d.recipient}, (d.recipient, held)

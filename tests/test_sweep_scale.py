@@ -4,7 +4,9 @@ Two national installations (bench/generate.py: 15 counties, 357 municipalities, 
 current cases) whose closed history differs tenfold are swept for real — duties, reminders,
 digests built and sent to a real local SMTP server and HTTP endpoint, the sent ones
 recorded. Both sweeps do the same day's work and must send the same number of SQL
-statements: a statement per case, per recipient or per history row would show here.
+statements: a statement per closed case, per old reminder or event, or per renewal period
+of the history would show here. (Statements per current case or per recipient are caught by
+tests/test_sweep_queries.py, which varies those.)
 SQLite and PostgreSQL. (The sample the generator replicates is cached as in
 test_bench_generate.py.)
 """
@@ -63,7 +65,11 @@ def _installation(kind: str, fraction: float, tmp_path: Path):
         return url, info, None
     cm = throwaway_pg_database("avtaleflyt_scale")
     url = cm.__enter__()
-    return url, generate.generate(url, fraction, progress=False, years=YEARS), cm
+    try:
+        return url, generate.generate(url, fraction, progress=False, years=YEARS), cm
+    except BaseException:
+        cm.__exit__(None, None, None)  # the throwaway database is dropped either way
+        raise
 
 
 @pytest.mark.parametrize("kind", ["sqlite", pytest.param("postgresql",

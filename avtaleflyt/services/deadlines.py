@@ -313,7 +313,8 @@ def notice_ends(session: Session, case_ids: list[int]) -> dict[int, date]:
     return {cid: date.fromisoformat(details["ends_on"]) for cid, details in session.exec(
         select(Event.case_id, Event.details).where(
             col(Event.case_id).in_(case_ids),
-            Event.kind == FactKind.NOTICE_GIVEN.value)).all()
+            # the cases' own events, not every notice of the history (`kind || ''`: SQLite)
+            col(Event.kind).concat("") == FactKind.NOTICE_GIVEN.value)).all()
         if details.get("ends_on")}
 
 

@@ -193,9 +193,9 @@ def build_digests(*, session: Session, ctx: Ctx, commit: bool = True,
     A digest has a size: it counts the items per kind and county and lists the `max_items`
     most urgent, whatever the number of items. Counting and choosing happen in SQL (two
     queries for all recipients); the digests are inserted with one statement and their
-    reminders marked with one executemany of a set-based UPDATE — never a list of ids, so
-    no bind-parameter limit is ever near and the statements do not grow with the number of
-    recipients or cases.
+    reminders marked with one set-based UPDATE … FROM digest per `batch` recipients — never
+    a list of reminder ids, so no bind-parameter limit is ever near and the statements do
+    not grow with the number of recipients or cases.
 
     With a county `scope`, only that county's recipients are built (its coordinator, its
     leader, and the contacts of its municipalities)."""
@@ -307,8 +307,9 @@ def build_digests(*, session: Session, ctx: Ctx, commit: bool = True,
     if not rows:
         return []
     # Every digest in one statement (SQLAlchemy's "insertmanyvalues": one INSERT … RETURNING
-    # per 1 000 rows), the reminders they hold marked by one executemany, the failures they
-    # report in bounded batches: the statements do not grow with the recipients.
+    # per 1 000 rows), the reminders they hold marked by one UPDATE per 1 000 recipients,
+    # the failures they report in bounded batches: the statements do not grow with the
+    # recipients.
     try:
         ids = dict(session.execute(_INSERT_DIGEST, rows).tuples().all())
     except IntegrityError:

@@ -106,8 +106,11 @@ class SweepResult:
 def advance_cases(*, session: Session, ctx: Ctx, scope: Scope = EVERYWHERE
                   ) -> list[dict[str, Any]]:
     """Run the stage of every active case whose gate a date can open (the table's
-    `date_driven` stages): setup waiting for its start date, and running agreements past
-    their end. One query finds them.
+    `date_driven` stages): setup waiting for its start date, and running agreements that a
+    date changes today — a renewal period begun and not recorded, or the last day passed
+    (`machine.running_date_due`; an agreement that simply runs on is not run, as one in its
+    first period never was). One query finds the candidates, two more read their recorded
+    renewals and notice ends.
 
     A case in a stage whose gate also needs its checklist done, with a mandatory task of
     that stage still open, is left out: no date can open its gate (`machine.milestones`),
@@ -159,9 +162,11 @@ def _renewals_recorded(session: Session, case_ids: list[int]) -> dict[int, set[d
     events). One query."""
     out: dict[int, set[date]] = defaultdict(set)
     if case_ids:
+        # Through the cases' own events (ix_event_case_id): `kind || ''` keeps SQLite from
+        # choosing ix_event_kind, which holds the renewals of every agreement ever.
         for cid, on in session.exec(select(Event.case_id, Event.occurred_on).where(
                 col(Event.case_id).in_(case_ids),
-                Event.kind == EventKind.AGREEMENT_RENEWED.value)).all():
+                col(Event.kind).concat("") == EventKind.AGREEMENT_RENEWED.value)).all():
             out[cid].add(on)
     return out
 
