@@ -29,6 +29,7 @@ from .store import (
     get_municipality,
     latest_case,
     load_terms,
+    renewals_recorded,
     snapshot,
     to_view,
 )
@@ -282,10 +283,7 @@ def stage_settled(*, session: Session, kommunenummer: str, ctx: Ctx) -> bool:
 
 
 def _renewals_recorded(session: Session, case: OnboardingCase) -> set[date]:
-    from avtaleflyt.models import Event
-
-    return {e.occurred_on for e in session.exec(select(Event).where(
-        Event.case_id == case.id, Event.kind == EventKind.AGREEMENT_RENEWED)).all()}
+    return renewals_recorded(session, [case.id])[case.id]
 
 
 def advance(*, session: Session, kommunenummer: str, ctx: Ctx,

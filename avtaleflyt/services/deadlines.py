@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import date, timedelta
-from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import or_
@@ -22,7 +21,6 @@ from avtaleflyt.domain.kinds import (
     task_family,
 )
 from avtaleflyt.domain import deadlines as dl
-from avtaleflyt.domain.agreement import Terms
 from avtaleflyt.domain.duties import DutyRules, plan_duties
 from avtaleflyt.domain.machine import NewEvent
 from avtaleflyt.domain.facts import FactKind, Outcome
@@ -48,7 +46,7 @@ from avtaleflyt.notifications.channels import (
 
 from .context import Ctx
 from .scope import EVERYWHERE, Scope
-from .store import add_events, add_tasks
+from .store import add_events, add_tasks, terms_of
 
 POLITICAL_KEYS = (dl.SAKSFRAMLEGG, dl.COUNCIL, dl.COUNTY)
 _DECISION_KEY = {FactKind.COUNCIL_DECISION.value: dl.COUNCIL,
@@ -259,13 +257,8 @@ def generate_duties(*, session: Session, ctx: Ctx, case_ids: list[int] | None = 
         return 0
     ids = [c.id for c, _, _ in cases]
     # Duties need the dates and counts of the terms, not the responsibility split.
-    terms_by_case = {row.case_id: Terms(
-        start_date=row.start_date, years=row.years, notice_months=row.notice_months,
-        yearly_price=row.yearly_price, position_share=Decimal(row.position_share),
-        site_visits_per_year=row.site_visits_per_year, split=(), months=row.months,
-        renewal=row.renewal)
-        for row in session.exec(select(AgreementTerms)
-                                .where(col(AgreementTerms.case_id).in_(ids))).all()}
+    terms_by_case = {row.case_id: terms_of(row) for row in session.exec(
+        select(AgreementTerms).where(col(AgreementTerms.case_id).in_(ids))).all()}
     ends = notice_ends(session, ids)
     existing: dict[int, set[str]] = defaultdict(set)
     for cid, key in session.exec(select(Task.case_id, Task.key).where(

@@ -7,6 +7,8 @@ version in one transaction; a stale version means someone else wrote first.
 from __future__ import annotations
 
 import re
+from collections import defaultdict
+from datetime import date
 from decimal import Decimal
 
 from sqlalchemy.exc import IntegrityError
@@ -17,6 +19,7 @@ from avtaleflyt.domain.agreement import ResponsibilityRow, Terms
 from avtaleflyt.domain.errors import Conflict, InvalidInput, NotFound
 from avtaleflyt.domain.machine import CaseState, NewEvent, PlannedTask, RecordedFact, TaskView
 from avtaleflyt.domain.facts import FactKind
+from avtaleflyt.domain.kinds import EventKind
 from avtaleflyt.domain.stages import CaseStatus, Milestone, Party, Stage
 from avtaleflyt.models import (
     AgreementTerms,
@@ -126,16 +129,33 @@ def load_terms(session: Session, case_id: int) -> tuple[AgreementTerms | None, T
         return None, None
     items = session.exec(select(ResponsibilityItem).where(ResponsibilityItem.terms_id == row.id)
                          .order_by(col(ResponsibilityItem.position))).all()
-    return row, Terms(
-        start_date=row.start_date, years=row.years, notice_months=row.notice_months,
-        yearly_price=row.yearly_price, position_share=Decimal(row.position_share),
-        site_visits_per_year=row.site_visits_per_year,
-        # The case's own split (services/split.py) once it has one; it can change until
-        # the agreement is signed, and is frozen after.
-        split=tuple(case_split_rows(session, case_id)
-                    or (ResponsibilityRow(i.task, Party(i.responsible)) for i in items)),
-        months=row.months, renewal=row.renewal,
-    )
+    # The case's own split (services/split.py) once it has one; it can change until the
+    # agreement is signed, and is frozen after.
+    return row, terms_of(row, tuple(case_split_rows(session, case_id) or (
+        ResponsibilityRow(i.task, Party(i.responsible)) for i in items)))
+
+
+def terms_of(row: AgreementTerms, split: tuple[ResponsibilityRow, ...] = ()) -> Terms:
+    """The domain's terms of a stored row; without `split`, only the dates, length and
+    counts (what the sweep's date checks and duty planning need)."""
+    return Terms(start_date=row.start_date, years=row.years, notice_months=row.notice_months,
+                 yearly_price=row.yearly_price, position_share=Decimal(row.position_share),
+                 site_visits_per_year=row.site_visits_per_year, split=split,
+                 months=row.months, renewal=row.renewal)
+
+
+def renewals_recorded(session: Session, case_ids: list[int]) -> dict[int, set[date]]:
+    """case id → the first days of the renewal periods recorded (`agreement_renewed`
+    events). One query, through the cases' own events (ix_event_case_id): `kind || ''`
+    keeps SQLite from choosing ix_event_kind, which holds the renewals of every agreement
+    ever."""
+    out: dict[int, set[date]] = defaultdict(set)
+    if case_ids:
+        for cid, on in session.exec(select(Event.case_id, Event.occurred_on).where(
+                col(Event.case_id).in_(case_ids),
+                col(Event.kind).concat("") == EventKind.AGREEMENT_RENEWED.value)).all():
+            out[cid].add(on)
+    return out
 
 
 def case_split_rows(session: Session, case_id: int) -> list[ResponsibilityRow]:

@@ -8,12 +8,10 @@ end: a dry run goes through the very same steps and then throws them away.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from datetime import date, datetime
-from decimal import Decimal
+from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
@@ -21,8 +19,6 @@ from sqlalchemy import and_
 from sqlmodel import Session, col, select
 
 from avtaleflyt.domain import machine
-from avtaleflyt.domain.agreement import Terms
-from avtaleflyt.domain.kinds import EventKind
 from avtaleflyt.domain.stages import (
     CHECKLIST_MILESTONES,
     STAGE_ORDER,
@@ -33,7 +29,6 @@ from avtaleflyt.domain.stages import (
 from avtaleflyt.models import (
     AgreementTerms,
     Digest,
-    Event,
     Municipality,
     OnboardingCase,
     Task,
@@ -45,6 +40,7 @@ from avtaleflyt.notifications.channels import deliver as apprise_deliver
 from . import cases, deadlines, reminders
 from .context import Ctx
 from .scope import EVERYWHERE, Scope
+from .store import renewals_recorded, terms_of
 
 Progress = Callable[[str], None]
 
@@ -132,42 +128,20 @@ def advance_cases(*, session: Session, ctx: Ctx, scope: Scope = EVERYWHERE
                ~and_(col(OnboardingCase.stage).in_(checklist_gated), checklist_open),
                col(AgreementTerms.start_date) <= ctx.today), Municipality.county_id)).all()
     running = [case.id for case, _m, _t in rows if STAGE_RULES[Stage(case.stage)].terminal]
-    renewed = _renewals_recorded(session, running)
+    renewed = renewals_recorded(session, running)
     notice_ends = deadlines.notice_ends(session, running)
     out = []
     for case, m, terms in rows:
         # A running agreement is run only when a date changes it today: a renewal period
         # begun and not recorded, or its last day passed (`machine.running_date_due`).
         if STAGE_RULES[Stage(case.stage)].terminal and not machine.running_date_due(
-                _terms(terms), ctx.today, renewed[case.id], notice_ends.get(case.id)):
+                terms_of(terms), ctx.today, renewed[case.id], notice_ends.get(case.id)):
             continue
         for run in cases.advance(session=session, kommunenummer=m.kommunenummer, ctx=ctx):
             if run.transition is not None:
                 out.append({"kommunenummer": m.kommunenummer, **run.transition})
             elif run.status != CaseStatus.ACTIVE.value:
                 out.append({"kommunenummer": m.kommunenummer, "status": run.status})
-    return out
-
-
-def _terms(row: AgreementTerms) -> Terms:
-    """The dates and length of an agreement (no split: a date check needs none)."""
-    return Terms(start_date=row.start_date, years=row.years, notice_months=row.notice_months,
-                 yearly_price=row.yearly_price, position_share=Decimal(row.position_share),
-                 site_visits_per_year=row.site_visits_per_year, split=(), months=row.months,
-                 renewal=row.renewal)
-
-
-def _renewals_recorded(session: Session, case_ids: list[int]) -> dict[int, set[date]]:
-    """case id → the start days of the renewal periods recorded (`agreement_renewed`
-    events). One query."""
-    out: dict[int, set[date]] = defaultdict(set)
-    if case_ids:
-        # Through the cases' own events (ix_event_case_id): `kind || ''` keeps SQLite from
-        # choosing ix_event_kind, which holds the renewals of every agreement ever.
-        for cid, on in session.exec(select(Event.case_id, Event.occurred_on).where(
-                col(Event.case_id).in_(case_ids),
-                col(Event.kind).concat("") == EventKind.AGREEMENT_RENEWED.value)).all():
-            out[cid].add(on)
     return out
 
 
