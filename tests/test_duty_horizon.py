@@ -60,24 +60,8 @@ def test_an_agreement_that_renews_itself_keeps_getting_its_duties(db_url, sessio
     """An automatically renewed agreement has no last duty: the sweep must keep planning
     its periods, month after month, long after the first period has ended (the mark was
     once set to «everything planned» when the first period's duties were)."""
-    from .test_sweep_queries import DAY as OPENED
-    from .test_sweep_queries import advance, cases, open_to_political, record, tasks_by_key
-
     knr = "1836"
-    open_to_political(session, knr, OPENED)
-    record(session, knr, "county-decision", date(2027, 2, 1), outcome="approved")
-    record(session, knr, "council-decision", date(2027, 2, 2), outcome="approved")
-    advance(session, knr, date(2027, 2, 2))
-    record(session, knr, "terms-set", date(2027, 2, 3), start="2027-04-01", years="1",
-           notice_months="3", renewal="auto")
-    record(session, knr, "signed", date(2027, 2, 4), party="municipality")
-    record(session, knr, "signed", date(2027, 2, 4), party="county")
-    advance(session, knr, date(2027, 2, 4))
-    for t in tasks_by_key(session, knr).values():
-        if t.stage == "system_setup":
-            cases.complete_task(session=session, task_id=t.id, on=date(2027, 3, 1),
-                                ctx=ctx_for(date(2027, 3, 1)))
-    advance(session, knr, date(2027, 4, 1))
+    _to_running(session, knr, years="1", notice_months="3", renewal="auto")
     case = session.exec(select(OnboardingCase)).one()
 
     # A sweep on the first working day of every month for four years.

@@ -24,13 +24,15 @@ DAY = date(2027, 1, 6)
 TODAY = date(2027, 10, 4)
 
 
-def _to_running(session, knr):
+def _to_running(session, knr, **terms):
+    """The case in running operation from 1 April 2027; `terms` as for `terms-set`
+    (default: three years, six months' notice)."""
+    terms = {"years": "3", "notice_months": "6", **terms}
     open_to_political(session, knr, DAY)
     record(session, knr, "county-decision", date(2027, 2, 1), outcome="approved")
     record(session, knr, "council-decision", date(2027, 2, 2), outcome="approved")
     advance(session, knr, date(2027, 2, 2))
-    record(session, knr, "terms-set", date(2027, 2, 3), start="2027-04-01", years="3",
-           notice_months="6")
+    record(session, knr, "terms-set", date(2027, 2, 3), start="2027-04-01", **terms)
     record(session, knr, "signed", date(2027, 2, 4), party="municipality")
     record(session, knr, "signed", date(2027, 2, 4), party="county")
     advance(session, knr, date(2027, 2, 4))
@@ -81,20 +83,7 @@ def test_same_number_of_queries_for_one_and_four_cases(db_url, session):
 
 def _to_renewing(session, knr):
     """A one-year agreement that renews itself, in running operation since 1 April 2027."""
-    open_to_political(session, knr, DAY)
-    record(session, knr, "county-decision", date(2027, 2, 1), outcome="approved")
-    record(session, knr, "council-decision", date(2027, 2, 2), outcome="approved")
-    advance(session, knr, date(2027, 2, 2))
-    record(session, knr, "terms-set", date(2027, 2, 3), start="2027-04-01", years="1",
-           notice_months="3", renewal="auto")
-    record(session, knr, "signed", date(2027, 2, 4), party="municipality")
-    record(session, knr, "signed", date(2027, 2, 4), party="county")
-    advance(session, knr, date(2027, 2, 4))
-    for t in tasks_by_key(session, knr).values():
-        if t.stage == "system_setup":
-            cases.complete_task(session=session, task_id=t.id, on=date(2027, 3, 1),
-                                ctx=ctx_for(date(2027, 3, 1)))
-    advance(session, knr, date(2027, 4, 1))
+    _to_running(session, knr, years="1", notice_months="3", renewal="auto")
 
 
 def test_agreements_that_run_on_cost_the_sweep_no_statements_each(db_url, session):
